@@ -1,0 +1,149 @@
+import EnsembleArtifacts
+import EnsembleCore
+import EnsembleStore
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Everything `ensemble serve` can be told. Every field has a default, so tests build a server
+/// with just a data folder.
+public struct ServerConfiguration: Sendable {
+    public var host: String = "127.0.0.1"
+    public var port: Int = 5000
+    /// Holds `ensemble.sqlite` and the `artifacts/` folder.
+    public var dataDirectory: String = "./ensemble-data"
+    /// Cap for JSON request bodies on ordinary routes.
+    public var maxJSONBodyBytes: Int = 4 * 1024 * 1024
+    /// Cap for routes that legitimately carry big documents (dataset schemas and profiles).
+    public var maxLargeJSONBodyBytes: Int = 48 * 1024 * 1024
+    /// Cap for one uploaded artifact file.
+    public var maxArtifactBytes: Int64 = 16 * 1024 * 1024 * 1024
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public var databasePath: String { dataDirectory + "/ensemble.sqlite" }
+    public var artifactDirectory: String { dataDirectory + "/artifacts" }
+}
+
+/// Ensemble's version, reported by `ensemble --version` and the `X-Ensemble-Version` header.
+public let ensembleVersion = "0.1.0"
+/// The MLflow server version whose REST API Ensemble speaks, reported at `/version`.
+public let mlflowCompatibleVersion = "3.17.2"
+
+/// The parts a server is made of, opened from a configuration.
+public struct EnsembleServices: Sendable {
+    public let store: SQLiteStore
+    public let artifacts: LocalArtifactStore
+
+    public init(configuration: ServerConfiguration) throws {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        self.store = try SQLiteStore(path: configuration.databasePath)
+        self.artifacts = try LocalArtifactStore(root: configuration.artifactDirectory)
+    }
+}
+
+/// Builds the HTTP responder with every route.
+func buildResponder(configuration: ServerConfiguration, services: EnsembleServices) -> EnsembleResponder {
+    let tracking = TrackingHandlers(store: services.store)
+    let files = ArtifactHandlers(store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes)
+    let small = configuration.maxJSONBodyBytes
+    let large = configuration.maxLargeJSONBodyBytes
+
+    var mlflow: [String: EnsembleResponder.Handler] = [:]
+    func add(_ methods: [String], _ path: String, maxBody: Int = small, _ handler: @escaping @Sendable (RequestFields) async throws -> Response) {
+        for m in methods { mlflow["\(m) \(path)"] = .json(maxBody: maxBody, handler) }
+    }
+    add(["POST"], "experiments/create", tracking.createExperiment)
+    add(["GET"], "experiments/get", tracking.getExperiment)
+    add(["GET"], "experiments/get-by-name", tracking.getExperimentByName)
+    add(["POST", "GET"], "experiments/search", tracking.searchExperiments)
+    add(["POST"], "experiments/update", tracking.updateExperiment)
+    add(["POST"], "experiments/delete", tracking.deleteExperiment)
+    add(["POST"], "experiments/restore", tracking.restoreExperiment)
+    add(["POST"], "experiments/set-experiment-tag", tracking.setExperimentTag)
+    add(["POST"], "experiments/delete-experiment-tag", tracking.deleteExperimentTag)
+    add(["POST"], "experiments/search-datasets", tracking.searchDatasets)
+    add(["POST"], "runs/create", tracking.createRun)
+    add(["GET"], "runs/get", tracking.getRun)
+    add(["POST"], "runs/update", tracking.updateRun)
+    add(["POST"], "runs/delete", tracking.deleteRun)
+    add(["POST"], "runs/restore", tracking.restoreRun)
+    add(["POST", "GET"], "runs/search", tracking.searchRuns)
+    add(["POST"], "runs/log-metric", tracking.logMetric)
+    add(["POST"], "runs/log-parameter", tracking.logParameter)
+    add(["POST"], "runs/set-tag", tracking.setTag)
+    add(["POST"], "runs/delete-tag", tracking.deleteTag)
+    add(["POST"], "runs/log-batch", maxBody: large, tracking.logBatch)
+    add(["POST"], "runs/log-inputs", maxBody: large, tracking.logInputs)
+    add(["POST"], "runs/outputs", tracking.logOutputs)
+    add(["GET"], "metrics/get-history", tracking.metricHistory)
+    add(["GET"], "metrics/get-history-bulk-interval", tracking.metricHistoryBulkInterval)
+    add(["GET"], "metrics/get-history-bulk", tracking.metricHistoryBulk)
+    add(["GET"], "artifacts/list", files.listRunArtifacts)
+    mlflow["POST upload-artifact"] = .raw(files.uploadArtifact)
+    mlflow["GET get-artifact"] = .raw(files.getArtifact)
+
+    let serverInfo: EnsembleResponder.Handler = .raw { _, _ in
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("store_type", "SqlStore")
+        w.member("workspaces_enabled", false)
+        w.member("trace_archival_enabled", false)
+        w.member("multipart_uploads_enabled", false)
+        w.member("multipart_downloads_enabled", false)
+        w.member("artifact_serving_enabled", true)
+        w.member("presigned_upload_run_id_supported", false)
+        w.member("presigned_upload_model_id_supported", false)
+        w.key("features_enabled")
+        w.beginObject()
+        w.member("gateway", false)
+        w.endObject()
+        w.member("artifacts_presigned_only", false)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+    let text: @Sendable (String) -> EnsembleResponder.Handler = { body in
+        .raw { _, _ in Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body))) }
+    }
+    let exact: [String: EnsembleResponder.Handler] = [
+        "GET /health": text("OK"),
+        "GET /version": text(mlflowCompatibleVersion),
+        "GET /api/3.0/mlflow/server-info": serverInfo,
+        "GET /ajax-api/3.0/mlflow/server-info": serverInfo,
+        "GET /get-artifact": .raw(files.getArtifact),
+    ]
+    let proxy: EnsembleResponder.Handler = .raw(files.proxy)
+    let prefixes = ArtifactHandlers.proxyPrefixes.map { (prefix: $0, methods: Set(["GET", "PUT", "DELETE"]), handler: proxy) }
+    return EnsembleResponder(mlflowRoutes: mlflow, exactRoutes: exact, prefixRoutes: prefixes)
+}
+
+/// Builds the Ensemble application: opens (and migrates) the store, then serves until SIGINT or
+/// SIGTERM, finishing in-flight requests before it returns.
+public func buildApplication(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+    let services = try EnsembleServices(configuration: configuration)
+    let responder = buildResponder(configuration: configuration, services: services)
+    return Application(
+        responder: responder,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Ensemble/\(ensembleVersion)"),
+        services: [StoreCheckpointService(store: services.store, logger: logger)],
+        logger: logger
+    )
+}
+
+/// Checkpoints the WAL when the server shuts down, so the database file is complete on its own.
+struct StoreCheckpointService: Service {
+    let store: SQLiteStore
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        do {
+            try store.checkpoint()
+            logger.info("database checkpointed")
+        } catch {
+            logger.warning("database checkpoint failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import EnsembleCore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+
+/// Routes every request by exact path: the MLflow API under `/api/2.0/mlflow/` and
+/// `/ajax-api/2.0/mlflow/`, the artifact proxy, and the health endpoints.
+///
+/// Unknown paths answer a JSON 404 `ENDPOINT_NOT_FOUND` (the MLflow client relies on that code),
+/// domain errors become MLflow error bodies, and anything unexpected is logged and answered with a
+/// bare 500 that leaks nothing.
+struct EnsembleResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    enum Handler: Sendable {
+        /// A JSON API call: fields from the query (GET) or a JSON object body, bounded by `maxBody`.
+        case json(maxBody: Int, @Sendable (RequestFields) async throws -> Response)
+        /// Anything that handles the request itself (artifact bytes, plain text).
+        case raw(@Sendable (Request, Context) async throws -> Response)
+    }
+
+    /// Keyed by "METHOD path-after-prefix", e.g. `POST runs/log-batch`.
+    let mlflowRoutes: [String: Handler]
+    /// Keyed by "METHOD full-path", e.g. `GET /health`.
+    let exactRoutes: [String: Handler]
+    /// Prefix routes (artifact proxy): first match wins.
+    let prefixRoutes: [(prefix: String, methods: Set<String>, handler: Handler)]
+
+    static let mlflowPrefixes = ["/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"]
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        do {
+            var response = try await dispatch(request, context: context)
+            response.headers[.init("X-Request-Id")!] = context.id
+            return response
+        } catch let error as EnsembleError {
+            if error.code.httpStatus.code >= 500 {
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            } else {
+                context.logger.debug("request refused", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            }
+            var response = JSONResponse.error(error)
+            response.headers[.init("X-Request-Id")!] = context.id
+            return response
+        } catch let error as BodyTooLarge {
+            return JSONResponse.error(
+                EnsembleError(.invalidParameterValue, "The request body is larger than the limit of \(error.limit) bytes for this endpoint. Send smaller batches."),
+                status: .contentTooLarge
+            )
+        } catch {
+            context.logger.error("unexpected failure", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+            return JSONResponse.error(EnsembleError(.internalError, "Internal error; see the server log for request \(context.id)."))
+        }
+    }
+
+    struct BodyTooLarge: Error {
+        let limit: Int
+    }
+
+    func dispatch(_ request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        let method = request.method.rawValue
+        for prefix in Self.mlflowPrefixes where path.hasPrefix(prefix) {
+            let rest = path.dropFirst(prefix.count)
+            if let handler = mlflowRoutes["\(method) \(rest)"] {
+                return try await run(handler, request, context)
+            }
+        }
+        if let handler = exactRoutes["\(method) \(path)"] {
+            return try await run(handler, request, context)
+        }
+        for route in prefixRoutes where path.hasPrefix(route.prefix) {
+            let next = path.dropFirst(route.prefix.count).first
+            guard next == nil || next == "/" else { continue }
+            guard route.methods.contains(method) else { break }
+            return try await run(route.handler, request, context)
+        }
+        throw EnsembleError(.endpointNotFound, "No endpoint \(method) \(path). See docs/API.md for the routes Ensemble serves.")
+    }
+
+    func run(_ handler: Handler, _ request: Request, _ context: Context) async throws -> Response {
+        switch handler {
+        case .raw(let body):
+            return try await body(request, context)
+        case .json(let maxBody, let body):
+            return try await body(try await Self.fields(of: request, maxBody: maxBody))
+        }
+    }
+
+    /// Reads an MLflow request's fields: the query string for GET, else a JSON object body.
+    static func fields(of request: Request, maxBody: Int) async throws -> RequestFields {
+        if request.method == .get {
+            return RequestFields(query: try RequestFields.parseQuery(request.uri.query))
+        }
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > maxBody {
+            throw BodyTooLarge(limit: maxBody)
+        }
+        let body = request.body
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: maxBody)
+        } catch {
+            throw BodyTooLarge(limit: maxBody)
+        }
+        if buffer.readableBytes == 0 {
+            // A bodiless DELETE (or POST) carries its fields in the query, if anywhere.
+            return RequestFields(query: try RequestFields.parseQuery(request.uri.query))
+        }
+        guard contentType.hasPrefix("application/json") else {
+            throw EnsembleError(.badRequest, "Bad Request. Content-Type must be \"application/json\"; got '\(contentType)'.")
+        }
+        let value: JSONValue
+        do {
+            value = try buffer.withUnsafeReadableBytes { try JSONParser.parse($0) }
+        } catch let error as JSONParser.SyntaxError {
+            throw EnsembleError(.badRequest, "Malformed JSON request body at byte \(error.offset): \(error.reason).")
+        }
+        guard case .object(let members) = value else {
+            throw EnsembleError(.badRequest, "The request body must be a JSON object.")
+        }
+        return RequestFields(json: members)
+    }
+}

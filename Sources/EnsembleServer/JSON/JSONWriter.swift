@@ -1,0 +1,137 @@
+/// Builds compact JSON straight into bytes. Responses are written field by field — no intermediate
+/// dictionaries, no reflection — which keeps large search answers cheap.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    /// Whether the next member or element needs a comma before it.
+    private var needsComma = false
+
+    public init(capacity: Int = 256) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    private mutating func separator() {
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    public mutating func beginObject() {
+        separator()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+
+    public mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+
+    public mutating func beginArray() {
+        separator()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Writes a member name; the next call writes its value.
+    public mutating func key(_ k: String) {
+        separator()
+        writeString(k)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    public mutating func string(_ s: String) {
+        separator()
+        writeString(s)
+        needsComma = true
+    }
+
+    public mutating func int(_ v: Int64) {
+        separator()
+        bytes.append(contentsOf: String(v).utf8)
+        needsComma = true
+    }
+
+    public mutating func bool(_ v: Bool) {
+        separator()
+        bytes.append(contentsOf: (v ? "true" : "false").utf8)
+        needsComma = true
+    }
+
+    /// Doubles in proto-JSON form: NaN and infinities are the strings `"NaN"`, `"Infinity"`, `"-Infinity"`.
+    public mutating func double(_ v: Double) {
+        separator()
+        if v.isNaN {
+            writeString("NaN")
+        } else if v.isInfinite {
+            writeString(v > 0 ? "Infinity" : "-Infinity")
+        } else {
+            // Swift prints the shortest text that reads back to the same double; JSON accepts it.
+            bytes.append(contentsOf: v.description.utf8)
+        }
+        needsComma = true
+    }
+
+    public mutating func null() {
+        separator()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    public mutating func value(_ v: JSONValue) {
+        switch v {
+        case .null: null()
+        case .bool(let b): bool(b)
+        case .number(let n):
+            separator()
+            bytes.append(contentsOf: n.utf8)
+            needsComma = true
+        case .string(let s): string(s)
+        case .array(let items):
+            beginArray()
+            for item in items { value(item) }
+            endArray()
+        case .object(let members):
+            beginObject()
+            for (k, item) in members {
+                key(k)
+                value(item)
+            }
+            endObject()
+        }
+    }
+
+    // Convenience members.
+    public mutating func member(_ k: String, _ s: String) { key(k); string(s) }
+    public mutating func member(_ k: String, _ v: Int64) { key(k); int(v) }
+    public mutating func member(_ k: String, _ v: Bool) { key(k); bool(v) }
+    public mutating func member(_ k: String, double v: Double) { key(k); double(v) }
+    public mutating func optionalMember(_ k: String, _ s: String?) { if let s { member(k, s) } }
+    public mutating func optionalMember(_ k: String, _ v: Int64?) { if let v { member(k, v) } }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    private mutating func writeString(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
+            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
+            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
+            case 0..<0x20:
+                bytes.append(contentsOf: Array("\\u00".utf8))
+                bytes.append(Self.hexDigits[Int(b >> 4)])
+                bytes.append(Self.hexDigits[Int(b & 0xF)])
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

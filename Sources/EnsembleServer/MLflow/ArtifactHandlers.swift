@@ -1,0 +1,207 @@
+import EnsembleArtifacts
+import EnsembleCore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// The artifact proxy (`/api/2.0/mlflow-artifacts/artifacts/...`), `artifacts/list`, and the UI's
+/// download and upload helpers. Every path goes through ``ArtifactPath`` before it touches the disk.
+struct ArtifactHandlers: Sendable {
+    let store: any TrackingStore
+    let artifacts: LocalArtifactStore
+    let maxUploadBytes: Int64
+
+    static let proxyPrefixes = ["/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"]
+
+    /// The path inside the artifact store that an `mlflow-artifacts:` or proxy `http(s)` URI names, or
+    /// `nil` when the URI points somewhere this server does not serve.
+    static func proxyPath(ofURI uri: String) -> String? {
+        if uri.hasPrefix("mlflow-artifacts:") {
+            var rest = uri.dropFirst("mlflow-artifacts:".count)
+            if rest.hasPrefix("//") {
+                // mlflow-artifacts://host:port/path — drop the authority.
+                rest = rest.dropFirst(2)
+                guard let slash = rest.firstIndex(of: "/") else { return "" }
+                rest = rest[slash...]
+            }
+            return String(rest.drop { $0 == "/" })
+        }
+        if uri.hasPrefix("http://") || uri.hasPrefix("https://") {
+            for marker in ["/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"] {
+                if let r = uri.range(of: marker) {
+                    return PercentDecoding.decode(uri[r.upperBound...].drop { $0 == "/" })
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The artifact-store folder of a run, or a 400 saying where its artifacts really are.
+    func runRoot(_ run: Run) throws -> ArtifactPath {
+        guard let p = Self.proxyPath(ofURI: run.info.artifactURI) else {
+            throw EnsembleError.invalid(
+                "The artifacts of run \(run.info.runID) are stored at '\(run.info.artifactURI)', outside this server's artifact store; read them from there with the client."
+            )
+        }
+        return try ArtifactPath(p)
+    }
+
+    /// The decoded path after a proxy prefix, e.g. `1/abc/artifacts/model.pkl`.
+    static func proxiedPath(of request: Request) throws -> ArtifactPath {
+        let raw = request.uri.path
+        guard let prefix = proxyPrefixes.first(where: { raw.hasPrefix($0) }) else { throw ArtifactPath.invalid }
+        var rest = raw.dropFirst(prefix.count)
+        if rest.hasPrefix("/") { rest = rest.dropFirst() }
+        // `;` path parameters have no meaning here; treat them as a hostile path.
+        guard !rest.contains(";"), let decoded = PercentDecoding.decode(rest) else { throw ArtifactPath.invalid }
+        return try ArtifactPath(decoded)
+    }
+
+    // MARK: Proxy
+
+    func proxy(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let path = try Self.proxiedPath(of: request)
+        switch request.method {
+        case .put: return try await upload(request, to: path)
+        case .get:
+            if path.isRoot {
+                // GET .../artifacts?path=dir lists a folder.
+                let query = try RequestFields.parseQuery(request.uri.query)
+                let dir = try ArtifactPath(query.first { $0.0 == "path" }?.1 ?? "")
+                return try listProxy(dir)
+            }
+            return try download(path)
+        case .delete:
+            try artifacts.delete(path)
+            return JSONResponse.emptyObject
+        default:
+            throw EnsembleError(.endpointNotFound, "The artifact proxy answers GET, PUT and DELETE.")
+        }
+    }
+
+    func listProxy(_ dir: ArtifactPath) throws -> Response {
+        guard let entries = try artifacts.list(dir) else { return JSONResponse.emptyObject }
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("files")
+        w.beginArray()
+        for e in entries {
+            w.beginObject()
+            w.member("path", e.name)
+            w.member("is_dir", e.isDirectory)
+            w.optionalMember("file_size", e.size)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func upload(_ request: Request, to path: ArtifactPath) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > maxUploadBytes {
+            throw EnsembleError.invalid("The artifact is larger than this server's limit of \(maxUploadBytes) bytes.")
+        }
+        let upload = try artifacts.beginUpload(path)
+        do {
+            for try await buffer in request.body {
+                try buffer.withUnsafeReadableBytes { try upload.append($0) }
+                if upload.bytesWritten > maxUploadBytes {
+                    throw EnsembleError.invalid("The artifact is larger than this server's limit of \(maxUploadBytes) bytes.")
+                }
+            }
+            try upload.commit()
+        } catch {
+            upload.abort()
+            throw error
+        }
+        return JSONResponse.emptyObject
+    }
+
+    func download(_ path: ArtifactPath) throws -> Response {
+        let reader = try artifacts.openForReading(path)
+        let size = reader.size
+        reader.close()
+        var headers: HTTPFields = [
+            .contentType: MimeTypes.guess(path.name),
+            .contentDisposition: "attachment; filename=\"\(path.name.replacingOccurrences(of: "\"", with: ""))\"",
+            .init("X-Content-Type-Options")!: "nosniff",
+        ]
+        headers[.contentLength] = String(size)
+        let store = artifacts
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody(contentLength: Int(size)) { writer in
+                // Re-open inside the body so the file handle never crosses tasks.
+                let reader = try store.openForReading(path)
+                defer { reader.close() }
+                while true {
+                    let chunk = try reader.read()
+                    if chunk.isEmpty { break }
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    // MARK: artifacts/list and UI helpers
+
+    func listRunArtifacts(_ f: RequestFields) async throws -> Response {
+        let run = try await store.run(id: try f.runID())
+        let sub = try ArtifactPath(try f.string("path") ?? "")
+        let root = try runRoot(run)
+        let entries = try artifacts.list(root.appending(sub)) ?? []
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("root_uri", run.info.artifactURI)
+        w.key("files")
+        w.beginArray()
+        for e in entries {
+            w.beginObject()
+            w.member("path", sub.isRoot ? e.name : "\(sub)/\(e.name)")
+            w.member("is_dir", e.isDirectory)
+            w.optionalMember("file_size", e.size)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    /// `GET /get-artifact?run_id=&path=`: one file of a run, for the UI.
+    func getArtifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let f = RequestFields(query: try RequestFields.parseQuery(request.uri.query))
+        let run = try await store.run(id: try f.runID())
+        let path = try ArtifactPath(try f.requiredString("path"))
+        return try download(try runRoot(run).appending(path))
+    }
+
+    /// `POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path=` with the raw file as the body.
+    func uploadArtifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let f = RequestFields(query: try RequestFields.parseQuery(request.uri.query))
+        let run = try await store.run(id: try f.runID())
+        guard run.info.lifecycleStage == .active else {
+            throw EnsembleError.invalid("The run \(run.info.runID) must be in the 'active' state. Current state is deleted.")
+        }
+        let path = try ArtifactPath(try f.requiredString("path"))
+        guard !path.isRoot else { throw ArtifactPath.invalid }
+        return try await upload(request, to: try runRoot(run).appending(path))
+    }
+}
+
+/// Content types for downloads, by file extension; unknown types are binary.
+enum MimeTypes {
+    static let byExtension: [String: String] = [
+        "txt": "text/plain", "log": "text/plain", "md": "text/markdown", "csv": "text/csv", "tsv": "text/tab-separated-values",
+        "json": "application/json", "yaml": "text/plain", "yml": "text/plain", "html": "text/plain", "htm": "text/plain",
+        "xml": "application/xml", "png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "gif": "image/gif",
+        "svg": "image/svg+xml", "bmp": "image/bmp", "webp": "image/webp", "pdf": "application/pdf",
+        "py": "text/x-python", "pkl": "application/octet-stream", "parquet": "application/octet-stream",
+    ]
+
+    static func guess(_ name: String) -> String {
+        if name == "MLmodel" || name == "MLproject" || name == "mlproject" { return "text/plain" }
+        guard let dot = name.lastIndex(of: ".") else { return "application/octet-stream" }
+        return byExtension[name[name.index(after: dot)...].lowercased()] ?? "application/octet-stream"
+    }
+}

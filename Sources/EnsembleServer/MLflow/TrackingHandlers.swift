@@ -1,0 +1,434 @@
+import EnsembleArtifacts
+import EnsembleCore
+import Foundation
+import Hummingbird
+
+/// The MLflow tracking API: experiments, runs, metrics, params, tags, inputs and outputs.
+///
+/// Handlers read and validate fields (``RequestFields``, ``Validation``), call one store method,
+/// and write the answer; the rules that need stored state live in the store.
+struct TrackingHandlers: Sendable {
+    let store: any TrackingStore
+
+    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    // MARK: Experiments
+
+    func createExperiment(_ f: RequestFields) async throws -> Response {
+        let name = try f.requiredString("name")
+        try Validation.validateExperimentName(name)
+        let tags = try f.keyValues("tags")
+        for t in tags { try Validation.validateExperimentTag(t) }
+        var location = try f.string("artifact_location").flatMap { $0.isEmpty ? nil : $0 }
+        if let given = location {
+            location = try Self.checkedArtifactLocation(given)
+        }
+        let id = try await store.createExperiment(name: name, artifactLocation: location, tags: tags)
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("experiment_id", id)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    /// A client-chosen artifact location is stored, never followed by the server: only locations in
+    /// its own artifact store (`mlflow-artifacts:`) are ever read or written here. Locations that try
+    /// to climb out of a folder or point at runs are refused.
+    static func checkedArtifactLocation(_ location: String) throws -> String {
+        if location.utf8.contains(0) { throw EnsembleError.invalid("Invalid artifact_location: it contains a NUL byte.") }
+        if location.lowercased().hasPrefix("runs:") {
+            throw EnsembleError.invalid("Invalid artifact_location '\(location)': 'runs:' URIs are not allowed as artifact locations. Omit it to use the server's artifact store.")
+        }
+        var decoded = location
+        for _ in 0..<3 {
+            if decoded.split(separator: "/", omittingEmptySubsequences: false).contains("..") || decoded.contains("\\..") {
+                throw EnsembleError.invalid("Invalid artifact_location '\(location)': it must not contain '..' segments.")
+            }
+            guard let next = PercentDecoding.decode(decoded), next != decoded else { break }
+            decoded = next
+        }
+        if location.hasPrefix("mlflow-artifacts:") {
+            _ = try ArtifactPath(ArtifactHandlers.proxyPath(ofURI: location) ?? "")
+        }
+        if !location.contains(":"), !location.hasPrefix("/") {
+            // MLflow resolves a relative path against the server's working folder.
+            return URL(fileURLWithPath: location).standardizedFileURL.path
+        }
+        return location
+    }
+
+    func getExperiment(_ f: RequestFields) async throws -> Response {
+        let id = try f.requiredString("experiment_id")
+        try Validation.validateExperimentID(id)
+        let e = try await store.experiment(id: id)
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("experiment")
+        w.experiment(e)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func getExperimentByName(_ f: RequestFields) async throws -> Response {
+        let name = try f.requiredString("experiment_name")
+        guard let e = try await store.experiment(named: name) else {
+            throw EnsembleError.notFound("Could not find experiment with name '\(name)'")
+        }
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("experiment")
+        w.experiment(e)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func searchExperiments(_ f: RequestFields) async throws -> Response {
+        let maxResults = try f.maxResults(default: 1000, limit: 50000)
+        let viewType = try Self.viewType(f, "view_type")
+        let filter = try SearchFilterParser.parse(try f.string("filter"), for: .experiments)
+        let orderBy = try f.strings("order_by").map { (s) throws(EnsembleError) in try SearchFilterParser.parseOrderBy(s, for: .experiments) }
+        let offset = try PageToken.decode(try f.string("page_token"))
+        let page = try await store.searchExperiments(
+            ExperimentSearch(filter: filter, orderBy: orderBy, viewType: viewType, maxResults: maxResults, offset: offset)
+        )
+        var w = JSONWriter(capacity: 256 * page.items.count + 64)
+        w.beginObject()
+        w.key("experiments")
+        w.beginArray()
+        for e in page.items { w.experiment(e) }
+        w.endArray()
+        w.optionalMember("next_page_token", page.nextPageToken)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func updateExperiment(_ f: RequestFields) async throws -> Response {
+        let id = try f.requiredString("experiment_id")
+        try Validation.validateExperimentID(id)
+        let name = try f.requiredString("new_name")
+        try Validation.validateExperimentName(name)
+        try await store.renameExperiment(id: id, newName: name)
+        return JSONResponse.emptyObject
+    }
+
+    func deleteExperiment(_ f: RequestFields) async throws -> Response {
+        let id = try f.requiredString("experiment_id")
+        try Validation.validateExperimentID(id)
+        try await store.deleteExperiment(id: id)
+        return JSONResponse.emptyObject
+    }
+
+    func restoreExperiment(_ f: RequestFields) async throws -> Response {
+        let id = try f.requiredString("experiment_id")
+        try Validation.validateExperimentID(id)
+        try await store.restoreExperiment(id: id)
+        return JSONResponse.emptyObject
+    }
+
+    func setExperimentTag(_ f: RequestFields) async throws -> Response {
+        let id = try f.requiredString("experiment_id")
+        try Validation.validateExperimentID(id)
+        let tag = KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? "")
+        try Validation.validateExperimentTag(tag)
+        try await store.setExperimentTag(id: id, tag: tag)
+        return JSONResponse.emptyObject
+    }
+
+    func deleteExperimentTag(_ f: RequestFields) async throws -> Response {
+        let id = try f.requiredString("experiment_id")
+        try Validation.validateExperimentID(id)
+        try await store.deleteExperimentTag(id: id, key: try f.requiredString("key"))
+        return JSONResponse.emptyObject
+    }
+
+    func searchDatasets(_ f: RequestFields) async throws -> Response {
+        let ids = try f.strings("experiment_ids")
+        guard !ids.isEmpty, ids.count <= 20 else {
+            throw EnsembleError.invalid("experiment_ids must hold between 1 and 20 experiment ids, got \(ids.count).")
+        }
+        for id in ids { try Validation.validateExperimentID(id) }
+        let summaries = try await store.datasetSummaries(experimentIDs: ids)
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("dataset_summaries")
+        w.beginArray()
+        for s in summaries {
+            w.beginObject()
+            w.member("experiment_id", s.experimentID)
+            w.member("name", s.name)
+            w.member("digest", s.digest)
+            w.optionalMember("context", s.context)
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    // MARK: Runs
+
+    func createRun(_ f: RequestFields) async throws -> Response {
+        let experimentID = try f.string("experiment_id").flatMap { $0.isEmpty ? nil : $0 } ?? "0"
+        try Validation.validateExperimentID(experimentID)
+        let tags = try f.keyValues("tags").map { (t) throws(EnsembleError) in try Validation.validateRunTag(t) }
+        let runName = try f.string("run_name").flatMap { $0.isEmpty ? nil : $0 }
+        if let runName, runName.count > Validation.maxRunNameLength {
+            throw EnsembleError.invalid("run_name exceeds the maximum length of \(Validation.maxRunNameLength) characters")
+        }
+        let run = try await store.createRun(
+            NewRun(
+                experimentID: experimentID, userID: try f.string("user_id") ?? "",
+                runName: runName, startTime: try f.int64("start_time") ?? Self.now(), tags: tags
+            )
+        )
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        w.key("run")
+        w.run(run)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func getRun(_ f: RequestFields) async throws -> Response {
+        let run = try await store.run(id: try f.runID())
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        w.key("run")
+        w.run(run)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func updateRun(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        var update = RunUpdate()
+        if let status = try? f.string("status") {
+            guard let s = RunStatus(wire: status) else {
+                throw EnsembleError.invalid("Invalid value \"\(status)\" for parameter 'status' supplied. Use one of RUNNING, SCHEDULED, FINISHED, FAILED, KILLED.")
+            }
+            update.status = s
+        } else if let n = try f.int64("status") {
+            guard let s = RunStatus(wire: String(n)) else { throw EnsembleError.invalid("Invalid value \(n) for parameter 'status' supplied.") }
+            update.status = s
+        }
+        update.endTime = try f.int64("end_time")
+        if let name = try f.string("run_name"), !name.isEmpty { update.runName = name }
+        let info = try await store.updateRun(id: id, update)
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("run_info")
+        w.runInfo(info)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func deleteRun(_ f: RequestFields) async throws -> Response {
+        try await store.deleteRun(id: try f.runID())
+        return JSONResponse.emptyObject
+    }
+
+    func restoreRun(_ f: RequestFields) async throws -> Response {
+        try await store.restoreRun(id: try f.runID())
+        return JSONResponse.emptyObject
+    }
+
+    static func readMetric(_ f: RequestFields) throws(EnsembleError) -> Metric {
+        let key = try f.requiredString("key")
+        guard let value = try f.double("value") else { throw .missing(f.path + "value") }
+        guard let timestamp = try f.int64("timestamp") else { throw .missing(f.path + "timestamp") }
+        let m = Metric(
+            key: key, value: value, timestamp: timestamp, step: try f.int64("step") ?? 0,
+            modelID: try f.string("model_id").flatMap { $0.isEmpty ? nil : $0 },
+            datasetName: try f.string("dataset_name").flatMap { $0.isEmpty ? nil : $0 },
+            datasetDigest: try f.string("dataset_digest").flatMap { $0.isEmpty ? nil : $0 }
+        )
+        try Validation.validateMetric(m)
+        return m
+    }
+
+    func logMetric(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        let metric = try Self.readMetric(f)
+        try await store.logBatch(runID: id, metrics: [metric], params: [], tags: [])
+        return JSONResponse.emptyObject
+    }
+
+    func logParameter(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        let param = try Validation.validateParam(KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? ""))
+        try await store.logBatch(runID: id, metrics: [], params: [param], tags: [])
+        return JSONResponse.emptyObject
+    }
+
+    func setTag(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        let tag = try Validation.validateRunTag(KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? ""))
+        try await store.logBatch(runID: id, metrics: [], params: [], tags: [tag])
+        return JSONResponse.emptyObject
+    }
+
+    func deleteTag(_ f: RequestFields) async throws -> Response {
+        try await store.deleteTag(runID: try f.runID(), key: try f.requiredString("key"))
+        return JSONResponse.emptyObject
+    }
+
+    func logBatch(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        try Validation.validateRunID(id)
+        let metricFields = try f.objects("metrics")
+        let paramFields = try f.objects("params")
+        let tagFields = try f.objects("tags")
+        try Validation.validateBatchLimits(metrics: metricFields.count, params: paramFields.count, tags: tagFields.count)
+        let metrics = try metricFields.map { (m) throws(EnsembleError) in try Self.readMetric(m) }
+        let params = try paramFields.map { (p) throws(EnsembleError) in
+            try Validation.validateParam(KeyValue(key: try p.requiredString("key"), value: try p.string("value") ?? ""))
+        }
+        try Validation.validateUniqueParamKeys(params)
+        let tags = try tagFields.map { (t) throws(EnsembleError) in
+            try Validation.validateRunTag(KeyValue(key: try t.requiredString("key"), value: try t.string("value") ?? ""))
+        }
+        if metrics.isEmpty && params.isEmpty && tags.isEmpty { return JSONResponse.emptyObject }
+        try await store.logBatch(runID: id, metrics: metrics, params: params, tags: tags)
+        return JSONResponse.emptyObject
+    }
+
+    func logInputs(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        var inputs: [DatasetInput] = []
+        for d in try f.objects("datasets") {
+            guard let ds = try d.object("dataset") else { throw EnsembleError.missing(d.path + "dataset") }
+            let input = DatasetInput(
+                dataset: Dataset(
+                    name: try ds.requiredString("name"), digest: try ds.requiredString("digest"),
+                    sourceType: try ds.requiredString("source_type"), source: try ds.requiredString("source"),
+                    schema: try ds.string("schema"), profile: try ds.string("profile")
+                ),
+                tags: try d.keyValues("tags")
+            )
+            try Validation.validateDatasetInput(input)
+            inputs.append(input)
+        }
+        let models = try f.objects("models").map { (m) throws(EnsembleError) in try m.requiredString("model_id") }
+        try await store.logInputs(runID: id, datasets: inputs, modelIDs: models)
+        return JSONResponse.emptyObject
+    }
+
+    func logOutputs(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        let models = try f.objects("models").map { (m) throws(EnsembleError) in
+            ModelOutput(modelID: try m.requiredString("model_id"), step: try m.requiredInt64("step"))
+        }
+        guard !models.isEmpty else { throw EnsembleError.missing("models") }
+        try await store.logOutputs(runID: id, models: models)
+        return JSONResponse.emptyObject
+    }
+
+    func searchRuns(_ f: RequestFields) async throws -> Response {
+        let experimentIDs = try f.strings("experiment_ids")
+        for id in experimentIDs { try Validation.validateExperimentID(id) }
+        let maxResults = try f.maxResults(default: 1000, limit: 50000)
+        let filter = try SearchFilterParser.parse(try f.string("filter"), for: .runs)
+        let orderBy = try f.strings("order_by").map { (s) throws(EnsembleError) in try SearchFilterParser.parseOrderBy(s, for: .runs) }
+        let viewType = try Self.viewType(f, "run_view_type")
+        let offset = try PageToken.decode(try f.string("page_token"))
+        let page = try await store.searchRuns(
+            RunSearch(experimentIDs: experimentIDs, filter: filter, orderBy: orderBy, viewType: viewType, maxResults: maxResults, offset: offset)
+        )
+        var w = JSONWriter(capacity: 1024 * page.items.count + 64)
+        w.beginObject()
+        w.key("runs")
+        w.beginArray()
+        for r in page.items { w.run(r) }
+        w.endArray()
+        w.optionalMember("next_page_token", page.nextPageToken)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    static func viewType(_ f: RequestFields, _ name: String) throws -> ViewType {
+        if let raw = try? f.string(name) {
+            guard let v = ViewType(wire: raw) else {
+                throw EnsembleError.invalid("Invalid value \"\(raw)\" for parameter '\(name)' supplied. Use ACTIVE_ONLY, DELETED_ONLY or ALL.")
+            }
+            return v
+        }
+        if let n = try f.int64(name) {
+            guard let v = ViewType(wire: String(n)) else { throw EnsembleError.invalid("Invalid value \(n) for parameter '\(name)' supplied.") }
+            return v
+        }
+        return .activeOnly
+    }
+
+    // MARK: Metric history
+
+    func metricHistory(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        let key = try f.requiredString("metric_key")
+        var limit: Int? = nil
+        if let max = try f.int64("max_results") {
+            guard max >= 1 else { throw EnsembleError.invalid("Invalid value \(max) for parameter 'max_results' supplied. It must be at least 1.") }
+            limit = Int(Swift.min(max, 1_000_000))
+        }
+        let offset = try PageToken.decode(try f.string("page_token"))
+        let page = try await store.metricHistory(runID: id, key: key, limit: limit, offset: offset)
+        var w = JSONWriter(capacity: 96 * page.items.count + 64)
+        w.beginObject()
+        w.key("metrics")
+        w.beginArray()
+        for m in page.items { w.metric(m) }
+        w.endArray()
+        w.optionalMember("next_page_token", page.nextPageToken)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    func metricHistoryBulkInterval(_ f: RequestFields) async throws -> Response {
+        let runIDs = try f.strings("run_ids")
+        guard !runIDs.isEmpty else { throw EnsembleError.missing("run_ids") }
+        guard runIDs.count <= 100 else {
+            throw EnsembleError.invalid("GetMetricHistoryBulkInterval request must specify at most 100 run_ids. Received \(runIDs.count) run_ids.")
+        }
+        let key = try f.requiredString("metric_key")
+        let start = try f.int64("start_step")
+        let end = try f.int64("end_step")
+        if (start == nil) != (end == nil) {
+            throw EnsembleError.invalid("If either start step or end step are specified, both must be specified.")
+        }
+        if let start, let end, start > end {
+            throw EnsembleError.invalid("end_step must be greater than start_step. Found start_step=\(start) and end_step=\(end).")
+        }
+        let maxResults = try f.maxResults(default: 2500, limit: 2500)
+        let points = try await store.metricHistoryBulkInterval(runIDs: runIDs, key: key, startStep: start, endStep: end, maxResults: maxResults)
+        var w = JSONWriter(capacity: 128 * points.count + 64)
+        w.beginObject()
+        w.key("metrics")
+        w.beginArray()
+        for m in points { w.metric(m) }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    /// The UI's bulk history: whole series of one key for up to 100 runs.
+    func metricHistoryBulk(_ f: RequestFields) async throws -> Response {
+        let runIDs = try f.strings("run_id")
+        guard !runIDs.isEmpty else { throw EnsembleError.missing("run_id") }
+        guard runIDs.count <= 100 else { throw EnsembleError.invalid("GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received \(runIDs.count) run_ids.") }
+        let key = try f.requiredString("metric_key")
+        let maxResults = try f.maxResults(default: 25000, limit: 25000)
+        var all: [Metric] = []
+        for id in runIDs {
+            let page = try await store.metricHistory(runID: id, key: key, limit: maxResults, offset: 0)
+            all += page.items.map { var m = $0; m.runID = id; return m }
+        }
+        all.sort { ($0.runID!, $0.timestamp, $0.step) < ($1.runID!, $1.timestamp, $1.step) }
+        var w = JSONWriter(capacity: 128 * min(all.count, maxResults) + 64)
+        w.beginObject()
+        w.key("metrics")
+        w.beginArray()
+        for m in all.prefix(maxResults) { w.metric(m) }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+}

@@ -1,0 +1,334 @@
+import EnsembleCore
+import Foundation
+import GRDB
+
+extension SQLiteStore {
+    public func createRun(_ new: NewRun) async throws -> Run {
+        let experimentKey = try Self.experimentKey(new.experimentID)
+        let runUUID = Self.newRunID()
+        var tags = new.tags
+        let tagName = tags.last { $0.key == MLflowTags.runName }?.value
+        if let given = new.runName, let tagName, given != tagName {
+            throw EnsembleError.invalid(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='\(given)', mlflow.runName='\(tagName)'). Give one name."
+            )
+        }
+        let name = new.runName ?? tagName ?? RunNames.random()
+        if tagName == nil { tags.append(KeyValue(key: MLflowTags.runName, value: name)) }
+        let finalTags = tags
+        let runID: Int64 = try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?", arguments: [experimentKey]) else {
+                throw EnsembleError.experimentNotFound(new.experimentID)
+            }
+            let location: String = row[0]
+            guard (row[1] as String) == LifecycleStage.active.rawValue else {
+                throw EnsembleError.invalid("The experiment \(new.experimentID) must be in the 'active' state. Current state is deleted.")
+            }
+            let artifactURI = Self.appendPath(location, "\(runUUID)/artifacts")
+            try db.execute(
+                sql: """
+                    INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage)
+                    VALUES (?, ?, ?, ?, 'RUNNING', ?, NULL, ?, 'active')
+                    """,
+                arguments: [runUUID, experimentKey, name, new.userID, new.startTime, artifactURI]
+            )
+            let id = db.lastInsertedRowID
+            let statement = try db.cachedStatement(sql: "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value")
+            for tag in finalTags { try statement.execute(arguments: [id, tag.key, tag.value]) }
+            return id
+        }
+        return try await pool.read { db in try Self.loadRuns(db, ids: [runID])[0] }
+    }
+
+    public func run(id: String) async throws -> Run {
+        try await pool.read { db in
+            guard let key = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [id]) else {
+                throw EnsembleError.runNotFound(id)
+            }
+            return try Self.loadRuns(db, ids: [key])[0]
+        }
+    }
+
+    public func updateRun(id: String, _ update: RunUpdate) async throws -> RunInfo {
+        try await pool.write { db in
+            let key = try Self.activeRunKey(db, id)
+            if let status = update.status {
+                try db.execute(sql: "UPDATE runs SET status = ? WHERE id = ?", arguments: [status.rawValue, key])
+            }
+            if let end = update.endTime {
+                try db.execute(sql: "UPDATE runs SET end_time = ? WHERE id = ?", arguments: [end, key])
+            }
+            if let name = update.runName {
+                try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [name, key])
+                try db.execute(
+                    sql: "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                    arguments: [key, MLflowTags.runName, name]
+                )
+            }
+            return try Self.loadRuns(db, ids: [key], infoOnly: true)[0].info
+        }
+    }
+
+    public func deleteRun(id: String) async throws {
+        try await pool.write { db in
+            guard try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [id]) != nil else {
+                throw EnsembleError.runNotFound(id)
+            }
+            try db.execute(
+                sql: "UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = ? WHERE run_uuid = ?",
+                arguments: [Self.now(), id]
+            )
+        }
+    }
+
+    public func restoreRun(id: String) async throws {
+        try await pool.write { db in
+            guard try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [id]) != nil else {
+                throw EnsembleError.runNotFound(id)
+            }
+            try db.execute(sql: "UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE run_uuid = ?", arguments: [id])
+        }
+    }
+
+    public func logBatch(runID: String, metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async throws {
+        try await pool.write { db in
+            let key = try Self.activeRunKey(db, runID)
+            if !params.isEmpty {
+                let existing = try db.cachedStatement(sql: "SELECT value FROM params WHERE run_id = ? AND key = ?")
+                let insert = try db.cachedStatement(sql: "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?)")
+                for p in params {
+                    if let old = try String.fetchOne(existing, arguments: [key, p.key]) {
+                        if old != p.value {
+                            throw EnsembleError.invalid(
+                                "Changing param values is not allowed. Param with key='\(p.key)' was already logged with value='\(old)' for run ID='\(runID)'. Attempted logging new value '\(p.value)'."
+                            )
+                        }
+                    } else {
+                        try insert.execute(arguments: [key, p.key, p.value])
+                    }
+                }
+            }
+            if !tags.isEmpty {
+                let upsert = try db.cachedStatement(sql: "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value")
+                for t in tags {
+                    try upsert.execute(arguments: [key, t.key, t.value])
+                    if t.key == MLflowTags.runName {
+                        try db.execute(sql: "UPDATE runs SET name = ? WHERE id = ?", arguments: [t.value, key])
+                    }
+                }
+            }
+            if !metrics.isEmpty {
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                )
+                var latest: [String: Metric] = [:]
+                for m in metrics {
+                    let nan = m.value.isNaN
+                    try insert.execute(arguments: [key, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0, m.modelID, m.datasetName, m.datasetDigest])
+                    if let current = latest[m.key], !Self.isLater(m, than: current) { continue }
+                    latest[m.key] = m
+                }
+                let upsert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp,
+                            value = excluded.value, is_nan = excluded.is_nan
+                        WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
+                        """
+                )
+                for m in latest.values {
+                    let nan = m.value.isNaN
+                    try upsert.execute(arguments: [key, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0])
+                }
+            }
+        }
+    }
+
+    /// MLflow's "latest" order: by step, then timestamp, then value (NaN counted as 0, as stored).
+    static func isLater(_ a: Metric, than b: Metric) -> Bool {
+        let av = a.value.isNaN ? 0 : a.value
+        let bv = b.value.isNaN ? 0 : b.value
+        return (a.step, a.timestamp, av) > (b.step, b.timestamp, bv)
+    }
+
+    public func deleteTag(runID: String, key tagKey: String) async throws {
+        try await pool.write { db in
+            let key = try Self.activeRunKey(db, runID)
+            try db.execute(sql: "DELETE FROM tags WHERE run_id = ? AND key = ?", arguments: [key, tagKey])
+            if db.changesCount == 0 {
+                throw EnsembleError.notFound("No tag with name: \(tagKey) in run with id \(runID)")
+            }
+        }
+    }
+
+    public func logInputs(runID: String, datasets: [DatasetInput], modelIDs: [String]) async throws {
+        try await pool.write { db in
+            let key = try Self.activeRunKey(db, runID)
+            let experimentKey = try Int64.fetchOne(db, sql: "SELECT experiment_id FROM runs WHERE id = ?", arguments: [key])!
+            for input in datasets {
+                let d = input.dataset
+                try db.execute(
+                    sql: """
+                        INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT (experiment_id, name, digest) DO NOTHING
+                        """,
+                    arguments: [experimentKey, d.name, d.digest, d.sourceType, d.source, d.schema, d.profile]
+                )
+                let datasetID = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM datasets WHERE experiment_id = ? AND name = ? AND digest = ?",
+                    arguments: [experimentKey, d.name, d.digest]
+                )!
+                let position = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(position), -1) + 1 FROM run_dataset_inputs WHERE run_id = ?", arguments: [key])!
+                try db.execute(
+                    sql: "INSERT INTO run_dataset_inputs (run_id, dataset_id, position) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [key, datasetID, position]
+                )
+                for t in input.tags {
+                    try db.execute(
+                        sql: "INSERT INTO input_tags (run_id, dataset_id, key, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value",
+                        arguments: [key, datasetID, t.key, t.value]
+                    )
+                }
+            }
+            for model in modelIDs {
+                try db.execute(sql: "INSERT INTO run_model_inputs (run_id, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING", arguments: [key, model])
+            }
+        }
+    }
+
+    public func logOutputs(runID: String, models: [ModelOutput]) async throws {
+        try await pool.write { db in
+            let key = try Self.activeRunKey(db, runID)
+            for m in models {
+                try db.execute(
+                    sql: "INSERT INTO run_model_outputs (run_id, model_id, step) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET step = excluded.step",
+                    arguments: [key, m.modelID, m.step]
+                )
+            }
+        }
+    }
+
+    public func datasetSummaries(experimentIDs: [String]) async throws -> [DatasetSummary] {
+        let keys = try experimentIDs.map(Self.experimentKey)
+        guard !keys.isEmpty else { return [] }
+        return try await pool.read { db in
+            let marks = Array(repeating: "?", count: keys.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value
+                    FROM datasets d
+                    JOIN run_dataset_inputs i ON i.dataset_id = d.id
+                    LEFT JOIN input_tags t ON t.run_id = i.run_id AND t.dataset_id = d.id AND t.key = 'mlflow.data.context'
+                    WHERE d.experiment_id IN (\(marks))
+                    ORDER BY d.experiment_id, d.name, d.digest
+                    LIMIT 1000
+                    """,
+                arguments: StatementArguments(keys)
+            )
+            return rows.map { DatasetSummary(experimentID: String($0[0] as Int64), name: $0[1], digest: $0[2], context: $0[3]) }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The row id of a run that may be written to, or the MLflow error for a missing or deleted run.
+    static func activeRunKey(_ db: Database, _ runID: String) throws -> Int64 {
+        let statement = try db.cachedStatement(sql: "SELECT id, lifecycle_stage FROM runs WHERE run_uuid = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [runID]) else {
+            throw EnsembleError.runNotFound(runID)
+        }
+        let stage: String = row[1]
+        guard stage == LifecycleStage.active.rawValue else {
+            throw EnsembleError.invalid("The run \(runID) must be in the 'active' state. Current state is \(stage).")
+        }
+        return row[0]
+    }
+
+    static func newRunID() -> String {
+        UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+    }
+
+    static func appendPath(_ base: String, _ path: String) -> String {
+        base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+
+    /// Loads whole runs (info, latest metrics, params, tags, inputs, outputs) for row ids, in the
+    /// order given, with one query per table rather than per run.
+    static func loadRuns(_ db: Database, ids: [Int64], infoOnly: Bool = false) throws -> [Run] {
+        var runs: [Int64: Run] = [:]
+        for chunk in ids.chunked(900) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            let args = StatementArguments(Array(chunk))
+            for row in try Row.fetchAll(
+                db,
+                sql: "SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage FROM runs WHERE id IN (\(marks))",
+                arguments: args
+            ) {
+                let info = RunInfo(
+                    runID: row[1], runName: row[3], experimentID: String(row[2] as Int64), userID: row[4],
+                    status: RunStatus(rawValue: row[5]) ?? .running, startTime: row[6], endTime: row[7],
+                    artifactURI: row[8], lifecycleStage: LifecycleStage(rawValue: row[9]) ?? .active
+                )
+                runs[row[0]] = Run(info: info)
+            }
+            if infoOnly { continue }
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM params WHERE run_id IN (\(marks)) ORDER BY run_id, key", arguments: args) {
+                runs[row[0]]?.params.append(KeyValue(key: row[1], value: row[2]))
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM tags WHERE run_id IN (\(marks)) ORDER BY run_id, key", arguments: args) {
+                runs[row[0]]?.tags.append(KeyValue(key: row[1], value: row[2]))
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN (\(marks)) ORDER BY run_id, key", arguments: args
+            ) {
+                let isNaN: Bool = row[5]
+                runs[row[0]]?.metrics.append(Metric(key: row[1], value: isNaN ? .nan : row[4], timestamp: row[3], step: row[2]))
+            }
+            let inputRows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT i.run_id, i.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+                    FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id
+                    WHERE i.run_id IN (\(marks)) ORDER BY i.run_id, i.position
+                    """,
+                arguments: args
+            )
+            if !inputRows.isEmpty {
+                var inputTags: [String: [KeyValue]] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT run_id, dataset_id, key, value FROM input_tags WHERE run_id IN (\(marks)) ORDER BY key", arguments: args) {
+                    inputTags["\(row[0] as Int64)/\(row[1] as Int64)", default: []].append(KeyValue(key: row[2], value: row[3]))
+                }
+                for row in inputRows {
+                    let dataset = Dataset(name: row[2], digest: row[3], sourceType: row[4], source: row[5], schema: row[6], profile: row[7])
+                    let tags = inputTags["\(row[0] as Int64)/\(row[1] as Int64)"] ?? []
+                    runs[row[0]]?.datasetInputs.append(DatasetInput(dataset: dataset, tags: tags))
+                }
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN (\(marks)) ORDER BY model_id", arguments: args) {
+                runs[row[0]]?.modelInputs.append(row[1])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN (\(marks)) ORDER BY model_id", arguments: args) {
+                runs[row[0]]?.modelOutputs.append(ModelOutput(modelID: row[1], step: row[2]))
+            }
+        }
+        return ids.compactMap { runs[$0] }
+    }
+}
+
+/// Friendly random run names (`brave-otter-417`), as MLflow gives runs without a name.
+enum RunNames {
+    static let adjectives = [
+        "amber", "bold", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fancy", "gentle", "glad",
+        "keen", "lively", "lucky", "merry", "nimble", "polite", "proud", "quick", "quiet", "rare", "sharp", "shy",
+        "silver", "smooth", "steady", "sunny", "swift", "tidy", "vivid", "wise",
+    ]
+    static let nouns = [
+        "badger", "bear", "crane", "deer", "dove", "eagle", "falcon", "finch", "fox", "gecko", "hare", "heron",
+        "ibis", "koala", "lark", "lynx", "mole", "newt", "orca", "otter", "owl", "panda", "quail", "raven",
+        "robin", "seal", "shrew", "swan", "tiger", "toad", "wolf", "wren",
+    ]
+    static func random() -> String {
+        "\(adjectives.randomElement()!)-\(nouns.randomElement()!)-\(Int.random(in: 100...999))"
+    }
+}

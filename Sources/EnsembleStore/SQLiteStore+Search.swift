@@ -1,0 +1,156 @@
+import EnsembleCore
+import GRDB
+
+extension SQLiteStore {
+    /// Runs matching a search, in SQL: filters become `EXISTS` predicates on the latest-metric,
+    /// param, tag and input tables (all indexed), ordering becomes `LEFT JOIN`s, and only the page's
+    /// runs are loaded in full.
+    public func searchRuns(_ search: RunSearch) async throws -> Page<Run> {
+        let experimentKeys = try search.experimentIDs.map(Self.experimentKey)
+        guard !experimentKeys.isEmpty else { return Page(items: [], nextPageToken: nil) }
+        var joinArgs: [DatabaseValue] = []
+        var whereArgs: [DatabaseValue] = experimentKeys.map(\.databaseValue)
+        var joins: [String] = []
+        var wheres = [
+            "r.experiment_id IN (\(Array(repeating: "?", count: experimentKeys.count).joined(separator: ",")))",
+            "r.lifecycle_stage IN (\(search.viewType.stages.map { "'\($0.rawValue)'" }.joined(separator: ", ")))",
+        ]
+        for clause in search.filter {
+            wheres.append(try Self.runPredicate(clause, args: &whereArgs))
+        }
+        var order: [String] = []
+        var orderedByStart = false
+        var orderedByID = false
+        for (k, o) in search.orderBy.enumerated() {
+            let dir = o.ascending ? "ASC" : "DESC"
+            let alias = "o\(k)"
+            switch o.key.type {
+            case .metric:
+                joins.append("LEFT JOIN latest_metrics \(alias) ON \(alias).run_id = r.id AND \(alias).key = ?")
+                joinArgs.append(o.key.name.databaseValue)
+                // Runs without the metric sort last, NaN after numbers, whatever the direction.
+                order.append("\(alias).run_id IS NULL, \(alias).is_nan, \(alias).value \(dir)")
+            case .param, .tag:
+                let table = o.key.type == .param ? "params" : "tags"
+                joins.append("LEFT JOIN \(table) \(alias) ON \(alias).run_id = r.id AND \(alias).key = ?")
+                joinArgs.append(o.key.name.databaseValue)
+                order.append("\(alias).value IS NULL, \(alias).value \(dir)")
+            case .attribute:
+                let column = Self.runColumn(o.key.name)
+                if o.key.name == "start_time" { orderedByStart = true }
+                if o.key.name == "run_id" { orderedByID = true }
+                order.append(o.key.name == "end_time" ? "r.end_time IS NULL, r.end_time \(dir)" : "\(column) \(dir)")
+            case .dataset:
+                throw EnsembleError.invalid("datasets cannot be used for ordering runs")
+            }
+        }
+        if !orderedByStart { order.append("r.start_time DESC") }
+        if !orderedByID { order.append("r.run_uuid ASC") }
+        let sql = """
+            SELECT r.id FROM runs r \(joins.joined(separator: " "))
+            WHERE \(wheres.joined(separator: " AND "))
+            ORDER BY \(order.joined(separator: ", "))
+            LIMIT ? OFFSET ?
+            """
+        let args = StatementArguments(joinArgs + whereArgs + [(search.maxResults + 1).databaseValue, search.offset.databaseValue])
+        return try await pool.read { db in
+            let ids = try Int64.fetchAll(db, sql: sql, arguments: args)
+            let page = PageToken.page(ids, offset: search.offset, limit: search.maxResults)
+            return Page(items: try Self.loadRuns(db, ids: page.items), nextPageToken: page.nextPageToken)
+        }
+    }
+
+    static func runColumn(_ attribute: String) -> String {
+        switch attribute {
+        case "run_id": "r.run_uuid"
+        case "run_name": "r.name"
+        case "status": "r.status"
+        case "user_id": "r.user_id"
+        case "artifact_uri": "r.artifact_uri"
+        case "start_time": "r.start_time"
+        case "end_time": "r.end_time"
+        default: "r.run_uuid"
+        }
+    }
+
+    static func runPredicate(_ clause: SearchClause, args: inout [DatabaseValue]) throws -> String {
+        switch clause.key.type {
+        case .metric:
+            args.append(clause.key.name.databaseValue)
+            let predicate = try SQLPredicate.compare("m.value", clause: clause, args: &args)
+            return "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.id AND m.key = ? AND m.is_nan = 0 AND \(predicate))"
+        case .param:
+            return try SQLPredicate.keyValueExists(table: "params", owner: "t.run_id = r.id", clause: clause, args: &args)
+        case .tag:
+            return try SQLPredicate.keyValueExists(table: "tags", owner: "t.run_id = r.id", clause: clause, args: &args)
+        case .attribute:
+            return try SQLPredicate.compare(runColumn(clause.key.name), clause: clause, args: &args)
+        case .dataset:
+            if clause.key.name == "context" {
+                let predicate = try SQLPredicate.compare("t.value", clause: clause, args: &args)
+                return "EXISTS (SELECT 1 FROM input_tags t WHERE t.run_id = r.id AND t.key = 'mlflow.data.context' AND \(predicate))"
+            }
+            let predicate = try SQLPredicate.compare("d.\(clause.key.name == "digest" ? "digest" : "name")", clause: clause, args: &args)
+            return "EXISTS (SELECT 1 FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = r.id AND \(predicate))"
+        }
+    }
+
+    public func metricHistory(runID: String, key: String, limit: Int?, offset: Int) async throws -> Page<Metric> {
+        try await pool.read { db in
+            guard let run = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID]) else {
+                throw EnsembleError.runNotFound(runID)
+            }
+            var sql = """
+                SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics
+                WHERE run_id = ? AND key = ? ORDER BY step, timestamp, is_nan, value
+                """
+            var args: [DatabaseValue] = [run.databaseValue, key.databaseValue]
+            if let limit {
+                sql += " LIMIT ? OFFSET ?"
+                args += [(limit + 1).databaseValue, offset.databaseValue]
+            }
+            let statement = try db.cachedStatement(sql: sql)
+            var points: [Metric] = []
+            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(args))
+            while let row = try cursor.next() {
+                let isNaN: Bool = row[3]
+                points.append(
+                    Metric(key: key, value: isNaN ? .nan : row[2], timestamp: row[1], step: row[0], modelID: row[4], datasetName: row[5], datasetDigest: row[6])
+                )
+            }
+            guard let limit else { return Page(items: points, nextPageToken: nil) }
+            return PageToken.page(points, offset: offset, limit: limit)
+        }
+    }
+
+    public func metricHistoryBulkInterval(runIDs: [String], key: String, startStep: Int64?, endStep: Int64?, maxResults: Int) async throws -> [Metric] {
+        try await pool.read { db in
+            var result: [Metric] = []
+            for runID in runIDs {
+                guard let run = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID]) else {
+                    throw EnsembleError.runNotFound(runID)
+                }
+                let lo = startStep ?? Int64.min
+                let hi = endStep ?? Int64.max
+                let steps = try Int64.fetchAll(
+                    db, sql: "SELECT DISTINCT step FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? ORDER BY step",
+                    arguments: [run, key, lo, hi]
+                )
+                let chosen = MetricSampling.sampleSteps(steps, maxResults: maxResults)
+                for chunk in chosen.chunked(500) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    let rows = try Row.fetchAll(
+                        db,
+                        sql: "SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = ? AND key = ? AND step IN (\(marks)) ORDER BY step, timestamp, value",
+                        arguments: StatementArguments([run.databaseValue, key.databaseValue] + chunk.map(\.databaseValue))
+                    )
+                    for row in rows {
+                        let isNaN: Bool = row[3]
+                        result.append(Metric(key: key, value: isNaN ? .nan : row[2], timestamp: row[1], step: row[0], runID: runID))
+                    }
+                }
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import GRDB
+
+extension SQLiteStore {
+    /// Schema migrations, applied in order on every start. Identifiers are stable forever: add new
+    /// migrations, never edit a shipped one.
+    static func migrator(artifactRootURI: String) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2026-11-25-tracking-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE experiments (
+                    experiment_id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    artifact_location TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+                    creation_time INTEGER NOT NULL,
+                    last_update_time INTEGER NOT NULL
+                );
+                CREATE TABLE experiment_tags (
+                    experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (experiment_id, key)
+                ) WITHOUT ROWID;
+                CREATE TABLE runs (
+                    id INTEGER PRIMARY KEY,
+                    run_uuid TEXT NOT NULL UNIQUE,
+                    experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+                    name TEXT NOT NULL,
+                    user_id TEXT NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED')),
+                    start_time INTEGER NOT NULL,
+                    end_time INTEGER,
+                    artifact_uri TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+                    deleted_time INTEGER
+                );
+                CREATE INDEX runs_by_experiment ON runs(experiment_id, lifecycle_stage, start_time DESC, run_uuid);
+                CREATE TABLE params (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX params_by_key ON params(key, value);
+                CREATE TABLE tags (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX tags_by_key ON tags(key, value);
+                -- One row per point. The primary key is also the history index (run, key, step, ...)
+                -- and de-duplicates identical points, as MLflow does.
+                CREATE TABLE metrics (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
+                    model_id TEXT,
+                    dataset_name TEXT,
+                    dataset_digest TEXT,
+                    PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+                ) WITHOUT ROWID;
+                -- The latest point per (run, key), maintained on write: max of (step, timestamp, value).
+                CREATE TABLE latest_metrics (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
+                    PRIMARY KEY (run_id, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX latest_metrics_by_key ON latest_metrics(key, value);
+                CREATE TABLE datasets (
+                    id INTEGER PRIMARY KEY,
+                    experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+                    name TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    source_type TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    schema TEXT,
+                    profile TEXT,
+                    UNIQUE (experiment_id, name, digest)
+                );
+                CREATE TABLE run_dataset_inputs (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    dataset_id INTEGER NOT NULL REFERENCES datasets(id),
+                    position INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, dataset_id)
+                ) WITHOUT ROWID;
+                CREATE INDEX run_dataset_inputs_by_dataset ON run_dataset_inputs(dataset_id);
+                CREATE TABLE input_tags (
+                    run_id INTEGER NOT NULL,
+                    dataset_id INTEGER NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (run_id, dataset_id, key),
+                    FOREIGN KEY (run_id, dataset_id) REFERENCES run_dataset_inputs(run_id, dataset_id) ON DELETE CASCADE
+                ) WITHOUT ROWID;
+                CREATE TABLE run_model_inputs (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    model_id TEXT NOT NULL,
+                    PRIMARY KEY (run_id, model_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE run_model_outputs (
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    model_id TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    PRIMARY KEY (run_id, model_id)
+                ) WITHOUT ROWID;
+                """)
+            let now = SQLiteStore.now()
+            try db.execute(
+                sql: "INSERT INTO experiments VALUES (0, 'Default', ?, 'active', ?, ?)",
+                arguments: [artifactRootURI + "0", now, now]
+            )
+        }
+        return migrator
+    }
+}

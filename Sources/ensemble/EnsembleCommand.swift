@@ -1,0 +1,92 @@
+import ArgumentParser
+import EnsembleServer
+import Foundation
+import Logging
+
+@main
+struct EnsembleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ensemble",
+        abstract: "Ensemble: a self-hosted hub for a machine-learning team's experiments, models, data and work.",
+        version: ensembleVersion,
+        subcommands: [Serve.self]
+    )
+}
+
+enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+extension EnsembleCommand {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the Ensemble server (MLflow-compatible tracking API on embedded SQLite).",
+            discussion: """
+                Point the MLflow client at it with MLFLOW_TRACKING_URI=http://HOST:PORT.
+                Every option can also be set by an environment variable: ENSEMBLE_HOST, ENSEMBLE_PORT,
+                ENSEMBLE_DATA, ENSEMBLE_LOG_LEVEL. Options given on the command line win.
+                """
+        )
+
+        @Option(help: "Address to listen on. Use 0.0.0.0 to accept connections from other machines. (env: ENSEMBLE_HOST; default: 127.0.0.1)")
+        var host: String?
+
+        @Option(help: "Port to listen on. (env: ENSEMBLE_PORT; default: 5000, like MLflow)")
+        var port: Int?
+
+        @Option(name: .customLong("data"), help: "Data folder: holds ensemble.sqlite and artifacts/. Created if missing. (env: ENSEMBLE_DATA; default: ./ensemble-data)")
+        var dataDirectory: String?
+
+        @Option(help: "Log level. (env: ENSEMBLE_LOG_LEVEL; default: info)")
+        var logLevel: LogLevelOption?
+
+        func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
+            var config = ServerConfiguration()
+            if let host = host ?? environment["ENSEMBLE_HOST"] { config.host = host }
+            if let port {
+                config.port = port
+            } else if let raw = environment["ENSEMBLE_PORT"] {
+                guard let p = Int(raw) else { throw ValidationError("ENSEMBLE_PORT must be a port number, got '\(raw)'.") }
+                config.port = p
+            }
+            guard (0...65535).contains(config.port) else {
+                throw ValidationError("The port must be between 0 and 65535, got \(config.port).")
+            }
+            if let data = dataDirectory ?? environment["ENSEMBLE_DATA"] {
+                guard !data.isEmpty else { throw ValidationError("The data folder must not be empty; give a path such as ./ensemble-data.") }
+                config.dataDirectory = data
+            }
+            if let level = logLevel {
+                config.logLevel = Logger.Level(rawValue: level.rawValue) ?? .info
+            } else if let raw = environment["ENSEMBLE_LOG_LEVEL"] {
+                guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+                    throw ValidationError("ENSEMBLE_LOG_LEVEL must be one of \(LogLevelOption.allCases.map(\.rawValue).joined(separator: ", ")), got '\(raw)'.")
+                }
+                config.logLevel = level
+            }
+            return config
+        }
+
+        func run() async throws {
+            let config = try configuration()
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = config.logLevel
+                return handler
+            }
+            var logger = Logger(label: "ensemble")
+            logger.logLevel = config.logLevel
+            let app: any ApplicationRunner
+            do {
+                app = try makeServer(configuration: config, logger: logger)
+            } catch {
+                throw ValidationError("Could not open the data folder '\(config.dataDirectory)': \(error). Check that it is writable, or choose another with --data.")
+            }
+            logger.info(
+                "Ensemble \(ensembleVersion) serving MLflow-compatible API",
+                metadata: ["address": "http://\(config.host):\(config.port)", "data": "\(config.dataDirectory)"]
+            )
+            try await app.run()
+        }
+    }
+}

@@ -305,7 +305,7 @@ public enum SearchFilterParser {
         var key: SearchKey
         if identTokens.count == 1 {
             key = try identifier(identTokens[0], entity: entity, filter: text)
-        } else if identTokens.allSatisfy({ if case .word = $0 { true } else { false } }) {
+        } else if identTokens.allSatisfy({ if case .word(let w) = $0 { !w.contains(".") } else { false } }) {
             let joined = identTokens.map { if case .word(let w) = $0 { w } else { "" } }.joined(separator: " ")
             key = try identifier(.word(joined), entity: entity, filter: text)
         } else {

@@ -1,0 +1,109 @@
+import Testing
+
+@testable import EnsembleCore
+
+@Suite("Validation")
+struct ValidationTests {
+    @Test("accepted keys", arguments: ["loss", "train/loss", "a.b-c d:e", "é_ü", "x1"])
+    func goodKeys(key: String) throws {
+        try Validation.validateKey(key, kind: "metric")
+    }
+
+    @Test("refused keys", arguments: ["a$b", "../x", "/abs", "a//b", "a/./b", "a/..", ".", "..a", "a/", "a\\b", "a\u{0}b", String(repeating: "k", count: 251)])
+    func badKeys(key: String) {
+        #expect(throws: EnsembleError.self) { try Validation.validateKey(key, kind: "metric") }
+    }
+
+    @Test("long param and tag values are truncated, not refused")
+    func truncation() throws {
+        let p = try Validation.validateParam(KeyValue(key: "p", value: String(repeating: "v", count: 7000)))
+        #expect(p.value.count == Validation.maxParamValueLength)
+        let t = try Validation.validateRunTag(KeyValue(key: "t", value: String(repeating: "v", count: 9000)))
+        #expect(t.value.count == Validation.maxRunTagValueLength)
+    }
+
+    @Test("experiment tags over the limit are refused")
+    func experimentTagLimit() {
+        #expect(throws: EnsembleError.self) {
+            try Validation.validateExperimentTag(KeyValue(key: "k", value: String(repeating: "v", count: 20001)))
+        }
+    }
+
+    @Test("batch limits")
+    func batchLimits() throws {
+        try Validation.validateBatchLimits(metrics: 1000, params: 0, tags: 0)
+        #expect(throws: EnsembleError.self) { try Validation.validateBatchLimits(metrics: 1001, params: 0, tags: 0) }
+        #expect(throws: EnsembleError.self) { try Validation.validateBatchLimits(metrics: 0, params: 101, tags: 0) }
+        #expect(throws: EnsembleError.self) { try Validation.validateBatchLimits(metrics: 900, params: 100, tags: 1) }
+    }
+
+    @Test("duplicate param keys in one batch")
+    func duplicateParams() {
+        #expect(throws: EnsembleError.self) {
+            try Validation.validateUniqueParamKeys([KeyValue(key: "a", value: "1"), KeyValue(key: "a", value: "1")])
+        }
+    }
+
+    @Test("run and experiment ids")
+    func ids() throws {
+        try Validation.validateRunID("0f21abc")
+        try Validation.validateRunID("a-b_c")
+        #expect(throws: EnsembleError.self) { try Validation.validateRunID("-x") }
+        #expect(throws: EnsembleError.self) { try Validation.validateRunID("../etc") }
+        #expect(throws: EnsembleError.self) { try Validation.validateRunID("") }
+        try Validation.validateExperimentID("12")
+        #expect(throws: EnsembleError.self) { try Validation.validateExperimentID("1x") }
+        #expect(throws: EnsembleError.self) { try Validation.validateExperimentID("-1") }
+    }
+
+    @Test("negative timestamps are refused; negative steps are fine")
+    func metrics() throws {
+        try Validation.validateMetric(Metric(key: "m", value: .nan, timestamp: 0, step: -5))
+        #expect(throws: EnsembleError.self) { try Validation.validateMetric(Metric(key: "m", value: 1, timestamp: -1)) }
+    }
+}
+
+@Suite("Page tokens")
+struct PageTokenTests {
+    @Test("round trip")
+    func roundTrip() throws {
+        #expect(try PageToken.decode(PageToken.encode(offset: 12345)) == 12345)
+        #expect(try PageToken.decode(nil) == 0)
+        #expect(try PageToken.decode("") == 0)
+    }
+
+    @Test("forged and malformed tokens are refused", arguments: [
+        "not base64!", "eyJvZmZzZXQiOiAtMX0=", /* {"offset": -1} */ "eyJvZmZzZXQiOiAiYSJ9", /* {"offset": "a"} */
+        "e30=", /* {} */ String(repeating: "A", count: 400), "eyJvZmZzZXQiOiA5OTk5OTk5OTk5OTk5fQ==", /* huge */
+    ])
+    func forged(token: String) {
+        #expect(throws: EnsembleError.self) { try PageToken.decode(token) }
+    }
+
+    @Test("paging keeps limit items and makes a token only when more remain")
+    func page() {
+        let p = PageToken.page([1, 2, 3, 4], offset: 10, limit: 3)
+        #expect(p.items == [1, 2, 3])
+        #expect(p.nextPageToken == PageToken.encode(offset: 13))
+        #expect(PageToken.page([1, 2, 3], offset: 0, limit: 3).nextPageToken == nil)
+    }
+}
+
+@Suite("Metric sampling")
+struct MetricSamplingTests {
+    @Test("short series are returned whole")
+    func short() {
+        #expect(MetricSampling.sampleSteps([1, 2, 3], maxResults: 5) == [1, 2, 3])
+    }
+
+    @Test("long series keep first and last and at most maxResults steps")
+    func long() {
+        let steps = Array(Int64(0)..<1000)
+        let s = MetricSampling.sampleSteps(steps, maxResults: 10)
+        #expect(s.count == 10)
+        #expect(s.first == 0)
+        #expect(s.last == 999)
+        #expect(s == s.sorted())
+        #expect(MetricSampling.sampleSteps(steps, maxResults: 1) == [0])
+    }
+}

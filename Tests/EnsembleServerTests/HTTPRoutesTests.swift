@@ -1,0 +1,210 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+@testable import EnsembleServer
+
+/// Drives the real responder (no socket) through Hummingbird's router test client.
+func withServer(_ body: @Sendable (any TestClientProtocol, String) async throws -> Void) async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-http-\(UUID().uuidString)").path
+    var config = ServerConfiguration()
+    config.dataDirectory = dir
+    config.port = 0
+    config.maxJSONBodyBytes = 64 * 1024
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    let app = try buildApplication(configuration: config, logger: logger)
+    try await app.test(.router) { client in try await body(client, dir) }
+}
+
+extension TestClientProtocol {
+    func post(_ path: String, _ json: String, contentType: String = "application/json") async throws -> TestResponse {
+        try await execute(uri: path, method: .post, headers: [.contentType: contentType], body: ByteBuffer(string: json))
+    }
+
+    func get(_ path: String) async throws -> TestResponse {
+        try await execute(uri: path, method: .get)
+    }
+}
+
+func json(_ r: TestResponse) throws -> JSONValue {
+    try JSONParser.parse(Array(r.body.readableBytesView))
+}
+
+func errorCode(_ r: TestResponse) throws -> String? {
+    if case .string(let code)? = try json(r)["error_code"] { return code }
+    return nil
+}
+
+func createRun(_ client: any TestClientProtocol) async throws -> String {
+    let r = try await client.post("/api/2.0/mlflow/runs/create", #"{"experiment_id": "0", "start_time": 1}"#)
+    #expect(r.status == .ok)
+    guard case .string(let id)? = try json(r)["run"]?["info"]?["run_id"] else {
+        Issue.record("no run id in \(String(buffer: r.body))")
+        return ""
+    }
+    return id
+}
+
+@Suite("HTTP routes")
+struct HTTPRoutesTests {
+    @Test("health, version and server-info")
+    func health() async throws {
+        try await withServer { client, _ in
+            let h = try await client.get("/health")
+            #expect(h.status == .ok)
+            #expect(String(buffer: h.body) == "OK")
+            #expect(String(buffer: try await client.get("/version").body) == mlflowCompatibleVersion)
+            let info = try json(try await client.get("/api/3.0/mlflow/server-info"))
+            #expect(info["workspaces_enabled"] == .bool(false))
+            #expect(info["multipart_uploads_enabled"] == .bool(false))
+        }
+    }
+
+    @Test("unknown routes are a JSON 404 ENDPOINT_NOT_FOUND", arguments: [
+        "/api/2.0/mlflow/nope", "/api/2.0/mlflow/runs/get/extra", "/nothing-here", "/api/2.0/mlflow-artifactsX",
+    ])
+    func notFound(path: String) async throws {
+        try await withServer { client, _ in
+            let r = try await client.get(path)
+            #expect(r.status == .notFound)
+            #expect(try errorCode(r) == "ENDPOINT_NOT_FOUND")
+        }
+    }
+
+    @Test("the same API answers under /ajax-api")
+    func ajax() async throws {
+        try await withServer { client, _ in
+            let r = try await client.get("/ajax-api/2.0/mlflow/experiments/get?experiment_id=0")
+            #expect(r.status == .ok)
+            #expect(try json(r)["experiment"]?["name"] == .string("Default"))
+        }
+    }
+
+    @Test("bad requests are 4xx with MLflow error bodies", arguments: [
+        ("/api/2.0/mlflow/runs/create", "{not json", "application/json", "BAD_REQUEST"),
+        ("/api/2.0/mlflow/runs/create", "[1, 2]", "application/json", "BAD_REQUEST"),
+        ("/api/2.0/mlflow/runs/create", "{}", "text/plain", "BAD_REQUEST"),
+        ("/api/2.0/mlflow/experiments/create", "{}", "application/json", "INVALID_PARAMETER_VALUE"),
+        ("/api/2.0/mlflow/experiments/create", #"{"name": 5}"#, "application/json", "INVALID_PARAMETER_VALUE"),
+        ("/api/2.0/mlflow/runs/log-metric", #"{"run_id": 31, "key": "m", "value": 1, "timestamp": 1}"#, "application/json", "INVALID_PARAMETER_VALUE"),
+        ("/api/2.0/mlflow/runs/search", #"{"experiment_ids": ["0"], "filter": "metrics.a >"}"#, "application/json", "INVALID_PARAMETER_VALUE"),
+        ("/api/2.0/mlflow/runs/search", #"{"experiment_ids": ["0"], "page_token": "garbage"}"#, "application/json", "INVALID_PARAMETER_VALUE"),
+        ("/api/2.0/mlflow/runs/search", #"{"experiment_ids": ["0"], "max_results": 123456789}"#, "application/json", "INVALID_PARAMETER_VALUE"),
+        ("/api/2.0/mlflow/experiments/search", #"{"max_results": 0}"#, "application/json", "INVALID_PARAMETER_VALUE"),
+    ])
+    func badRequests(path: String, body: String, contentType: String, code: String) async throws {
+        try await withServer { client, _ in
+            let r = try await client.post(path, body, contentType: contentType)
+            #expect(r.status == .badRequest)
+            #expect(try errorCode(r) == code)
+        }
+    }
+
+    @Test("oversized JSON bodies are refused with 413 and the server keeps working")
+    func oversized() async throws {
+        try await withServer { client, _ in
+            let big = "{\"name\": \"" + String(repeating: "x", count: 200_000) + "\"}"
+            let r = try await client.post("/api/2.0/mlflow/experiments/create", big)
+            #expect(r.status == .contentTooLarge)
+            #expect(try await client.get("/health").status == .ok)
+        }
+    }
+
+    @Test("a metric's value and step types are checked, NaN strings accepted")
+    func metricTypes() async throws {
+        try await withServer { client, _ in
+            let id = try await createRun(client)
+            let bad = try await client.post("/api/2.0/mlflow/runs/log-metric", #"{"run_id": "\#(id)", "key": "m", "value": 1, "timestamp": 1, "step": "foo"}"#)
+            #expect(bad.status == .badRequest)
+            guard case .string(let message)? = try json(bad)["message"] else {
+                Issue.record("no message in \(String(buffer: bad.body))")
+                return
+            }
+            #expect(message.contains("Invalid value \"foo\" for parameter 'step' supplied"))
+            let nan = try await client.post("/api/2.0/mlflow/runs/log-metric", #"{"run_id": "\#(id)", "run_uuid": "\#(id)", "key": "m", "value": "NaN", "timestamp": "5", "step": 2}"#)
+            #expect(nan.status == .ok)
+            let history = try json(try await client.get("/api/2.0/mlflow/metrics/get-history?run_id=\(id)&metric_key=m"))
+            #expect(history["metrics"] == .array([.object([("key", .string("m")), ("value", .string("NaN")), ("timestamp", .number("5")), ("step", .number("2"))])]))
+        }
+    }
+
+    @Test("missing runs are 404 RESOURCE_DOES_NOT_EXIST; param overwrite is 400")
+    func runErrors() async throws {
+        try await withServer { client, _ in
+            let missing = try await client.get("/api/2.0/mlflow/runs/get?run_id=deadbeef")
+            #expect(missing.status == .notFound)
+            #expect(try errorCode(missing) == "RESOURCE_DOES_NOT_EXIST")
+            let id = try await createRun(client)
+            #expect(try await client.post("/api/2.0/mlflow/runs/log-parameter", #"{"run_id": "\#(id)", "key": "p", "value": "1"}"#).status == .ok)
+            let again = try await client.post("/api/2.0/mlflow/runs/log-parameter", #"{"run_id": "\#(id)", "key": "p", "value": "2"}"#)
+            #expect(again.status == .badRequest)
+            #expect(try errorCode(again) == "INVALID_PARAMETER_VALUE")
+        }
+    }
+
+    @Test("search_experiments omits next_page_token on the last page")
+    func lastPageToken() async throws {
+        try await withServer { client, _ in
+            let r = try json(try await client.post("/api/2.0/mlflow/experiments/search", #"{"max_results": 1000}"#))
+            #expect(r["next_page_token"] == nil)
+            #expect(r["experiments"] != nil)
+        }
+    }
+
+    @Test("artifact proxy: upload, list, download, delete")
+    func proxy() async throws {
+        try await withServer { client, dir in
+            let put = try await client.execute(
+                uri: "/api/2.0/mlflow-artifacts/artifacts/0/r1/artifacts/sub/a%20b.txt", method: .put,
+                headers: [.contentType: "text/plain"], body: ByteBuffer(string: "hello")
+            )
+            #expect(put.status == .ok)
+            #expect(try String(contentsOfFile: dir + "/artifacts/0/r1/artifacts/sub/a b.txt", encoding: .utf8) == "hello")
+            let list = try json(try await client.get("/api/2.0/mlflow-artifacts/artifacts?path=0/r1/artifacts"))
+            #expect(list["files"] == .array([.object([("path", .string("sub")), ("is_dir", .bool(true))])]))
+            let get = try await client.get("/api/2.0/mlflow-artifacts/artifacts/0/r1/artifacts/sub/a%20b.txt")
+            #expect(String(buffer: get.body) == "hello")
+            #expect(get.headers[.init("X-Content-Type-Options")!] == "nosniff")
+            #expect(get.headers[.contentType] == "text/plain")
+            let missing = try await client.get("/api/2.0/mlflow-artifacts/artifacts/0/nope.txt")
+            #expect(missing.status == .notFound)
+            #expect(try await client.execute(uri: "/api/2.0/mlflow-artifacts/artifacts/0/r1", method: .delete).status == .ok)
+            #expect(!FileManager.default.fileExists(atPath: dir + "/artifacts/0/r1"))
+            #expect(try json(try await client.get("/api/2.0/mlflow-artifacts/artifacts?path=0/r1")) == .object([]))
+        }
+    }
+
+    @Test("artifact proxy refuses every traversal form with 400 'Invalid path'", arguments: [
+        "../escape.txt", "..%2fescape.txt", "%2e%2e/escape.txt", "%2e%2e%2fescape.txt", "%252e%252e%252fescape.txt",
+        "0/..%5c..%5cescape.txt", "%2Fetc%2Fpasswd", "/etc/passwd", "a%23b", "a%00b", "a;b/../..", "0/%2E%2E/%2E%2E/escape.txt",
+    ])
+    func traversal(path: String) async throws {
+        try await withServer { client, dir in
+            for method in [HTTPRequest.Method.put, .get, .delete] {
+                let r = try await client.execute(uri: "/api/2.0/mlflow-artifacts/artifacts/" + path, method: method, body: ByteBuffer(string: "x"))
+                #expect(r.status == .badRequest, "\(method) \(path)")
+                #expect(try errorCode(r) == "INVALID_PARAMETER_VALUE")
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/escape.txt"))
+            #expect(!FileManager.default.fileExists(atPath: (dir as NSString).deletingLastPathComponent + "/escape.txt"))
+        }
+    }
+
+    @Test("artifacts/list refuses traversal and lists a run's files")
+    func runArtifacts() async throws {
+        try await withServer { client, _ in
+            let id = try await createRun(client)
+            _ = try await client.execute(
+                uri: "/api/2.0/mlflow-artifacts/artifacts/0/\(id)/artifacts/d/f.txt", method: .put, body: ByteBuffer(string: "abc")
+            )
+            let list = try json(try await client.get("/api/2.0/mlflow/artifacts/list?run_id=\(id)&path=d"))
+            #expect(list["files"] == .array([.object([("path", .string("d/f.txt")), ("is_dir", .bool(false)), ("file_size", .number("3"))])]))
+            let bad = try await client.get("/api/2.0/mlflow/artifacts/list?run_id=\(id)&path=../../")
+            #expect(bad.status == .badRequest)
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import EnsembleCore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -28,11 +29,15 @@ struct EnsembleResponder: HTTPResponder {
     let prefixRoutes: [(prefix: String, methods: Set<String>, handler: Handler)]
 
     static let mlflowPrefixes = ["/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"]
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    static let versionHeader = HTTPField.Name("X-Ensemble-Version")!
 
     func respond(to request: Request, context: Context) async throws -> Response {
         do {
             var response = try await dispatch(request, context: context)
-            response.headers[.init("X-Request-Id")!] = context.id
+            response.headers[Self.requestIDHeader] = context.id
+            response.headers[Self.versionHeader] = ensembleVersion
+            context.logger.debug("request", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)"])
             return response
         } catch let error as EnsembleError {
             if error.code.httpStatus.code >= 500 {
@@ -41,7 +46,8 @@ struct EnsembleResponder: HTTPResponder {
                 context.logger.debug("request refused", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
             var response = JSONResponse.error(error)
-            response.headers[.init("X-Request-Id")!] = context.id
+            response.headers[Self.requestIDHeader] = context.id
+            response.headers[Self.versionHeader] = ensembleVersion
             return response
         } catch let error as BodyTooLarge {
             return JSONResponse.error(

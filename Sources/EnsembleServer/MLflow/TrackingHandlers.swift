@@ -323,6 +323,35 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.emptyObject
     }
 
+    /// Legacy `runs/log-model` (MLflow 2.x clients): appends the model's JSON to the run tag
+    /// `mlflow.log-model.history`.
+    func logModel(_ f: RequestFields) async throws -> Response {
+        let id = try f.runID()
+        let modelJSON = try f.requiredString("model_json")
+        let model: JSONValue
+        do {
+            model = try JSONParser.parse(Array(modelJSON.utf8))
+        } catch {
+            throw EnsembleError.invalid("Invalid value for parameter 'model_json': it must be a JSON object describing the model.")
+        }
+        guard case .object = model else {
+            throw EnsembleError.invalid("Invalid value for parameter 'model_json': it must be a JSON object describing the model.")
+        }
+        let run = try await store.run(id: id)
+        var history: [JSONValue] = []
+        if let existing = run.tags.first(where: { $0.key == Self.logModelHistoryTag })?.value,
+            case .array(let items)? = try? JSONParser.parse(Array(existing.utf8))
+        {
+            history = items
+        }
+        history.append(model)
+        let tag = KeyValue(key: Self.logModelHistoryTag, value: JSONValue.array(history).jsonText)
+        try await store.logBatch(runID: id, metrics: [], params: [], tags: [tag])
+        return JSONResponse.emptyObject
+    }
+
+    static let logModelHistoryTag = "mlflow.log-model.history"
+
     func searchRuns(_ f: RequestFields) async throws -> Response {
         let experimentIDs = try f.strings("experiment_ids")
         for id in experimentIDs { try Validation.validateExperimentID(id) }

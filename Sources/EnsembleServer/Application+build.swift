@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     /// Cap for one uploaded artifact file.
     public var maxArtifactBytes: Int64 = 16 * 1024 * 1024 * 1024
     public var logLevel: Logger.Level = .info
+    /// Seconds a connection may sit idle (including a client that stalls mid-request) before it is closed.
+    public var idleTimeoutSeconds: Int64 = 120
 
     public init() {}
 
@@ -127,6 +129,7 @@ public func buildApplication(configuration: ServerConfiguration, logger: Logger)
     let responder = buildResponder(configuration: configuration, services: services)
     return Application(
         responder: responder,
+        server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Ensemble/\(ensembleVersion)"),
         services: [StoreCheckpointService(store: services.store, logger: logger)],
         logger: logger

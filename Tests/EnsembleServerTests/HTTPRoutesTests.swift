@@ -146,6 +146,19 @@ struct HTTPRoutesTests {
         }
     }
 
+    @Test("experiment names that differ only in Unicode normalisation are the same name")
+    func unicodeNames() async throws {
+        try await withServer { client, _ in
+            let composed = try await client.post("/api/2.0/mlflow/experiments/create", "{\"name\": \"caf\u{e9}\"}")
+            #expect(composed.status == .ok)
+            let decomposed = try await client.post("/api/2.0/mlflow/experiments/create", "{\"name\": \"cafe\u{301}\"}")
+            #expect(decomposed.status == .badRequest)
+            #expect(try errorCode(decomposed) == "RESOURCE_ALREADY_EXISTS")
+            let found = try await client.get("/api/2.0/mlflow/experiments/get-by-name?experiment_name=cafe%CC%81")
+            #expect(found.status == .ok)
+        }
+    }
+
     @Test("search_experiments omits next_page_token on the last page")
     func lastPageToken() async throws {
         try await withServer { client, _ in

@@ -14,8 +14,14 @@ struct TrackingHandlers: Sendable {
 
     // MARK: Experiments
 
+    /// Names are compared after Unicode NFC normalisation, so two experiments can never have names
+    /// that differ only in how an accent was encoded.
+    static func normalizedName(_ name: String) -> String {
+        name.precomposedStringWithCanonicalMapping
+    }
+
     func createExperiment(_ f: RequestFields) async throws -> Response {
-        let name = try f.requiredString("name")
+        let name = Self.normalizedName(try f.requiredString("name"))
         try Validation.validateExperimentName(name)
         let tags = try f.keyValues("tags")
         for t in tags { try Validation.validateExperimentTag(t) }
@@ -70,7 +76,7 @@ struct TrackingHandlers: Sendable {
     }
 
     func getExperimentByName(_ f: RequestFields) async throws -> Response {
-        let name = try f.requiredString("experiment_name")
+        let name = Self.normalizedName(try f.requiredString("experiment_name"))
         guard let e = try await store.experiment(named: name) else {
             throw EnsembleError.notFound("Could not find experiment with name '\(name)'")
         }
@@ -105,7 +111,7 @@ struct TrackingHandlers: Sendable {
     func updateExperiment(_ f: RequestFields) async throws -> Response {
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
-        let name = try f.requiredString("new_name")
+        let name = Self.normalizedName(try f.requiredString("new_name"))
         try Validation.validateExperimentName(name)
         try await store.renameExperiment(id: id, newName: name)
         return JSONResponse.emptyObject

@@ -81,6 +81,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     add(["POST"], "runs/log-inputs", maxBody: large, tracking.logInputs)
     add(["POST"], "runs/outputs", tracking.logOutputs)
     add(["POST"], "runs/log-model", tracking.logModel)
+    add(["POST"], "logged-models/search", tracking.searchLoggedModels)
     add(["GET"], "metrics/get-history", tracking.metricHistory)
     add(["GET"], "metrics/get-history-bulk-interval", tracking.metricHistoryBulkInterval)
     add(["GET"], "metrics/get-history-bulk", tracking.metricHistoryBulk)

@@ -25,6 +25,9 @@ let package = Package(
             dependencies: [
                 "EnsembleCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API, for the two hot loops (metric inserts, history reads) that bind and
+                // read columns directly instead of boxing every value.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
         .target(name: "EnsembleArtifacts", dependencies: ["EnsembleCore"]),

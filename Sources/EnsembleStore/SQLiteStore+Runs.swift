@@ -122,9 +122,19 @@ extension SQLiteStore {
                     sql: "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 )
                 var latest: [String: Metric] = [:]
+                let raw = RawStatement(insert, db)
                 for m in metrics {
                     let nan = m.value.isNaN
-                    try insert.execute(arguments: [key, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0, m.modelID, m.datasetName, m.datasetDigest])
+                    raw.bind(1, key)
+                    raw.bind(2, m.key)
+                    raw.bind(3, m.step)
+                    raw.bind(4, m.timestamp)
+                    raw.bind(5, nan ? 0.0 : m.value)
+                    raw.bind(6, Int64(nan ? 1 : 0))
+                    raw.bind(7, m.modelID)
+                    raw.bind(8, m.datasetName)
+                    raw.bind(9, m.datasetDigest)
+                    try raw.run()
                     if let current = latest[m.key], !Self.isLater(m, than: current) { continue }
                     latest[m.key] = m
                 }

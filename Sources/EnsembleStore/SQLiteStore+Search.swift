@@ -102,20 +102,26 @@ extension SQLiteStore {
             }
             var sql = """
                 SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics
-                WHERE run_id = ? AND key = ? ORDER BY step, timestamp, is_nan, value
+                WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value, is_nan
                 """
-            var args: [DatabaseValue] = [run.databaseValue, key.databaseValue]
-            if let limit {
-                sql += " LIMIT ? OFFSET ?"
-                args += [(limit + 1).databaseValue, offset.databaseValue]
-            }
+            if limit != nil { sql += " LIMIT ? OFFSET ?" }
             let statement = try db.cachedStatement(sql: sql)
+            let raw = RawStatement(statement, db)
+            defer { raw.finish() }
+            raw.bind(1, run)
+            raw.bind(2, key)
+            if let limit {
+                raw.bind(3, Int64(limit + 1))
+                raw.bind(4, Int64(offset))
+            }
             var points: [Metric] = []
-            let cursor = try Row.fetchCursor(statement, arguments: StatementArguments(args))
-            while let row = try cursor.next() {
-                let isNaN: Bool = row[3]
+            while try raw.next() {
+                let isNaN = raw.int64(3) != 0
                 points.append(
-                    Metric(key: key, value: isNaN ? .nan : row[2], timestamp: row[1], step: row[0], modelID: row[4], datasetName: row[5], datasetDigest: row[6])
+                    Metric(
+                        key: key, value: isNaN ? .nan : raw.double(2), timestamp: raw.int64(1), step: raw.int64(0),
+                        modelID: raw.string(4), datasetName: raw.string(5), datasetDigest: raw.string(6)
+                    )
                 )
             }
             guard let limit else { return Page(items: points, nextPageToken: nil) }

@@ -23,6 +23,7 @@ public enum Validation {
     /// Checks a metric, param or tag key: MLflow's character set, no path tricks, bounded length.
     /// - Parameter kind: `metric`, `param` or `tag`, used in the message.
     public static func validateKey(_ key: String, kind: String) throws(EnsembleError) {
+        if isPlainASCIIKey(key) { return }
         for scalar in key.unicodeScalars where !isKeyScalar(scalar) {
             throw .invalid(
                 "Invalid \(kind) name: '\(key)'. Names may only contain alphanumerics, underscores (_), dashes (-), periods (.), spaces ( ), colon(:) and slashes (/)."
@@ -35,6 +36,35 @@ public enum Validation {
         }
         if key.count > maxEntityKeyLength {
             throw .invalid("'key' exceeds the maximum length of \(maxEntityKeyLength) characters")
+        }
+    }
+
+    /// The common case, checked byte by byte: short ASCII names of letters, digits and `_-.: /`
+    /// whose `/`-separated segments are neither empty nor `.`/`..`.
+    static func isPlainASCIIKey(_ key: String) -> Bool {
+        var key = key
+        return key.withUTF8 { bytes -> Bool in
+            guard !bytes.isEmpty, bytes.count <= maxEntityKeyLength else { return false }
+            var segmentStart = 0
+            for i in 0...bytes.count {
+                let b: UInt8 = i < bytes.count ? bytes[i] : UInt8(ascii: "/")
+                switch b {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: " "), UInt8(ascii: ":"):
+                    continue
+                case UInt8(ascii: "/"):
+                    let length = i - segmentStart
+                    if length == 0 { return false }
+                    if bytes[segmentStart] == UInt8(ascii: ".") && (length == 1 || (length == 2 && bytes[segmentStart + 1] == UInt8(ascii: "."))) {
+                        return false
+                    }
+                    segmentStart = i + 1
+                default:
+                    return false
+                }
+            }
+            // A leading ".." (e.g. "..a") resolves outside its folder on some platforms.
+            return !(bytes.count >= 2 && bytes[0] == UInt8(ascii: ".") && bytes[1] == UInt8(ascii: "."))
         }
     }
 

@@ -53,8 +53,31 @@ public struct JSONWriter {
 
     public mutating func int(_ v: Int64) {
         separator()
-        bytes.append(contentsOf: String(v).utf8)
+        writeInteger(v)
         needsComma = true
+    }
+
+    /// Decimal digits straight into the buffer, without an intermediate String.
+    private mutating func writeInteger(_ v: Int64) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = v.magnitude
+        if magnitude < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 32 bytes of scratch, enough for 20 digits
+        let count = withUnsafeMutableBytes(of: &digits) { scratch -> Int in
+            var i = scratch.count
+            while magnitude > 0 {
+                i -= 1
+                scratch[i] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            }
+            return scratch.count - i
+        }
+        withUnsafeBytes(of: &digits) { scratch in
+            bytes.append(contentsOf: scratch[(scratch.count - count)...])
+        }
     }
 
     public mutating func bool(_ v: Bool) {
@@ -71,8 +94,15 @@ public struct JSONWriter {
         } else if v.isInfinite {
             writeString(v > 0 ? "Infinity" : "-Infinity")
         } else {
-            // Swift prints the shortest text that reads back to the same double; JSON accepts it.
-            bytes.append(contentsOf: v.description.utf8)
+            if v == v.rounded(.towardZero), abs(v) < 1e15 {
+                // Whole numbers (common for counts and steps logged as metrics) without a String.
+                if v == 0 && v.sign == .minus { bytes.append(UInt8(ascii: "-")) }
+                writeInteger(Int64(v))
+                bytes.append(contentsOf: [UInt8(ascii: "."), UInt8(ascii: "0")])
+            } else {
+                // Swift prints the shortest text that reads back to the same double; JSON accepts it.
+                bytes.append(contentsOf: v.description.utf8)
+            }
         }
         needsComma = true
     }
@@ -118,6 +148,17 @@ public struct JSONWriter {
 
     private mutating func writeString(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings need no escaping: copy them in one go.
+        var plain = true
+        for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
+            plain = false
+            break
+        }
+        if plain {
+            bytes.append(contentsOf: s.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for b in s.utf8 {
             switch b {
             case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(b)

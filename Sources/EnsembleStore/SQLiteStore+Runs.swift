@@ -1,6 +1,7 @@
 import EnsembleCore
 import Foundation
 import GRDB
+import GRDBSQLite
 
 extension SQLiteStore {
     public func createRun(_ new: NewRun) async throws -> Run {
@@ -264,63 +265,67 @@ extension SQLiteStore {
     }
 
     /// Loads whole runs (info, latest metrics, params, tags, inputs, outputs) for row ids, in the
-    /// order given, with one query per table rather than per run.
+    /// order given, with one query per table rather than per run. The ids travel as one JSON array
+    /// parameter (`json_each`), so each query is a single cached statement whatever the page size.
     static func loadRuns(_ db: Database, ids: [Int64], infoOnly: Bool = false) throws -> [Run] {
+        guard !ids.isEmpty else { return [] }
         var runs: [Int64: Run] = [:]
-        for chunk in ids.chunked(900) {
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            let args = StatementArguments(Array(chunk))
-            for row in try Row.fetchAll(
-                db,
-                sql: "SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage FROM runs WHERE id IN (\(marks))",
-                arguments: args
-            ) {
-                let info = RunInfo(
-                    runID: row[1], runName: row[3], experimentID: String(row[2] as Int64), userID: row[4],
-                    status: RunStatus(rawValue: row[5]) ?? .running, startTime: row[6], endTime: row[7],
-                    artifactURI: row[8], lifecycleStage: LifecycleStage(rawValue: row[9]) ?? .active
-                )
-                runs[row[0]] = Run(info: info)
-            }
-            if infoOnly { continue }
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM params WHERE run_id IN (\(marks)) ORDER BY run_id, key", arguments: args) {
-                runs[row[0]]?.params.append(KeyValue(key: row[1], value: row[2]))
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, key, value FROM tags WHERE run_id IN (\(marks)) ORDER BY run_id, key", arguments: args) {
-                runs[row[0]]?.tags.append(KeyValue(key: row[1], value: row[2]))
-            }
-            for row in try Row.fetchAll(
-                db, sql: "SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id IN (\(marks)) ORDER BY run_id, key", arguments: args
-            ) {
-                let isNaN: Bool = row[5]
-                runs[row[0]]?.metrics.append(Metric(key: row[1], value: isNaN ? .nan : row[4], timestamp: row[3], step: row[2]))
-            }
-            let inputRows = try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT i.run_id, i.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
-                    FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id
-                    WHERE i.run_id IN (\(marks)) ORDER BY i.run_id, i.position
-                    """,
-                arguments: args
+        runs.reserveCapacity(ids.count)
+        let idList = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        let inIDs = "IN (SELECT value FROM json_each(?))"
+
+        func query(_ sql: String, _ row: (RawStatement) throws -> Void) throws {
+            let raw = RawStatement(try db.cachedStatement(sql: sql), db)
+            defer { raw.finish() }
+            raw.bind(1, idList)
+            while try raw.next() { try row(raw) }
+        }
+
+        try query(
+            "SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage FROM runs WHERE id \(inIDs)"
+        ) { r in
+            let endTime: Int64? = sqlite3_column_type(r.handle, 7) == SQLITE_NULL ? nil : r.int64(7)
+            let info = RunInfo(
+                runID: r.string(1) ?? "", runName: r.string(3) ?? "", experimentID: String(r.int64(2)), userID: r.string(4) ?? "",
+                status: RunStatus(rawValue: r.string(5) ?? "") ?? .running, startTime: r.int64(6), endTime: endTime,
+                artifactURI: r.string(8) ?? "", lifecycleStage: LifecycleStage(rawValue: r.string(9) ?? "") ?? .active
             )
-            if !inputRows.isEmpty {
-                var inputTags: [String: [KeyValue]] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT run_id, dataset_id, key, value FROM input_tags WHERE run_id IN (\(marks)) ORDER BY key", arguments: args) {
-                    inputTags["\(row[0] as Int64)/\(row[1] as Int64)", default: []].append(KeyValue(key: row[2], value: row[3]))
-                }
-                for row in inputRows {
-                    let dataset = Dataset(name: row[2], digest: row[3], sourceType: row[4], source: row[5], schema: row[6], profile: row[7])
-                    let tags = inputTags["\(row[0] as Int64)/\(row[1] as Int64)"] ?? []
-                    runs[row[0]]?.datasetInputs.append(DatasetInput(dataset: dataset, tags: tags))
-                }
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN (\(marks)) ORDER BY model_id", arguments: args) {
-                runs[row[0]]?.modelInputs.append(row[1])
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id IN (\(marks)) ORDER BY model_id", arguments: args) {
-                runs[row[0]]?.modelOutputs.append(ModelOutput(modelID: row[1], step: row[2]))
-            }
+            runs[r.int64(0)] = Run(info: info)
+        }
+        if infoOnly { return ids.compactMap { runs[$0] } }
+        try query("SELECT run_id, key, value FROM params WHERE run_id \(inIDs) ORDER BY run_id, key") { r in
+            runs[r.int64(0)]?.params.append(KeyValue(key: r.string(1) ?? "", value: r.string(2) ?? ""))
+        }
+        try query("SELECT run_id, key, value FROM tags WHERE run_id \(inIDs) ORDER BY run_id, key") { r in
+            runs[r.int64(0)]?.tags.append(KeyValue(key: r.string(1) ?? "", value: r.string(2) ?? ""))
+        }
+        try query("SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id \(inIDs) ORDER BY run_id, key") { r in
+            let value = r.int64(5) != 0 ? Double.nan : r.double(4)
+            runs[r.int64(0)]?.metrics.append(Metric(key: r.string(1) ?? "", value: value, timestamp: r.int64(3), step: r.int64(2)))
+        }
+        var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
+        try query("SELECT run_id, dataset_id, key, value FROM input_tags WHERE run_id \(inIDs) ORDER BY key") { r in
+            inputTags[r.int64(0), default: [:]][r.int64(1), default: []].append(KeyValue(key: r.string(2) ?? "", value: r.string(3) ?? ""))
+        }
+        try query(
+            """
+            SELECT i.run_id, i.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+            FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id
+            WHERE i.run_id \(inIDs) ORDER BY i.run_id, i.position
+            """
+        ) { r in
+            let dataset = Dataset(
+                name: r.string(2) ?? "", digest: r.string(3) ?? "", sourceType: r.string(4) ?? "", source: r.string(5) ?? "",
+                schema: r.string(6), profile: r.string(7)
+            )
+            let tags = inputTags[r.int64(0)]?[r.int64(1)] ?? []
+            runs[r.int64(0)]?.datasetInputs.append(DatasetInput(dataset: dataset, tags: tags))
+        }
+        try query("SELECT run_id, model_id FROM run_model_inputs WHERE run_id \(inIDs) ORDER BY model_id") { r in
+            runs[r.int64(0)]?.modelInputs.append(r.string(1) ?? "")
+        }
+        try query("SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id \(inIDs) ORDER BY model_id") { r in
+            runs[r.int64(0)]?.modelOutputs.append(ModelOutput(modelID: r.string(1) ?? "", step: r.int64(2)))
         }
         return ids.compactMap { runs[$0] }
     }

@@ -38,7 +38,19 @@ public struct JSONWriter {
     }
 
     /// Writes a member name; the next call writes its value.
-    public mutating func key(_ k: String) {
+    /// Writes a member name known at compile time; the next call writes its value.
+    /// - Important: Names are written as they are, unescaped: pass plain identifiers only.
+    public mutating func key(_ k: StaticString) {
+        separator()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes a member name that comes from data (escaped as any string).
+    public mutating func dynamicKey(_ k: String) {
         separator()
         writeString(k)
         bytes.append(UInt8(ascii: ":"))
@@ -129,7 +141,7 @@ public struct JSONWriter {
         case .object(let members):
             beginObject()
             for (k, item) in members {
-                key(k)
+                dynamicKey(k)
                 value(item)
             }
             endObject()
@@ -137,42 +149,40 @@ public struct JSONWriter {
     }
 
     // Convenience members.
-    public mutating func member(_ k: String, _ s: String) { key(k); string(s) }
-    public mutating func member(_ k: String, _ v: Int64) { key(k); int(v) }
-    public mutating func member(_ k: String, _ v: Bool) { key(k); bool(v) }
-    public mutating func member(_ k: String, double v: Double) { key(k); double(v) }
-    public mutating func optionalMember(_ k: String, _ s: String?) { if let s { member(k, s) } }
-    public mutating func optionalMember(_ k: String, _ v: Int64?) { if let v { member(k, v) } }
+    public mutating func member(_ k: StaticString, _ s: String) { key(k); string(s) }
+    public mutating func member(_ k: StaticString, _ v: Int64) { key(k); int(v) }
+    public mutating func member(_ k: StaticString, _ v: Bool) { key(k); bool(v) }
+    public mutating func member(_ k: StaticString, double v: Double) { key(k); double(v) }
+    public mutating func optionalMember(_ k: StaticString, _ s: String?) { if let s { member(k, s) } }
+    public mutating func optionalMember(_ k: StaticString, _ v: Int64?) { if let v { member(k, v) } }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     private mutating func writeString(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        // Most strings need no escaping: copy them in one go.
-        var plain = true
-        for b in s.utf8 where b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") {
-            plain = false
-            break
-        }
-        if plain {
-            bytes.append(contentsOf: s.utf8)
+        var s = s
+        s.withUTF8 { utf8 in
             bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
-            case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(b)
-            case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-            case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-            case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-            case 0..<0x20:
-                bytes.append(contentsOf: Array("\\u00".utf8))
-                bytes.append(Self.hexDigits[Int(b >> 4)])
-                bytes.append(Self.hexDigits[Int(b & 0xF)])
-            default: bytes.append(b)
+            var start = 0
+            for i in 0..<utf8.count {
+                let b = utf8[i]
+                guard b < 0x20 || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") else { continue }
+                // Copy the plain run before this byte in one go, then its escape.
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<i]))
+                start = i + 1
+                bytes.append(UInt8(ascii: "\\"))
+                switch b {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(b)
+                case 0x0A: bytes.append(UInt8(ascii: "n"))
+                case 0x0D: bytes.append(UInt8(ascii: "r"))
+                case 0x09: bytes.append(UInt8(ascii: "t"))
+                default:
+                    bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                    bytes.append(Self.hexDigits[Int(b >> 4)])
+                    bytes.append(Self.hexDigits[Int(b & 0xF)])
+                }
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
+            bytes.append(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 }

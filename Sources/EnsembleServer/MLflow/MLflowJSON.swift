@@ -2,7 +2,7 @@ import EnsembleCore
 
 /// Proto-JSON shapes of MLflow's entities, written directly with ``JSONWriter``.
 extension JSONWriter {
-    mutating func keyValues(_ name: String, _ items: [KeyValue]) {
+    mutating func keyValues(_ name: StaticString, _ items: [KeyValue]) {
         key(name)
         beginArray()
         for kv in items {

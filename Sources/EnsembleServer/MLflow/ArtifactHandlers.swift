@@ -81,20 +81,7 @@ struct ArtifactHandlers: Sendable {
 
     func listProxy(_ dir: ArtifactPath) throws -> Response {
         guard let entries = try artifacts.list(dir) else { return JSONResponse.emptyObject }
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("files")
-        w.beginArray()
-        for e in entries {
-            w.beginObject()
-            w.member("path", e.name)
-            w.member("is_dir", e.isDirectory)
-            w.optionalMember("file_size", e.size)
-            w.endObject()
-        }
-        w.endArray()
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.list("files", entries) { $0.fileInfo($1, under: nil) }
     }
 
     func upload(_ request: Request, to path: ArtifactPath) async throws -> Response {
@@ -156,13 +143,7 @@ struct ArtifactHandlers: Sendable {
         w.member("root_uri", run.info.artifactURI)
         w.key("files")
         w.beginArray()
-        for e in entries {
-            w.beginObject()
-            w.member("path", sub.isRoot ? e.name : "\(sub)/\(e.name)")
-            w.member("is_dir", e.isDirectory)
-            w.optionalMember("file_size", e.size)
-            w.endObject()
-        }
+        for e in entries { w.fileInfo(e, under: sub.isRoot ? nil : sub) }
         w.endArray()
         w.endObject()
         return JSONResponse.ok(w)
@@ -186,6 +167,17 @@ struct ArtifactHandlers: Sendable {
         let path = try ArtifactPath(try f.requiredString("path"))
         guard !path.isRoot else { throw ArtifactPath.invalid }
         return try await upload(request, to: try runRoot(run).appending(path))
+    }
+}
+
+extension JSONWriter {
+    /// `{path, is_dir, file_size?}`; `path` is the entry's name, prefixed with its folder when given.
+    mutating func fileInfo(_ e: ArtifactFileInfo, under folder: ArtifactPath?) {
+        beginObject()
+        member("path", folder.map { "\($0)/\(e.name)" } ?? e.name)
+        member("is_dir", e.isDirectory)
+        optionalMember("file_size", e.size)
+        endObject()
     }
 }
 

@@ -30,11 +30,7 @@ struct TrackingHandlers: Sendable {
             location = try Self.checkedArtifactLocation(given)
         }
         let id = try await store.createExperiment(name: name, artifactLocation: location, tags: tags)
-        var w = JSONWriter()
-        w.beginObject()
-        w.member("experiment_id", id)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.wrapped("experiment_id") { $0.string(id) }
     }
 
     /// A client-chosen artifact location is stored, never followed by the server: only locations in
@@ -67,12 +63,7 @@ struct TrackingHandlers: Sendable {
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         let e = try await store.experiment(id: id)
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("experiment")
-        w.experiment(e)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.wrapped("experiment") { $0.experiment(e) }
     }
 
     func getExperimentByName(_ f: RequestFields) async throws -> Response {
@@ -80,12 +71,7 @@ struct TrackingHandlers: Sendable {
         guard let e = try await store.experiment(named: name) else {
             throw EnsembleError.notFound("Could not find experiment with name '\(name)'")
         }
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("experiment")
-        w.experiment(e)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.wrapped("experiment") { $0.experiment(e) }
     }
 
     func searchExperiments(_ f: RequestFields) async throws -> Response {
@@ -97,15 +83,7 @@ struct TrackingHandlers: Sendable {
         let page = try await store.searchExperiments(
             ExperimentSearch(filter: filter, orderBy: orderBy, viewType: viewType, maxResults: maxResults, offset: offset)
         )
-        var w = JSONWriter(capacity: 256 * page.items.count + 64)
-        w.beginObject()
-        w.key("experiments")
-        w.beginArray()
-        for e in page.items { w.experiment(e) }
-        w.endArray()
-        w.optionalMember("next_page_token", page.nextPageToken)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.list("experiments", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 256) { $0.experiment($1) }
     }
 
     func updateExperiment(_ f: RequestFields) async throws -> Response {
@@ -154,11 +132,7 @@ struct TrackingHandlers: Sendable {
         }
         for id in ids { try Validation.validateExperimentID(id) }
         let summaries = try await store.datasetSummaries(experimentIDs: ids)
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("dataset_summaries")
-        w.beginArray()
-        for s in summaries {
+        return JSONResponse.list("dataset_summaries", summaries) { w, s in
             w.beginObject()
             w.member("experiment_id", s.experimentID)
             w.member("name", s.name)
@@ -166,9 +140,6 @@ struct TrackingHandlers: Sendable {
             w.optionalMember("context", s.context)
             w.endObject()
         }
-        w.endArray()
-        w.endObject()
-        return JSONResponse.ok(w)
     }
 
     // MARK: Runs
@@ -187,22 +158,12 @@ struct TrackingHandlers: Sendable {
                 runName: runName, startTime: try f.int64("start_time") ?? Self.now(), tags: tags
             )
         )
-        var w = JSONWriter(capacity: 1024)
-        w.beginObject()
-        w.key("run")
-        w.run(run)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.wrapped("run") { $0.run(run) }
     }
 
     func getRun(_ f: RequestFields) async throws -> Response {
         let run = try await store.run(id: try f.runID())
-        var w = JSONWriter(capacity: 1024)
-        w.beginObject()
-        w.key("run")
-        w.run(run)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.wrapped("run") { $0.run(run) }
     }
 
     func updateRun(_ f: RequestFields) async throws -> Response {
@@ -220,12 +181,7 @@ struct TrackingHandlers: Sendable {
         update.endTime = try f.int64("end_time")
         if let name = try f.string("run_name"), !name.isEmpty { update.runName = name }
         let info = try await store.updateRun(id: id, update)
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("run_info")
-        w.runInfo(info)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.wrapped("run_info") { $0.runInfo(info) }
     }
 
     func deleteRun(_ f: RequestFields) async throws -> Response {
@@ -379,15 +335,7 @@ struct TrackingHandlers: Sendable {
         let page = try await store.searchRuns(
             RunSearch(experimentIDs: experimentIDs, filter: filter, orderBy: orderBy, viewType: viewType, maxResults: maxResults, offset: offset)
         )
-        var w = JSONWriter(capacity: 1024 * page.items.count + 64)
-        w.beginObject()
-        w.key("runs")
-        w.beginArray()
-        for r in page.items { w.run(r) }
-        w.endArray()
-        w.optionalMember("next_page_token", page.nextPageToken)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.list("runs", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 1024) { $0.run($1) }
     }
 
     static func viewType(_ f: RequestFields, _ name: String) throws -> ViewType {
@@ -416,15 +364,7 @@ struct TrackingHandlers: Sendable {
         }
         let offset = try PageToken.decode(try f.string("page_token"))
         let page = try await store.metricHistory(runID: id, key: key, limit: limit, offset: offset)
-        var w = JSONWriter(capacity: 96 * page.items.count + 64)
-        w.beginObject()
-        w.key("metrics")
-        w.beginArray()
-        for m in page.items { w.metric(m) }
-        w.endArray()
-        w.optionalMember("next_page_token", page.nextPageToken)
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.list("metrics", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 96) { $0.metric($1) }
     }
 
     func metricHistoryBulkInterval(_ f: RequestFields) async throws -> Response {
@@ -444,14 +384,7 @@ struct TrackingHandlers: Sendable {
         }
         let maxResults = try f.maxResults(default: 2500, limit: 2500)
         let points = try await store.metricHistoryBulkInterval(runIDs: runIDs, key: key, startStep: start, endStep: end, maxResults: maxResults)
-        var w = JSONWriter(capacity: 128 * points.count + 64)
-        w.beginObject()
-        w.key("metrics")
-        w.beginArray()
-        for m in points { w.metric(m) }
-        w.endArray()
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.list("metrics", points) { $0.metric($1) }
     }
 
     /// The UI's bulk history: whole series of one key for up to 100 runs.
@@ -467,13 +400,6 @@ struct TrackingHandlers: Sendable {
             all += page.items.map { var m = $0; m.runID = id; return m }
         }
         all.sort { ($0.runID!, $0.timestamp, $0.step) < ($1.runID!, $1.timestamp, $1.step) }
-        var w = JSONWriter(capacity: 128 * min(all.count, maxResults) + 64)
-        w.beginObject()
-        w.key("metrics")
-        w.beginArray()
-        for m in all.prefix(maxResults) { w.metric(m) }
-        w.endArray()
-        w.endObject()
-        return JSONResponse.ok(w)
+        return JSONResponse.list("metrics", all.prefix(maxResults)) { $0.metric($1) }
     }
 }

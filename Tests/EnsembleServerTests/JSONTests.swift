@@ -12,6 +12,14 @@ struct JSONTests {
         #expect(v["big"] == .number("9007199254740993"))
     }
 
+    @Test("raw UTF-8 strings are kept; invalid UTF-8 is refused")
+    func utf8() throws {
+        #expect(try JSONParser.parse(Array("\"caf\u{e9} 😀\"".utf8)) == .string("café 😀"))
+        #expect(try JSONParser.parse(Array("\"plain ascii\"".utf8)) == .string("plain ascii"))
+        #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+        #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse([0x22, 0x61, 0xC3, 0x22]) }
+    }
+
     @Test("malformed documents are refused with a position", arguments: [
         "", "{", "{\"a\":}", "[1,]", "{\"a\" 1}", "tru", "\"\\x\"", "01x", "{\"a\":1} x", "\"\u{01}\"", "\"\\ud800\"",
         String(repeating: "[", count: 100) + String(repeating: "]", count: 100),

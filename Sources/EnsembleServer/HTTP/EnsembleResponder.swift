@@ -33,31 +33,29 @@ struct EnsembleResponder: HTTPResponder {
     static let versionHeader = HTTPField.Name("X-Ensemble-Version")!
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        var response: Response
         do {
-            var response = try await dispatch(request, context: context)
-            response.headers[Self.requestIDHeader] = context.id
-            response.headers[Self.versionHeader] = ensembleVersion
-            context.logger.debug("request", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)"])
-            return response
+            response = try await dispatch(request, context: context)
         } catch let error as EnsembleError {
             if error.code.httpStatus.code >= 500 {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             } else {
                 context.logger.debug("request refused", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             }
-            var response = JSONResponse.error(error)
-            response.headers[Self.requestIDHeader] = context.id
-            response.headers[Self.versionHeader] = ensembleVersion
-            return response
+            response = JSONResponse.error(error)
         } catch let error as BodyTooLarge {
-            return JSONResponse.error(
+            response = JSONResponse.error(
                 EnsembleError(.invalidParameterValue, "The request body is larger than the limit of \(error.limit) bytes for this endpoint. Send smaller batches."),
                 status: .contentTooLarge
             )
         } catch {
             context.logger.error("unexpected failure", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
-            return JSONResponse.error(EnsembleError(.internalError, "Internal error; see the server log for request \(context.id)."))
+            response = JSONResponse.error(EnsembleError(.internalError, "Internal error; see the server log for request \(context.id)."))
         }
+        response.headers[Self.requestIDHeader] = context.id
+        response.headers[Self.versionHeader] = ensembleVersion
+        context.logger.debug("request", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)"])
+        return response
     }
 
     struct BodyTooLarge: Error {

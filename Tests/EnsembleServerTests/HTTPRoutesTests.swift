@@ -159,6 +159,38 @@ struct HTTPRoutesTests {
         }
     }
 
+    @Test("hostile artifact locations are refused; foreign ones are stored but never served", arguments: [
+        "../outside", "runs:/abc/artifacts", "mlflow-artifacts:/%2e%2e/x", "s3://bucket/%252e%252e/x", "a/..\\..\\b",
+    ])
+    func artifactLocations(location: String) async throws {
+        try await withServer { client, _ in
+            let body = "{\"name\": \"e\", \"artifact_location\": \"\(location.replacingOccurrences(of: "\\", with: "\\\\"))\"}"
+            let r = try await client.post("/api/2.0/mlflow/experiments/create", body)
+            #expect(r.status == .badRequest, "\(location)")
+            #expect(try errorCode(r) == "INVALID_PARAMETER_VALUE")
+        }
+    }
+
+    @Test("a run whose artifacts live elsewhere is never listed from the server's disk")
+    func foreignArtifactLocation() async throws {
+        try await withServer { client, _ in
+            let created = try json(try await client.post("/api/2.0/mlflow/experiments/create", #"{"name": "remote", "artifact_location": "s3://bucket/root"}"#))
+            guard case .string(let exp)? = created["experiment_id"] else {
+                Issue.record("no experiment id")
+                return
+            }
+            let run = try json(try await client.post("/api/2.0/mlflow/runs/create", #"{"experiment_id": "\#(exp)"}"#))
+            #expect(run["run"]?["info"]?["artifact_uri"] != nil)
+            guard case .string(let rid)? = run["run"]?["info"]?["run_id"] else {
+                Issue.record("no run id")
+                return
+            }
+            let list = try await client.get("/api/2.0/mlflow/artifacts/list?run_id=\(rid)")
+            #expect(list.status == .badRequest)
+            #expect(try errorCode(list) == "INVALID_PARAMETER_VALUE")
+        }
+    }
+
     @Test("search_experiments omits next_page_token on the last page")
     func lastPageToken() async throws {
         try await withServer { client, _ in

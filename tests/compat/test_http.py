@@ -168,3 +168,54 @@ def test_request_id_header(shared_server):
     r = requests.get(shared_server.url + "/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"})
     assert len(r.headers["X-Request-Id"]) >= 8
     assert r.headers["X-Ensemble-Version"]
+
+
+def test_ui_helpers_bulk_history_datasets_and_files(shared_server):
+    exp = requests.post(shared_server.api("experiments/create"), json={"name": "ui-helpers"}).json()["experiment_id"]
+    runs = [requests.post(shared_server.api("runs/create"), json={"experiment_id": exp}).json()["run"]["info"]["run_id"] for _ in range(2)]
+    for n, rid in enumerate(runs):
+        points = [{"key": "loss", "value": float(i + n), "timestamp": 100 + i, "step": i} for i in range(5)]
+        assert requests.post(shared_server.api("runs/log-batch"), json={"run_id": rid, "metrics": points}).status_code == 200
+    bulk = requests.get(
+        shared_server.url + "/ajax-api/2.0/mlflow/metrics/get-history-bulk", params={"run_id": runs, "metric_key": "loss", "max_results": 7}
+    ).json()["metrics"]
+    assert len(bulk) == 7
+    assert {m["run_id"] for m in bulk} <= set(runs)
+
+    dataset = {"name": "d", "digest": "123", "source_type": "local", "source": "{}"}
+    body = {"run_id": runs[0], "datasets": [{"dataset": dataset, "tags": [{"key": "mlflow.data.context", "value": "eval"}]}]}
+    assert requests.post(shared_server.api("runs/log-inputs"), json=body).status_code == 200
+    summaries = requests.post(shared_server.url + "/ajax-api/2.0/mlflow/experiments/search-datasets", json={"experiment_ids": [exp]}).json()
+    assert summaries == {"dataset_summaries": [{"experiment_id": exp, "name": "d", "digest": "123", "context": "eval"}]}
+    missing_source = {"run_id": runs[0], "datasets": [{"dataset": {"name": "d", "digest": "1", "source_type": "local"}}]}
+    r = requests.post(shared_server.api("runs/log-inputs"), json=missing_source)
+    assert r.status_code == 400 and "source" in r.json()["message"]
+
+    up = requests.post(
+        shared_server.url + "/ajax-api/2.0/mlflow/upload-artifact", params={"run_uuid": runs[1], "path": "ui/file.txt"}, data=b"from the ui"
+    )
+    assert up.status_code == 200
+    got = requests.get(shared_server.url + "/get-artifact", params={"run_id": runs[1], "path": "ui/file.txt"})
+    assert got.content == b"from the ui"
+    assert requests.get(shared_server.url + "/get-artifact", params={"run_id": runs[1], "path": "../../x"}).status_code == 400
+    bad_up = requests.post(shared_server.url + "/ajax-api/2.0/mlflow/upload-artifact", params={"run_uuid": runs[1], "path": "../x"}, data=b"x")
+    assert bad_up.status_code == 400
+
+
+def test_legacy_log_model_appends_history(shared_server):
+    rid = new_run(shared_server)
+    for path in ["model", "model2"]:
+        model_json = json.dumps({"artifact_path": path, "flavors": {"python_function": {}}, "run_id": rid})
+        r = requests.post(shared_server.api("runs/log-model"), json={"run_id": rid, "model_json": model_json})
+        assert r.status_code == 200
+    tags = requests.get(shared_server.api("runs/get"), params={"run_id": rid}).json()["run"]["data"]["tags"]
+    history = json.loads(next(t["value"] for t in tags if t["key"] == "mlflow.log-model.history"))
+    assert [m["artifact_path"] for m in history] == ["model", "model2"]
+    bad = requests.post(shared_server.api("runs/log-model"), json={"run_id": rid, "model_json": "not json"})
+    assert bad.status_code == 400
+
+
+def test_logged_model_search_is_empty_and_validated(shared_server):
+    r = requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["0"], "filter": "name = 'model'"})
+    assert r.status_code == 200 and r.json() == {}
+    assert requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["x"]}).status_code == 400

@@ -17,7 +17,7 @@ extension SQLiteStore {
         let name = new.runName ?? tagName ?? RunNames.random()
         if tagName == nil { tags.append(KeyValue(key: MLflowTags.runName, value: name)) }
         let finalTags = tags
-        let runID: Int64 = try await pool.write { db in
+        return try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?", arguments: [experimentKey]) else {
                 throw EnsembleError.experimentNotFound(new.experimentID)
             }
@@ -36,9 +36,8 @@ extension SQLiteStore {
             let id = db.lastInsertedRowID
             let statement = try db.cachedStatement(sql: "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value")
             for tag in finalTags { try statement.execute(arguments: [id, tag.key, tag.value]) }
-            return id
+            return try Self.loadRuns(db, ids: [id])[0]
         }
-        return try await pool.read { db in try Self.loadRuns(db, ids: [runID])[0] }
     }
 
     public func run(id: String) async throws -> Run {

@@ -94,37 +94,29 @@ class Server:
         return f"{self.url}/api/2.0/mlflow/{path}"
 
 
-def _start(tmp: Path) -> Server:
-    data = tmp / "data"
-    return Server(data, tmp / "server.log").start()
+def _serve(tmp: Path):
+    """Start a server in `tmp`, point the fluent client at it, and stop it afterwards."""
+    import mlflow
+
+    srv = Server(tmp / "data", tmp / "server.log").start()
+    mlflow.set_tracking_uri(srv.url)
+    os.environ["MLFLOW_TRACKING_URI"] = srv.url
+    yield srv
+    while mlflow.active_run():
+        mlflow.end_run()
+    srv.stop()
 
 
 @pytest.fixture
 def server(tmp_path):
     """A fresh server per test, for tests that assert global state."""
-    import mlflow
-
-    srv = _start(tmp_path)
-    mlflow.set_tracking_uri(srv.url)
-    os.environ["MLFLOW_TRACKING_URI"] = srv.url
-    yield srv
-    while mlflow.active_run():
-        mlflow.end_run()
-    srv.stop()
+    yield from _serve(tmp_path)
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory):
     """One server for a whole module whose tests do not depend on each other's data."""
-    import mlflow
-
-    srv = _start(tmp_path_factory.mktemp("shared"))
-    mlflow.set_tracking_uri(srv.url)
-    os.environ["MLFLOW_TRACKING_URI"] = srv.url
-    yield srv
-    while mlflow.active_run():
-        mlflow.end_run()
-    srv.stop()
+    yield from _serve(tmp_path_factory.mktemp("shared"))
 
 
 @pytest.fixture

@@ -81,7 +81,6 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     add(["POST"], "runs/log-inputs", maxBody: large, tracking.logInputs)
     add(["POST"], "runs/outputs", tracking.logOutputs)
     add(["POST"], "runs/log-model", tracking.logModel)
-    add(["POST"], "logged-models/search", tracking.searchLoggedModels)
     add(["GET"], "metrics/get-history", tracking.metricHistory)
     add(["GET"], "metrics/get-history-bulk-interval", tracking.metricHistoryBulkInterval)
     add(["GET"], "metrics/get-history-bulk", tracking.metricHistoryBulk)
@@ -120,7 +119,24 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     ]
     let proxy: EnsembleResponder.Handler = .raw(files.proxy)
     let prefixes = ArtifactHandlers.proxyPrefixes.map { (prefix: $0, methods: Set(["GET", "PUT", "DELETE"]), handler: proxy) }
-    return EnsembleResponder(mlflowRoutes: mlflow, exactRoutes: exact, prefixRoutes: prefixes)
+    let models = LoggedModelHandlers(models: services.store, files: files)
+    let patterns: [(String, String, Int, @Sendable (RequestFields, [String: String]) async throws -> Response)] = [
+        ("POST", "logged-models", small, models.create),
+        ("POST", "logged-models/search", small, models.search),
+        ("GET", "logged-models/{model_id}", small, models.get),
+        ("PATCH", "logged-models/{model_id}", small, models.finalize),
+        ("DELETE", "logged-models/{model_id}", small, models.delete),
+        ("PATCH", "logged-models/{model_id}/tags", small, models.setTags),
+        ("DELETE", "logged-models/{model_id}/tags/{tag_key}", small, models.deleteTag),
+        ("POST", "logged-models/{model_id}/params", small, models.logParams),
+        ("GET", "logged-models/{model_id}/artifacts/directories", small, models.listArtifacts),
+        ("GET", "logged-models/{model_id}/artifacts/files", small, models.getArtifact),
+    ]
+    var responder = EnsembleResponder(mlflowRoutes: mlflow, exactRoutes: exact, prefixRoutes: prefixes)
+    responder.mlflowPatternRoutes = patterns.map {
+        EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: $0.2, handler: $0.3)
+    }
+    return responder
 }
 
 /// Builds the Ensemble application: opens (and migrates) the store, then serves until SIGINT or

@@ -150,6 +150,19 @@ extension SQLiteStore {
                     let nan = m.value.isNaN
                     try upsert.execute(arguments: [key, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0])
                 }
+                let forModels = metrics.filter { $0.modelID != nil }
+                if !forModels.isEmpty {
+                    let link = try db.cachedStatement(
+                        sql: """
+                            INSERT OR IGNORE INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """
+                    )
+                    for m in forModels {
+                        let nan = m.value.isNaN
+                        try link.execute(arguments: [m.modelID, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0, key, m.datasetName, m.datasetDigest])
+                    }
+                }
             }
         }
     }

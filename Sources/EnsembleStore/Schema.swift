@@ -118,6 +118,52 @@ extension SQLiteStore {
                 arguments: [artifactRootURI + "0", now, now]
             )
         }
+        migrator.registerMigration("2026-11-25-logged-models-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE logged_models (
+                    model_id TEXT PRIMARY KEY,
+                    experiment_id INTEGER NOT NULL REFERENCES experiments(experiment_id),
+                    name TEXT NOT NULL,
+                    model_type TEXT,
+                    source_run_id TEXT,
+                    status TEXT NOT NULL CHECK (status IN ('LOGGED_MODEL_PENDING', 'LOGGED_MODEL_READY', 'LOGGED_MODEL_UPLOAD_FAILED')),
+                    status_message TEXT,
+                    artifact_uri TEXT NOT NULL,
+                    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+                    creation_timestamp INTEGER NOT NULL,
+                    last_updated_timestamp INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX logged_models_by_experiment ON logged_models(experiment_id, lifecycle_stage, creation_timestamp DESC);
+                CREATE INDEX logged_models_by_run ON logged_models(source_run_id);
+                CREATE TABLE logged_model_tags (
+                    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (model_id, key)
+                ) WITHOUT ROWID;
+                CREATE TABLE logged_model_params (
+                    model_id TEXT NOT NULL REFERENCES logged_models(model_id) ON DELETE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (model_id, key)
+                ) WITHOUT ROWID;
+                -- Points logged with a model id, per model. The run's own history keeps one row per
+                -- point; a point re-logged for a model (as log_model does) is linked here, so one point
+                -- can belong to several models of the same run.
+                CREATE TABLE logged_model_metrics (
+                    model_id TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    step INTEGER NOT NULL,
+                    timestamp INTEGER NOT NULL,
+                    value REAL NOT NULL,
+                    is_nan INTEGER NOT NULL CHECK (is_nan IN (0, 1)),
+                    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    dataset_name TEXT,
+                    dataset_digest TEXT,
+                    PRIMARY KEY (model_id, key, step, timestamp, value, is_nan)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -253,3 +253,36 @@ struct HTTPRoutesTests {
         }
     }
 }
+
+@Suite("Logged model routes")
+struct LoggedModelRoutesTests {
+    @Test("create, get, finalize over HTTP; bad ids and paths are 4xx")
+    func routes() async throws {
+        try await withServer { client, _ in
+            let created = try json(try await client.post("/api/2.0/mlflow/logged-models", #"{"experiment_id": "0", "name": "m"}"#))
+            guard case .string(let id)? = created["model"]?["info"]?["model_id"] else {
+                Issue.record("no model id")
+                return
+            }
+            #expect(created["model"]?["info"]?["status"] == .string("LOGGED_MODEL_PENDING"))
+            let finalized = try await client.execute(
+                uri: "/api/2.0/mlflow/logged-models/\(id)", method: .patch, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"model_id": "\#(id)", "status": "LOGGED_MODEL_READY"}"#)
+            )
+            #expect(try json(finalized)["model"]?["info"]?["status"] == .string("LOGGED_MODEL_READY"))
+            #expect(try await client.get("/api/2.0/mlflow/logged-models/\(id)").status == .ok)
+            let badID = try await client.get("/api/2.0/mlflow/logged-models/..%2F..%2Fetc")
+            #expect(badID.status == .badRequest)
+            let unknown = try await client.get("/api/2.0/mlflow/logged-models/m-0123456789abcdef0123456789abcdef")
+            #expect(unknown.status == .notFound)
+            #expect(try errorCode(unknown) == "RESOURCE_DOES_NOT_EXIST")
+            let traversal = try await client.get("/api/2.0/mlflow/logged-models/\(id)/artifacts/files?artifact_file_path=../../../x")
+            #expect(traversal.status == .badRequest)
+            let badStatus = try await client.execute(
+                uri: "/api/2.0/mlflow/logged-models/\(id)", method: .patch, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"status": "LOGGED_MODEL_PENDING"}"#)
+            )
+            #expect(badStatus.status == .badRequest)
+        }
+    }
+}

@@ -197,6 +197,7 @@ public enum SearchEntity: Sendable {
     case experiments
     case registeredModels
     case modelVersions
+    case loggedModels
 }
 
 public enum SearchFilterParser {
@@ -353,9 +354,9 @@ public enum SearchFilterParser {
     static func keyType(_ prefix: String, entity: SearchEntity) -> SearchKeyType? {
         switch prefix.lowercased() {
         case "": return .attribute
-        case "attribute", "attributes", "attr", "run": return entity == .runs || entity == .experiments ? .attribute : nil
-        case "metric", "metrics": return entity == .runs ? .metric : nil
-        case "param", "params", "parameter", "parameters": return entity == .runs ? .param : nil
+        case "attribute", "attributes", "attr", "run": return entity == .runs || entity == .experiments || entity == .loggedModels ? .attribute : nil
+        case "metric", "metrics": return entity == .runs || entity == .loggedModels ? .metric : nil
+        case "param", "params", "parameter", "parameters": return entity == .runs || entity == .loggedModels ? .param : nil
         case "tag", "tags": return .tag
         case "dataset", "datasets": return entity == .runs ? .dataset : nil
         default: return nil
@@ -367,6 +368,7 @@ public enum SearchFilterParser {
         case .runs: "metrics, params, tags, attributes, datasets"
         case .experiments: "tags, attributes"
         case .registeredModels, .modelVersions: "tags and attributes without a prefix"
+        case .loggedModels: "metrics, params, tags, attributes"
         }
     }
 
@@ -384,6 +386,12 @@ public enum SearchFilterParser {
             ]
         case (.experiments, _):
             valid = ["name": "name", "experiment_id": "experiment_id", "creation_time": "creation_time", "last_update_time": "last_update_time"]
+        case (.loggedModels, _):
+            valid = [
+                "name": "name", "model_id": "model_id", "model_type": "model_type", "status": "status",
+                "source_run_id": "source_run_id", "creation_timestamp": "creation_timestamp",
+                "creation_time": "creation_timestamp", "last_updated_timestamp": "last_updated_timestamp",
+            ]
         case (.registeredModels, _):
             valid = ["name": "name", "timestamp": "last_updated_timestamp", "last_updated_timestamp": "last_updated_timestamp", "creation_timestamp": "creation_timestamp"]
         case (.modelVersions, _):
@@ -439,7 +447,8 @@ public enum SearchFilterParser {
             } else {
                 var allowed: [SearchComparator] = [.equal, .notEqual, .like, .ilike]
                 switch (entity, key.name) {
-                case (.runs, "run_id"), (.registeredModels, "name"), (.modelVersions, "name"), (.modelVersions, "run_id"):
+                case (.runs, "run_id"), (.registeredModels, "name"), (.modelVersions, "name"), (.modelVersions, "run_id"),
+                    (.loggedModels, "model_id"), (.loggedModels, "source_run_id"), (.loggedModels, "name"):
                     allowed += [.in, .notIn]
                 case (.experiments, "experiment_id"):
                     allowed = [.equal, .notEqual, .in, .notIn]

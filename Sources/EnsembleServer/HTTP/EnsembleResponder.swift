@@ -1,3 +1,4 @@
+import EnsembleArtifacts
 import EnsembleCore
 import Foundation
 import HTTPTypes
@@ -23,6 +24,32 @@ struct EnsembleResponder: HTTPResponder {
 
     /// Keyed by "METHOD path-after-prefix", e.g. `POST runs/log-batch`.
     let mlflowRoutes: [String: Handler]
+    /// Routes with path parameters after the MLflow prefix, e.g. `logged-models/{model_id}/tags`.
+    var mlflowPatternRoutes: [PatternRoute] = []
+
+    /// A route whose `{name}` segments capture a percent-decoded path segment.
+    struct PatternRoute: Sendable {
+        let method: String
+        let segments: [String]
+        let maxBody: Int
+        let handler: @Sendable (RequestFields, [String: String]) async throws -> Response
+
+        func match(_ method: String, _ path: Substring) -> [String: String]? {
+            guard method == self.method else { return nil }
+            let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard parts.count == segments.count else { return nil }
+            var captures: [String: String] = [:]
+            for (pattern, part) in zip(segments, parts) {
+                if pattern.hasPrefix("{") {
+                    guard !part.isEmpty, let value = PercentDecoding.decode(part) else { return nil }
+                    captures[String(pattern.dropFirst().dropLast())] = value
+                } else if pattern != part {
+                    return nil
+                }
+            }
+            return captures
+        }
+    }
     /// Keyed by "METHOD full-path", e.g. `GET /health`.
     let exactRoutes: [String: Handler]
     /// Prefix routes (artifact proxy): first match wins.
@@ -69,6 +96,12 @@ struct EnsembleResponder: HTTPResponder {
             let rest = path.dropFirst(prefix.count)
             if let handler = mlflowRoutes["\(method) \(rest)"] {
                 return try await run(handler, request, context)
+            }
+            for route in mlflowPatternRoutes {
+                if let captures = route.match(method, rest) {
+                    let fields = try await Self.fields(of: request, maxBody: route.maxBody)
+                    return try await route.handler(fields, captures)
+                }
             }
         }
         if let handler = exactRoutes["\(method) \(path)"] {

@@ -314,16 +314,6 @@ struct TrackingHandlers: Sendable {
 
     static let logModelHistoryTag = "mlflow.log-model.history"
 
-    /// `logged-models/search`. The 3.x client calls it to resolve `runs:/<id>/<path>` URIs (is this
-    /// path a logged model?). Logged models cannot be created on this server yet, so the true answer
-    /// is always "none"; the request is still validated.
-    func searchLoggedModels(_ f: RequestFields) async throws -> Response {
-        for id in try f.strings("experiment_ids") { try Validation.validateExperimentID(id) }
-        _ = try f.maxResults(default: 50, limit: 10000)
-        _ = try PageToken.decode(try f.string("page_token"))
-        return JSONResponse.emptyObject
-    }
-
     func searchRuns(_ f: RequestFields) async throws -> Response {
         let experimentIDs = try f.strings("experiment_ids")
         for id in experimentIDs { try Validation.validateExperimentID(id) }

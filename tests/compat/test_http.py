@@ -215,7 +215,8 @@ def test_legacy_log_model_appends_history(shared_server):
     assert bad.status_code == 400
 
 
-def test_logged_model_search_is_empty_and_validated(shared_server):
-    r = requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["0"], "filter": "name = 'model'"})
-    assert r.status_code == 200 and r.json() == {}
+def test_logged_model_search_validates_its_request(shared_server):
+    r = requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["0"], "filter": "name = 'no-such-model'"})
+    assert r.status_code == 200 and r.json() == {"models": []}
+    assert requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["0"], "filter": "name = "}).status_code == 400
     assert requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["x"]}).status_code == 400

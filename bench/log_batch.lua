@@ -1,10 +1,11 @@
--- wrk script: runs/log-batch with 1000 metric points per request against one run: every request
--- logs steps 0..999 of a new series (key "<METRIC_KEY>-<thread>-<n>"), so every point is new.
--- The body is assembled from pre-built pieces so that the load generator, not the server, stays cheap.
--- Env: RUN_ID, METRIC_KEY. Prints a JSON summary line prefixed with "WRKJSON ".
-local counter = 0
-local thread_id = 0
+-- wrk script: runs/log-batch with 1000 metric points per request, all against one run.
+-- Each wrk thread appends to its own series "<METRIC_KEY>-t<thread>"; request n carries steps
+-- n*1000 .. n*1000+999, so every point of every request is new and the steps are distinct.
+-- The body is assembled from pre-built pieces (only the step prefix changes), so that the load
+-- generator stays cheap next to the server.
+-- Env: RUN_ID (required), METRIC_KEY (default "b"). Prints one line prefixed with "WRKJSON ".
 local threads = {}
+local counter = 0
 local pieces = {}
 local slots = {}
 
@@ -14,29 +15,30 @@ function setup(thread)
 end
 
 function init(args)
-  thread_id = tonumber(wrk.thread:get("tid")) or 0
-  local run_id = os.getenv("RUN_ID")
-  local key = os.getenv("METRIC_KEY") or "b"
-  pieces[#pieces + 1] = '{"run_id":"' .. run_id .. '","metrics":['
+  local tid = tonumber(wrk.thread:get("tid")) or 1
+  local run_id = assert(os.getenv("RUN_ID"), "RUN_ID is not set")
+  local key = string.format("%s-t%d", os.getenv("METRIC_KEY") or "b", tid)
+  pieces[#pieces + 1] = '{"run_id": "' .. run_id .. '", "metrics": ['
   for i = 0, 999 do
-    local sep = (i == 0) and "" or ","
-    pieces[#pieces + 1] = sep .. '{"key":"'
-    pieces[#pieces + 1] = key
+    local sep = (i == 0) and "" or ", "
+    pieces[#pieces + 1] = string.format('%s{"key": "%s", "value": %d.5, "timestamp": 1700000000000, "step": ', sep, key, i)
+    pieces[#pieces + 1] = ""            -- slot: the request number; step = "<n>" .. "%03d" = n*1000+i
     slots[#slots + 1] = #pieces
-    pieces[#pieces + 1] = string.format('","value":%d.5,"step":%d,"timestamp":1700000000000}', i, i)
+    pieces[#pieces + 1] = string.format('%03d}', i)
   end
   pieces[#pieces + 1] = "]}"
 end
 
 request = function()
   counter = counter + 1
-  local series = string.format("%s-%d-%d", os.getenv("METRIC_KEY") or "b", thread_id, counter)
-  for i = 1, #slots do pieces[slots[i]] = series end
+  local n = tostring(counter)
+  for i = 1, #slots do pieces[slots[i]] = n end
   return wrk.format("POST", "/api/2.0/mlflow/runs/log-batch", {["Content-Type"] = "application/json"}, table.concat(pieces))
 end
 
 function done(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d}\n',
-    summary.requests, summary.duration, summary.errors.status, errors, latency:percentile(50), latency:percentile(99)))
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end

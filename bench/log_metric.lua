@@ -1,10 +1,12 @@
--- wrk script: one runs/log-metric per request, each with a unique step, against one run.
--- Env: RUN_ID, METRIC_KEY. Prints a JSON summary line prefixed with "WRKJSON ".
-local counter = 0
-local thread_id = 0
+-- wrk script: one runs/log-metric per request, all against one run and one metric key.
+-- Every request carries a new step (and timestamp), so every body is unique and every
+-- acknowledged request must become one stored point.
+--   step = STEP_BASE + thread * 1e9 + n   (n counts this thread's requests from 1)
+-- Env: RUN_ID (required), METRIC_KEY (default "m"), STEP_BASE (default 0).
+-- Prints one summary line prefixed with "WRKJSON ".
 local threads = {}
-local run_id = os.getenv("RUN_ID")
-local key = os.getenv("METRIC_KEY") or "m"
+local counter = 0
+local prefix, suffix, step_base
 
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -12,18 +14,24 @@ function setup(thread)
 end
 
 function init(args)
-  thread_id = tonumber(wrk.thread:get("tid")) or 0
+  local tid = tonumber(wrk.thread:get("tid")) or 1
+  local base = tonumber(os.getenv("STEP_BASE") or "0") + tid * 1000000000
+  local run_id = assert(os.getenv("RUN_ID"), "RUN_ID is not set")
+  local key = os.getenv("METRIC_KEY") or "m"
+  step_base = base
+  prefix = string.format('{"run_id": "%s", "key": "%s", "value": 1.5, "timestamp": ', run_id, key)
+  suffix = "}"
 end
 
 request = function()
   counter = counter + 1
-  local step = thread_id * 1000000000 + counter
-  local body = string.format('{"run_id":"%s","key":"%s","value":%d.25,"timestamp":1700000000000,"step":%d}', run_id, key, counter, step)
+  local body = string.format('%s%d, "step": %d%s', prefix, 1700000000000 + counter, step_base + counter, suffix)
   return wrk.format("POST", "/api/2.0/mlflow/runs/log-metric", {["Content-Type"] = "application/json"}, body)
 end
 
 function done(summary, latency, requests)
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d}\n',
-    summary.requests, summary.duration, summary.errors.status, errors, latency:percentile(50), latency:percentile(99)))
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"non2xx":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
 end

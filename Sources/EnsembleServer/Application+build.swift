@@ -85,6 +85,29 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     add(["GET"], "metrics/get-history-bulk-interval", tracking.metricHistoryBulkInterval)
     add(["GET"], "metrics/get-history-bulk", tracking.metricHistoryBulk)
     add(["GET"], "artifacts/list", files.listRunArtifacts)
+    let registry = RegistryHandlers(registry: services.store, tracking: services.store, models: services.store, files: files)
+    add(["POST"], "registered-models/create", registry.create)
+    add(["GET"], "registered-models/get", registry.get)
+    add(["POST"], "registered-models/rename", registry.rename)
+    add(["PATCH"], "registered-models/update", registry.update)
+    add(["DELETE"], "registered-models/delete", registry.delete)
+    add(["GET", "POST"], "registered-models/search", registry.search)
+    add(["POST", "GET"], "registered-models/get-latest-versions", registry.latestVersions)
+    add(["POST"], "registered-models/set-tag", registry.setTag)
+    add(["DELETE"], "registered-models/delete-tag", registry.deleteTag)
+    add(["POST"], "registered-models/alias", registry.setAlias)
+    add(["DELETE"], "registered-models/alias", registry.deleteAlias)
+    add(["GET"], "registered-models/alias", registry.getByAlias)
+    add(["POST"], "model-versions/create", registry.createVersion)
+    add(["GET"], "model-versions/get", registry.getVersion)
+    add(["PATCH"], "model-versions/update", registry.updateVersion)
+    add(["POST"], "model-versions/transition-stage", registry.transition)
+    add(["DELETE"], "model-versions/delete", registry.deleteVersion)
+    add(["GET", "POST"], "model-versions/search", registry.searchVersions)
+    add(["GET"], "model-versions/get-download-uri", registry.downloadURI)
+    add(["POST"], "model-versions/set-tag", registry.setVersionTag)
+    add(["DELETE"], "model-versions/delete-tag", registry.deleteVersionTag)
+    mlflow["GET model-versions/get-artifact"] = .raw(registry.getArtifact)
     mlflow["POST upload-artifact"] = .raw(files.uploadArtifact)
     mlflow["GET get-artifact"] = .raw(files.getArtifact)
 
@@ -116,6 +139,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         "GET /api/3.0/mlflow/server-info": serverInfo,
         "GET /ajax-api/3.0/mlflow/server-info": serverInfo,
         "GET /get-artifact": .raw(files.getArtifact),
+        "GET /model-versions/get-artifact": .raw(registry.getArtifact),
     ]
     let proxy: EnsembleResponder.Handler = .raw(files.proxy)
     let prefixes = ArtifactHandlers.proxyPrefixes.map { (prefix: $0, methods: Set(["GET", "PUT", "DELETE"]), handler: proxy) }

@@ -164,6 +164,65 @@ extension SQLiteStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("2026-11-25-registry-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE registered_models (
+                    name TEXT PRIMARY KEY,
+                    creation_timestamp INTEGER NOT NULL,
+                    last_updated_timestamp INTEGER NOT NULL,
+                    description TEXT,
+                    -- Version numbers are never reused: the next one is kept here, not derived.
+                    next_version INTEGER NOT NULL DEFAULT 1
+                ) WITHOUT ROWID;
+                CREATE TABLE registered_model_tags (
+                    name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (name, key)
+                ) WITHOUT ROWID;
+                CREATE TABLE model_versions (
+                    name TEXT NOT NULL REFERENCES registered_models(name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    version INTEGER NOT NULL,
+                    creation_timestamp INTEGER NOT NULL,
+                    last_updated_timestamp INTEGER NOT NULL,
+                    current_stage TEXT NOT NULL CHECK (current_stage IN ('None', 'Staging', 'Production', 'Archived')),
+                    description TEXT,
+                    source TEXT NOT NULL,
+                    storage_location TEXT NOT NULL,
+                    run_id TEXT,
+                    run_link TEXT,
+                    model_id TEXT,
+                    PRIMARY KEY (name, version)
+                ) WITHOUT ROWID;
+                CREATE INDEX model_versions_by_run ON model_versions(run_id);
+                CREATE TABLE model_version_tags (
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    PRIMARY KEY (name, version, key),
+                    FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE ON UPDATE CASCADE
+                ) WITHOUT ROWID;
+                CREATE TABLE registered_model_aliases (
+                    name TEXT NOT NULL,
+                    alias TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    PRIMARY KEY (name, alias),
+                    FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE ON UPDATE CASCADE
+                ) WITHOUT ROWID;
+                -- Append-only: alias and stage changes, version creation and deletion, per model name.
+                CREATE TABLE registry_events (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    version INTEGER,
+                    kind TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    actor TEXT,
+                    timestamp INTEGER NOT NULL
+                );
+                CREATE INDEX registry_events_by_name ON registry_events(name, id);
+                """)
+        }
         return migrator
     }
 }

@@ -286,3 +286,53 @@ struct LoggedModelRoutesTests {
         }
     }
 }
+
+@Suite("Registry routes")
+struct RegistryRoutesTests {
+    @Test("model version sources cannot point the server at arbitrary places", arguments: [
+        "/etc/passwd", "file:///etc/passwd", "relative/dir", "C:\\\\models", "runs:/%2e%2e/x", "mlflow-artifacts:/0/../../etc",
+        "mlflow-artifacts:/0/%252e%252e/x", "http://host/api/2.0/mlflow-artifacts/artifacts/1/other/artifacts", "s3://b/..%2fx",
+        "models:/not-an-id", "runs:/", "mlflow-artifacts:/0/RUN/artifacts/%00",
+    ])
+    func hostileSources(source: String) async throws {
+        try await withServer { client, _ in
+            let run = try await createRun(client)
+            #expect(try await client.post("/api/2.0/mlflow/registered-models/create", #"{"name": "m"}"#).status == .ok)
+            let escaped = source.replacingOccurrences(of: "RUN", with: run)
+            let body = "{\"name\": \"m\", \"source\": \"\(escaped)\", \"run_id\": \"\(run)\"}"
+            let r = try await client.post("/api/2.0/mlflow/model-versions/create", body)
+            #expect(r.status == .badRequest, "\(source)")
+            #expect(try errorCode(r) == "INVALID_PARAMETER_VALUE")
+        }
+    }
+
+    @Test("runs:/ and proxied sources inside the run are accepted and resolve for download")
+    func goodSources() async throws {
+        try await withServer { client, _ in
+            let run = try await createRun(client)
+            _ = try await client.post("/api/2.0/mlflow/registered-models/create", #"{"name": "m"}"#)
+            let fromRun = try json(try await client.post("/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "runs:/\#(run)/model"}"#))
+            #expect(fromRun["model_version"]?["version"] == .string("1"))
+            #expect(fromRun["model_version"]?["status"] == .string("READY"))
+            #expect(fromRun["model_version"]?["run_id"] == .string(run))
+            let uri = try json(try await client.get("/api/2.0/mlflow/model-versions/get-download-uri?name=m&version=1"))
+            #expect(uri["artifact_uri"] == .string("mlflow-artifacts:/0/\(run)/artifacts/model"))
+            let proxied = try await client.post(
+                "/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "mlflow-artifacts:/0/\#(run)/artifacts/model", "run_id": "\#(run)"}"#
+            )
+            #expect(proxied.status == .ok)
+            let mismatch = try await client.post("/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "runs:/\#(run)/model", "run_id": "other"}"#)
+            #expect(mismatch.status == .badRequest)
+            let remote = try await client.post("/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "s3://bucket/models/m"}"#)
+            #expect(remote.status == .ok)
+            let badVersion = try await client.get("/api/2.0/mlflow/model-versions/get?name=m&version=one")
+            #expect(badVersion.status == .badRequest)
+            let missing = try await client.get("/api/2.0/mlflow/model-versions/get?name=m&version=99")
+            #expect(missing.status == .notFound)
+            let reserved = try await client.post("/api/2.0/mlflow/registered-models/alias", #"{"name": "m", "alias": "v3", "version": "1"}"#)
+            #expect(reserved.status == .badRequest)
+            let badName = try await client.post("/api/2.0/mlflow/registered-models/create", #"{"name": "a/b"}"#)
+            #expect(badName.status == .badRequest)
+        }
+    }
+}

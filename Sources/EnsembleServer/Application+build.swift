@@ -160,6 +160,16 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     responder.mlflowPatternRoutes = patterns.map {
         EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: $0.2, handler: $0.3)
     }
+    let native = NativeHandlers(datasets: services.store, registry: services.store)
+    let nativeRoutes: [(String, String, @Sendable (RequestFields, [String: String]) async throws -> Response)] = [
+        ("GET", "datasets", native.listDatasets),
+        ("GET", "datasets/{name}/versions", native.datasetVersions),
+        ("GET", "models/{name}/history", native.modelHistory),
+        ("GET", "openapi.json", native.openAPI),
+    ]
+    responder.nativeRoutes = nativeRoutes.map {
+        EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: small, handler: $0.2)
+    }
     return responder
 }
 

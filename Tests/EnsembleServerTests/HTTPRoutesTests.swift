@@ -336,3 +336,63 @@ struct RegistryRoutesTests {
         }
     }
 }
+
+@Suite("Native API")
+struct NativeAPITests {
+    @Test("dataset versions list the runs that used them")
+    func datasets() async throws {
+        try await withServer { client, _ in
+            let run = try await createRun(client)
+            let body = #"{"run_id": "\#(run)", "datasets": [{"dataset": {"name": "train", "digest": "d1", "source_type": "local", "source": "{}"}, "tags": [{"key": "mlflow.data.context", "value": "training"}]}]}"#
+            #expect(try await client.post("/api/2.0/mlflow/runs/log-inputs", body).status == .ok)
+            let list = try json(try await client.get("/api/v1/datasets"))
+            #expect(list["datasets"] == .array([.object([("name", .string("train")), ("versions", .number("1"))])]))
+            let versions = try json(try await client.get("/api/v1/datasets/train/versions"))
+            guard case .array(let items)? = versions["versions"], let first = items.first else {
+                Issue.record("no versions")
+                return
+            }
+            #expect(first["digest"] == .string("d1"))
+            guard case .array(let uses)? = first["used_by"], let use = uses.first else {
+                Issue.record("no runs in used_by")
+                return
+            }
+            #expect(uses.count == 1)
+            #expect(use["run_id"] == .string(run))
+            #expect(use["context"] == .string("training"))
+            #expect(try await client.get("/api/v1/datasets/unknown/versions").status == .notFound)
+        }
+    }
+
+    @Test("a registered model's history records versions, aliases and stages in order")
+    func history() async throws {
+        try await withServer { client, _ in
+            _ = try await client.post("/api/2.0/mlflow/registered-models/create", #"{"name": "m"}"#)
+            _ = try await client.post("/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "s3://b/m"}"#)
+            _ = try await client.post("/api/2.0/mlflow/registered-models/alias", #"{"name": "m", "alias": "champion", "version": "1"}"#)
+            _ = try await client.post("/api/2.0/mlflow/model-versions/transition-stage", #"{"name": "m", "version": "1", "stage": "Production", "archive_existing_versions": false}"#)
+            let history = try json(try await client.get("/api/v1/models/m/history"))
+            guard case .array(let events)? = history["events"] else {
+                Issue.record("no events")
+                return
+            }
+            #expect(events.map { $0["kind"] } == [.string("version_created"), .string("alias_set"), .string("stage_changed")])
+            #expect(events[2]["detail"] == .string("None -> Production"))
+            #expect(try await client.get("/api/v1/models/nope/history").status == .notFound)
+            #expect(try await client.get("/api/v1/nothing").status == .notFound)
+        }
+    }
+
+    @Test("the served OpenAPI document is the one in docs/")
+    func openAPI() async throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("docs/openapi.json")
+        let expected = try String(contentsOf: docs, encoding: .utf8)
+        try await withServer { client, _ in
+            let served = try await client.get("/api/v1/openapi.json")
+            #expect(served.status == .ok)
+            #expect(String(buffer: served.body) == expected)
+            #expect(try json(served)["openapi"] == .string("3.0.3"))
+        }
+    }
+}

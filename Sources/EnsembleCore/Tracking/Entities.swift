@@ -242,3 +242,36 @@ public enum MLflowTags {
     public static let user = "mlflow.user"
     public static let datasetContext = "mlflow.data.context"
 }
+
+/// A dataset version as runs used it: one (name, digest) logged in an experiment, with the runs that
+/// consumed it and in which context.
+public struct DatasetVersionUsage: Sendable, Equatable {
+    public struct Use: Sendable, Equatable {
+        public var runID: String
+        public var runName: String
+        public var context: String?
+        public init(runID: String, runName: String, context: String?) {
+            self.runID = runID
+            self.runName = runName
+            self.context = context
+        }
+    }
+
+    public var experimentID: String
+    public var dataset: Dataset
+    public var usedBy: [Use]
+
+    public init(experimentID: String, dataset: Dataset, usedBy: [Use]) {
+        self.experimentID = experimentID
+        self.dataset = dataset
+        self.usedBy = usedBy
+    }
+}
+
+/// Reads over the datasets that runs logged as inputs.
+public protocol DatasetCatalog: Sendable {
+    /// Every dataset name with how many versions (digests) of it were logged.
+    func datasetNames() async throws -> [(name: String, versions: Int)]
+    /// The versions of one dataset, newest first, each with the runs that used it.
+    func datasetVersions(name: String) async throws -> [DatasetVersionUsage]
+}

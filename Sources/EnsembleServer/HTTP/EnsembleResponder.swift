@@ -26,6 +26,9 @@ struct EnsembleResponder: HTTPResponder {
     let mlflowRoutes: [String: Handler]
     /// Routes with path parameters after the MLflow prefix, e.g. `logged-models/{model_id}/tags`.
     var mlflowPatternRoutes: [PatternRoute] = []
+    /// Ensemble's own API under `/api/v1/`, e.g. `models/{name}/history`.
+    var nativeRoutes: [PatternRoute] = []
+    static let nativePrefix = "/api/v1/"
 
     /// A route whose `{name}` segments capture a percent-decoded path segment.
     struct PatternRoute: Sendable {
@@ -98,6 +101,15 @@ struct EnsembleResponder: HTTPResponder {
                 return try await run(handler, request, context)
             }
             for route in mlflowPatternRoutes {
+                if let captures = route.match(method, rest) {
+                    let fields = try await Self.fields(of: request, maxBody: route.maxBody)
+                    return try await route.handler(fields, captures)
+                }
+            }
+        }
+        if path.hasPrefix(Self.nativePrefix) {
+            let rest = path.dropFirst(Self.nativePrefix.count)
+            for route in nativeRoutes {
                 if let captures = route.match(method, rest) {
                     let fields = try await Self.fields(of: request, maxBody: route.maxBody)
                     return try await route.handler(fields, captures)

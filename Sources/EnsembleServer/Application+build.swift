@@ -161,11 +161,13 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: $0.2, handler: $0.3)
     }
     let native = NativeHandlers(datasets: services.store, registry: services.store)
+    let lineage = LineageHandler(builder: LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store))
     let nativeRoutes: [(String, String, @Sendable (RequestFields, [String: String]) async throws -> Response)] = [
         ("GET", "datasets", native.listDatasets),
         ("GET", "datasets/{name}/versions", native.datasetVersions),
         ("GET", "models/{name}/history", native.modelHistory),
         ("GET", "openapi.json", native.openAPI),
+        ("GET", "lineage", lineage.lineage),
     ]
     responder.nativeRoutes = nativeRoutes.map {
         EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: small, handler: $0.2)

@@ -383,6 +383,30 @@ struct NativeAPITests {
         }
     }
 
+    @Test("lineage over HTTP as JSON and DOT; unclear requests are 400")
+    func lineage() async throws {
+        try await withServer { client, _ in
+            let run = try await createRun(client)
+            _ = try await client.post("/api/2.0/mlflow/runs/set-tag", #"{"run_id": "\#(run)", "key": "mlflow.source.git.commit", "value": "abc123"}"#)
+            _ = try await client.post("/api/2.0/mlflow/registered-models/create", #"{"name": "m"}"#)
+            _ = try await client.post("/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "runs:/\#(run)/model"}"#)
+            let graph = try json(try await client.get("/api/v1/lineage?model=m&version=1"))
+            guard case .array(let nodes)? = graph["nodes"], case .array(let edges)? = graph["edges"] else {
+                Issue.record("no graph")
+                return
+            }
+            #expect(Set(nodes.compactMap { if case .string(let id)? = $0["id"] { id } else { nil } }) == ["model_version:m/1", "run:\(run)", "code:abc123"])
+            #expect(edges.count == 2)
+            let dot = try await client.get("/api/v1/lineage?run=\(run)&format=dot")
+            #expect(dot.headers[.contentType]?.hasPrefix("text/vnd.graphviz") == true)
+            #expect(String(buffer: dot.body).contains("\"run:\(run)\" -> \"code:abc123\""))
+            #expect(try await client.get("/api/v1/lineage").status == .badRequest)
+            #expect(try await client.get("/api/v1/lineage?model=m&version=x").status == .badRequest)
+            #expect(try await client.get("/api/v1/lineage?run=nope").status == .notFound)
+            #expect(try await client.get("/api/v1/lineage?run=\(run)&format=svg").status == .badRequest)
+        }
+    }
+
     @Test("the served OpenAPI document is the one in docs/")
     func openAPI() async throws {
         let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

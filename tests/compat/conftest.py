@@ -1,97 +1,34 @@
-"""Fixtures that start a real `ensemble` server and point the real MLflow client at it."""
+"""Fixtures that start a real `ensemble` server and point the real MLflow client at it.
+
+* `server`        - a fresh server (own port, own data folder) for one test; use it when the test
+                    asserts global state (e.g. `search_experiments()` returning an exact set).
+* `shared_server` - one server for a whole module, for tests that do not depend on each other.
+* `client`        - an `MlflowClient` on `shared_server`.
+
+The binary is $ENSEMBLE_BIN or <repo>/.build/debug/ensemble (see _server.py).
+"""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
-import requests
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import Server  # noqa: E402
 
 # The client must fail fast on a 5xx instead of retrying for minutes, and must not phone home.
-os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "30"
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-os.environ["DO_NOT_TRACK"] = "true"
-
-
-def ensemble_binary() -> str:
-    path = os.environ.get("ENSEMBLE_BIN", str(REPO / ".build" / "debug" / "ensemble"))
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"ensemble binary not found at {path}: run `swift build` first or set ENSEMBLE_BIN")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """One `ensemble serve` process on a free loopback port with its own data folder."""
-
-    def __init__(self, data_dir: Path, log_path: Path):
-        self.data_dir = data_dir
-        self.log_path = log_path
-        self.port = 0
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def artifact_root(self) -> Path:
-        return self.data_dir / "artifacts"
-
-    def start(self) -> "Server":
-        self.port = free_port()
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(
-            [ensemble_binary(), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data", str(self.data_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if requests.get(self.url + "/health", timeout=1).text == "OK":
-                    return self
-            except requests.RequestException:
-                time.sleep(0.05)
-        tail = self.log_path.read_text(errors="replace")[-3000:]
-        self.stop()
-        pytest.fail(f"ensemble did not start on port {self.port}; log:\n{tail}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        code = self.process.returncode
-        self.process = None
-        return code
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to flush or checkpoint anything."""
-        self.stop(signal.SIGKILL)
-
-    def api(self, path: str) -> str:
-        return f"{self.url}/api/2.0/mlflow/{path}"
+# Set before mlflow reads them; the per-test fixture below sets them again with monkeypatch.
+CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}
+os.environ.update(CLIENT_ENV)
 
 
 def _serve(tmp: Path):
@@ -99,18 +36,29 @@ def _serve(tmp: Path):
     import mlflow
 
     srv = Server(tmp / "data", tmp / "server.log").start()
-    mlflow.set_tracking_uri(srv.url)
-    os.environ["MLFLOW_TRACKING_URI"] = srv.url
     yield srv
     while mlflow.active_run():
         mlflow.end_run()
-    srv.stop()
+    code = srv.stop()
+    # A clean SIGTERM shutdown is part of the contract: 0, or death by the signal itself.
+    assert code in (0, None, -15, 143), f"ensemble exited with {code} on SIGTERM\n{srv.log_tail()}"
+
+
+def _point_client_at(srv: Server, monkeypatch) -> None:
+    import mlflow
+
+    for k, v in CLIENT_ENV.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", srv.url)
+    mlflow.set_tracking_uri(srv.url)
 
 
 @pytest.fixture
-def server(tmp_path):
+def server(tmp_path, monkeypatch):
     """A fresh server per test, for tests that assert global state."""
-    yield from _serve(tmp_path)
+    for srv in _serve(tmp_path):
+        _point_client_at(srv, monkeypatch)
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +68,18 @@ def shared_server(tmp_path_factory):
 
 
 @pytest.fixture
-def client(shared_server):
+def client(shared_server, monkeypatch):
     import mlflow
 
-    mlflow.set_tracking_uri(shared_server.url)
+    _point_client_at(shared_server, monkeypatch)
     return mlflow.MlflowClient(shared_server.url)
+
+
+@pytest.fixture(autouse=True)
+def _end_active_runs():
+    """A failing test must not leave a fluent run open for the next one."""
+    yield
+    import mlflow
+
+    while mlflow.active_run():
+        mlflow.end_run()

@@ -111,6 +111,108 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/api/v1/lineage": {
+      "get": {
+        "summary": "The lineage graph around a model version, logged model, run or dataset version",
+        "description": "Give exactly one starting point: model+version, logged_model, run, or dataset+digest. The graph reaches the source run, its code version (git commit or source name), the dataset versions it used, and the other runs and models that used the same data.",
+        "parameters": [
+          {
+            "name": "model",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "registered model name (with version)"
+          },
+          {
+            "name": "version",
+            "in": "query",
+            "schema": {
+              "type": "integer"
+            }
+          },
+          {
+            "name": "logged_model",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "logged model id (m-...)"
+          },
+          {
+            "name": "run",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "dataset",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "dataset name (with digest)"
+          },
+          {
+            "name": "digest",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "format",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "json",
+                "dot"
+              ],
+              "default": "json"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The graph as JSON, or Graphviz DOT text with format=dot",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Lineage"
+                }
+              },
+              "text/vnd.graphviz": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "No or an unclear starting point",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "The starting point does not exist",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -255,6 +357,90 @@ enum OpenAPIDocument {
                 "timestamp": {
                   "type": "integer",
                   "description": "epoch milliseconds"
+                }
+              }
+            }
+          }
+        }
+      },
+      "Lineage": {
+        "type": "object",
+        "required": [
+          "nodes",
+          "edges"
+        ],
+        "properties": {
+          "nodes": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "id",
+                "kind",
+                "label",
+                "attributes"
+              ],
+              "properties": {
+                "id": {
+                  "type": "string",
+                  "example": "run:0f21..."
+                },
+                "kind": {
+                  "type": "string",
+                  "enum": [
+                    "model_version",
+                    "logged_model",
+                    "run",
+                    "code",
+                    "dataset"
+                  ]
+                },
+                "label": {
+                  "type": "string"
+                },
+                "attributes": {
+                  "type": "array",
+                  "items": {
+                    "type": "object",
+                    "properties": {
+                      "key": {
+                        "type": "string"
+                      },
+                      "value": {
+                        "type": "string"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "edges": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "from",
+                "to",
+                "relation"
+              ],
+              "properties": {
+                "from": {
+                  "type": "string"
+                },
+                "to": {
+                  "type": "string"
+                },
+                "relation": {
+                  "type": "string",
+                  "enum": [
+                    "registered_from",
+                    "produced_by",
+                    "code_version",
+                    "trained_on",
+                    "evaluated_on",
+                    "used"
+                  ]
                 }
               }
             }

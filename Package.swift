@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "EnsembleStore", targets: ["EnsembleStore"]),
         .library(name: "EnsembleArtifacts", targets: ["EnsembleArtifacts"]),
         .library(name: "EnsembleServer", targets: ["EnsembleServer"]),
+        .library(name: "EnsembleClient", targets: ["EnsembleClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -17,9 +18,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // SHA-256 for content-addressed datasets (BoringSSL-backed on Linux: ~1.5 GB/s per core).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // The CLI's HTTP client; already in the graph through Hummingbird's test support.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
-        .target(name: "EnsembleCore"),
+        .target(name: "EnsembleCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "EnsembleStore",
             dependencies: [
@@ -30,7 +35,16 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        .target(name: "EnsembleArtifacts", dependencies: ["EnsembleCore"]),
+        .target(name: "EnsembleArtifacts", dependencies: ["EnsembleCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "EnsembleClient",
+            dependencies: [
+                "EnsembleCore",
+                "EnsembleArtifacts",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "EnsembleServer",
             dependencies: [
@@ -46,6 +60,7 @@ let package = Package(
             name: "ensemble",
             dependencies: [
                 "EnsembleServer",
+                "EnsembleClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -53,6 +68,14 @@ let package = Package(
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"]),
         .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore"]),
         .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts"]),
+        .testTarget(
+            name: "EnsembleClientTests",
+            dependencies: [
+                "EnsembleClient",
+                "EnsembleServer",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
         .testTarget(
             name: "EnsembleServerTests",
             dependencies: [

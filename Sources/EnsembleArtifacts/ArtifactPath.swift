@@ -40,6 +40,13 @@ public struct ArtifactPath: Sendable, Equatable, CustomStringConvertible {
         // Windows drive letters (`C:`) are absolute too.
         let u = Array(path.utf8)
         if u.count >= 2, u[1] == UInt8(ascii: ":"), (u[0] | 0x20) >= UInt8(ascii: "a"), (u[0] | 0x20) <= UInt8(ascii: "z") { return false }
+        // A URI scheme (`file:`, `s3:`, `http:`) as the first segment names another store, never a path.
+        if let colon = u.firstIndex(of: UInt8(ascii: ":")), !u[..<colon].contains(UInt8(ascii: "/")), colon > 0,
+            u[..<colon].allSatisfy({ ($0 | 0x20) >= UInt8(ascii: "a") && ($0 | 0x20) <= UInt8(ascii: "z") || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }),
+            colon + 1 == u.count || u[colon + 1] == UInt8(ascii: "/")
+        {
+            return false
+        }
         for segment in path.split(separator: "/", omittingEmptySubsequences: false) where segment == ".." {
             return false
         }

@@ -37,17 +37,7 @@ public struct LocalArtifactStore: Sendable {
         self.root = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
-    enum Kind { case missing, file, directory, other }
-
-    static func kind(_ path: String) -> Kind {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return .missing }
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: return .file
-        case S_IFDIR: return .directory
-        default: return .other  // symlinks, sockets, devices: never followed or served
-        }
-    }
+    static func kind(_ path: String) -> FileKind { FileKind.of(path) }
 
     /// The absolute path of `path`, after checking that every parent is a real folder.
     /// - Parameter create: make missing parent folders.
@@ -181,14 +171,8 @@ public final class ArtifactUpload {
     }
 
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw EnsembleError(.internalError, "Writing the artifact failed: \(String(cString: strerror(errno)))")
-            }
-            offset += n
+        if let failure = POSIXFile.writeAll(fd, bytes) {
+            throw EnsembleError(.internalError, "Writing the artifact failed: \(failure)")
         }
         bytesWritten += Int64(bytes.count)
     }

@@ -11,7 +11,7 @@ import ServiceLifecycle
 public struct ServerConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 5000
-    /// Holds `ensemble.sqlite` and the `artifacts/` folder.
+    /// Holds `ensemble.sqlite`, the `artifacts/` folder and `blobs/` (stored dataset contents).
     public var dataDirectory: String = "./ensemble-data"
     /// Cap for JSON request bodies on ordinary routes.
     public var maxJSONBodyBytes: Int = 4 * 1024 * 1024
@@ -27,6 +27,7 @@ public struct ServerConfiguration: Sendable {
 
     public var databasePath: String { dataDirectory + "/ensemble.sqlite" }
     public var artifactDirectory: String { dataDirectory + "/artifacts" }
+    public var contentDirectory: String { dataDirectory + "/blobs" }
 }
 
 /// Ensemble's version, reported by `ensemble --version` and the `X-Ensemble-Version` header.
@@ -38,11 +39,14 @@ public let mlflowCompatibleVersion = "3.17.2"
 public struct EnsembleServices: Sendable {
     public let store: SQLiteStore
     public let artifacts: LocalArtifactStore
+    /// Content-addressed blobs of stored datasets, outside the artifact proxy's tree.
+    public let content: ContentStore
 
     public init(configuration: ServerConfiguration) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         self.store = try SQLiteStore(path: configuration.databasePath)
         self.artifacts = try LocalArtifactStore(root: configuration.artifactDirectory)
+        self.content = try ContentStore(root: configuration.contentDirectory)
     }
 }
 
@@ -141,8 +145,11 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         "GET /get-artifact": .raw(files.getArtifact),
         "GET /model-versions/get-artifact": .raw(registry.getArtifact),
     ]
+    let native = NativeHandlers(datasets: services.store, stored: services.store, registry: services.store)
+    let storedDatasets = StoredDatasetHandlers(store: services.store, content: services.content, maxBlobBytes: configuration.maxArtifactBytes)
     let proxy: EnsembleResponder.Handler = .raw(files.proxy)
-    let prefixes = ArtifactHandlers.proxyPrefixes.map { (prefix: $0, methods: Set(["GET", "PUT", "DELETE"]), handler: proxy) }
+    var prefixes = ArtifactHandlers.proxyPrefixes.map { (prefix: $0, methods: Set(["GET", "PUT", "DELETE"]), handler: proxy) }
+    prefixes.append((prefix: StoredDatasetHandlers.blobPrefix, methods: ["GET", "HEAD", "PUT"], handler: .raw(storedDatasets.blob)))
     let models = LoggedModelHandlers(models: services.store, files: files)
     let patterns: [(String, String, Int, @Sendable (RequestFields, [String: String]) async throws -> Response)] = [
         ("POST", "logged-models", small, models.create),
@@ -160,17 +167,21 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     responder.mlflowPatternRoutes = patterns.map {
         EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: $0.2, handler: $0.3)
     }
-    let native = NativeHandlers(datasets: services.store, registry: services.store)
-    let lineage = LineageHandler(builder: LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store))
+    var lineageBuilder = LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store)
+    lineageBuilder.stored = services.store
+    let lineage = LineageHandler(builder: lineageBuilder)
     let nativeRoutes: [(String, String, @Sendable (RequestFields, [String: String]) async throws -> Response)] = [
         ("GET", "datasets", native.listDatasets),
         ("GET", "datasets/{name}/versions", native.datasetVersions),
+        ("POST", "datasets/{name}/versions", storedDatasets.addVersion),
+        ("GET", "datasets/{name}/versions/{version}", storedDatasets.getVersion),
+        ("POST", "blobs/missing", storedDatasets.missing),
         ("GET", "models/{name}/history", native.modelHistory),
         ("GET", "openapi.json", native.openAPI),
         ("GET", "lineage", lineage.lineage),
     ]
     responder.nativeRoutes = nativeRoutes.map {
-        EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: small, handler: $0.2)
+        EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: $0.0 == "POST" ? large : small, handler: $0.2)
     }
     return responder
 }

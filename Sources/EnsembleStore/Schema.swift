@@ -223,6 +223,33 @@ extension SQLiteStore {
                 CREATE INDEX registry_events_by_name ON registry_events(name, id);
                 """)
         }
+        migrator.registerMigration("2026-11-25-stored-datasets-v1") { db in
+            try db.execute(sql: """
+                -- Content-addressed datasets kept by Ensemble (ensemble dataset add). Versions are
+                -- immutable; the file bytes live in the content store under their SHA-256.
+                CREATE TABLE stored_dataset_versions (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    digest TEXT NOT NULL,
+                    description TEXT,
+                    file_count INTEGER NOT NULL,
+                    total_size INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    created_by TEXT,
+                    UNIQUE (name, version)
+                );
+                CREATE INDEX stored_dataset_versions_by_digest ON stored_dataset_versions(name, digest);
+                CREATE TABLE stored_dataset_files (
+                    version_id INTEGER NOT NULL REFERENCES stored_dataset_versions(id) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    sha256 TEXT NOT NULL,
+                    PRIMARY KEY (version_id, path)
+                ) WITHOUT ROWID;
+                CREATE INDEX stored_dataset_files_by_content ON stored_dataset_files(sha256);
+                """)
+        }
         return migrator
     }
 }

@@ -14,7 +14,7 @@ func makeTempDir(_ label: String) throws -> String {
 struct ArtifactPathTests {
     @Test("safe paths are normalised", arguments: [
         ("a/b.txt", ["a", "b.txt"]), ("a//b", ["a", "b"]), ("./a/./b", ["a", "b"]), ("", []), ("a/", ["a"]),
-        ("..a/b..", ["..a", "b.."]), ("%41", ["%41"]),
+        ("..a/b..", ["..a", "b.."]), ("%41", ["%41"]), ("a/file:/b", ["a", "file:", "b"]), ("12:30.txt", ["12:30.txt"]),
     ])
     func safe(path: String, segments: [String]) throws {
         #expect(try ArtifactPath(path).segments == segments)
@@ -23,7 +23,7 @@ struct ArtifactPathTests {
     @Test("unsafe paths are refused with 'Invalid path'", arguments: [
         "../etc/passwd", "a/../../b", "a/..", "..", "/etc/passwd", "//proc/self/root", "a\\..\\b", "..\\x", "C:/Windows",
         "c:\\x", "a#b", "a\u{0}b", "%2e%2e/x", "%2e%2e%2fx", "a/%2E%2E", "%252e%252e%252f", "%25252e%25252e/x", "%2Fetc%2Fpasswd",
-        "%00", "%5c..%5cx",
+        "%00", "%5c..%5cx", "file:///etc/passwd", "file:", "s3://bucket/x", "file%3A%2F%2F%2Fetc%2Fpasswd", "mlflow-artifacts:/0/x",
     ])
     func unsafe(path: String) {
         #expect(throws: ArtifactPath.invalid) { try ArtifactPath(path) }

@@ -32,13 +32,10 @@ os.environ.update(CLIENT_ENV)
 
 
 def _serve(tmp: Path):
-    """Start a server in `tmp`, point the fluent client at it, and stop it afterwards."""
-    import mlflow
-
+    """Start a server in `tmp` and stop it (SIGTERM) afterwards."""
     srv = Server(tmp / "data", tmp / "server.log").start()
     yield srv
-    while mlflow.active_run():
-        mlflow.end_run()
+    _reset_fluent_state()
     code = srv.stop()
     # A clean SIGTERM shutdown is part of the contract: 0, or death by the signal itself.
     assert code in (0, None, -15, 143), f"ensemble exited with {code} on SIGTERM\n{srv.log_tail()}"
@@ -75,11 +72,22 @@ def client(shared_server, monkeypatch):
     return mlflow.MlflowClient(shared_server.url)
 
 
-@pytest.fixture(autouse=True)
-def _end_active_runs():
-    """A failing test must not leave a fluent run open for the next one."""
-    yield
+def _reset_fluent_state() -> None:
     import mlflow
+    import mlflow.tracking.fluent as fluent
 
     while mlflow.active_run():
         mlflow.end_run()
+    # set_experiment() remembers the experiment globally (and in MLFLOW_EXPERIMENT_ID); an id from
+    # an earlier test's server must not leak into the next test.
+    fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    os.environ.pop("MLFLOW_EXPERIMENT_NAME", None)
+
+
+@pytest.fixture(autouse=True)
+def _clean_fluent_state():
+    """Each test starts with no active run and no remembered experiment, and leaves none."""
+    _reset_fluent_state()
+    yield
+    _reset_fluent_state()

@@ -1,9 +1,14 @@
 """Raw HTTP behaviour the MLflow client and hostile callers depend on."""
 
 import json
+import math
+import socket
+import threading
+import time
 
 import pytest
 import requests
+from _server import raw_request
 
 
 def test_health_version_server_info(shared_server):
@@ -63,26 +68,94 @@ def test_run_id_of_wrong_type_and_missing_fields(shared_server):
     assert r.status_code == 400 and "'name'" in r.json()["message"]
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"[1,2]", b'{"a": "\\x"}', b"\xff\xfe", b"[" * 10000])
+@pytest.mark.parametrize(
+    "data",
+    [b"{not json", b"[1,2]", b'{"a": "\\x"}', b"\xff\xfe", b"[" * 10000, b'{"a":' * 100000, b'{"experiment_id": "0"', b"{'experiment_id': '0'}"],
+    ids=["garbage", "list", "bad-escape", "bad-utf8", "deep-list", "deep-object", "truncated", "single-quotes"],
+)
 def test_malformed_json_is_400(shared_server, data):
     r = requests.post(shared_server.api("runs/create"), data=data, headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert r.json()["error_code"] in ("BAD_REQUEST", "INVALID_PARAMETER_VALUE")
 
 
-def test_post_without_json_content_type_is_400(shared_server):
-    r = requests.post(shared_server.api("runs/create"), data=b'{"experiment_id": "0"}', headers={"Content-Type": "text/plain"})
-    assert r.status_code == 400
-
-
-def test_oversized_body_is_refused_and_server_survives(shared_server):
-    huge = b'{"name": "' + b"x" * (30 * 1024 * 1024) + b'"}'
+def _post_raw(server, path, head_extra: bytes, body: bytes, timeout=30):
+    """POST over a raw socket; returns the status code, or None if the server closed first."""
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout)
     try:
-        r = requests.post(shared_server.api("experiments/create"), data=huge, headers={"Content-Type": "application/json"})
-        assert 400 <= r.status_code < 500
+        try:
+            s.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+                + head_extra + b"\r\n" + body
+            )
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data = b""
+        try:
+            while b"\r\n" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except ConnectionResetError:
+            pass
+        return int(data.split(b" ")[1]) if data.startswith(b"HTTP/1.1 ") else None
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("route", ["experiments/create", "runs/log-metric", "runs/search", "runs/log-batch"])
+def test_oversized_body_is_refused_and_server_survives(shared_server, route):
+    rid = new_run(shared_server)
+    huge = b'{"run_id": "%s", "name": "' % rid.encode() + b"x" * (60 * 1024 * 1024) + b'"}'
+    status = _post_raw(shared_server, "/api/2.0/mlflow/" + route, b"Content-Length: %d\r\n" % len(huge), huge)
+    # 413 (or 400) - or the connection closed after refusing: never a 5xx, never a hang.
+    assert status is None or 400 <= status < 500, status
+    assert shared_server.healthy()
+    # The same through requests, 30 MB on a small JSON route.
+    try:
+        r = requests.post(shared_server.api("experiments/create"), data=b'{"name": "' + b"x" * (30 * 1024 * 1024) + b'"}', headers={"Content-Type": "application/json"})
+        assert r.status_code in (400, 413), r.status_code
+        assert r.json()["error_code"] in ("INVALID_PARAMETER_VALUE", "BAD_REQUEST", "RESOURCE_EXHAUSTED", "REQUEST_LIMIT_EXCEEDED")
     except requests.ConnectionError:
-        pass  # the server may close the connection after refusing; what matters is that it lives on
-    assert requests.get(shared_server.url + "/health").text == "OK"
+        pass  # refused before the whole body was read
+    assert shared_server.healthy()
+    assert requests.get(shared_server.api("runs/get"), params={"run_id": rid}).status_code == 200
+
+
+def test_oversized_content_length_is_refused_before_the_body(shared_server):
+    """A declared 30 MB body on a small route is refused from its headers alone."""
+    s = socket.create_connection(("127.0.0.1", shared_server.port), timeout=10)
+    try:
+        s.sendall(
+            b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 31457280\r\n\r\n{\"name\": \""
+        )
+        head = s.recv(4096)
+    finally:
+        s.close()
+    assert head.startswith(b"HTTP/1.1 413") or head.startswith(b"HTTP/1.1 400"), head[:200]
+
+
+@pytest.mark.parametrize("length", [b"99999999999999999999999", b"-5", b"abc", b"10, 20"])
+def test_invalid_content_length_is_refused_promptly(shared_server, length):
+    s = socket.create_connection(("127.0.0.1", shared_server.port), timeout=10)
+    try:
+        s.sendall(
+            b"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + length + b"\r\n\r\n{}"
+        )
+        try:
+            head = s.recv(4096)
+        except ConnectionResetError:
+            head = b""
+    except socket.timeout:
+        head = b"(no answer within 10 s)"
+    finally:
+        s.close()
+    # Either a 4xx answer or a closed connection; not a connection left waiting for a body.
+    assert head == b"" or head.startswith(b"HTTP/1.1 4"), head[:200]
+    assert shared_server.healthy()
 
 
 @pytest.mark.parametrize(
@@ -220,3 +293,253 @@ def test_logged_model_search_validates_its_request(shared_server):
     assert r.status_code == 200 and r.json() == {"models": []}
     assert requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["0"], "filter": "name = "}).status_code == 400
     assert requests.post(shared_server.api("logged-models/search"), json={"experiment_ids": ["x"]}).status_code == 400
+
+
+# -- wire format details the client relies on ---------------------------------------------------------
+
+
+def get_run(server, rid):
+    r = requests.get(server.api("runs/get"), params={"run_id": rid})
+    assert r.status_code == 200, r.text
+    return r.json()["run"]
+
+
+def test_int64_as_strings_enums_as_numbers_and_unknown_fields(shared_server):
+    rid = new_run(shared_server)
+    r = requests.post(
+        shared_server.api("runs/log-metric"),
+        json={"run_id": rid, "key": "s", "value": 1.5, "timestamp": "1700000000000", "step": "3", "unknown_field": {"x": [1]}},
+    )
+    assert r.status_code == 200, r.text
+    history = requests.get(shared_server.api("metrics/get-history"), params={"run_id": rid, "metric_key": "s"}).json()["metrics"]
+    assert [(m["step"], m["timestamp"], m["value"]) for m in history] == [(3, 1700000000000, 1.5)]
+    # Numbers come back as JSON numbers.
+    assert isinstance(history[0]["timestamp"], int) and isinstance(history[0]["step"], int)
+    # Only run_uuid (older clients).
+    assert requests.post(shared_server.api("runs/set-tag"), json={"run_uuid": rid, "key": "t", "value": "v"}).status_code == 200
+    # Enums by number: FAILED = 4 (RunStatus), ALL = 3 (ViewType).
+    r = requests.post(shared_server.api("runs/update"), json={"run_id": rid, "status": 4, "end_time": 1800000000000})
+    assert r.status_code == 200, r.text
+    info = r.json()["run_info"]
+    assert info["status"] == "FAILED" and info["end_time"] == 1800000000000
+    r = requests.post(shared_server.api("runs/search"), json={"experiment_ids": ["0"], "run_view_type": 3, "filter": f"attributes.run_id = '{rid}'"})
+    assert [x["info"]["run_id"] for x in r.json()["runs"]] == [rid]
+    r = requests.post(shared_server.api("runs/search"), json={"experiment_ids": ["0"], "run_view_type": "ALL", "max_results": "5"})
+    assert r.status_code == 200 and 1 <= len(r.json()["runs"]) <= 5
+
+
+def test_running_run_omits_end_time_and_unset_fields(shared_server):
+    r = requests.post(shared_server.api("runs/create"), json={"experiment_id": "0", "run_name": "shape"})
+    info = r.json()["run"]["info"]
+    assert info["status"] == "RUNNING" and info["lifecycle_stage"] == "active"
+    assert "end_time" not in info or info["end_time"] in (0, None)
+    assert info["run_id"] == info["run_uuid"]
+    assert info["artifact_uri"] == f"mlflow-artifacts:/0/{info['run_id']}/artifacts"
+    assert isinstance(info["start_time"], int) and abs(info["start_time"] - time.time() * 1000) < 600_000
+    body = requests.post(shared_server.api("experiments/search"), json={"max_results": 50000}).json()
+    assert "next_page_token" not in body
+    assert isinstance(body["experiments"][0]["creation_time"], int)
+
+
+def test_nan_and_infinity_over_the_wire(shared_server):
+    rid = new_run(shared_server)
+    for i, v in enumerate(["NaN", "Infinity", "-Infinity"]):
+        r = requests.post(shared_server.api("runs/log-metric"), json={"run_id": rid, "key": f"m{i}", "value": v, "timestamp": 1, "step": 0})
+        assert r.status_code == 200, (v, r.text)
+    latest = {m["key"]: m["value"] for m in get_run(shared_server, rid)["data"]["metrics"]}
+
+    def num(x):
+        return float(x) if isinstance(x, str) else x
+
+    assert latest["m0"] == "NaN" or math.isnan(num(latest["m0"]))
+    assert num(latest["m1"]) >= 1.7976931348623157e308
+    assert num(latest["m2"]) <= -1.7976931348623157e308
+    # A bare JSON NaN literal is not JSON; the server refuses it or reads it as NaN, never 5xx.
+    r = requests.post(
+        shared_server.api("runs/log-metric"),
+        data=b'{"run_id": "%s", "key": "lit", "value": NaN, "timestamp": 1}' % rid.encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code in (200, 400)
+
+
+def test_negative_and_huge_numbers(shared_server):
+    rid = new_run(shared_server)
+    ok = [
+        {"value": 1, "timestamp": 1, "step": -5},
+        {"value": 1e308, "timestamp": 1, "step": 9223372036854775807},
+        {"value": -1e-308, "timestamp": 4102444800000, "step": -9223372036854775808},
+    ]
+    for body in ok:
+        r = requests.post(shared_server.api("runs/log-metric"), json={"run_id": rid, "key": "n", **body})
+        assert r.status_code == 200, (body, r.text)
+    steps = [m["step"] for m in requests.get(shared_server.api("metrics/get-history"), params={"run_id": rid, "metric_key": "n"}).json()["metrics"]]
+    assert steps == [-9223372036854775808, -5, 9223372036854775807]
+    bad = [
+        {"value": 1, "timestamp": -1},
+        {"value": 1, "timestamp": 1, "step": 9223372036854775808},
+        {"value": 1, "timestamp": 1, "step": 1.5},
+        {"value": 1, "timestamp": 1e30},
+        {"value": 1, "timestamp": True},
+        {"value": True, "timestamp": 1},
+        {"value": None, "timestamp": 1},
+    ]
+    for body in bad:
+        r = requests.post(shared_server.api("runs/log-metric"), json={"run_id": rid, "key": "bad", **body})
+        assert r.status_code == 400, (body, r.status_code, r.text)
+        assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.parametrize(
+    "route, body, field",
+    [
+        ("experiments/create", {"name": "x", "tags": "5"}, "tags"),
+        ("experiments/create", {"name": ["x"]}, "name"),
+        ("runs/set-tag", {"key": "t", "value": 41}, "value"),
+        ("runs/log-parameter", {"key": "p", "value": {"a": 1}}, "value"),
+        ("runs/log-batch", {"metrics": {"key": "m"}}, "metrics"),
+        ("runs/log-batch", {"metrics": [{"key": "m", "value": "high", "timestamp": 1}]}, "value"),
+        ("runs/log-batch", {"params": [{"key": 1, "value": "v"}]}, "key"),
+        ("runs/search", {"experiment_ids": "0"}, "experiment_ids"),
+        ("runs/search", {"experiment_ids": ["0"], "max_results": "lots"}, "max_results"),
+        ("runs/search", {"experiment_ids": ["0"], "run_view_type": "SOMETIMES"}, "run_view_type"),
+        ("runs/update", {"status": "HAPPY"}, "status"),
+        ("experiments/search", {"order_by": "name"}, "order_by"),
+    ],
+)
+def test_wrong_types_on_other_routes(shared_server, route, body, field):
+    rid = new_run(shared_server)
+    if route.startswith("runs/") and route != "runs/search":
+        body = {"run_id": rid, **body}
+    r = requests.post(shared_server.api(route), json=body)
+    assert r.status_code == 400, (route, body, r.status_code, r.text)
+    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert field in r.json()["message"]
+
+
+@pytest.mark.parametrize("ctype", ["application/json; charset=utf-8", "application/json;charset=UTF-8"])
+def test_json_content_type_variants_are_accepted(shared_server, ctype):
+    r = requests.post(shared_server.api("runs/create"), data=b'{"experiment_id": "0"}', headers={"Content-Type": ctype})
+    assert r.status_code == 200, (ctype, r.status_code, r.text)
+
+
+@pytest.mark.parametrize("ctype", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_post_without_json_content_type_is_400(shared_server, ctype):
+    status, headers, body = raw_request(
+        shared_server, "POST", "/api/2.0/mlflow/runs/create", body=b'{"experiment_id": "0"}', headers={"Content-Type": ctype} if ctype else {}
+    )
+    assert status == 400, (ctype, status, body)
+    assert headers["content-type"].startswith("application/json")
+    assert json.loads(body)["error_code"] in ("BAD_REQUEST", "INVALID_PARAMETER_VALUE")
+
+
+@pytest.mark.parametrize("data", [b"null", b'"text"', b"1", b"true", b"", b"   ", b'{"a": 1}{"b": 2}', b'{"experiment_id": "0",}'])
+def test_bodies_that_are_not_one_json_object(shared_server, data):
+    r = requests.post(shared_server.api("runs/log-metric"), data=data, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, (data, r.status_code, r.text)
+    assert r.json()["error_code"] in ("BAD_REQUEST", "INVALID_PARAMETER_VALUE")
+
+
+@pytest.mark.parametrize("method, path", [("GET", "runs/create"), ("DELETE", "runs/get"), ("PUT", "experiments/create"), ("PATCH", "runs/log-metric")])
+def test_wrong_method_is_a_json_4xx(shared_server, method, path):
+    r = requests.request(method, shared_server.api(path), json={})
+    assert 400 <= r.status_code < 500, (method, path, r.status_code)
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert "error_code" in r.json()
+
+
+def test_missing_required_fields(shared_server):
+    r = requests.get(shared_server.api("runs/get"))
+    assert r.status_code == 400
+    assert "Missing value for required parameter 'run_id'" in r.json()["message"]
+    r = requests.get(shared_server.api("runs/get"), params={"run_id": ""})
+    assert r.status_code == 400
+    r = requests.get(shared_server.api("metrics/get-history"), params={"run_id": new_run(shared_server)})
+    assert r.status_code == 400 and "metric_key" in r.json()["message"]
+    r = requests.post(shared_server.api("experiments/update"), json={"experiment_id": "0"})
+    assert r.status_code == 400 and "new_name" in r.json()["message"]
+    r = requests.post(shared_server.api("runs/log-metric"), json={"run_id": new_run(shared_server), "key": "m", "value": 1})
+    assert r.status_code == 400 and "timestamp" in r.json()["message"]
+
+
+def test_get_routes_read_the_query_string(shared_server):
+    r = requests.get(shared_server.api("experiments/search"), params={"max_results": "1", "filter": "name = 'Default'", "view_type": "ALL"})
+    assert r.status_code == 200
+    assert [e["name"] for e in r.json()["experiments"]] == ["Default"]
+    r = requests.get(shared_server.api("experiments/get-by-name"), params={"experiment_name": "Default"})
+    assert r.json()["experiment"]["experiment_id"] == "0"
+
+
+@pytest.mark.parametrize("route, params", [("experiments/search", {}), ("metrics/get-history", {"metric_key": "m", "max_results": 10})])
+@pytest.mark.parametrize("token", ["garbage", "e30=", "A" * 5000, "eyJvZmZzZXQiOiAtNX0="])
+def test_forged_page_tokens_elsewhere_are_400(shared_server, route, params, token):
+    if route == "metrics/get-history":
+        params = {**params, "run_id": new_run(shared_server)}
+    r = requests.get(shared_server.api(route), params={**params, "page_token": token})
+    assert r.status_code == 400, (route, token, r.status_code, r.text)
+    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_slow_clients_do_not_block_others(shared_server):
+    """Connections that send half a request and stall must not stop other clients."""
+    stalled = []
+    try:
+        for _ in range(64):
+            s = socket.create_connection(("127.0.0.1", shared_server.port))
+            s.sendall(b"POST /api/2.0/mlflow/runs/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            stalled.append(s)
+        for _ in range(16):
+            s = socket.create_connection(("127.0.0.1", shared_server.port))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost:")
+            stalled.append(s)
+        start = time.time()
+        for _ in range(20):
+            assert requests.get(shared_server.url + "/health", timeout=5).text == "OK"
+        assert new_run(shared_server)
+        assert time.time() - start < 5
+    finally:
+        for s in stalled:
+            s.close()
+
+
+def test_concurrent_experiment_creation_with_one_name(shared_server):
+    name = f"race-{time.time_ns()}"
+    results = []
+
+    def create():
+        r = requests.post(shared_server.api("experiments/create"), json={"name": name})
+        results.append((r.status_code, r.json()))
+
+    threads = [threading.Thread(target=create) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ok = [b for s, b in results if s == 200]
+    assert len(ok) == 1, results
+    assert all(s == 400 and b["error_code"] == "RESOURCE_ALREADY_EXISTS" for s, b in results if s != 200), results
+    found = requests.get(shared_server.api("experiments/get-by-name"), params={"experiment_name": name}).json()
+    assert found["experiment"]["experiment_id"] == ok[0]["experiment_id"]
+
+
+def test_concurrent_conflicting_params(shared_server):
+    rid = new_run(shared_server)
+    results = []
+
+    def log(i):
+        r = requests.post(shared_server.api("runs/log-parameter"), json={"run_id": rid, "key": "p", "value": str(i % 4)})
+        results.append((i % 4, r.status_code, r.json()))
+
+    threads = [threading.Thread(target=log, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(s in (200, 400) for _, s, _ in results), results
+    stored = {p["key"]: p["value"] for p in get_run(shared_server, rid)["data"]["params"]}["p"]
+    # Exactly the writers of the stored value succeeded; everyone else got the "Changing param" error.
+    for value, status, body in results:
+        if str(value) == stored:
+            assert status == 200, (value, status, body)
+        else:
+            assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", (value, status, body)

@@ -65,9 +65,13 @@ public struct LineageGraph: Sendable, Equatable {
 /// Where a lineage query starts.
 public enum LineageRoot: Sendable, Equatable {
     case modelVersion(name: String, version: Int64)
+    /// The version an alias points to, e.g. `churn@champion`.
+    case modelAlias(name: String, alias: String)
     case loggedModel(id: String)
     case run(id: String)
     case dataset(name: String, digest: String)
+    /// A version added with `ensemble dataset add`; its runs are those that logged it as an input.
+    case storedDataset(name: String, version: Int64)
 }
 
 /// Builds lineage graphs from the stores. Read-only; at most two hops beyond the root's data
@@ -77,6 +81,8 @@ public struct LineageBuilder: Sendable {
     let models: any LoggedModelStore
     let registry: any RegistryStore
     let datasets: any DatasetCatalog
+    /// Stored (content-addressed) dataset versions, when the server keeps them.
+    public var stored: (any StoredDatasetStore)?
     /// At most this many other runs per dataset.
     public var maxRunsPerDataset = 50
 
@@ -90,8 +96,15 @@ public struct LineageBuilder: Sendable {
     public func graph(from root: LineageRoot) async throws -> LineageGraph {
         var g = LineageGraph()
         switch root {
-        case .modelVersion(let name, let version):
-            let v = try await registry.modelVersion(name: name, version: version)
+        case .modelVersion, .modelAlias:
+            let v: ModelVersion
+            if case .modelAlias(let name, let alias) = root {
+                v = try await registry.versionByAlias(name: name, alias: alias)
+            } else if case .modelVersion(let name, let version) = root {
+                v = try await registry.modelVersion(name: name, version: version)
+            } else {
+                preconditionFailure("unreachable")
+            }
             let vid = Self.versionID(v)
             g.add(vid, .modelVersion, "\(v.name) v\(v.version)", [KeyValue(key: "stage", value: v.currentStage.rawValue)] + v.aliases.map { KeyValue(key: "alias", value: $0) })
             var runID = v.runID
@@ -112,8 +125,14 @@ public struct LineageBuilder: Sendable {
             try await expandRun(id, into: &g, from: nil)
         case .dataset(let name, let digest):
             let dsID = "dataset:\(name)@\(digest)"
-            g.add(dsID, .dataset, "\(name)@\(digest)")
+            g.add(dsID, .dataset, "\(name)@\(digest)", try await storedAttributes(name: name, digest: digest))
             try await addUsers(ofDataset: name, digest: digest, into: &g, except: nil)
+        case .storedDataset(let name, let version):
+            guard let stored else { throw EnsembleError.notFound("This server keeps no stored datasets.") }
+            let v = try await stored.storedDatasetVersion(name: name, version: version)
+            let dsID = "dataset:\(name)@\(v.mlflowDigest)"
+            g.add(dsID, .dataset, "\(name)@\(v.mlflowDigest)", Self.attributes(of: v))
+            try await addUsers(ofDataset: name, digest: v.mlflowDigest, into: &g, except: nil)
         }
         return g
     }
@@ -158,7 +177,9 @@ public struct LineageBuilder: Sendable {
         try await addVersions(filter: "run_id = \(Self.quoted(run.info.runID))", to: &g, modelID: nil)
         for input in run.datasetInputs {
             let dsID = "dataset:\(input.dataset.name)@\(input.dataset.digest)"
-            g.add(dsID, .dataset, "\(input.dataset.name)@\(input.dataset.digest)", [KeyValue(key: "source_type", value: input.dataset.sourceType)])
+            g.add(
+                dsID, .dataset, "\(input.dataset.name)@\(input.dataset.digest)",
+                [KeyValue(key: "source_type", value: input.dataset.sourceType)] + (try await storedAttributes(name: input.dataset.name, digest: input.dataset.digest)))
             g.link(rid, dsID, Self.relation(input.context))
             try await addUsers(ofDataset: input.dataset.name, digest: input.dataset.digest, into: &g, except: run.info.runID)
         }
@@ -183,6 +204,22 @@ public struct LineageBuilder: Sendable {
                 }
             }
         }
+    }
+
+    /// `stored_version`, `files`, `total_size` and the full digest when the dataset version is one
+    /// Ensemble stores; nothing otherwise.
+    func storedAttributes(name: String, digest: String) async throws -> [KeyValue] {
+        guard let stored, let v = try await stored.storedDatasetVersion(name: name, digest: digest) else { return [] }
+        return Self.attributes(of: v)
+    }
+
+    static func attributes(of v: StoredDatasetVersion) -> [KeyValue] {
+        [
+            KeyValue(key: "stored_version", value: String(v.version)),
+            KeyValue(key: "files", value: String(v.fileCount)),
+            KeyValue(key: "total_size", value: String(v.totalSize)),
+            KeyValue(key: "sha256", value: v.digest),
+        ]
     }
 
     /// A filter string literal, with quotes doubled.

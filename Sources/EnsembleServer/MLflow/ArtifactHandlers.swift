@@ -113,13 +113,19 @@ struct ArtifactHandlers: Sendable {
             .contentDisposition: "attachment; filename=\"\(path.name.replacingOccurrences(of: "\"", with: ""))\"",
             .init("X-Content-Type-Options")!: "nosniff",
         ]
-        headers[.contentLength] = String(size)
         let store = artifacts
+        return Self.fileResponse(headers: headers, size: size) { try store.openForReading(path) }
+    }
+
+    /// A response that streams a file in chunks. `open` runs inside the body writer, so the file handle
+    /// never crosses tasks.
+    static func fileResponse(headers: HTTPFields, size: Int64, open: @escaping @Sendable () throws -> ArtifactReader) -> Response {
+        var headers = headers
+        headers[.contentLength] = String(size)
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody(contentLength: Int(size)) { writer in
-                // Re-open inside the body so the file handle never crosses tasks.
-                let reader = try store.openForReading(path)
+                let reader = try open()
                 defer { reader.close() }
                 while true {
                     let chunk = try reader.read()

@@ -6,21 +6,42 @@ import Hummingbird
 /// ``OpenAPIDocument`` at `/api/v1/openapi.json`.
 struct NativeHandlers: Sendable {
     let datasets: any DatasetCatalog
+    let stored: any StoredDatasetStore
     let registry: any RegistryStore
 
     func listDatasets(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let names = try await datasets.datasetNames()
-        return JSONResponse.list("datasets", names) { w, item in
+        var byName: [String: (logged: Int64, stored: StoredDatasetSummary?)] = [:]
+        for item in try await datasets.datasetNames() { byName[item.name, default: (0, nil)].logged = Int64(item.versions) }
+        for item in try await stored.storedDatasets() { byName[item.name, default: (0, nil)].stored = item }
+        let names = byName.keys.sorted()
+        return JSONResponse.list("datasets", names) { w, name in
+            let entry = byName[name]!
             w.beginObject()
-            w.member("name", item.name)
-            w.member("versions", Int64(item.versions))
+            w.member("name", name)
+            w.member("versions", entry.logged)
+            w.member("stored_versions", entry.stored?.versions ?? 0)
+            w.optionalMember("latest_stored_version", entry.stored?.latest)
             w.endObject()
         }
     }
 
     func datasetVersions(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let versions = try await datasets.datasetVersions(name: captures["name"] ?? "")
-        return JSONResponse.list("versions", versions, bytesPerItem: 512) { w, v in
+        let name = captures["name"] ?? ""
+        let logged: [DatasetVersionUsage]
+        do {
+            logged = try await datasets.datasetVersions(name: name)
+        } catch let error as EnsembleError where error.code == .resourceDoesNotExist {
+            logged = []
+        }
+        let storedVersions = try await stored.storedDatasetVersions(name: name)
+        guard !logged.isEmpty || !storedVersions.isEmpty else {
+            throw EnsembleError.notFound("No dataset named '\(name)': no run logged it and no version of it was added with 'ensemble dataset add'.")
+        }
+        var w = JSONWriter(capacity: 512 * (logged.count + storedVersions.count) + 64)
+        w.beginObject()
+        w.key("versions")
+        w.beginArray()
+        for v in logged {
             w.beginObject()
             w.member("name", v.dataset.name)
             w.member("digest", v.dataset.digest)
@@ -41,6 +62,13 @@ struct NativeHandlers: Sendable {
             w.endArray()
             w.endObject()
         }
+        w.endArray()
+        w.key("stored_versions")
+        w.beginArray()
+        for v in storedVersions { w.storedVersion(v, withFiles: false) }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
     }
 
     func modelHistory(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
@@ -64,15 +92,17 @@ struct NativeHandlers: Sendable {
     }
 }
 
-/// `GET /api/v1/lineage?model=NAME&version=N | logged_model=ID | run=ID | dataset=NAME&digest=D [&format=dot]`.
+/// `GET /api/v1/lineage?model=NAME&version=N | model=NAME&alias=A | logged_model=ID | run=ID | dataset=NAME&digest=D | dataset=NAME&version=N [&format=dot]`.
 struct LineageHandler: Sendable {
     let builder: LineageBuilder
 
     func lineage(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
         let root: LineageRoot
-        if let model = try f.string("model") {
+        if let model = try f.string("model"), let alias = try f.string("alias") {
+            root = .modelAlias(name: TrackingHandlers.normalizedName(model), alias: alias)
+        } else if let model = try f.string("model") {
             guard let raw = try f.string("version"), let version = Int64(raw) else {
-                throw EnsembleError.invalid("A model lineage needs 'version' as an integer, e.g. ?model=churn&version=3.")
+                throw EnsembleError.invalid("A model lineage needs 'version' as an integer or an 'alias', e.g. ?model=churn&version=3 or ?model=churn&alias=champion.")
             }
             root = .modelVersion(name: TrackingHandlers.normalizedName(model), version: version)
         } else if let id = try f.string("logged_model") {
@@ -81,9 +111,17 @@ struct LineageHandler: Sendable {
         } else if let id = try f.string("run") {
             root = .run(id: id)
         } else if let name = try f.string("dataset") {
-            root = .dataset(name: name, digest: try f.requiredString("digest"))
+            if let raw = try f.string("version") {
+                guard let version = Int64(raw), version > 0 else {
+                    throw EnsembleError.invalid("A stored dataset lineage needs 'version' as a positive integer, e.g. ?dataset=iris&version=2.")
+                }
+                root = .storedDataset(name: name, version: version)
+            } else {
+                root = .dataset(name: name, digest: try f.requiredString("digest"))
+            }
         } else {
-            throw EnsembleError.invalid("Say where the lineage starts: ?model=NAME&version=N, ?logged_model=ID, ?run=ID or ?dataset=NAME&digest=D.")
+            throw EnsembleError.invalid(
+                "Say where the lineage starts: ?model=NAME&version=N, ?model=NAME&alias=A, ?logged_model=ID, ?run=ID, ?dataset=NAME&digest=D or ?dataset=NAME&version=N.")
         }
         let graph = try await builder.graph(from: root)
         switch try f.string("format") ?? "json" {

@@ -13,7 +13,7 @@ enum OpenAPIDocument {
   "paths": {
     "/api/v1/datasets": {
       "get": {
-        "summary": "Dataset names logged by runs, with their number of versions",
+        "summary": "Dataset names: logged by runs and stored with 'ensemble dataset add', with their numbers of versions",
         "responses": {
           "200": {
             "description": "Dataset names",
@@ -30,7 +30,7 @@ enum OpenAPIDocument {
     },
     "/api/v1/datasets/{name}/versions": {
       "get": {
-        "summary": "Versions (digests) of one dataset, newest first, with the runs that used each",
+        "summary": "Versions of one dataset: digests logged by runs (with the runs that used each) and stored versions, newest first",
         "parameters": [
           {
             "name": "name",
@@ -53,7 +53,63 @@ enum OpenAPIDocument {
             }
           },
           "404": {
-            "description": "No run logged a dataset of that name",
+            "description": "No run logged a dataset of that name and no version of it is stored",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      },
+      "post": {
+        "summary": "Record a stored (content-addressed) dataset version from a file manifest",
+        "description": "Every file's content must already be stored under /api/v1/blobs/{sha256} with the listed size. If the latest version of the name has exactly these files, that version is returned with created=false (200); otherwise the next version number is created (201).",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/NewStoredDatasetVersion"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The latest version already had this manifest",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StoredDatasetVersionAnswer"
+                }
+              }
+            }
+          },
+          "201": {
+            "description": "A new version",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StoredDatasetVersionAnswer"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "Invalid name, path, hash or size, duplicate or clashing paths, or content not uploaded",
             "content": {
               "application/json": {
                 "schema": {
@@ -115,7 +171,7 @@ enum OpenAPIDocument {
     "/api/v1/lineage": {
       "get": {
         "summary": "The lineage graph around a model version, logged model, run or dataset version",
-        "description": "Give exactly one starting point: model+version, logged_model, run, or dataset+digest. The graph reaches the source run, its code version (git commit or source name), the dataset versions it used, and the other runs and models that used the same data.",
+        "description": "Give exactly one starting point: model+version, model+alias, logged_model, run, dataset+digest (a digest logged by runs), or dataset+version (a stored version). The graph reaches the source run, its code version (git commit or source name), the dataset versions it used (with stored_version, files and total_size when Ensemble stores them), and the other runs and models that used the same data.",
         "parameters": [
           {
             "name": "model",
@@ -130,7 +186,16 @@ enum OpenAPIDocument {
             "in": "query",
             "schema": {
               "type": "integer"
-            }
+            },
+            "description": "model version number (with model), or stored dataset version (with dataset)"
+          },
+          {
+            "name": "alias",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "model alias (with model), e.g. champion"
           },
           {
             "name": "logged_model",
@@ -213,6 +278,238 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/api/v1/datasets/{name}/versions/{version}": {
+      "get": {
+        "summary": "A stored dataset version with its file manifest",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "version",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "a version number, or 'latest'"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The version",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/StoredDatasetVersionAnswer"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The version is not a positive number or 'latest'",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such dataset or version",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/api/v1/blobs/missing": {
+      "post": {
+        "summary": "Which of these contents the server does not store yet",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "sha256"
+                ],
+                "properties": {
+                  "sha256": {
+                    "type": "array",
+                    "items": {
+                      "type": "string",
+                      "pattern": "^[0-9a-f]{64}$"
+                    }
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The missing ones, in the order asked",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "missing": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "A value is not a SHA-256",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/api/v1/blobs/{sha256}": {
+      "put": {
+        "summary": "Store a file's content under its SHA-256",
+        "description": "The body is the raw bytes. The server hashes them while writing and publishes the blob only if the hash equals the name; content already stored is not written again.",
+        "parameters": [
+          {
+            "name": "sha256",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9a-f]{64}$"
+            }
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/octet-stream": {
+              "schema": {
+                "type": "string",
+                "format": "binary"
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "Already stored",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BlobAnswer"
+                }
+              }
+            }
+          },
+          "201": {
+            "description": "Stored",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/BlobAnswer"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The bytes do not match the SHA-256, or the name is not a SHA-256, or the file is over the size limit",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      },
+      "get": {
+        "summary": "Download stored content",
+        "parameters": [
+          {
+            "name": "sha256",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9a-f]{64}$"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The bytes",
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "Not stored",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      },
+      "head": {
+        "summary": "Whether content is stored, and its size (Content-Length)",
+        "parameters": [
+          {
+            "name": "sha256",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9a-f]{64}$"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Stored"
+          },
+          "404": {
+            "description": "Not stored"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -241,13 +538,22 @@ enum OpenAPIDocument {
               "type": "object",
               "required": [
                 "name",
-                "versions"
+                "versions",
+                "stored_versions"
               ],
               "properties": {
                 "name": {
                   "type": "string"
                 },
                 "versions": {
+                  "type": "integer",
+                  "description": "digests logged by runs"
+                },
+                "stored_versions": {
+                  "type": "integer",
+                  "description": "versions added with ensemble dataset add"
+                },
+                "latest_stored_version": {
                   "type": "integer"
                 }
               }
@@ -314,6 +620,12 @@ enum OpenAPIDocument {
                   }
                 }
               }
+            }
+          },
+          "stored_versions": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/StoredDatasetVersion"
             }
           }
         }
@@ -444,6 +756,118 @@ enum OpenAPIDocument {
                 }
               }
             }
+          }
+        }
+      },
+      "DatasetFile": {
+        "type": "object",
+        "required": [
+          "path",
+          "size",
+          "sha256"
+        ],
+        "properties": {
+          "path": {
+            "type": "string",
+            "description": "relative POSIX path; no empty, '.' or '..' segments, backslashes or control characters"
+          },
+          "size": {
+            "type": "integer"
+          },
+          "sha256": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+          }
+        }
+      },
+      "StoredDatasetVersion": {
+        "type": "object",
+        "required": [
+          "name",
+          "version",
+          "digest",
+          "file_count",
+          "total_size",
+          "created_at"
+        ],
+        "properties": {
+          "name": {
+            "type": "string"
+          },
+          "version": {
+            "type": "integer"
+          },
+          "digest": {
+            "type": "string",
+            "description": "SHA-256 over the manifest; its first 32 characters are the digest to log with MLflow"
+          },
+          "description": {
+            "type": "string"
+          },
+          "file_count": {
+            "type": "integer"
+          },
+          "total_size": {
+            "type": "integer"
+          },
+          "created_at": {
+            "type": "integer",
+            "description": "epoch milliseconds"
+          },
+          "created_by": {
+            "type": "string"
+          },
+          "files": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/DatasetFile"
+            },
+            "description": "present on single-version answers"
+          }
+        }
+      },
+      "StoredDatasetVersionAnswer": {
+        "type": "object",
+        "properties": {
+          "version": {
+            "$ref": "#/components/schemas/StoredDatasetVersion"
+          },
+          "created": {
+            "type": "boolean"
+          }
+        }
+      },
+      "NewStoredDatasetVersion": {
+        "type": "object",
+        "required": [
+          "files"
+        ],
+        "properties": {
+          "files": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/DatasetFile"
+            }
+          },
+          "description": {
+            "type": "string"
+          },
+          "created_by": {
+            "type": "string"
+          }
+        }
+      },
+      "BlobAnswer": {
+        "type": "object",
+        "properties": {
+          "sha256": {
+            "type": "string"
+          },
+          "size": {
+            "type": "integer"
+          },
+          "created": {
+            "type": "boolean"
           }
         }
       }

@@ -1,0 +1,59 @@
+import EnsembleCore
+import Foundation
+import Testing
+
+@testable import EnsembleStore
+
+@Suite("StoredDatasetStore contract")
+struct StoredDatasetStoreTests {
+    static let a = String(repeating: "a", count: 64)
+    static let b = String(repeating: "b", count: 64)
+
+    @Test("an unchanged manifest makes no version; a changed one makes the next number")
+    func versions() async throws {
+        let store = try RegistryStoreTests.makeStore()
+        let files = [DatasetFile(path: "train.csv", size: 10, sha256: Self.a), DatasetFile(path: "test/x.csv", size: 5, sha256: Self.b)]
+        let (v1, created1) = try await store.addDatasetVersion(name: "iris", files: files, description: "first", createdBy: "ana")
+        #expect(created1 && v1.version == 1 && v1.fileCount == 2 && v1.totalSize == 15 && v1.createdBy == "ana")
+        #expect(v1.files.map(\.path) == ["test/x.csv", "train.csv"])
+
+        let (again, created2) = try await store.addDatasetVersion(name: "iris", files: files.reversed(), description: nil, createdBy: nil)
+        #expect(!created2 && again.version == 1 && again.digest == v1.digest)
+
+        let changed = [DatasetFile(path: "train.csv", size: 10, sha256: Self.b), files[1]]
+        let (v2, created3) = try await store.addDatasetVersion(name: "iris", files: changed, description: nil, createdBy: nil)
+        #expect(created3 && v2.version == 2 && v2.digest != v1.digest)
+
+        // Going back to the first content is a new version too: history is never rewritten.
+        let (v3, created4) = try await store.addDatasetVersion(name: "iris", files: files, description: nil, createdBy: nil)
+        #expect(created4 && v3.version == 3 && v3.digest == v1.digest)
+
+        #expect(try await store.storedDatasetVersion(name: "iris", version: nil).version == 3)
+        #expect(try await store.storedDatasetVersion(name: "iris", version: 2).files == changed.sorted { $0.path < $1.path })
+        #expect(try await store.storedDatasetVersions(name: "iris").map(\.version) == [3, 2, 1])
+        #expect(try await store.storedDatasets() == [StoredDatasetSummary(name: "iris", versions: 3, latest: 3, updatedAt: v3.createdAt)])
+        // Lineage joins on the full digest or the 32-character MLflow digest; the oldest version wins.
+        #expect(try await store.storedDatasetVersion(name: "iris", digest: v1.mlflowDigest)?.version == 1)
+        #expect(try await store.storedDatasetVersion(name: "iris", digest: v2.digest)?.version == 2)
+        #expect(try await store.storedDatasetVersion(name: "other", digest: v2.digest) == nil)
+    }
+
+    @Test("missing names and versions say what exists")
+    func missing() async throws {
+        let store = try RegistryStoreTests.makeStore()
+        await #expect(throws: EnsembleError.notFound("No stored dataset named 'nope'. Add one with: ensemble dataset add nope PATH...")) {
+            try await store.storedDatasetVersion(name: "nope", version: nil)
+        }
+        _ = try await store.addDatasetVersion(name: "d", files: [DatasetFile(path: "f", size: 1, sha256: Self.a)], description: nil, createdBy: nil)
+        await #expect(throws: EnsembleError.notFound("Dataset 'd' has no version 7; its latest version is 1.")) {
+            try await store.storedDatasetVersion(name: "d", version: 7)
+        }
+        await #expect(throws: EnsembleError.self) {
+            try await store.addDatasetVersion(name: "../d", files: [DatasetFile(path: "f", size: 1, sha256: Self.a)], description: nil, createdBy: nil)
+        }
+        await #expect(throws: EnsembleError.self) {
+            try await store.addDatasetVersion(name: "d", files: [DatasetFile(path: "../f", size: 1, sha256: Self.a)], description: nil, createdBy: nil)
+        }
+        #expect(try await store.storedDatasetVersions(name: "d").count == 1)
+    }
+}

@@ -58,7 +58,12 @@ struct LineageTests {
     func fromDataset() async throws {
         let f = try await fixture()
         let g = try await f.builder.graph(from: .dataset(name: "train", digest: "abc"))
-        #expect(Set(g.nodes.map(\.id)) == ["dataset:train@abc", "run:\(f.run1)", "run:\(f.run2)", "logged_model:\(f.model1)", "logged_model:\(f.model2)"])
+        // The runs that used the data, their logged models, and the registered version one became.
+        #expect(
+            Set(g.nodes.map(\.id)) == [
+                "dataset:train@abc", "run:\(f.run1)", "run:\(f.run2)", "logged_model:\(f.model1)", "logged_model:\(f.model2)", "model_version:churn/1",
+            ])
+        #expect(g.edges.contains { $0.from == "model_version:churn/1" && $0.relation == "registered_from" })
     }
 
     @Test("DOT output escapes labels")

@@ -125,13 +125,14 @@ public struct LineageBuilder: Sendable {
             try await expandRun(id, into: &g, from: nil)
         case .dataset(let name, let digest):
             let dsID = "dataset:\(name)@\(digest)"
-            g.add(dsID, .dataset, "\(name)@\(digest)", try await storedAttributes(name: name, digest: digest))
+            let stored = try await storedAttributes(name: name, digest: digest)
+            g.add(dsID, .dataset, Self.datasetLabel(name, digest, stored), stored)
             try await addUsers(ofDataset: name, digest: digest, into: &g, except: nil)
         case .storedDataset(let name, let version):
             guard let stored else { throw EnsembleError.notFound("This server keeps no stored datasets.") }
             let v = try await stored.storedDatasetVersion(name: name, version: version)
             let dsID = "dataset:\(name)@\(v.mlflowDigest)"
-            g.add(dsID, .dataset, "\(name)@\(v.mlflowDigest)", Self.attributes(of: v))
+            g.add(dsID, .dataset, "\(name) v\(v.version)", Self.attributes(of: v))
             try await addUsers(ofDataset: name, digest: v.mlflowDigest, into: &g, except: nil)
         }
         return g
@@ -148,7 +149,11 @@ public struct LineageBuilder: Sendable {
         let versions = try await registry.searchModelVersions(RegistrySearch(filter: try SearchFilterParser.parse(filter, for: .modelVersions), maxResults: 100))
         for v in versions.items where modelID == nil || v.modelID == modelID {
             g.add(Self.versionID(v), .modelVersion, "\(v.name) v\(v.version)", [KeyValue(key: "stage", value: v.currentStage.rawValue)])
-            if let m = v.modelID { g.link(Self.versionID(v), "logged_model:\(m)", "registered_from") }
+            if let m = v.modelID {
+                g.link(Self.versionID(v), "logged_model:\(m)", "registered_from")
+            } else if let run = v.runID, g.contains("run:\(run)") {
+                g.link(Self.versionID(v), "run:\(run)", "produced_by")
+            }
         }
     }
 
@@ -177,9 +182,10 @@ public struct LineageBuilder: Sendable {
         try await addVersions(filter: "run_id = \(Self.quoted(run.info.runID))", to: &g, modelID: nil)
         for input in run.datasetInputs {
             let dsID = "dataset:\(input.dataset.name)@\(input.dataset.digest)"
+            let stored = try await storedAttributes(name: input.dataset.name, digest: input.dataset.digest)
             g.add(
-                dsID, .dataset, "\(input.dataset.name)@\(input.dataset.digest)",
-                [KeyValue(key: "source_type", value: input.dataset.sourceType)] + (try await storedAttributes(name: input.dataset.name, digest: input.dataset.digest)))
+                dsID, .dataset, Self.datasetLabel(input.dataset.name, input.dataset.digest, stored),
+                [KeyValue(key: "source_type", value: input.dataset.sourceType)] + stored)
             g.link(rid, dsID, Self.relation(input.context))
             try await addUsers(ofDataset: input.dataset.name, digest: input.dataset.digest, into: &g, except: run.info.runID)
         }
@@ -201,6 +207,8 @@ public struct LineageBuilder: Sendable {
                             g.link("logged_model:\(m.modelID)", rid, "produced_by")
                         }
                     }
+                    // The registered versions those runs became, so "which models used this data" is answered.
+                    try await addVersions(filter: "run_id = \(Self.quoted(use.runID))", to: &g, modelID: nil)
                 }
             }
         }
@@ -211,6 +219,12 @@ public struct LineageBuilder: Sendable {
     func storedAttributes(name: String, digest: String) async throws -> [KeyValue] {
         guard let stored, let v = try await stored.storedDatasetVersion(name: name, digest: digest) else { return [] }
         return Self.attributes(of: v)
+    }
+
+    /// `name vN` for a stored version, `name@digest` otherwise.
+    static func datasetLabel(_ name: String, _ digest: String, _ stored: [KeyValue]) -> String {
+        if let version = stored.first(where: { $0.key == "stored_version" })?.value { return "\(name) v\(version)" }
+        return "\(name)@\(digest)"
     }
 
     static func attributes(of v: StoredDatasetVersion) -> [KeyValue] {

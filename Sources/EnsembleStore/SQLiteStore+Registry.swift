@@ -113,7 +113,8 @@ extension SQLiteStore: RegistryStore {
     // MARK: Versions
 
     public func createModelVersion(_ new: NewModelVersion) async throws -> ModelVersion {
-        try await pool.write { db in
+        let actor = RequestActor.current
+        return try await pool.write { db in
             guard let next = try Int64.fetchOne(db, sql: "SELECT next_version FROM registered_models WHERE name = ?", arguments: [new.name]) else {
                 throw Self.modelNotFound(new.name)
             }
@@ -135,7 +136,7 @@ extension SQLiteStore: RegistryStore {
             if let modelID = new.modelID {
                 try Self.recordRegistration(db, modelID: modelID, name: new.name, version: next)
             }
-            try Self.recordEvent(db, name: new.name, version: next, kind: .versionCreated, detail: new.source, timestamp: now)
+            try Self.recordEvent(db, name: new.name, version: next, kind: .versionCreated, detail: new.source, actor: actor, timestamp: now)
             return try Self.fetchVersion(db, new.name, next)
         }
     }
@@ -157,7 +158,8 @@ extension SQLiteStore: RegistryStore {
     }
 
     public func transitionStage(name: String, version: Int64, stage: ModelStage, archiveExisting: Bool) async throws -> ModelVersion {
-        try await pool.write { db in
+        let actor = RequestActor.current
+        return try await pool.write { db in
             let before = try Self.fetchVersion(db, name, version)
             let now = Self.now()
             if archiveExisting, stage == .staging || stage == .production {
@@ -170,7 +172,7 @@ extension SQLiteStore: RegistryStore {
                         sql: "UPDATE model_versions SET current_stage = 'Archived', last_updated_timestamp = ? WHERE name = ? AND version = ?",
                         arguments: [now, name, other]
                     )
-                    try Self.recordEvent(db, name: name, version: other, kind: .stageChanged, detail: "\(stage.rawValue) -> Archived", timestamp: now)
+                    try Self.recordEvent(db, name: name, version: other, kind: .stageChanged, detail: "\(stage.rawValue) -> Archived", actor: actor, timestamp: now)
                 }
             }
             try db.execute(
@@ -178,19 +180,20 @@ extension SQLiteStore: RegistryStore {
                 arguments: [stage.rawValue, now, name, version]
             )
             try db.execute(sql: "UPDATE registered_models SET last_updated_timestamp = ? WHERE name = ?", arguments: [now, name])
-            try Self.recordEvent(db, name: name, version: version, kind: .stageChanged, detail: "\(before.currentStage.rawValue) -> \(stage.rawValue)", timestamp: now)
+            try Self.recordEvent(db, name: name, version: version, kind: .stageChanged, detail: "\(before.currentStage.rawValue) -> \(stage.rawValue)", actor: actor, timestamp: now)
             return try Self.fetchVersion(db, name, version)
         }
     }
 
     public func deleteModelVersion(name: String, version: Int64) async throws {
+        let actor = RequestActor.current
         try await pool.write { db in
             _ = try Self.fetchVersion(db, name, version)
             let now = Self.now()
             // Aliases of the version go with it (ON DELETE CASCADE).
             try db.execute(sql: "DELETE FROM model_versions WHERE name = ? AND version = ?", arguments: [name, version])
             try db.execute(sql: "UPDATE registered_models SET last_updated_timestamp = ? WHERE name = ?", arguments: [now, name])
-            try Self.recordEvent(db, name: name, version: version, kind: .versionDeleted, detail: "", timestamp: now)
+            try Self.recordEvent(db, name: name, version: version, kind: .versionDeleted, detail: "", actor: actor, timestamp: now)
         }
     }
 
@@ -242,6 +245,7 @@ extension SQLiteStore: RegistryStore {
     // MARK: Aliases and history
 
     public func setAlias(name: String, alias: String, version: Int64) async throws {
+        let actor = RequestActor.current
         try await pool.write { db in
             _ = try Self.fetchVersion(db, name, version)
             let previous = try Int64.fetchOne(db, sql: "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", arguments: [name, alias])
@@ -250,17 +254,18 @@ extension SQLiteStore: RegistryStore {
                 arguments: [name, alias, version]
             )
             let detail = previous.map { "\(alias): \($0) -> \(version)" } ?? "\(alias) -> \(version)"
-            try Self.recordEvent(db, name: name, version: version, kind: .aliasSet, detail: detail, timestamp: Self.now())
+            try Self.recordEvent(db, name: name, version: version, kind: .aliasSet, detail: detail, actor: actor, timestamp: Self.now())
         }
     }
 
     public func deleteAlias(name: String, alias: String) async throws {
+        let actor = RequestActor.current
         try await pool.write { db in
             try Self.requireModel(db, name)
             let previous = try Int64.fetchOne(db, sql: "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", arguments: [name, alias])
             try db.execute(sql: "DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?", arguments: [name, alias])
             if let previous {
-                try Self.recordEvent(db, name: name, version: previous, kind: .aliasDeleted, detail: alias, timestamp: Self.now())
+                try Self.recordEvent(db, name: name, version: previous, kind: .aliasDeleted, detail: alias, actor: actor, timestamp: Self.now())
             }
         }
     }
@@ -304,10 +309,10 @@ extension SQLiteStore: RegistryStore {
         )
     }
 
-    static func recordEvent(_ db: Database, name: String, version: Int64?, kind: RegistryEvent.Kind, detail: String, timestamp: Int64) throws {
+    static func recordEvent(_ db: Database, name: String, version: Int64?, kind: RegistryEvent.Kind, detail: String, actor: String?, timestamp: Int64) throws {
         try db.execute(
-            sql: "INSERT INTO registry_events (name, version, kind, detail, actor, timestamp) VALUES (?, ?, ?, ?, NULL, ?)",
-            arguments: [name, version, kind.rawValue, detail, timestamp]
+            sql: "INSERT INTO registry_events (name, version, kind, detail, actor, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [name, version, kind.rawValue, detail, actor, timestamp]
         )
     }
 

@@ -383,6 +383,37 @@ struct NativeAPITests {
         }
     }
 
+    @Test("history events record who made the change (HTTP basic user name) and when")
+    func historyActor() async throws {
+        try await withServer { client, _ in
+            _ = try await client.post("/api/2.0/mlflow/registered-models/create", #"{"name": "m"}"#)
+            _ = try await client.post("/api/2.0/mlflow/model-versions/create", #"{"name": "m", "source": "s3://b/m"}"#)
+            let auth = "Basic " + Data("ana:secret".utf8).base64EncodedString()
+            let r = try await client.execute(
+                uri: "/api/2.0/mlflow/registered-models/alias", method: .post, headers: [.contentType: "application/json", .authorization: auth],
+                body: ByteBuffer(string: #"{"name": "m", "alias": "champion", "version": "1"}"#))
+            #expect(r.status == .ok)
+            let garbage = try await client.execute(
+                uri: "/api/2.0/mlflow/model-versions/transition-stage", method: .post,
+                headers: [.contentType: "application/json", .authorization: "Basic !!!not-base64"],
+                body: ByteBuffer(string: #"{"name": "m", "version": "1", "stage": "Staging", "archive_existing_versions": false}"#))
+            #expect(garbage.status == .ok)
+            let history = try json(try await client.get("/api/v1/models/m/history"))
+            guard case .array(let events)? = history["events"], events.count == 3 else {
+                Issue.record("expected three events: \(history)")
+                return
+            }
+            #expect(events[0]["actor"] == nil)
+            #expect(events[1]["kind"] == .string("alias_set") && events[1]["actor"] == .string("ana"))
+            #expect(events[2]["kind"] == .string("stage_changed") && events[2]["actor"] == nil)
+            guard case .number(let when)? = events[1]["timestamp"], let ms = Int64(when) else {
+                Issue.record("no timestamp")
+                return
+            }
+            #expect(abs(ms - Int64(Date().timeIntervalSince1970 * 1000)) < 60_000)
+        }
+    }
+
     @Test("lineage over HTTP as JSON and DOT; unclear requests are 400")
     func lineage() async throws {
         try await withServer { client, _ in

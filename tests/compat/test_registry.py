@@ -118,3 +118,14 @@ def test_registry_errors(server):
     with pytest.raises(MlflowException) as e:
         client.create_model_version("dup", "runs:/../../etc")
     assert e.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_alias_history_records_who_with_the_real_client(server, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "ana")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-checked-yet")
+    client = MlflowClient(server.url)
+    client.create_registered_model("who")
+    client.create_model_version("who", "s3://bucket/who")
+    client.set_registered_model_alias("who", "champion", "1")
+    events = requests.get(f"{server.url}/api/v1/models/who/history").json()["events"]
+    assert [(e["kind"], e.get("actor")) for e in events] == [("version_created", "ana"), ("alias_set", "ana")]

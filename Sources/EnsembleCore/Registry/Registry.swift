@@ -199,3 +199,12 @@ extension Validation {
         }
     }
 }
+
+/// Who is making the current request, as far as the server knows: set by the HTTP layer for the
+/// duration of a request and recorded in append-only histories (registry events).
+///
+/// Until Ensemble has accounts this is the user name the client sends with HTTP basic auth (MLflow's
+/// client does so when `MLFLOW_TRACKING_USERNAME` is set), unverified.
+public enum RequestActor {
+    @TaskLocal public static var current: String?
+}

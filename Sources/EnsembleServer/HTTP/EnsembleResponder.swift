@@ -65,7 +65,9 @@ struct EnsembleResponder: HTTPResponder {
     func respond(to request: Request, context: Context) async throws -> Response {
         var response: Response
         do {
-            response = try await dispatch(request, context: context)
+            response = try await RequestActor.$current.withValue(Self.actor(of: request)) {
+                try await dispatch(request, context: context)
+            }
         } catch let error as EnsembleError {
             if error.code.httpStatus.code >= 500 {
                 context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
@@ -86,6 +88,17 @@ struct EnsembleResponder: HTTPResponder {
         response.headers[Self.versionHeader] = ensembleVersion
         context.logger.debug("request", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(response.status.code)"])
         return response
+    }
+
+    /// The user name of an HTTP basic `Authorization` header, if any (unverified until accounts exist).
+    static func actor(of request: Request) -> String? {
+        guard let value = request.headers[.authorization], value.count < 4096, value.lowercased().hasPrefix("basic ") else { return nil }
+        guard let decoded = Data(base64Encoded: String(value.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+            let text = String(data: decoded, encoding: .utf8)
+        else { return nil }
+        let user = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        guard !user.isEmpty, user.count <= 256, !user.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else { return nil }
+        return user
     }
 
     struct BodyTooLarge: Error {

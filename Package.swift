@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "EnsembleArtifacts", targets: ["EnsembleArtifacts"]),
         .library(name: "EnsembleServer", targets: ["EnsembleServer"]),
         .library(name: "EnsembleClient", targets: ["EnsembleClient"]),
+        .library(name: "EnsembleMetrics", targets: ["EnsembleMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -25,6 +26,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "EnsembleCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Evaluation metrics: pure Swift, no I/O, no dependencies.
+        .target(name: "EnsembleMetrics"),
         .target(
             name: "EnsembleStore",
             dependencies: [
@@ -61,11 +64,13 @@ let package = Package(
             dependencies: [
                 "EnsembleServer",
                 "EnsembleClient",
+                "EnsembleMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"]),
+        .testTarget(name: "EnsembleMetricsTests", dependencies: ["EnsembleMetrics"]),
         .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore"]),
         .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts"]),
         .testTarget(

@@ -13,12 +13,20 @@ import Darwin
 
 /// Where a long transfer is, for a progress display.
 public struct TransferProgress: Sendable {
-    public enum Phase: String, Sendable { case hashing, uploading, downloading }
+    public enum Phase: String, Sendable { case hashing, uploading, downloading, reading }
     public var phase: Phase
     public var filesDone: Int
     public var filesTotal: Int
     public var bytesDone: Int64
     public var bytesTotal: Int64
+
+    public init(phase: Phase, filesDone: Int, filesTotal: Int, bytesDone: Int64, bytesTotal: Int64) {
+        self.phase = phase
+        self.filesDone = filesDone
+        self.filesTotal = filesTotal
+        self.bytesDone = bytesDone
+        self.bytesTotal = bytesTotal
+    }
 }
 
 public typealias ProgressHandler = @Sendable (TransferProgress) -> Void

@@ -38,11 +38,12 @@ final class ProgressLine: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         let now = Date()
-        let complete = p.filesDone == p.filesTotal
+        let complete = p.phase == .reading ? p.bytesDone >= p.bytesTotal : p.filesDone == p.filesTotal
         guard complete || now.timeIntervalSince(lastPrint) >= (interactive ? 0.1 : 5) else { return }
         lastPrint = now
         let percent = p.bytesTotal > 0 ? Int(Double(p.bytesDone) * 100 / Double(p.bytesTotal)) : 100
-        let line = "\(p.phase.rawValue): \(p.filesDone)/\(p.filesTotal) files, \(Self.bytes(p.bytesDone)) of \(Self.bytes(p.bytesTotal)) (\(percent)%)"
+        let files = p.phase == .reading ? "\(p.filesDone) rows, " : "\(p.filesDone)/\(p.filesTotal) files, "
+        let line = "\(p.phase.rawValue): \(files)\(Self.bytes(p.bytesDone)) of \(Self.bytes(p.bytesTotal)) (\(percent)%)"
         if interactive {
             let pad = max(0, lastLength - line.count)
             FileHandle.standardError.write(Data(("\r" + line + String(repeating: " ", count: pad) + (complete ? "\n" : "")).utf8))

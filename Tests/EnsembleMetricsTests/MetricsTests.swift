@@ -1,0 +1,144 @@
+import Testing
+
+@testable import EnsembleMetrics
+
+/// Hand-checked small cases; the oracle suite (tests/compat/test_eval_oracle.py) compares against
+/// scikit-learn and jiwer on random inputs.
+@Suite("Classification metrics")
+struct ClassificationTests {
+    func matrix(_ truth: [String], _ predicted: [String]) -> (ConfusionMatrix, LabelSet) {
+        let labels = LabelSet(truth + predicted)
+        return (ConfusionMatrix(truth: truth.map { labels.code($0)! }, predicted: predicted.map { labels.code($0)! }, classCount: labels.count), labels)
+    }
+
+    @Test("labels sort numerically when all are numbers, else by code point")
+    func labelOrder() {
+        #expect(LabelSet(["10", "9", "2"]).labels == ["2", "9", "10"])
+        #expect(LabelSet(["b", "B", "a", "10", "9"]).labels == ["10", "9", "B", "a", "b"])
+    }
+
+    @Test("binary precision, recall, F1 and F-beta by hand")
+    func binary() throws {
+        // tp=2, fp=1, fn=1, tn=1
+        let (cm, labels) = matrix(["1", "1", "1", "0", "0"], ["1", "1", "0", "1", "0"])
+        let pos = Int(labels.code("1")!)
+        let s = try Classification.precisionRecallF(cm, average: .binary, positive: pos)
+        #expect(s.precision == 2.0 / 3 && s.recall == 2.0 / 3)
+        #expect(abs(s.f - 2.0 / 3) < 1e-15)
+        let f2 = try Classification.precisionRecallF(cm, beta: 2, average: .binary, positive: pos).f
+        #expect(abs(f2 - 5.0 * 2 / (5.0 * 2 + 4 * 1 + 1)) < 1e-15)
+        #expect(Classification.accuracy(cm) == 3.0 / 5)
+        #expect(cm.rows == [[1, 1], [1, 2]])
+    }
+
+    @Test("zero division is 0, like scikit-learn's default")
+    func zeroDivision() throws {
+        let (cm, labels) = matrix(["0", "0", "0"], ["0", "0", "0"])
+        let s = try Classification.precisionRecallF(cm, average: .binary, positive: Int(labels.code("0")!))
+        #expect(s.precision == 1 && s.recall == 1)
+        let none = ConfusionMatrix(truth: [0, 0], predicted: [0, 0], classCount: 2)
+        let missing = try Classification.precisionRecallF(none, average: .binary, positive: 1)
+        #expect(missing == PrecisionRecallF(precision: 0, recall: 0, f: 0))
+        #expect(Classification.matthews(none) == 0)
+    }
+
+    @Test("macro, weighted and micro over three classes")
+    func multiclass() throws {
+        let (cm, _) = matrix(["a", "a", "b", "c", "c", "c"], ["a", "b", "b", "c", "a", "c"])
+        let macro = try Classification.precisionRecallF(cm, average: .macro)
+        // a: p=1/2 r=1/2; b: p=1/2 r=1; c: p=1 r=2/3
+        #expect(abs(macro.precision - (0.5 + 0.5 + 1) / 3) < 1e-15)
+        #expect(abs(macro.recall - (0.5 + 1 + 2.0 / 3) / 3) < 1e-15)
+        let micro = try Classification.precisionRecallF(cm, average: .micro)
+        #expect(micro.precision == Classification.accuracy(cm) && micro.f == micro.precision)
+        #expect(throws: MetricError.self) { try Classification.precisionRecallF(cm, average: .binary, positive: 0) }
+        #expect(abs(Classification.balancedAccuracy(cm) - (0.5 + 1 + 2.0 / 3) / 3) < 1e-15)
+    }
+
+    @Test("ROC AUC: perfect, inverted, all tied, and the one-class error")
+    func rocAUC() throws {
+        #expect(try Classification.rocAUC(scores: [0.1, 0.2, 0.8, 0.9], positives: [false, false, true, true]) == 1)
+        #expect(try Classification.rocAUC(scores: [0.9, 0.8, 0.2, 0.1], positives: [false, false, true, true]) == 0)
+        #expect(try Classification.rocAUC(scores: [0.5, 0.5, 0.5, 0.5], positives: [false, true, false, true]) == 0.5)
+        // One tie between a positive and a negative counts half: pairs (p, n): 4 pairs, 3.5 won.
+        #expect(try Classification.rocAUC(scores: [0.1, 0.4, 0.4, 0.9], positives: [false, false, true, true]) == 0.875)
+        #expect(throws: MetricError.self) { try Classification.rocAUC(scores: [0.1, 0.2], positives: [true, true]) }
+        #expect(throws: MetricError.self) { try Classification.rocAUC(scores: [0.1, .nan], positives: [true, false]) }
+    }
+
+    @Test("average precision and the ROC curve by hand")
+    func curves() throws {
+        // Sorted: 0.9 P, 0.8 N, 0.7 P → AP = 0.5·1 + 0.5·(2/3)
+        let ap = try Classification.averagePrecision(scores: [0.7, 0.9, 0.8], positives: [true, true, false])
+        #expect(abs(ap - (0.5 + 1.0 / 3)) < 1e-15)
+        let curve = try Classification.rocCurve(scores: [0.7, 0.9, 0.8], positives: [true, true, false])
+        #expect(curve.map(\.falsePositiveRate) == [0, 0, 1, 1] && curve.map(\.truePositiveRate) == [0, 0.5, 0.5, 1])
+        #expect(curve.first?.threshold == .infinity)
+    }
+
+    @Test("log loss clips, top-k breaks ties toward later classes, MCC by hand")
+    func misc() throws {
+        let loss = try Classification.logLoss(truth: [0, 1], probabilities: [1, 0, 0, 1], classCount: 2)
+        #expect(loss < 1e-15)
+        let worst = try Classification.logLoss(truth: [0], probabilities: [0, 1], classCount: 2)
+        #expect(abs(worst - 36.04365338911715) < 1e-12)
+        // Class 0 is true; class 2 ties with it and ranks above it.
+        #expect(try Classification.topKAccuracy(truth: [0], scores: [0.4, 0.2, 0.4], classCount: 3, k: 1) == 0)
+        #expect(try Classification.topKAccuracy(truth: [2], scores: [0.4, 0.2, 0.4], classCount: 3, k: 1) == 1)
+        let cm = ConfusionMatrix(truth: [1, 1, 1, 0, 0], predicted: [1, 1, 0, 1, 0], classCount: 2)
+        // tp=2 tn=1 fp=1 fn=1: (2·1 − 1·1)/√(3·3·2·2) = 1/6
+        #expect(abs(Classification.matthews(cm) - 1.0 / 6) < 1e-15)
+    }
+}
+
+@Suite("Regression, speech and text metrics")
+struct OtherMetricsTests {
+    @Test("regression by hand, constant targets, length mismatch")
+    func regression() throws {
+        let y = [3.0, -0.5, 2, 7], p = [2.5, 0.0, 2, 8]
+        #expect(try Regression.mse(y, p) == 0.375)
+        #expect(try Regression.mae(y, p) == 0.5)
+        #expect(try Regression.medianAbsoluteError(y, p) == 0.5)
+        #expect(abs(try Regression.r2(y, p) - 0.9486081370449679) < 1e-15)
+        #expect(abs(try Regression.explainedVariance(y, p) - 0.9571734475374732) < 1e-15)
+        #expect(try Regression.r2([1, 1], [1, 1]) == 1 && Regression.r2([1, 1], [1, 2]) == 0)
+        #expect(throws: MetricError.self) { try Regression.mse([1], [1, 2]) }
+        #expect(throws: MetricError.self) { try Regression.adjustedR2(y, p, features: 3) }
+        #expect(abs(try Regression.adjustedR2(y, p, features: 1) - (1 - (1 - 0.9486081370449679) * 3 / 2)) < 1e-14)
+    }
+
+    @Test("WER and CER with jiwer's default transforms")
+    func speech() throws {
+        let c = try Speech.wordErrors(references: ["the  cat sat ", "hello world"], hypotheses: ["the cat sit on", "hello"])
+        #expect(c.substitutions == 1 && c.insertions == 1 && c.deletions == 1 && c.hits == 3)
+        #expect(c.rate == 3.0 / 5)
+        let chars = try Speech.characterErrors(references: ["abc"], hypotheses: ["abd"])
+        #expect(chars.rate == 1.0 / 3)
+        #expect(throws: MetricError.self) { try Speech.wordErrors(references: ["  "], hypotheses: ["x"]) }
+        #expect(Speech.align(["a"], [String]()).deletions == 1)
+        #expect(Speech.align([String](), ["a", "b"]).insertions == 2)
+    }
+
+    @Test("Jaccard, cosine, perplexity")
+    func text() throws {
+        #expect(Text.jaccard("a b c", "b c d") == 0.5)
+        #expect(Text.jaccard("", "") == 1)
+        #expect(abs(try Text.cosine([1, 0], [1, 1]) - 0.5.squareRoot()) < 1e-15)
+        #expect(throws: MetricError.self) { try Text.cosine([0, 0], [1, 1]) }
+        #expect(abs(try Text.perplexity(logProbabilities: [-1, -1]) - 2.718281828459045) < 1e-12)
+        #expect(throws: MetricError.self) { try Text.perplexity(logProbabilities: [0.5]) }
+    }
+
+    @Test("bootstrap intervals are reproducible by seed and contain the estimate")
+    func bootstrap() throws {
+        let y = (0..<200).map { Double($0 % 7) }, p = (0..<200).map { Double(($0 * 3) % 7) }
+        func mae(_ idx: [Int]) throws -> Double { try Regression.mae(idx.map { y[$0] }, idx.map { p[$0] }) }
+        let a = try Bootstrap.interval(count: 200, resamples: 200, seed: 42, metric: mae)
+        let b = try Bootstrap.interval(count: 200, resamples: 200, seed: 42, metric: mae)
+        let c = try Bootstrap.interval(count: 200, resamples: 200, seed: 7, metric: mae)
+        #expect(a == b)
+        #expect(a != c)
+        #expect(a.lower <= a.estimate && a.estimate <= a.upper && a.lower < a.upper)
+        #expect(throws: MetricError.self) { try Bootstrap.interval(count: 0, metric: mae) }
+    }
+}

@@ -250,3 +250,31 @@ def test_bootstrap_is_reproducible(tmp_path):
     assert a["intervals"] == b["intervals"] and a["intervals"] != c["intervals"]
     acc = a["intervals"]["accuracy"]
     assert acc["lower"] <= a["metrics"]["accuracy"] <= acc["upper"] and acc["resamples"] == 300
+
+
+PUNCT_VOCAB = VOCAB + ["3.14", "1,000", "e.g.", "(hi)", "x-ray", "5-4", "&amp;", "&quot;ok&quot;", "U.S.A.", "it's", "end.", "Über", "a/b", "<tag>", "mid,word"]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bleu_chrf_rouge(tmp_path, seed):
+    import sacrebleu
+    from rouge_score import rouge_scorer
+
+    rng = random.Random(seed)
+    refs, hyps = [], []
+    for _ in range(rng.randint(1, 40)):
+        ref = [rng.choice(PUNCT_VOCAB) for _ in range(rng.randint(0 if seed % 5 == 0 else 1, 15))]
+        hyp = [w if rng.random() < 0.7 else rng.choice(PUNCT_VOCAB) for w in ref]
+        if rng.random() < 0.3:
+            hyp = hyp[: rng.randint(0, len(hyp))]  # short hypotheses: brevity penalty
+        if rng.random() < 0.2:
+            hyp += [rng.choice(PUNCT_VOCAB) for _ in range(3)]
+        refs.append(" ".join(ref) + rng.choice(["", " ", "\t"]))
+        hyps.append(" ".join(hyp))
+    path = tmp_path / "mt.csv"
+    write_csv(path, ["reference", "hypothesis"], zip(refs, hyps))
+    m = evaluate(path, "--task", "text")["metrics"]
+    close(m["bleu"], sacrebleu.corpus_bleu(hyps, [refs]).score, "bleu")
+    close(m["chrf"], sacrebleu.corpus_chrf(hyps, [refs]).score, "chrf")
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    close(m["rouge_l"], float(np.mean([scorer.score(r, h)["rougeL"].fmeasure for r, h in zip(refs, hyps)])), "rouge_l")

@@ -58,7 +58,7 @@ struct EvalCommand: AsyncParsableCommand {
     ]
     static let regressionMetrics = ["mse", "rmse", "mae", "median_absolute_error", "mape", "r2", "adjusted_r2", "explained_variance"]
     static let speechMetrics = ["wer", "cer"]
-    static let textMetrics = ["jaccard", "perplexity"]
+    static let textMetrics = ["bleu", "chrf", "rouge_l", "jaccard", "perplexity"]
 
     func resolvedTask() throws -> Task {
         if let task { return task }

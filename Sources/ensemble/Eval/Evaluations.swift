@@ -294,7 +294,9 @@ struct TextEval {
         let c = command
         var references: [String] = [], hypotheses: [String] = [], logprobs: [Double] = []
         var wanted = c.metrics
-        if wanted.isEmpty { wanted = task == .speech ? ["wer", "cer"] : ["jaccard"] + (c.logprobsColumn == nil ? [] : ["perplexity"]) }
+        if wanted.isEmpty {
+            wanted = task == .speech ? ["wer", "cer"] : ["bleu", "chrf", "rouge_l", "jaccard"] + (c.logprobsColumn == nil ? [] : ["perplexity"])
+        }
         let onlyPerplexity = wanted == ["perplexity"]
         var columns = onlyPerplexity ? [] : [c.referenceColumn, c.hypothesisColumn]
         if wanted.contains("perplexity") {
@@ -317,6 +319,9 @@ struct TextEval {
             case "wer": return try Speech.wordErrors(references: r, hypotheses: h).rate
             case "cer": return try Speech.characterErrors(references: r, hypotheses: h).rate
             case "jaccard": return try Text.meanJaccard(references: r, hypotheses: h)
+            case "bleu": return try Translation.bleu(references: r, hypotheses: h).score
+            case "chrf": return try Translation.chrF(references: r, hypotheses: h)
+            case "rouge_l": return try Translation.meanRougeL(references: r, hypotheses: h)
             case "perplexity":
                 guard idx == nil else { throw MetricError("perplexity has no per-row bootstrap") }
                 return try Text.perplexity(logProbabilities: logprobs)

@@ -142,3 +142,35 @@ struct OtherMetricsTests {
         #expect(throws: MetricError.self) { try Bootstrap.interval(count: 0, metric: mae) }
     }
 }
+
+@Suite("Detection metrics")
+struct DetectionTests {
+    @Test("box IoU in both formats, crowd IoU, mask IoU")
+    func iou() throws {
+        let a = Detection.Box(x: 0, y: 0, width: 10, height: 10)
+        let b = Detection.Box(x1: 5, y1: 5, x2: 15, y2: 15)
+        #expect(b == Detection.Box(x: 5, y: 5, width: 10, height: 10))
+        #expect(Detection.iou(a, b) == 25.0 / 175)
+        #expect(Detection.iou(a, b, crowd: true) == 25.0 / 100)
+        #expect(Detection.iou(a, Detection.Box(x: 10, y: 0, width: 5, height: 5)) == 0)  // touching edges
+        #expect(try Detection.maskIoU([true, true, false, false], [true, false, true, false]) == 1.0 / 3)
+        #expect(try Detection.maskIoU([false], [false]) == 0)
+        #expect(throws: MetricError.self) { try Detection.maskIoU([true], [true, false]) }
+    }
+
+    @Test("a perfect detector scores 1; a detector that finds nothing scores 0; unused classes are -1")
+    func map() {
+        let truths = [
+            Detection.GroundTruth(image: 0, category: 1, box: .init(x: 0, y: 0, width: 50, height: 50)),
+            Detection.GroundTruth(image: 1, category: 2, box: .init(x: 10, y: 10, width: 200, height: 120)),
+        ]
+        let perfect = truths.map { Detection.Prediction(image: $0.image, category: $0.category, box: $0.box, score: 0.9) }
+        let s = Detection.cocoEvaluate(imageCount: 2, categories: [1, 2, 3], truths: truths, predictions: perfect)
+        // Precision is tp / (tp + fp + 2.2e-16), as in pycocotools: a perfect score is 1 − 2.2e-16.
+        #expect(abs(s.stats[0] - 1) < 1e-12 && abs(s.stats[1] - 1) < 1e-12 && s.stats[8] == 1)
+        #expect(s.stats[3] == -1)  // no small objects
+        #expect(s.perCategory.map { ($0.ap * 1e9).rounded() / 1e9 } == [1, 1, -1])
+        let none = Detection.cocoEvaluate(imageCount: 2, categories: [1, 2], truths: truths, predictions: [])
+        #expect(none.stats[0] == 0 && none.stats[8] == 0)
+    }
+}

@@ -278,3 +278,62 @@ def test_bleu_chrf_rouge(tmp_path, seed):
     close(m["chrf"], sacrebleu.corpus_chrf(hyps, [refs]).score, "chrf")
     scorer = rouge_scorer.RougeScorer(["rougeL"])
     close(m["rouge_l"], float(np.mean([scorer.score(r, h)["rougeL"].fmeasure for r, h in zip(refs, hyps)])), "rouge_l")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_coco_detection_map(tmp_path, seed):
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    rng = random.Random(seed)
+    cats = [1, 2, 3] if seed % 3 else [1, 2, 3, 7]
+    images, gts, dts, lines = [], [], [], []
+    image_ids = rng.sample(range(1, 500), rng.randint(3, 25))
+    for img in image_ids:
+        truth, dets = [], []
+        for _ in range(rng.randint(0, 8)):
+            scale = rng.choice([10, 40, 150])  # small, medium, large objects
+            w, h = rng.uniform(2, scale), rng.uniform(2, scale)
+            box = [rng.uniform(0, 400), rng.uniform(0, 400), w, h]
+            cat = rng.choice(cats[:3])
+            crowd = 1 if rng.random() < 0.08 else 0
+            truth.append({"bbox": box, "category": cat, "iscrowd": crowd})
+            if rng.random() < 0.8:  # detected, with jitter
+                jit = [box[0] + rng.gauss(0, w * 0.15), box[1] + rng.gauss(0, h * 0.15), w * rng.uniform(0.7, 1.3), h * rng.uniform(0.7, 1.3)]
+                dets.append({"bbox": jit, "category": cat if rng.random() < 0.9 else rng.choice(cats), "score": round(rng.random(), 2)})
+        for _ in range(rng.randint(0, 6) if seed % 7 else 130):  # false positives; sometimes > 100 per image
+            dets.append({"bbox": [rng.uniform(0, 400), rng.uniform(0, 400), rng.uniform(1, 120), rng.uniform(1, 120)],
+                         "category": rng.choice(cats), "score": round(rng.random(), 1)})
+        images.append({"id": img})
+        for t in truth:
+            gts.append({"id": len(gts) + 1, "image_id": img, "category_id": t["category"], "bbox": t["bbox"],
+                        "area": t["bbox"][2] * t["bbox"][3], "iscrowd": t["iscrowd"]})
+        for d in dets:
+            dts.append({"image_id": img, "category_id": d["category"], "bbox": d["bbox"], "score": d["score"]})
+        lines.append({"image": img, "ground_truth": truth, "detections": dets})
+    if not gts:
+        pytest.skip("no ground truth drawn")  # never happens for these seeds; guarded for clarity
+    path = tmp_path / "det.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    all_cats = sorted(set(cats) | {d["category_id"] for d in dts})
+    coco = COCO()
+    coco.dataset = {"images": images, "annotations": gts, "categories": [{"id": c} for c in all_cats]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+        res = coco.loadRes(dts) if dts else COCO()
+        ev = COCOeval(coco, res, "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    got = evaluate(path, "--task", "detection")["metrics"]
+    names = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large"]
+    for name, value in zip(names, ev.stats):
+        assert math.isclose(got[name], float(value), rel_tol=1e-6, abs_tol=1e-9), f"{name}: ensemble {got[name]} != pycocotools {value}"
+    for k, cat in enumerate(ev.params.catIds):
+        p = ev.eval["precision"][:, :, k, 0, 2]
+        expected = float(np.mean(p[p > -1])) if (p > -1).any() else -1.0
+        assert math.isclose(got[f"ap_class_{cat}"], expected, rel_tol=1e-6, abs_tol=1e-9), f"class {cat}"

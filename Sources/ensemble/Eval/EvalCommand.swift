@@ -21,10 +21,10 @@ struct EvalCommand: AsyncParsableCommand {
             """
     )
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case classification, regression, text, speech }
+    enum Task: String, ExpressibleByArgument, CaseIterable { case classification, regression, text, speech, detection }
 
     @Argument(help: "Predictions file: CSV with a header row, or JSON Lines (one object per line).") var file: String
-    @Option(help: "classification, regression, text or speech. Inferred from --metric when omitted.") var task: Task?
+    @Option(help: "classification, regression, text, speech or detection. Inferred from --metric when omitted.") var task: Task?
     @Option(name: .customLong("metric"), help: "A metric to compute (repeatable); default: the task's usual set.") var metrics: [String] = []
     @Option(help: "Precision/recall/F averaging: binary, micro, macro or weighted. Default: binary for two classes, else macro.")
     var average: String?
@@ -41,6 +41,10 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Column with the hypothesis text (speech, text).") var hypothesisColumn = "hypothesis"
     @Option(help: "Column holding a JSON array of per-token natural-log probabilities (text: perplexity).") var logprobsColumn: String?
     @Option(help: "Number of features, for adjusted_r2.") var features: Int?
+    @Option(help: "Detection: column with the image id.") var imageColumn = "image"
+    @Option(help: "Detection: column with the ground-truth boxes [{bbox, category, iscrowd?, area?}].") var truthColumn = "ground_truth"
+    @Option(help: "Detection: column with the detections [{bbox, category, score}].") var detectionsColumn = "detections"
+    @Option(help: "Detection: box coordinates as xywh (COCO) or xyxy.") var boxFormat = "xywh"
     @Option(help: "k for top_k_accuracy.") var k: Int = 2
     @Option(help: "Input format: csv or jsonl. Default: from the file extension.") var format: String?
     @Option(help: "Bootstrap resamples for confidence intervals (0: none).") var bootstrap: Int = 0
@@ -59,17 +63,18 @@ struct EvalCommand: AsyncParsableCommand {
     static let regressionMetrics = ["mse", "rmse", "mae", "median_absolute_error", "mape", "r2", "adjusted_r2", "explained_variance"]
     static let speechMetrics = ["wer", "cer"]
     static let textMetrics = ["bleu", "chrf", "rouge_l", "jaccard", "perplexity"]
+    static let detectionMetrics = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large"]
 
     func resolvedTask() throws -> Task {
         if let task { return task }
         guard let first = metrics.first else {
-            throw ValidationError("Say what to compute: --task classification|regression|text|speech, or --metric NAME.")
+            throw ValidationError("Say what to compute: --task classification|regression|text|speech|detection, or --metric NAME.")
         }
-        for (task, names) in [(Task.classification, Self.classificationMetrics), (.regression, Self.regressionMetrics), (.speech, Self.speechMetrics), (.text, Self.textMetrics)]
+        for (task, names) in [(Task.classification, Self.classificationMetrics), (.regression, Self.regressionMetrics), (.speech, Self.speechMetrics), (.text, Self.textMetrics), (.detection, Self.detectionMetrics)]
         where names.contains(first) {
             return task
         }
-        throw ValidationError("Unknown metric '\(first)'. Known: \((Self.classificationMetrics + Self.regressionMetrics + Self.speechMetrics + Self.textMetrics).joined(separator: ", ")).")
+        throw ValidationError("Unknown metric '\(first)'. Known: \((Self.classificationMetrics + Self.regressionMetrics + Self.speechMetrics + Self.textMetrics + Self.detectionMetrics).joined(separator: ", ")).")
     }
 
     func run() async throws {
@@ -79,6 +84,7 @@ struct EvalCommand: AsyncParsableCommand {
         case .regression: Self.regressionMetrics
         case .speech: Self.speechMetrics
         case .text: Self.textMetrics
+        case .detection: Self.detectionMetrics
         }
         for m in metrics where !known.contains(m) {
             throw ValidationError("'\(m)' is not a \(task.rawValue) metric. \(task.rawValue.capitalized) metrics: \(known.joined(separator: ", ")).")
@@ -99,6 +105,7 @@ struct EvalCommand: AsyncParsableCommand {
             case .classification: report = try ClassificationEval(command: self).run(format: inputFormat, progress: progress)
             case .regression: report = try RegressionEval(command: self).run(format: inputFormat, progress: progress)
             case .speech, .text: report = try TextEval(command: self, task: task).run(format: inputFormat, progress: progress)
+            case .detection: report = try DetectionEval(command: self).run(format: inputFormat, progress: progress)
             }
         } catch let error as InputError {
             throw CLIFailure(message: error.message)

@@ -338,3 +338,95 @@ struct TextEval {
         return report
     }
 }
+
+/// `--task detection`: one JSON Lines row per image with its ground-truth boxes and detections.
+struct DetectionEval {
+    let command: EvalCommand
+
+    func run(format: TableReader.Format?, progress: ProgressLine) throws -> EvalReport {
+        let c = command
+        let xyxy: Bool
+        switch c.boxFormat {
+        case "xywh": xyxy = false
+        case "xyxy": xyxy = true
+        default: throw InputError(message: "--box-format must be xywh or xyxy; got '\(c.boxFormat)'.")
+        }
+        struct Row {
+            var image: String
+            var truths: [(Detection.Box, Int, Bool, Double?)]
+            var detections: [(Detection.Box, Int, Double)]
+        }
+        var rows: [Row] = []
+        func objects(_ text: String, _ what: String, line: Int) throws -> [[(String, JSONValue)]] {
+            guard case .array(let items)? = try? JSONParser.parse(Array(text.utf8)) else {
+                throw InputError(message: "\(c.file):\(line): '\(what)' must be a JSON array of objects.")
+            }
+            return try items.map {
+                guard case .object(let members) = $0 else { throw InputError(message: "\(c.file):\(line): '\(what)' must hold objects.") }
+                return members
+            }
+        }
+        func number(_ v: JSONValue?, _ what: String, line: Int) throws -> Double {
+            guard case .number(let n)? = v, let d = Double(n), d.isFinite else { throw InputError(message: "\(c.file):\(line): \(what) must be a finite number.") }
+            return d
+        }
+        func box(_ v: JSONValue?, line: Int) throws -> Detection.Box {
+            guard case .array(let items)? = v, items.count == 4 else {
+                throw InputError(message: "\(c.file):\(line): a bbox must be an array of four numbers (\(c.boxFormat)).")
+            }
+            let n = try items.map { try number($0, "a bbox coordinate", line: line) }
+            let b = xyxy ? Detection.Box(x1: n[0], y1: n[1], x2: n[2], y2: n[3]) : Detection.Box(x: n[0], y: n[1], width: n[2], height: n[3])
+            guard b.width >= 0, b.height >= 0 else { throw InputError(message: "\(c.file):\(line): a bbox has a negative width or height.") }
+            return b
+        }
+        func category(_ v: JSONValue?, line: Int) throws -> Int {
+            guard case .number(let n)? = v, let id = Int(n) else { throw InputError(message: "\(c.file):\(line): 'category' must be an integer id.") }
+            return id
+        }
+        let count = try c.readAll([c.imageColumn, c.truthColumn, c.detectionsColumn], format: format ?? .jsonl, progress: progress) { values, line in
+            var row = Row(image: values[0], truths: [], detections: [])
+            for o in try objects(values[1], c.truthColumn, line: line) {
+                let dict = Dictionary(o, uniquingKeysWith: { a, _ in a })
+                let crowd: Bool
+                switch dict["iscrowd"] {
+                case nil, .null?: crowd = false
+                case .bool(let b)?: crowd = b
+                case .number(let n)?: crowd = n != "0"
+                default: throw InputError(message: "\(c.file):\(line): 'iscrowd' must be 0/1 or true/false.")
+                }
+                let area = dict["area"] == nil ? nil : try number(dict["area"], "'area'", line: line)
+                row.truths.append((try box(dict["bbox"], line: line), try category(dict["category"], line: line), crowd, area))
+            }
+            for o in try objects(values[2], c.detectionsColumn, line: line) {
+                let dict = Dictionary(o, uniquingKeysWith: { a, _ in a })
+                row.detections.append((try box(dict["bbox"], line: line), try category(dict["category"], line: line), try number(dict["score"], "'score'", line: line)))
+            }
+            rows.append(row)
+        }
+        // Images in the order pycocotools sorts their ids.
+        let order = LabelSet(rows.map(\.image)).labels
+        guard order.count == rows.count else { throw InputError(message: "Image ids must be unique; some appear on more than one line.") }
+        let position = Dictionary(uniqueKeysWithValues: order.enumerated().map { ($1, $0) })
+        var truths: [Detection.GroundTruth] = [], predictions: [Detection.Prediction] = []
+        for row in rows.sorted(by: { position[$0.image]! < position[$1.image]! }) {
+            let i = position[row.image]!
+            for (b, k, crowd, area) in row.truths { truths.append(Detection.GroundTruth(image: i, category: k, box: b, area: area, crowd: crowd)) }
+            for (b, k, s) in row.detections { predictions.append(Detection.Prediction(image: i, category: k, box: b, score: s)) }
+        }
+        guard !truths.isEmpty else { throw InputError(message: "No ground-truth boxes in '\(c.file)'; mAP needs at least one.") }
+        let categories = Array(Set(truths.map(\.category) + predictions.map(\.category))).sorted()
+        let summary = Detection.cocoEvaluate(imageCount: order.count, categories: categories, truths: truths, predictions: predictions)
+        let names = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10", "mar_100", "mar_small", "mar_medium", "mar_large"]
+        var report = EvalReport(task: "detection", samples: count)
+        let wanted = c.metrics.isEmpty ? names : c.metrics
+        for name in wanted {
+            guard let i = names.firstIndex(of: name) else { throw InputError(message: "Unknown detection metric '\(name)'. Known: \(names.joined(separator: ", ")).") }
+            report.metrics.append((name, summary.stats[i]))
+        }
+        if c.metrics.isEmpty {
+            for (k, ap) in summary.perCategory { report.metrics.append(("ap_class_\(k)", ap)) }
+        }
+        report.details.append(("box_format", c.boxFormat))
+        return report
+    }
+}

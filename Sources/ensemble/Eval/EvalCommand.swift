@@ -52,6 +52,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Seed of the bootstrap's random generator.") var seed: UInt64 = 0
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Flag(help: "No progress display.") var quiet = false
+    @Flag(help: "Print the seconds spent reading the file and computing to standard error (for benchmarks).") var timings = false
     @Option(help: "Log the results as metrics of this MLflow run on --server.") var run: String?
     @Option(help: "Prefix for metric keys logged with --run.") var prefix: String = ""
     @OptionGroup var server: ServerOption
@@ -100,6 +101,7 @@ struct EvalCommand: AsyncParsableCommand {
         let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? NSNumber)?.int64Value ?? 0
         let progress = ProgressLine(quiet: quiet || size < 16 << 20)
         let report: EvalReport
+        let started = Date()
         do {
             switch task {
             case .classification: report = try ClassificationEval(command: self).run(format: inputFormat, progress: progress)
@@ -112,6 +114,10 @@ struct EvalCommand: AsyncParsableCommand {
         } catch let error as MetricError {
             throw CLIFailure(message: error.message)
         }
+        if timings {
+            let total = Date().timeIntervalSince(started), read = ReadTiming.shared.seconds
+            FileHandle.standardError.write(Data(String(format: "timings: read %.3f s, compute %.3f s, total %.3f s\n", read, total - read, total).utf8))
+        }
         print(json ? report.json() : report.table())
         if let run {
             let client = try await server.client()
@@ -121,6 +127,8 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func readAll(_ columns: [String], format: TableReader.Format?, progress: ProgressLine, _ row: ([String], Int) throws -> Void) throws -> Int {
+        let started = Date()
+        defer { ReadTiming.shared.seconds += Date().timeIntervalSince(started) }
         let reader = try TableReader(path: file, format: format, columns: columns)
         var rows = 0
         while let values = try reader.next() {
@@ -229,4 +237,10 @@ struct EvalReport {
         let items = metrics.filter { $0.1.isFinite }.map { Metric(key: prefix + $0.0, value: $0.1, timestamp: now, step: 0) }
         let _: Empty = try await client.json(.POST, "/api/2.0/mlflow/runs/log-batch", body: Batch(runId: runID, metrics: items))
     }
+}
+
+/// Seconds spent reading input, for `--timings`.
+final class ReadTiming: @unchecked Sendable {
+    static let shared = ReadTiming()
+    var seconds = 0.0
 }

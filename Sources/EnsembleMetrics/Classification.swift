@@ -40,6 +40,9 @@ public struct ConfusionMatrix: Sendable, Equatable {
 
     public subscript(truth: Int, predicted: Int) -> Int { counts[truth * classCount + predicted] }
 
+    /// Adds `count` samples of (truth, predicted), for counts gathered while streaming.
+    public mutating func add(truth: Int, predicted: Int, count: Int = 1) { counts[truth * classCount + predicted] += count }
+
     public var total: Int { counts.reduce(0, +) }
     public var correct: Int { (0..<classCount).reduce(0) { $0 + self[$1, $1] } }
     /// Samples whose true class is `c` (support).

@@ -109,6 +109,14 @@ def test_multiclass_classification(tmp_path, seed):
     assert got["confusion_matrix"] == skm.confusion_matrix(t_lab, p_lab).tolist()
     assert got["labels"] == [str(x) for x in sorted(set(t_lab) | set(p_lab))]
 
+    # Labels only: the streaming path (pair counts, no rows kept) gives the same numbers.
+    plain = tmp_path / "plain.csv"
+    write_csv(plain, ["label", "prediction"], zip(t_lab, p_lab))
+    streamed = evaluate(plain, "--task", "classification", "--average", "weighted")
+    assert streamed["confusion_matrix"] == got["confusion_matrix"]
+    close(streamed["metrics"]["f1"], skm.f1_score(t_lab, p_lab, average="weighted", zero_division=0), "f1/weighted streamed")
+    close(streamed["metrics"]["mcc"], skm.matthews_corrcoef(t_lab, p_lab), "mcc streamed")
+
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_regression(tmp_path, seed):

@@ -45,11 +45,15 @@ struct ClassificationEval {
             throw InputError(message: "--labels must list distinct class labels, e.g. --labels cat,dog,bird.")
         }
         let hasScores = c.scoreColumn != nil || !probaColumns.isEmpty || c.probaColumn != nil
+        let streaming = !hasScores && c.bootstrap == 0
+        var pairCounts: [Int64: Int] = [:]
 
         // Read: intern labels in first-seen order, keep scores as doubles.
         var interned: [String: Int32] = [:]
         var names: [String] = []
         func intern(_ label: String, line: Int) throws -> Int32 {
+            // A few classes is the common case: comparing short strings beats hashing them.
+            if names.count <= 8, let i = names.firstIndex(of: label) { return Int32(i) }
             if let code = interned[label] { return code }
             if let declared, !declared.contains(label) {
                 throw InputError(message: "\(c.file):\(line): label '\(label)' is not one of --labels \(declared.joined(separator: ","))")
@@ -82,8 +86,14 @@ struct ClassificationEval {
             predicted.removeAll()
             scores.removeAll()
             return try c.readAll(columns, format: format, progress: progress) { values, line in
-                truth.append(try intern(values[0], line: line))
+                let t = try intern(values[0], line: line)
                 var next = 1
+                if streaming {
+                    // Labels only, no bootstrap: keep pair counts, not rows — memory independent of the file.
+                    pairCounts[Int64(t) << 32 | Int64(try intern(values[1], line: line)), default: 0] += 1
+                    return
+                }
+                truth.append(t)
                 if withPrediction {
                     predicted.append(try intern(values[1], line: line))
                     next = 2
@@ -111,6 +121,10 @@ struct ClassificationEval {
         truth = truth.map { remap[Int($0)] }
         predicted = predicted.map { remap[Int($0)] }
         let classCount = labelSet.count
+        var fullMatrix = ConfusionMatrix(truth: truth, predicted: predicted, classCount: classCount)
+        for (pair, count) in pairCounts {
+            fullMatrix.add(truth: Int(remap[Int(pair >> 32)]), predicted: Int(remap[Int(pair & 0xFFFF_FFFF)]), count: count)
+        }
         let truthClasses = Set(truth).sorted()
 
         var scoreMode = Scores.none
@@ -194,7 +208,7 @@ struct ClassificationEval {
             let needsPredictions = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "fbeta", "mcc"]
             if needsPredictions.contains(name) {
                 guard withPrediction else { throw InputError(message: "'\(name)' needs predicted labels: add --prediction-column.") }
-                let cm = ConfusionMatrix(truth: subset(truth, idx), predicted: subset(predicted, idx), classCount: classCount)
+                let cm = idx == nil ? fullMatrix : ConfusionMatrix(truth: subset(truth, idx), predicted: subset(predicted, idx), classCount: classCount)
                 switch name {
                 case "accuracy": return Classification.accuracy(cm)
                 case "balanced_accuracy": return Classification.balancedAccuracy(cm)
@@ -231,7 +245,7 @@ struct ClassificationEval {
         for name in wanted { report.metrics.append((name, try value(name, nil))) }
         report.labels = labelSet
         if withPrediction {
-            report.confusion = ConfusionMatrix(truth: truth, predicted: predicted, classCount: classCount).rows
+            report.confusion = fullMatrix.rows
         }
         if wanted.contains(where: { ["precision", "recall", "f1", "fbeta"].contains($0) }) {
             report.details.append(("average", average.rawValue))

@@ -30,6 +30,7 @@ final class TableReader {
     /// 1-based line number of the row being returned.
     private(set) var line = 0
     private var nextLine = 1
+    private var starts: [Int] = []
     /// Index of each wanted column in a CSV row.
     private var csvIndex: [Int] = []
     let columns: [String]
@@ -79,6 +80,7 @@ final class TableReader {
     func next() throws -> [String]? {
         switch format {
         case .csv:
+            if let fast = try nextUnquotedCSVRecord() { return fast }
             guard let record = try nextCSVRecord() else { return nil }
             if record.count == 1 && record[0].isEmpty { return try next() }  // blank line
             return try csvIndex.map { i in
@@ -134,6 +136,41 @@ final class TableReader {
                 line = nextLine
                 nextLine += 1
                 return slice
+            }
+        }
+    }
+
+    /// The common case, fast: the next line holds no quote, so fields are the bytes between commas and
+    /// only the wanted ones become strings. `nil` when the line has a quote (or at the end): the
+    /// general parser takes over from the same position.
+    private func nextUnquotedCSVRecord() throws -> [String]? {
+        while true {
+            guard let end = buffer[position...].firstIndex(of: 0x0A) else {
+                guard fill() else { return nil }  // the last line (no newline) goes to the general parser
+                continue
+            }
+            var lineEnd = end
+            if lineEnd > position, buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            let start = position
+            if buffer[start..<lineEnd].contains(0x22) { return nil }
+            position = end + 1
+            line = nextLine
+            nextLine += 1
+            if start == lineEnd { continue }  // blank line
+            // Field boundaries, in a buffer reused across rows.
+            starts.removeAll(keepingCapacity: true)
+            starts.append(start)
+            var i = start
+            while i < lineEnd {
+                if buffer[i] == 0x2C { starts.append(i + 1) }
+                i += 1
+            }
+            return try csvIndex.enumerated().map { k, field in
+                guard field < starts.count else {
+                    throw InputError(message: "\(path):\(line): the row has \(starts.count) fields, but the header has more; column '\(columns[k])' is missing.")
+                }
+                let from = starts[field], to = field + 1 < starts.count ? starts[field + 1] - 1 : lineEnd
+                return String(decoding: buffer[from..<to], as: UTF8.self)
             }
         }
     }

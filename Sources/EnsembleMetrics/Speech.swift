@@ -24,30 +24,46 @@ public enum Speech {
         }
     }
 
-    static func isWhitespace(_ s: Unicode.Scalar) -> Bool { s.properties.isWhitespace }
+    /// Python's `str.isspace()` (what `\s` and `strip()` use): Unicode whitespace plus 0x1C–0x1F.
+    static func isWhitespace(_ s: Unicode.Scalar) -> Bool {
+        s.value == 0x20 || (s.value >= 0x09 && s.value <= 0x0D) || (s.value >= 0x1C && s.value <= 0x1F)
+            || (s.value >= 0x80 && s.properties.isWhitespace)
+    }
 
-    /// jiwer's default word tokens.
+    /// jiwer's default word tokens: `\s\s+` → " ", strip, split on " ". Equivalently, tokens are the
+    /// pieces between whitespace runs of two or more, single spaces and the text's ends; a single
+    /// tab (or other non-space whitespace) inside the text stays part of its word.
     public static func words(_ text: String) -> [Substring] {
-        // RemoveMultipleSpaces: `\s\s+` → " ".
-        var collapsed = ""
-        collapsed.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
-        var run: [Unicode.Scalar] = []
-        func flush() {
-            if run.count >= 2 { collapsed.unicodeScalars.append(" ") } else { collapsed.unicodeScalars.append(contentsOf: run) }
-            run.removeAll(keepingCapacity: true)
-        }
-        for s in text.unicodeScalars {
-            if isWhitespace(s) { run.append(s) } else {
-                flush()
-                collapsed.unicodeScalars.append(s)
+        let scalars = text.unicodeScalars
+        var tokens: [Substring] = []
+        var tokenStart: String.Index? = nil
+        var i = scalars.startIndex
+        while i < scalars.endIndex {
+            guard isWhitespace(scalars[i]) else {
+                if tokenStart == nil { tokenStart = i }
+                i = scalars.index(after: i)
+                continue
             }
+            var runEnd = scalars.index(after: i)
+            while runEnd < scalars.endIndex, isWhitespace(scalars[runEnd]) { runEnd = scalars.index(after: runEnd) }
+            let single = scalars.index(after: i) == runEnd
+            let inside = tokenStart != nil && runEnd < scalars.endIndex
+            if single && scalars[i] != " " && inside {
+                i = runEnd  // part of the word
+                continue
+            }
+            if let start = tokenStart {
+                tokens.append(Substring(scalars[start..<i]))
+                tokenStart = nil
+            }
+            i = runEnd
         }
-        flush()
-        return strip(collapsed).split(separator: " ", omittingEmptySubsequences: true)
+        if let start = tokenStart { tokens.append(Substring(scalars[start..<scalars.endIndex])) }
+        return tokens
     }
 
     /// jiwer's default character tokens (after stripping): Unicode code points, as Python iterates a str.
-    public static func characters(_ text: String) -> [Unicode.Scalar] { Array(strip(text).unicodeScalars) }
+    public static func characters(_ text: String) -> [UInt32] { strip(text).unicodeScalars.map(\.value) }
 
     static func strip(_ text: String) -> Substring {
         let scalars = text.unicodeScalars
@@ -130,10 +146,20 @@ public enum Speech {
         guard references.count == hypotheses.count else { throw MetricError("\(references.count) references but \(hypotheses.count) hypotheses.") }
         guard !references.isEmpty else { throw MetricError("No sentence pairs.") }
         var total = ErrorCounts()
+        // Tokens become small integers, so the alignment compares integers.
+        var vocabulary: [T: Int32] = [:]
+        func ids(_ items: [T]) -> [Int32] {
+            items.map { item in
+                if let id = vocabulary[item] { return id }
+                let id = Int32(vocabulary.count)
+                vocabulary[item] = id
+                return id
+            }
+        }
         for (k, (r, h)) in zip(references, hypotheses).enumerated() {
             let ref = tokens(r)
             guard !ref.isEmpty else { throw MetricError("Reference \(k + 1) is empty; \(unit) is undefined for an empty reference.") }
-            total += align(ref, tokens(h))
+            total += align(ids(ref), ids(tokens(h)))
         }
         return total
     }

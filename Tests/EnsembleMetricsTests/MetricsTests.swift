@@ -115,6 +115,13 @@ struct OtherMetricsTests {
         let chars = try Speech.characterErrors(references: ["abc"], hypotheses: ["abd"])
         #expect(chars.rate == 1.0 / 3)
         #expect(throws: MetricError.self) { try Speech.wordErrors(references: ["  "], hypotheses: ["x"]) }
+        // jiwer's transform, checked against jiwer: single non-space whitespace stays inside a word.
+        #expect(Speech.words("a\tb  c \t") == ["a\tb", "c"])
+        #expect(Speech.words("\ta b") == ["a", "b"])
+        #expect(Speech.words("x\u{a0}y") == ["x\u{a0}y"])
+        #expect(Speech.words("a \u{3000}b") == ["a", "b"])
+        #expect(Speech.words("a\u{1c}b") == ["a\u{1c}b"])
+        #expect(Speech.words("   ").isEmpty)
         #expect(Speech.align(["a"], [String]()).deletions == 1)
         #expect(Speech.align([String](), ["a", "b"]).insertions == 2)
     }

@@ -144,7 +144,8 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     static func number(_ text: String, _ what: String, file: String, line: Int) throws -> Double {
-        guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
+        // Plain numbers parse directly; only odd ones pay for trimming.
+        guard let v = Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces)) else {
             throw InputError(message: "\(file):\(line): \(what) '\(text.prefix(40))' is not a number.")
         }
         guard v.isFinite else { throw InputError(message: "\(file):\(line): \(what) is \(text); metrics need finite numbers.") }

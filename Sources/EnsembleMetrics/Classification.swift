@@ -146,26 +146,39 @@ public enum Classification {
 
     // MARK: Scores
 
-    /// Scores with their truth, sorted by descending score, for the curve metrics.
-    static func sortedDescending(scores: [Double], positives: [Bool]) throws(MetricError) -> [(score: Double, positive: Bool)] {
+    /// Cumulative (false positives, true positives, threshold) at each distinct score, highest first.
+    ///
+    /// Positive and negative scores are radix-sorted separately (O(n)) and walked together from the top,
+    /// grouping equal scores, so ties are exact.
+    static func cumulativeCounts(scores: [Double], positives: [Bool]) throws(MetricError) -> (fps: [Int], tps: [Int], thresholds: [Double]) {
         guard scores.count == positives.count else { throw MetricError("\(scores.count) scores but \(positives.count) labels.") }
         if let bad = scores.firstIndex(where: { !$0.isFinite }) { throw MetricError("Score \(bad + 1) is \(scores[bad]); scores must be finite numbers.") }
-        var pairs = Array(zip(scores, positives)).map { (score: $0.0, positive: $0.1) }
-        pairs.sort { $0.score > $1.score }
-        return pairs
-    }
-
-    /// Cumulative (false positives, true positives, threshold) at each distinct score, highest first.
-    static func cumulativeCounts(_ sorted: [(score: Double, positive: Bool)]) -> (fps: [Int], tps: [Int], thresholds: [Double]) {
+        var pos: [Double] = [], neg: [Double] = []
+        let positiveCount = positives.lazy.filter { $0 }.count
+        pos.reserveCapacity(positiveCount)
+        neg.reserveCapacity(scores.count - positiveCount)
+        for (score, positive) in zip(scores, positives) {
+            let s = score == 0 ? 0 : score  // -0.0 and 0.0 are one threshold
+            if positive { pos.append(s) } else { neg.append(s) }
+        }
+        RadixSort.sort(&pos)
+        RadixSort.sort(&neg)
         var fps: [Int] = [], tps: [Int] = [], thresholds: [Double] = []
+        var i = pos.count - 1, j = neg.count - 1
         var tp = 0, fp = 0
-        for i in sorted.indices {
-            if sorted[i].positive { tp += 1 } else { fp += 1 }
-            if i == sorted.count - 1 || sorted[i + 1].score != sorted[i].score {
-                fps.append(fp)
-                tps.append(tp)
-                thresholds.append(sorted[i].score)
+        while i >= 0 || j >= 0 {
+            let s = i < 0 ? neg[j] : j < 0 ? pos[i] : max(pos[i], neg[j])
+            while i >= 0, pos[i] == s {
+                tp += 1
+                i -= 1
             }
+            while j >= 0, neg[j] == s {
+                fp += 1
+                j -= 1
+            }
+            fps.append(fp)
+            tps.append(tp)
+            thresholds.append(s)
         }
         return (fps, tps, thresholds)
     }
@@ -173,8 +186,7 @@ public enum Classification {
     /// `roc_auc_score` for two classes: the area under the ROC curve, ties counted half (sort-based,
     /// O(n log n)).
     public static func rocAUC(scores: [Double], positives: [Bool]) throws(MetricError) -> Double {
-        let sorted = try sortedDescending(scores: scores, positives: positives)
-        let (fps, tps, _) = cumulativeCounts(sorted)
+        let (fps, tps, _) = try cumulativeCounts(scores: scores, positives: positives)
         let p = tps.last ?? 0, n = fps.last ?? 0
         guard p > 0, n > 0 else {
             throw MetricError("ROC AUC is undefined when the truth has only one class (\(p) positive, \(n) negative samples).")
@@ -199,8 +211,7 @@ public enum Classification {
 
     /// `roc_curve(..., drop_intermediate=True)`: the points where the curve bends, starting at (0, 0).
     public static func rocCurve(scores: [Double], positives: [Bool], dropIntermediate: Bool = true) throws(MetricError) -> [ROCPoint] {
-        let sorted = try sortedDescending(scores: scores, positives: positives)
-        var (fps, tps, thresholds) = cumulativeCounts(sorted)
+        var (fps, tps, thresholds) = try cumulativeCounts(scores: scores, positives: positives)
         if dropIntermediate, fps.count > 2 {
             var keep = [0]
             for i in 1..<(fps.count - 1) where fps[i - 1] - 2 * fps[i] + fps[i + 1] != 0 || tps[i - 1] - 2 * tps[i] + tps[i + 1] != 0 {
@@ -221,8 +232,7 @@ public enum Classification {
 
     /// `average_precision_score`: Σ (Rₙ − Rₙ₋₁)·Pₙ over distinct thresholds.
     public static func averagePrecision(scores: [Double], positives: [Bool]) throws(MetricError) -> Double {
-        let sorted = try sortedDescending(scores: scores, positives: positives)
-        let (fps, tps, _) = cumulativeCounts(sorted)
+        let (fps, tps, _) = try cumulativeCounts(scores: scores, positives: positives)
         let p = tps.last ?? 0
         guard p > 0 else { throw MetricError("Average precision is undefined when there are no positive samples.") }
         var ap = 0.0

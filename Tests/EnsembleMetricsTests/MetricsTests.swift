@@ -181,3 +181,23 @@ struct DetectionTests {
         #expect(none.stats[0] == 0 && none.stats[8] == 0)
     }
 }
+
+@Suite("Radix sort")
+struct RadixSortTests {
+    @Test("sorts like the standard library, negatives, zeros, subnormals and extremes included")
+    func matchesSort() {
+        var rng = SplitMix64(seed: 11)
+        var values: [Double] = (0..<50_000).map { _ in
+            switch rng.next() % 6 {
+            case 0: Double(Int64(bitPattern: rng.next() % 2001) - 1000) / 8  // many ties
+            case 1: Double(bitPattern: rng.next() >> 2) * (rng.next() % 2 == 0 ? 1 : -1)  // any magnitude
+            case 2: Double.leastNonzeroMagnitude * Double(rng.next() % 5)
+            case 3: rng.next() % 2 == 0 ? Double.greatestFiniteMagnitude : -Double.greatestFiniteMagnitude
+            default: Double(rng.next() % 1_000_000) / 1_000_000 - 0.5
+            }
+        }
+        let expected = values.sorted()
+        RadixSort.sort(&values)
+        #expect(values == expected)
+    }
+}

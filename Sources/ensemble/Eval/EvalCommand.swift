@@ -127,12 +127,19 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func readAll(_ columns: [String], format: TableReader.Format?, progress: ProgressLine, _ row: ([String], Int) throws -> Void) throws -> Int {
+        try readRows(columns, format: format, progress: progress) { reader, line in
+            try row((0..<columns.count).map(reader.string), line)
+        }
+    }
+
+    /// Streams the rows, handing the reader itself to `row` so hot paths read fields as bytes.
+    func readRows(_ columns: [String], format: TableReader.Format?, progress: ProgressLine, _ row: (TableReader, Int) throws -> Void) throws -> Int {
         let started = Date()
         defer { ReadTiming.shared.seconds += Date().timeIntervalSince(started) }
         let reader = try TableReader(path: file, format: format, columns: columns)
         var rows = 0
-        while let values = try reader.next() {
-            try row(values, reader.line)
+        while try reader.nextRow() {
+            try row(reader, reader.line)
             rows += 1
             if rows % 65536 == 0 {
                 progress.update(TransferProgress(phase: .reading, filesDone: rows, filesTotal: 0, bytesDone: reader.bytesRead, bytesTotal: reader.size))
@@ -143,14 +150,15 @@ struct EvalCommand: AsyncParsableCommand {
         return rows
     }
 
-    static func number(_ text: String, _ what: String, file: String, line: Int) throws -> Double {
-        // Plain numbers parse directly; only odd ones pay for trimming.
-        guard let v = Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces)) else {
-            throw InputError(message: "\(file):\(line): \(what) '\(text.prefix(40))' is not a number.")
+    /// Field `k` of the current row as a finite number, or a line-numbered error.
+    static func number(_ reader: TableReader, _ k: Int, _ what: String, file: String, line: Int) throws -> Double {
+        guard let v = reader.withField(k, TableReader.parseDouble) else {
+            throw InputError(message: "\(file):\(line): \(what) '\(reader.string(k).prefix(40))' is not a number.")
         }
-        guard v.isFinite else { throw InputError(message: "\(file):\(line): \(what) is \(text); metrics need finite numbers.") }
+        guard v.isFinite else { throw InputError(message: "\(file):\(line): \(what) is \(reader.string(k)); metrics need finite numbers.") }
         return v
     }
+
 }
 
 /// The outcome of one evaluation, printable as a table or JSON and loggable to a run.

@@ -47,13 +47,25 @@ struct ClassificationEval {
         let hasScores = c.scoreColumn != nil || !probaColumns.isEmpty || c.probaColumn != nil
         let streaming = !hasScores && c.bootstrap == 0
         var pairCounts: [Int64: Int] = [:]
+        // Dense counts for the first 16 interned labels; the rest go to the dictionary.
+        var pairMatrix = [[Int]](repeating: [Int](repeating: 0, count: 16), count: streaming ? 16 : 0)
 
         // Read: intern labels in first-seen order, keep scores as doubles.
         var interned: [String: Int32] = [:]
         var names: [String] = []
+        var nameBytes: [[UInt8]] = []
+        /// The code of field `k`'s label: a few classes is the common case, and comparing their bytes
+        /// beats making and hashing a string per row.
+        func intern(_ reader: TableReader, _ k: Int, line: Int) throws -> Int32 {
+            let known: Int32? = reader.withField(k) { b in
+                guard nameBytes.count <= 8 else { return nil }
+                for (i, name) in nameBytes.enumerated() where name.count == b.count && name.elementsEqual(b) { return Int32(i) }
+                return nil
+            }
+            if let known { return known }
+            return try intern(reader.string(k), line: line)
+        }
         func intern(_ label: String, line: Int) throws -> Int32 {
-            // A few classes is the common case: comparing short strings beats hashing them.
-            if names.count <= 8, let i = names.firstIndex(of: label) { return Int32(i) }
             if let code = interned[label] { return code }
             if let declared, !declared.contains(label) {
                 throw InputError(message: "\(c.file):\(line): label '\(label)' is not one of --labels \(declared.joined(separator: ","))")
@@ -62,6 +74,7 @@ struct ClassificationEval {
             let code = Int32(names.count)
             interned[label] = code
             names.append(label)
+            nameBytes.append(Array(label.utf8))
             return code
         }
         var truth: [Int32] = [], predicted: [Int32] = [], scores: [Double] = []
@@ -85,23 +98,28 @@ struct ClassificationEval {
             truth.removeAll()
             predicted.removeAll()
             scores.removeAll()
-            return try c.readAll(columns, format: format, progress: progress) { values, line in
-                let t = try intern(values[0], line: line)
+            return try c.readRows(columns, format: format, progress: progress) { reader, line in
+                let t = try intern(reader, 0, line: line)
                 var next = 1
                 if streaming {
                     // Labels only, no bootstrap: keep pair counts, not rows — memory independent of the file.
-                    pairCounts[Int64(t) << 32 | Int64(try intern(values[1], line: line)), default: 0] += 1
+                    let p = try intern(reader, 1, line: line)
+                    if pairMatrix.count > Int(max(t, p)) {
+                        pairMatrix[Int(t)][Int(p)] += 1
+                    } else {
+                        pairCounts[Int64(t) << 32 | Int64(p), default: 0] += 1
+                    }
                     return
                 }
                 truth.append(t)
                 if withPrediction {
-                    predicted.append(try intern(values[1], line: line))
+                    predicted.append(try intern(reader, 1, line: line))
                     next = 2
                 }
                 if c.scoreColumn != nil {
-                    scores.append(try EvalCommand.number(values[next], "the score", file: c.file, line: line))
+                    scores.append(try EvalCommand.number(reader, next, "the score", file: c.file, line: line))
                 } else if c.probaColumn != nil {
-                    let row = try numberArray(values[next], "the probabilities", file: c.file, line: line)
+                    let row = try numberArray(reader.string(next), "the probabilities", file: c.file, line: line)
                     if width == 0 { width = row.count }
                     guard row.count == width else {
                         throw InputError(message: "\(c.file):\(line): \(row.count) probabilities, but earlier rows have \(width).")
@@ -109,7 +127,7 @@ struct ClassificationEval {
                     scores += row
                 } else if !probaColumns.isEmpty {
                     for k in 0..<probaColumns.count {
-                        scores.append(try EvalCommand.number(values[next + k], "probability '\(probaColumns[k])'", file: c.file, line: line))
+                        scores.append(try EvalCommand.number(reader, next + k, "probability '\(probaColumns[k])'", file: c.file, line: line))
                     }
                 }
             }
@@ -124,6 +142,9 @@ struct ClassificationEval {
         var fullMatrix = ConfusionMatrix(truth: truth, predicted: predicted, classCount: classCount)
         for (pair, count) in pairCounts {
             fullMatrix.add(truth: Int(remap[Int(pair >> 32)]), predicted: Int(remap[Int(pair & 0xFFFF_FFFF)]), count: count)
+        }
+        for (t, row) in pairMatrix.enumerated() where t < names.count {
+            for (p, count) in row.enumerated() where count > 0 { fullMatrix.add(truth: Int(remap[t]), predicted: Int(remap[p]), count: count) }
         }
         let truthClasses = Set(truth).sorted()
 
@@ -268,9 +289,9 @@ struct RegressionEval {
     func run(format: TableReader.Format?, progress: ProgressLine) throws -> EvalReport {
         let c = command
         var truth: [Double] = [], predicted: [Double] = []
-        let rows = try c.readAll([c.labelColumn, c.predictionColumn], format: format, progress: progress) { values, line in
-            truth.append(try EvalCommand.number(values[0], "the true value", file: c.file, line: line))
-            predicted.append(try EvalCommand.number(values[1], "the prediction", file: c.file, line: line))
+        let rows = try c.readRows([c.labelColumn, c.predictionColumn], format: format, progress: progress) { reader, line in
+            truth.append(try EvalCommand.number(reader, 0, "the true value", file: c.file, line: line))
+            predicted.append(try EvalCommand.number(reader, 1, "the prediction", file: c.file, line: line))
         }
         var wanted = c.metrics
         if wanted.isEmpty {

@@ -30,7 +30,6 @@ final class TableReader {
     /// 1-based line number of the row being returned.
     private(set) var line = 0
     private var nextLine = 1
-    private var starts: [Int] = []
     /// Index of each wanted column in a CSV row.
     private var csvIndex: [Int] = []
     let columns: [String]
@@ -76,13 +75,50 @@ final class TableReader {
         return true
     }
 
-    /// The next row's wanted values (as text; JSON numbers and arrays keep their JSON text), or nil at the end.
+    /// Bounds in `buffer` of the wanted fields of the current row, when it came through the fast path.
+    private var fastBounds: [(Int, Int)] = []
+    /// The wanted fields of the current row otherwise.
+    private var slowValues: [String] = []
+    private var usingFast = false
+
+    /// Advances to the next row; false at the end. Read its fields with ``withField(_:_:)`` or ``string(_:)``.
+    func nextRow() throws -> Bool {
+        if format == .csv, try nextUnquotedCSVRecord() {
+            usingFast = true
+            return true
+        }
+        guard let values = try nextSlow() else { return false }
+        slowValues = values
+        usingFast = false
+        return true
+    }
+
+    /// The bytes of wanted field `k` of the current row (no copy on the fast path).
+    func withField<R>(_ k: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        if usingFast {
+            let (from, to) = fastBounds[k]
+            return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[from..<to])) }
+        }
+        var value = slowValues[k]
+        return try value.withUTF8(body)
+    }
+
+    func string(_ k: Int) -> String {
+        usingFast ? withField(k) { String(decoding: $0, as: UTF8.self) } : slowValues[k]
+    }
+
+    /// The next row's wanted values as strings, or nil at the end.
     func next() throws -> [String]? {
+        guard try nextRow() else { return nil }
+        return (0..<columns.count).map(string)
+    }
+
+    /// Rows the fast path does not take: quoted CSV lines, the last line without a line break, JSON Lines.
+    private func nextSlow() throws -> [String]? {
         switch format {
         case .csv:
-            if let fast = try nextUnquotedCSVRecord() { return fast }
             guard let record = try nextCSVRecord() else { return nil }
-            if record.count == 1 && record[0].isEmpty { return try next() }  // blank line
+            if record.count == 1 && record[0].isEmpty { return try nextSlow() }  // blank line
             return try csvIndex.map { i in
                 guard i < record.count else {
                     throw InputError(message: "\(path):\(line): the row has \(record.count) fields, but the header has more; column '\(columns[csvIndex.firstIndex(of: i)!])' is missing.")
@@ -140,40 +176,93 @@ final class TableReader {
         }
     }
 
-    /// The common case, fast: the next line holds no quote, so fields are the bytes between commas and
-    /// only the wanted ones become strings. `nil` when the line has a quote (or at the end): the
-    /// general parser takes over from the same position.
-    private func nextUnquotedCSVRecord() throws -> [String]? {
+    /// The common case, fast: the next line holds no quote, so fields are the bytes between commas; only
+    /// their bounds are recorded. False when the line has a quote (or at the end): the general parser
+    /// takes over from the same position.
+    private func nextUnquotedCSVRecord() throws -> Bool {
         while true {
-            guard let end = buffer[position...].firstIndex(of: 0x0A) else {
-                guard fill() else { return nil }  // the last line (no newline) goes to the general parser
+            // One pass over the line with a raw pointer (no per-byte access checks on the class's buffer).
+            let found: (end: Int, lineEnd: Int, quoted: Bool)? = buffer.withUnsafeBufferPointer { b in
+                var i = position, quoted = false
+                while i < b.count, b[i] != 0x0A {
+                    if b[i] == 0x22 { quoted = true }
+                    i += 1
+                }
+                guard i < b.count else { return nil }
+                let lineEnd = i > position && b[i - 1] == 0x0D ? i - 1 : i
+                return (i, lineEnd, quoted)
+            }
+            guard let found else {
+                guard fill() else { return false }  // the last line (no newline) goes to the general parser
                 continue
             }
-            var lineEnd = end
-            if lineEnd > position, buffer[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            if found.quoted { return false }
             let start = position
-            if buffer[start..<lineEnd].contains(0x22) { return nil }
-            position = end + 1
+            position = found.end + 1
             line = nextLine
             nextLine += 1
-            if start == lineEnd { continue }  // blank line
-            // Field boundaries, in a buffer reused across rows.
-            starts.removeAll(keepingCapacity: true)
-            starts.append(start)
-            var i = start
-            while i < lineEnd {
-                if buffer[i] == 0x2C { starts.append(i + 1) }
-                i += 1
-            }
-            return try csvIndex.enumerated().map { k, field in
-                guard field < starts.count else {
-                    throw InputError(message: "\(path):\(line): the row has \(starts.count) fields, but the header has more; column '\(columns[k])' is missing.")
+            if start == found.lineEnd { continue }  // blank line
+            let wanted = csvIndex
+            let lineEnd = found.lineEnd
+            if fastBounds.count != wanted.count { fastBounds = [(Int, Int)](repeating: (0, 0), count: wanted.count) }
+            var bounds = fastBounds
+            fastBounds = []  // keep the array uniquely referenced while filling it
+            let fieldCount: Int = buffer.withUnsafeBufferPointer { b in
+                var field = 0, from = start, i = start
+                while true {
+                    let atEnd = i == lineEnd
+                    if atEnd || b[i] == 0x2C {
+                        for k in wanted.indices where wanted[k] == field { bounds[k] = (from, i) }
+                        if atEnd { break }
+                        field += 1
+                        from = i + 1
+                    }
+                    i += 1
                 }
-                let from = starts[field], to = field + 1 < starts.count ? starts[field + 1] - 1 : lineEnd
-                return String(decoding: buffer[from..<to], as: UTF8.self)
+                return field + 1
             }
+            fastBounds = bounds
+            if let k = wanted.firstIndex(where: { $0 >= fieldCount }) {
+                throw InputError(message: "\(path):\(line): the row has \(fieldCount) fields, but the header has more; column '\(columns[k])' is missing.")
+            }
+            return true
         }
     }
+
+    /// Parses a decimal number from bytes: plain decimals with at most 15 significant digits are
+    /// converted exactly (one correctly rounded division, Clinger's fast path); anything else goes
+    /// through `Double(String)`, which is correctly rounded too. `nil` when it is not a number.
+    static func parseDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+        var i = 0, negative = false
+        if i < b.count, b[i] == 0x2D || b[i] == 0x2B {
+            negative = b[i] == 0x2D
+            i += 1
+        }
+        var mantissa: UInt64 = 0, digits = 0, fraction = 0, seenDot = false, anyDigit = false, fast = true
+        while i < b.count {
+            let c = b[i]
+            if c >= 0x30 && c <= 0x39 {
+                anyDigit = true
+                if mantissa > 0 || c != 0x30 { digits += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(c - 0x30)
+                if seenDot { fraction += 1 }
+            } else if c == 0x2E && !seenDot {
+                seenDot = true
+            } else {
+                fast = false
+                break
+            }
+            i += 1
+        }
+        if fast, anyDigit, digits <= 15, fraction <= 22 {
+            let value = Double(mantissa) / powersOfTen[fraction]
+            return negative ? -value : value
+        }
+        let text = String(decoding: b, as: UTF8.self)
+        return Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces))
+    }
+
+    static let powersOfTen: [Double] = (0...22).map { (0..<$0).reduce(1.0) { r, _ in r * 10 } }
 
     /// One CSV record, which may span several lines when a quoted field holds a line break.
     private func nextCSVRecord() throws -> [String]? {

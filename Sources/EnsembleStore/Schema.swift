@@ -250,6 +250,22 @@ extension SQLiteStore {
                 CREATE INDEX stored_dataset_files_by_content ON stored_dataset_files(sha256);
                 """)
         }
+        migrator.registerMigration("2026-11-25-team-v1") { db in
+            try db.execute(sql: """
+                -- The team and its projects, as JSON documents (their shape evolves with the product);
+                -- updates and events are rows, append-only.
+                CREATE TABLE team_roles (id TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE team_people (id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, doc TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE team_projects (id TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE team_updates (
+                    id INTEGER PRIMARY KEY, project TEXT NOT NULL, author TEXT NOT NULL,
+                    done TEXT NOT NULL, next TEXT NOT NULL, blocked TEXT NOT NULL, at INTEGER NOT NULL
+                );
+                CREATE INDEX team_updates_by_project ON team_updates(project, at);
+                CREATE TABLE team_events (id INTEGER PRIMARY KEY, project TEXT, kind TEXT NOT NULL, summary TEXT NOT NULL, actor TEXT, at INTEGER NOT NULL);
+                CREATE INDEX team_events_by_project ON team_events(project, at);
+                """)
+        }
         return migrator
     }
 }

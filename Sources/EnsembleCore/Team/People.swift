@@ -46,6 +46,11 @@ public struct Person: Sendable, Codable, Equatable {
     public var assignments: [Assignment]
     public var history: [HistoryEntry]
 
+    enum CodingKeys: String, CodingKey {
+        case id, name, email, roles, skills, expertise, capacity, assignments, history
+        case learningGoals = "learning_goals"
+    }
+
     public init(
         id: String, name: String, email: String, roles: [String] = [], skills: [String: Int] = [:], expertise: [String] = [],
         learningGoals: [String] = [], capacity: Double = 1, assignments: [Assignment] = [], history: [HistoryEntry] = []

@@ -7,6 +7,11 @@ public struct ProjectMetric: Sendable, Codable, Equatable {
     public var target: Double?
     public var unit: String?
     public var higherIsBetter: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case name, baseline, target, unit
+        case higherIsBetter = "higher_is_better"
+    }
     public init(name: String, baseline: Double?, target: Double?, unit: String? = nil, higherIsBetter: Bool = true) {
         self.name = name
         self.baseline = baseline
@@ -41,6 +46,12 @@ public struct BRD: Sendable, Codable, Equatable {
     public var risks: [String] = []
     public var stakeholders: [String] = []
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case problem, objective, annotation, resources, delivery, risks, stakeholders
+        case mlFraming = "ml_framing"
+        case dataSources = "data_sources"
+    }
 }
 
 /// Scores that rank a project in the portfolio, each 1 (low) to 5 (high).
@@ -77,6 +88,11 @@ public struct ProjectTask: Sendable, Codable, Equatable {
     public var likely: Double
     public var pessimistic: Double
     public var dependsOn: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, optimistic, likely, pessimistic
+        case dependsOn = "depends_on"
+    }
     public init(id: String, name: String, optimistic: Double, likely: Double, pessimistic: Double, dependsOn: [String] = []) {
         self.id = id
         self.name = name
@@ -94,6 +110,13 @@ public struct StageChange: Sendable, Codable, Equatable {
     public var by: String?
     public var at: Int64
     public var why: String
+    public init(from: ProjectStage, to: ProjectStage, by: String?, at: Int64, why: String) {
+        self.from = from
+        self.to = to
+        self.by = by
+        self.at = at
+        self.why = why
+    }
 }
 
 /// An ML use case and its lifecycle.
@@ -122,6 +145,15 @@ public struct Project: Sendable, Codable, Equatable {
     /// Day the plan starts, `yyyy-mm-dd`.
     public var startDate: String?
     public var history: [StageChange] = []
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, stage, brd, owners, checklists, areas, scores, experiments, models, datasets, tasks, history
+        case technicalMetrics = "technical_metrics"
+        case businessMetrics = "business_metrics"
+        case neededSkills = "needed_skills"
+        case requiredFTE = "required_fte"
+        case startDate = "start_date"
+    }
 
     public init(id: String, name: String) {
         self.id = id
@@ -212,4 +244,70 @@ public enum StageGate {
         }
         return problems
     }
+}
+
+/// An asynchronous stand-up post.
+public struct ProjectUpdate: Sendable, Codable, Equatable {
+    public var id: Int64
+    public var project: String
+    public var author: String
+    public var done: String
+    public var next: String
+    public var blocked: String
+    public var at: Int64
+    public init(id: Int64 = 0, project: String, author: String, done: String, next: String, blocked: String, at: Int64 = 0) {
+        self.id = id
+        self.project = project
+        self.author = author
+        self.done = done
+        self.next = next
+        self.blocked = blocked
+        self.at = at
+    }
+}
+
+/// One line of a project's or the team's activity feed.
+public struct ActivityItem: Sendable, Codable, Equatable {
+    public var at: Int64
+    public var project: String?
+    /// `update`, `stage_changed`, `project_created`, `run_created`, `model_version_created`, `alias_set`, `stage_transition`.
+    public var kind: String
+    public var summary: String
+    public var actor: String?
+    public init(at: Int64, project: String?, kind: String, summary: String, actor: String?) {
+        self.at = at
+        self.project = project
+        self.kind = kind
+        self.summary = summary
+        self.actor = actor
+    }
+}
+
+/// Persistence of the team and its projects.
+public protocol TeamStore: Sendable {
+    /// Built-in roles (as edited) and the team's own.
+    func roles() async throws -> [Role]
+    func saveRole(_ role: Role) async throws
+    /// Deletes a custom role, or restores a built-in one to its original text.
+    func deleteRole(id: String) async throws
+
+    func people() async throws -> [Person]
+    func person(id: String) async throws -> Person
+    /// Creates (`create == true`, fails if the id or e-mail exists) or replaces a person.
+    func savePerson(_ person: Person, create: Bool) async throws
+    /// Creates or replaces all of them in one transaction (imports).
+    func savePeople(_ people: [Person]) async throws
+    func deletePerson(id: String) async throws
+
+    func projects() async throws -> [Project]
+    func project(id: String) async throws -> Project
+    func saveProject(_ project: Project, create: Bool, actor: String?) async throws
+    func deleteProject(id: String) async throws
+    /// Moves a project after `check` accepts the project as stored now (in the same transaction), and
+    /// records the change with who, when and why.
+    func moveProject(id: String, to stage: ProjectStage, why: String, actor: String?, check: @Sendable (Project) throws -> Void) async throws -> Project
+
+    func addUpdate(_ update: ProjectUpdate) async throws -> ProjectUpdate
+    /// Newest first; `project == nil` for the whole team.
+    func activity(project: String?, limit: Int) async throws -> [ActivityItem]
 }

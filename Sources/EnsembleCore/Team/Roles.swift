@@ -23,6 +23,11 @@ public struct Role: Sendable, Codable, Equatable {
     public var supports: [ProjectStage]
     public var builtIn: Bool
 
+    enum CodingKeys: String, CodingKey {
+        case id, name, summary, skills, responsibilities, tools, leads, supports
+        case builtIn = "built_in"
+    }
+
     public init(
         id: String, name: String, summary: String, skills: [String], responsibilities: [String], tools: [String], leads: [ProjectStage],
         supports: [ProjectStage], builtIn: Bool = false

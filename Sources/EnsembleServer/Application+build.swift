@@ -146,6 +146,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         "GET /model-versions/get-artifact": .raw(registry.getArtifact),
     ]
     let native = NativeHandlers(datasets: services.store, stored: services.store, registry: services.store)
+    let team = TeamHandlers(team: services.store)
     let storedDatasets = StoredDatasetHandlers(store: services.store, content: services.content, maxBlobBytes: configuration.maxArtifactBytes)
     let proxy: EnsembleResponder.Handler = .raw(files.proxy)
     var prefixes = ArtifactHandlers.proxyPrefixes.map { (prefix: $0, methods: Set(["GET", "PUT", "DELETE"]), handler: proxy) }
@@ -178,6 +179,28 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         ("POST", "blobs/missing", storedDatasets.missing),
         ("GET", "models/{name}/history", native.modelHistory),
         ("GET", "openapi.json", native.openAPI),
+        ("GET", "roles", team.listRoles),
+        ("PUT", "roles/{id}", team.saveRole),
+        ("DELETE", "roles/{id}", team.deleteRole),
+        ("GET", "people", team.listPeople),
+        ("POST", "people", team.createPerson),
+        ("GET", "people/{id}", team.getPerson),
+        ("PUT", "people/{id}", team.updatePerson),
+        ("DELETE", "people/{id}", team.deletePerson),
+        ("GET", "projects", team.listProjects),
+        ("POST", "projects", team.createProject),
+        ("GET", "projects/{id}", team.getProject),
+        ("PUT", "projects/{id}", team.updateProject),
+        ("DELETE", "projects/{id}", team.deleteProject),
+        ("POST", "projects/{id}/stage", team.moveProject),
+        ("GET", "projects/{id}/staffing", team.staffing),
+        ("GET", "projects/{id}/forecast", team.forecast),
+        ("GET", "projects/{id}/updates", team.projectActivity),
+        ("POST", "projects/{id}/updates", team.postUpdate),
+        ("GET", "projects/{id}/progress", team.progress),
+        ("GET", "portfolio", team.portfolio),
+        ("GET", "coverage", team.coverage),
+        ("GET", "updates", team.teamActivity),
         ("GET", "lineage", lineage.lineage),
     ]
     responder.nativeRoutes = nativeRoutes.map {

@@ -310,4 +310,6 @@ public protocol TeamStore: Sendable {
     func addUpdate(_ update: ProjectUpdate) async throws -> ProjectUpdate
     /// Newest first; `project == nil` for the whole team.
     func activity(project: String?, limit: Int) async throws -> [ActivityItem]
+    /// Runs started per week (Monday, `yyyy-mm-dd`) in these experiments, oldest first.
+    func runsPerWeek(experiments: [String]) async throws -> [(week: String, runs: Int)]
 }

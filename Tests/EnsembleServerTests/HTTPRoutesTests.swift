@@ -451,3 +451,99 @@ struct NativeAPITests {
         }
     }
 }
+
+@Suite("Team API")
+struct TeamAPITests {
+    func put(_ client: any TestClientProtocol, _ path: String, _ json: String) async throws -> TestResponse {
+        try await client.execute(uri: path, method: .put, headers: [.contentType: "application/json"], body: ByteBuffer(string: json))
+    }
+
+    @Test("people, roles and projects: create, read, update, delete, with field-named errors")
+    func crud() async throws {
+        try await withServer { client, _ in
+            let ana = #"{"name": "Ana", "email": "ana@example.com", "roles": ["data-scientist"], "skills": {"python": 5}, "history": [{"project": "old", "outcome": "delivered"}]}"#
+            let created = try await client.post("/api/v1/people", ana)
+            #expect(created.status == .created)
+            #expect(try json(created)["success_rate"] == .number("1"))
+            #expect(try await client.post("/api/v1/people", ana).status == .badRequest)  // id taken
+            for (body, fragment) in [
+                (#"{"name": "B", "email": "nope"}"#, "email:"),
+                (#"{"name": "B", "email": "b@example.com", "skills": {"sql": 0}}"#, "levels are 1 to 5"),
+                (#"{"name": "B", "email": "b@example.com", "roles": ["wizard"]}"#, "unknown role 'wizard'"),
+                (#"{"name": "B", "email": "b@example.com", "capacity": "lots"}"#, "capacity"),
+                (#"{"name": "B", "email": "b@example.com", "history": [{"project": "x", "outcome": "meh"}]}"#, "history[0].outcome"),
+            ] {
+                let r = try await client.post("/api/v1/people", body)
+                #expect(r.status == .badRequest, "\(body)")
+                guard case .string(let message)? = try json(r)["message"] else { Issue.record("no message"); continue }
+                #expect(message.contains(fragment), "\(message)")
+            }
+            #expect(try await put(client, "/api/v1/people/ana", #"{"name": "Ana B", "email": "ana@example.com", "capacity": 0.5}"#).status == .ok)
+            #expect(try json(try await client.get("/api/v1/people/ana"))["name"] == .string("Ana B"))
+            #expect(try await client.get("/api/v1/people/nobody").status == .notFound)
+
+            guard case .array(let roles)? = try json(try await client.get("/api/v1/roles"))["roles"] else { Issue.record("no roles"); return }
+            #expect(roles.count == 10)
+            #expect(try await put(client, "/api/v1/roles/annotator", #"{"name": "Annotator", "supports": ["data"]}"#).status == .ok)
+            #expect(try await put(client, "/api/v1/roles/bad", #"{"name": "Bad", "leads": ["someday"]}"#).status == .badRequest)
+            #expect(try await client.execute(uri: "/api/v1/roles/annotator", method: .delete).status == .ok)
+
+            #expect(try await client.post("/api/v1/projects", #"{"name": "Churn", "scores": {"impact": 7}}"#).status == .badRequest)
+            #expect(try await client.post("/api/v1/projects", #"{"name": "Churn", "tasks": [{"id": "a", "optimistic": 3, "likely": 1, "pessimistic": 5}]}"#).status == .badRequest)
+            #expect(try await client.post("/api/v1/projects", #"{"name": "Churn"}"#).status == .created)
+            #expect(try await put(client, "/api/v1/projects/churn", #"{"name": "Churn!", "areas": ["churn"]}"#).status == .ok)
+            #expect(try json(try await client.get("/api/v1/projects/churn"))["name"] == .string("Churn!"))
+            #expect(try await client.get("/api/v1/projects?stage=sideways").status == .badRequest)
+            #expect(try await client.execute(uri: "/api/v1/projects/churn", method: .delete).status == .ok)
+            #expect(try await client.get("/api/v1/projects/churn").status == .notFound)
+        }
+    }
+
+    @Test("stage gate, planning endpoints, updates and the feed")
+    func planning() async throws {
+        try await withServer { client, _ in
+            _ = try await client.post("/api/v1/people", #"{"name": "Max", "email": "max@example.com", "roles": ["ml-engineer"], "skills": {"python": 4, "mlops": 3}}"#)
+            let project = #"""
+                {"name": "Fraud", "needed_skills": {"data": {"python": 3}}, "required_fte": 0.5,
+                 "tasks": [{"id": "a", "optimistic": 2, "likely": 3, "pessimistic": 6}, {"id": "b", "optimistic": 1, "likely": 1, "pessimistic": 1, "depends_on": ["a"]}],
+                 "start_date": "2026-11-30"}
+                """#
+            #expect(try await client.post("/api/v1/projects", project).status == .created)
+            let blocked = try await client.post("/api/v1/projects/fraud/stage", #"{"to": "data"}"#)
+            #expect(blocked.status == .badRequest)
+            guard case .string(let message)? = try json(blocked)["message"] else { Issue.record("no message"); return }
+            #expect(message.contains("technical metric") && message.contains("checklist"))
+            var ready = #"{"name": "Fraud", "technical_metrics": [{"name": "recall", "baseline": 0.5, "target": 0.8}], "business_metrics": [{"name": "losses", "baseline": 100, "target": 60, "higher_is_better": false}], "checklists": {"scoping": [{"text": "go", "done": true}]}, "start_date": "2026-11-30", "tasks": [{"id": "a", "optimistic": 2, "likely": 3, "pessimistic": 6}]}"#
+            #expect(try await put(client, "/api/v1/projects/fraud", ready).status == .ok)
+            let moved = try await client.post("/api/v1/projects/fraud/stage", #"{"to": "data", "why": "metrics agreed", "by": "max"}"#)
+            #expect(moved.status == .ok)
+            #expect(try json(moved)["stage"] == .string("data"))
+            ready = ""
+            #expect(try await client.post("/api/v1/projects/fraud/stage", #"{"to": "sideways"}"#).status == .badRequest)
+
+            let portfolio = try json(try await client.get("/api/v1/portfolio?impact=1&cost=0"))
+            #expect(portfolio["weights"]?["cost"] == .number("0"))
+            #expect(try await client.get("/api/v1/portfolio?impact=-1").status == .badRequest)
+            let staffing = try json(try await client.get("/api/v1/projects/fraud/staffing?stage=data"))
+            guard case .array(let candidates)? = staffing["candidates"] else { Issue.record("no candidates"); return }
+            #expect(candidates.first?["person"] == .string("max"))
+            #expect(try await client.get("/api/v1/projects/fraud/staffing?stage=done").status == .badRequest)
+            #expect(try json(try await client.get("/api/v1/coverage"))["missing_roles"] != nil)
+
+            let forecast = try json(try await client.get("/api/v1/projects/fraud/forecast?trials=2000&seed=5"))
+            #expect(forecast["trials"] == .number("2000") && forecast["p50_date"] != nil)
+            let again = try json(try await client.get("/api/v1/projects/fraud/forecast?trials=2000&seed=5"))
+            #expect(forecast["p80_days"] == again["p80_days"])
+            #expect(try await client.get("/api/v1/projects/fraud/forecast?distribution=normal").status == .badRequest)
+            #expect(try await client.get("/api/v1/projects/fraud/forecast?trials=0").status == .badRequest)
+
+            #expect(try await client.post("/api/v1/projects/fraud/updates", #"{"author": "max", "blocked": "waiting for data access"}"#).status == .created)
+            #expect(try await client.post("/api/v1/projects/fraud/updates", #"{"author": "max"}"#).status == .badRequest)
+            let feed = try json(try await client.get("/api/v1/projects/fraud/updates"))
+            guard case .array(let items)? = feed["activity"] else { Issue.record("no feed"); return }
+            #expect(items.map { $0["kind"] } == [.string("update"), .string("stage_changed"), .string("project_created")])
+            #expect(items[1]["actor"] == .string("max"))
+            #expect(try json(try await client.get("/api/v1/projects/fraud/progress"))["weeks"] == .array([]))
+        }
+    }
+}

@@ -103,3 +103,11 @@ extension Project {
         history = try c.value(.history, default: [])
     }
 }
+
+extension HistoryEntry {
+    enum CodingKeys: String, CodingKey { case project, outcome, areas }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(project: try c.decode(String.self, forKey: .project), outcome: try c.decode(ProjectOutcome.self, forKey: .outcome), areas: try c.value(.areas, default: []))
+    }
+}

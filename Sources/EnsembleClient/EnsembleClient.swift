@@ -114,6 +114,13 @@ public struct EnsembleClient: Sendable {
         }
     }
 
+    /// Sends `json` (if any) with `method` (`GET`, `POST`, `PUT`, `DELETE`) and returns the answer's text.
+    public func request(_ method: String, _ path: String, json: String? = nil) async throws -> String {
+        let (_, bytes) = try await send(
+            HTTPMethod(rawValue: method), path, body: json.map { .bytes(ByteBuffer(string: $0)) }, contentType: json == nil ? nil : "application/json")
+        return String(buffer: bytes)
+    }
+
     /// GET a text document (e.g. DOT).
     public func text(_ path: String) async throws -> String {
         let (_, bytes) = try await send(.GET, path)

@@ -184,6 +184,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         ("DELETE", "roles/{id}", team.deleteRole),
         ("GET", "people", team.listPeople),
         ("POST", "people", team.createPerson),
+        ("POST", "people/import", team.importPeople),
         ("GET", "people/{id}", team.getPerson),
         ("PUT", "people/{id}", team.updatePerson),
         ("DELETE", "people/{id}", team.deletePerson),

@@ -221,7 +221,8 @@ extension SQLiteStore: TeamStore {
                         sql: "SELECT r.start_time, r.name, r.user_id FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id WHERE e.name = ? ORDER BY r.start_time DESC LIMIT ?",
                         arguments: [name, limit])
                     {
-                        items.append(ActivityItem(at: row[0], project: p.id, kind: "run_created", summary: "run \(row[1] as String) in \(name)", actor: row[2]))
+                        let user: String = row[2]
+                        items.append(ActivityItem(at: row[0], project: p.id, kind: "run_created", summary: "run \(row[1] as String) in \(name)", actor: user.isEmpty ? nil : user))
                     }
                 }
                 for model in p.models {

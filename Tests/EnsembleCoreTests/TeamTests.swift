@@ -98,7 +98,7 @@ struct TeamTests {
         #expect(ranked.map(\.project) == ["a", "b", "c"])
         #expect(ranked[0].fits && ranked[0].score > ranked[1].score)
         #expect(!ranked[1].fits && ranked[1].note.contains("needs 1.0 more FTE, only 0.3 FTE free"))
-        #expect(!ranked[2].fits && ranked[2].note.contains("Nobody on the team has: quantum"))
+        #expect(!ranked[2].fits && ranked[2].note.contains("nobody on the team has: quantum"))
         #expect(abs(ranked[1].score - 0.5) < 1e-12)
     }
 

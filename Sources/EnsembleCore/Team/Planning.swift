@@ -68,7 +68,8 @@ public enum Portfolio {
             }
             if !missing.isEmpty {
                 fits = false
-                note += " Nobody on the team has: \(missing.joined(separator: ", "))."
+                note = (note.hasPrefix("Fits: ") ? "Capacity is there (" + note.dropFirst(6).dropLast() + "), but" : note + " Also,")
+                    + " nobody on the team has: \(missing.joined(separator: ", "))."
             }
             entries.append(PortfolioEntry(project: p.id, name: p.name, stage: p.stage, score: score, rank: i + 1, requiredFTE: p.requiredFTE, fits: fits, note: note))
         }

@@ -97,6 +97,18 @@ struct TeamHandlers: Sendable {
         return try CodableResponse.ok(PersonView(person: person))
     }
 
+    /// `POST people/import {"people": [...]}`: every person created or replaced in one transaction, or none.
+    func importPeople(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+        struct Body: Decodable { let people: [Person] }
+        let people = try f.decode(Body.self).people
+        guard !people.isEmpty else { throw EnsembleError.invalid("people: the import is empty.") }
+        var seen = Set<String>()
+        for p in people where !seen.insert(p.id).inserted { throw EnsembleError.invalid("people: '\(p.id)' appears twice.") }
+        try await team.savePeople(people)
+        struct Answer: Encodable { let imported: Int }
+        return try CodableResponse.ok(Answer(imported: people.count))
+    }
+
     func deletePerson(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
         try await team.deletePerson(id: c["id"] ?? "")
         return JSONResponse.emptyObject

@@ -33,6 +33,8 @@ final class TableReader {
     /// Index of each wanted column in a CSV row.
     private var csvIndex: [Int] = []
     let columns: [String]
+    /// The CSV header row (empty for JSON Lines).
+    private(set) var header: [String] = []
 
     init(path: String, format: Format?, columns: [String]) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
@@ -46,6 +48,7 @@ final class TableReader {
         self.size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
         if self.format == .csv {
             guard let header = try nextCSVRecord() else { throw InputError(message: "'\(path)' is empty; it needs a header row and at least one data row.") }
+            self.header = header
             var index: [Int] = []
             for name in columns {
                 guard let i = header.firstIndex(of: name) else {

@@ -7,7 +7,7 @@ struct ProjectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "project",
         abstract: "ML projects: list, show, create from a JSON file, move through the stage gates, staff, post updates.",
-        subcommands: [List.self, Show.self, Create.self, Stage.self, StaffingCommand.self, Update.self, Activity.self]
+        subcommands: [List.self, Show.self, Create.self, Check.self, Stage.self, StaffingCommand.self, Update.self, Activity.self]
     )
 
     struct ProjectsAnswer: Decodable { let projects: [Project] }
@@ -51,6 +51,43 @@ struct ProjectCommand: AsyncParsableCommand {
             let text = try await reportingErrors { try await client.request("POST", "/api/v1/projects", json: String(decoding: data, as: UTF8.self)) }
             let p = try JSONDecoder().decode(Project.self, from: Data(text.utf8))
             print("Created project '\(p.id)' in \(p.stage.rawValue).")
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a stage's gate checklist, or tick items (--item N, repeatable, or --all).",
+            discussion: "Example: ensemble project check churn --all   (the current stage), ensemble project check churn --stage data --item 2")
+        @Argument var id: String
+        @Option(help: "Stage (default: the project's current stage).") var stage: String?
+        @Option(help: "Item number to mark done (repeatable).") var item: [Int] = []
+        @Flag(help: "Mark every item done.") var all = false
+        @Flag(help: "Mark the given items not done instead.") var undo = false
+        @OptionGroup var server: ServerOption
+        func run() async throws {
+            let client = try await server.client()
+            let path = "/api/v1/projects/\(EnsembleClient.escape(id))"
+            var project = try await reportingErrors { try await client.get(path, as: Project.self) }
+            let target: ProjectStage
+            if let stage {
+                guard let s = ProjectStage(rawValue: stage), ProjectStage.working.contains(s) else {
+                    throw ValidationError("'\(stage)' is not a working stage; use \(ProjectStage.working.map(\.rawValue).joined(separator: ", ")).")
+                }
+                target = s
+            } else {
+                target = project.stage
+            }
+            var items = project.checklist(for: target)
+            guard !items.isEmpty else { return print("\(target.rawValue) has no checklist.") }
+            if all || !item.isEmpty {
+                for n in item where !(1...items.count).contains(n) { throw ValidationError("There is no item \(n); the \(target.rawValue) checklist has \(items.count).") }
+                for i in items.indices where all || item.contains(i + 1) { items[i].done = !undo }
+                project.checklists[target.rawValue] = items
+                let body = String(decoding: try JSONEncoder().encode(project), as: UTF8.self)
+                _ = try await reportingErrors { try await client.request("PUT", path, json: body) }
+            }
+            print("\(project.id) — \(target.rawValue) checklist:")
+            for (i, it) in items.enumerated() { print("  \(i + 1). [\(it.done ? "x" : " ")] \(it.text)") }
         }
     }
 

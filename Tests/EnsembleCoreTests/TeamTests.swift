@@ -184,3 +184,39 @@ struct TeamTests {
         #expect(Forecast.date(after: 0.2, from: "2026-11-27") == "2026-11-30")
     }
 }
+
+@Suite("Team spreadsheet")
+struct TeamSpreadsheetTests {
+    @Test("a row becomes a person and back, unchanged")
+    func roundTrip() throws {
+        let row = [
+            "name": "Ana Lima", "email": "ana@example.com", "roles": "data-scientist; ml-engineer", "skills": "python:4;sql:3",
+            "expertise": "nlp", "learning_goals": "kubernetes", "capacity": "80%", "assignments": "churn:0.5", "history": "old:delivered:churn|tabular;x:failed",
+        ]
+        let p = try TeamSpreadsheet.person(from: row)
+        #expect(p.id == "ana" && p.roles == ["data-scientist", "ml-engineer"] && p.skills == ["python": 4, "sql": 3] && p.capacity == 0.8)
+        #expect(p.history == [HistoryEntry(project: "old", outcome: .delivered, areas: ["churn", "tabular"]), HistoryEntry(project: "x", outcome: .failed)])
+        #expect(p.successRate == 0.5)
+        let back = Dictionary(uniqueKeysWithValues: zip(TeamSpreadsheet.columns, TeamSpreadsheet.row(of: p)))
+        #expect(try TeamSpreadsheet.person(from: back) == p)
+        #expect(TeamSpreadsheet.csvField("a,b") == "\"a,b\"" && TeamSpreadsheet.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+    }
+
+    @Test("every kind of bad cell is named", arguments: [
+        ("skills", "python", "skills: 'python' must be skill:level"),
+        ("skills", "python:7", "level from 1 to 5"),
+        ("skills", "python:2;python:3", "listed twice"),
+        ("capacity", "lots", "capacity: 'lots'"),
+        ("assignments", "churn", "assignments: 'churn' must be project:share"),
+        ("history", "old:won", "outcome delivered, partial, cancelled or failed"),
+    ])
+    func badCells(column: String, value: String, message: String) {
+        var row = ["name": "Ana", "email": "ana@example.com"]
+        row[column] = value
+        #expect {
+            try TeamSpreadsheet.person(from: row)
+        } throws: { error in
+            (error as? EnsembleError)?.message.contains(message) == true
+        }
+    }
+}

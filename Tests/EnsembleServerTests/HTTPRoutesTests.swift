@@ -544,6 +544,19 @@ struct TeamAPITests {
             #expect(items.map { $0["kind"] } == [.string("update"), .string("stage_changed"), .string("project_created")])
             #expect(items[1]["actor"] == .string("max"))
             #expect(try json(try await client.get("/api/v1/projects/fraud/progress"))["weeks"] == .array([]))
+            let team = try json(try await client.get("/api/v1/updates?max_results=2"))
+            guard case .array(let teamItems)? = team["activity"] else { Issue.record("no team feed"); return }
+            #expect(teamItems.count == 2 && teamItems[0]["kind"] == .string("update"))
+            #expect(try await client.get("/api/v1/updates?max_results=0").status == .badRequest)
+
+            // Bulk import: all or nothing.
+            let bad = #"{"people": [{"name": "Ok", "email": "ok@example.com"}, {"name": "Bad", "email": "bad@example.com", "skills": {"x": 0}}]}"#
+            #expect(try await client.post("/api/v1/people/import", bad).status == .badRequest)
+            #expect(try await client.get("/api/v1/people/ok").status == .notFound)
+            let good = #"{"people": [{"name": "Ok", "email": "ok@example.com"}, {"name": "Max M", "email": "max@example.com", "id": "max"}]}"#
+            #expect(try json(try await client.post("/api/v1/people/import", good))["imported"] == .number("2"))
+            #expect(try json(try await client.get("/api/v1/people/max"))["name"] == .string("Max M"))
+            #expect(try await client.post("/api/v1/people/import", #"{"people": []}"#).status == .badRequest)
         }
     }
 }

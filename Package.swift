@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // The CLI's HTTP client; already in the graph through Hummingbird's test support.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Server-rendered web UI; templates escape every value by default.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         .target(name: "EnsembleCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -57,6 +59,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ]
         ),
         .executableTarget(

@@ -4,6 +4,7 @@ import EnsembleStore
 import Foundation
 import Hummingbird
 import Logging
+import Mustache
 import ServiceLifecycle
 
 /// Everything `ensemble serve` can be told. Every field has a default, so tests build a server
@@ -204,6 +205,27 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         ("GET", "updates", team.teamActivity),
         ("GET", "lineage", lineage.lineage),
     ]
+    let web = WebHandlers(
+        tracking: services.store, registry: services.store, team: services.store, files: files, lineage: lineageBuilder,
+        library: (try? WebTemplates.library()) ?? MustacheLibrary())
+    let webRoutes: [(String, String, @Sendable (Request, [String: String]) async throws -> Response)] = [
+        ("GET", "", web.home),
+        ("GET", "static/app.css", web.css),
+        ("GET", "static/app.js", web.js),
+        ("GET", "experiments", web.experiments),
+        ("GET", "experiments/{id}", web.experimentRuns),
+        ("GET", "runs/{id}", web.run),
+        ("GET", "compare", web.compare),
+        ("GET", "models", web.models),
+        ("GET", "models/{name}", web.model),
+        ("GET", "lineage", web.lineagePage),
+        ("GET", "team", web.teamPage),
+        ("GET", "people/{id}", web.personPage),
+        ("GET", "projects", web.projectsPage),
+        ("GET", "projects/{id}", web.projectPage),
+        ("POST", "projects/{id}/updates", web.postUpdate),
+    ]
+    responder.webRoutes = webRoutes.map { (method: $0.0, segments: $0.1.split(separator: "/", omittingEmptySubsequences: false).map(String.init), handler: $0.2) }
     responder.nativeRoutes = nativeRoutes.map {
         EnsembleResponder.PatternRoute(method: $0.0, segments: $0.1.split(separator: "/").map(String.init), maxBody: $0.0 == "POST" ? large : small, handler: $0.2)
     }

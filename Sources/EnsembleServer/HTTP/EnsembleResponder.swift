@@ -55,6 +55,8 @@ struct EnsembleResponder: HTTPResponder {
     }
     /// Keyed by "METHOD full-path", e.g. `GET /health`.
     let exactRoutes: [String: Handler]
+    /// Web UI pages: (method, path pattern, handler) matched after the APIs.
+    var webRoutes: [(method: String, segments: [String], handler: @Sendable (Request, [String: String]) async throws -> Response)] = []
     /// Prefix routes (artifact proxy): first match wins.
     let prefixRoutes: [(prefix: String, methods: Set<String>, handler: Handler)]
 
@@ -137,6 +139,24 @@ struct EnsembleResponder: HTTPResponder {
             guard next == nil || next == "/" else { continue }
             guard route.methods.contains(method) else { break }
             return try await run(route.handler, request, context)
+        }
+        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
+        for route in webRoutes where route.method == method && route.segments.count == parts.count {
+            var captures: [String: String] = [:]
+            var matched = true
+            for (pattern, part) in zip(route.segments, parts) {
+                if pattern.hasPrefix("{") {
+                    guard !part.isEmpty, let value = PercentDecoding.decode(part) else {
+                        matched = false
+                        break
+                    }
+                    captures[String(pattern.dropFirst().dropLast())] = value
+                } else if pattern != part {
+                    matched = false
+                    break
+                }
+            }
+            if matched { return try await route.handler(request, captures) }
         }
         throw EnsembleError(.endpointNotFound, "No endpoint \(method) \(path). See docs/API.md for the routes Ensemble serves.")
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnsembleClient
 import EnsembleMetrics
+import EnsembleServer
 import Foundation
 
 struct EvalCommand: AsyncParsableCommand {
@@ -179,19 +180,9 @@ struct EvalReport {
     }
 
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
+        var w = JSONWriter()
+        w.string(s)
+        return w.string
     }
 
     func json() -> String {

@@ -1,0 +1,143 @@
+import Foundation
+
+/// HTML escaping for text and attribute values we write ourselves (templates escape theirs).
+func htmlEscape(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.utf8.count)
+    for c in s.unicodeScalars {
+        switch c {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&#39;"
+        default: out.unicodeScalars.append(c)
+        }
+    }
+    return out
+}
+
+/// Server-side SVG charts.
+enum SVGChart {
+    struct Series {
+        var name: String
+        /// (x, y) sorted by x.
+        var points: [(Double, Double)]
+    }
+
+    static let colors = ["#2456a6", "#c0392b", "#2e7d32", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b7950b"]
+
+    static func fmt(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e9 { return String(Int(v)) }
+        return String(format: abs(v) >= 1000 || abs(v) < 0.01 ? "%.3g" : "%.4g", v)
+    }
+
+    /// Min/max per bucket along x, so a million points draw as a few hundred while spikes stay visible.
+    static func downsample(_ points: [(Double, Double)], buckets: Int) -> [(x: Double, lo: Double, hi: Double, last: Double)] {
+        guard points.count > buckets * 2, let first = points.first, let lastPoint = points.last, lastPoint.0 > first.0 else {
+            return points.map { (x: $0.0, lo: $0.1, hi: $0.1, last: $0.1) }
+        }
+        let width = (lastPoint.0 - first.0) / Double(buckets)
+        var out: [(x: Double, lo: Double, hi: Double, last: Double)] = []
+        var i = 0
+        for b in 0..<buckets {
+            let end = b == buckets - 1 ? Double.infinity : first.0 + Double(b + 1) * width
+            var lo = Double.infinity, hi = -Double.infinity, last = 0.0, x = 0.0, n = 0
+            while i < points.count, points[i].0 < end {
+                let y = points[i].1
+                if y.isFinite {
+                    lo = min(lo, y)
+                    hi = max(hi, y)
+                    last = y
+                    x = points[i].0
+                    n += 1
+                }
+                i += 1
+            }
+            if n > 0 { out.append((x: x, lo: lo, hi: hi, last: last)) }
+        }
+        return out
+    }
+
+    /// A line chart: one polyline per series (bucket means of min and max, with a min–max band), axes
+    /// with the data range, optional log scale on y, and hover data for the page script.
+    static func line(_ series: [Series], xLabel: String, logY: Bool = false, width: Int = 640, height: Int = 260, readout: String) -> String {
+        let left = 56.0, right = 12.0, top = 12.0, bottom = 34.0
+        let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
+        let sampled = series.map { (name: $0.name, points: downsample($0.points, buckets: 300)) }
+        let xs = sampled.flatMap { $0.points.map(\.x) }
+        func ty(_ v: Double) -> Double? { logY ? (v > 0 ? log10(v) : nil) : v }
+        let ys = sampled.flatMap { $0.points.flatMap { [ty($0.lo), ty($0.hi)].compactMap { $0 } } }
+        guard let xMin = xs.min(), let xMax = xs.max(), let yMin = ys.min(), let yMax = ys.max() else {
+            return "<p class=\"muted\">No finite values to draw.</p>"
+        }
+        let xSpan = xMax > xMin ? xMax - xMin : 1, ySpan = yMax > yMin ? yMax - yMin : 1
+        func px(_ x: Double) -> Double { left + (x - xMin) / xSpan * plotW }
+        func py(_ y: Double) -> Double { top + plotH - (y - yMin) / ySpan * plotH }
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(htmlEscape(sampled.map(\.name).joined(separator: ", ")))\" data-readout=\"\(htmlEscape(readout))\""
+        var hover: [String] = []
+        for s in sampled {
+            for p in s.points.enumerated().filter({ $0.offset % max(1, s.points.count / 60) == 0 }).map(\.element) {
+                hover.append("[\(String(format: "%.1f", px(p.x))),0,\"\(jsonEscape(s.name + " @ " + fmt(p.x)))\",\"\(fmt(p.last))\"]")
+            }
+        }
+        svg += " data-points=\"\(htmlEscape("[" + hover.joined(separator: ",") + "]"))\">"
+        svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\"/>"
+        svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + plotH)\"/>"
+        let yLow = logY ? pow(10, yMin) : yMin, yHigh = logY ? pow(10, yMax) : yMax
+        svg += "<text x=\"\(left - 4)\" y=\"\(top + plotH)\" text-anchor=\"end\">\(fmt(yLow))</text>"
+        svg += "<text x=\"\(left - 4)\" y=\"\(top + 10)\" text-anchor=\"end\">\(fmt(yHigh))</text>"
+        svg += "<text x=\"\(left)\" y=\"\(Double(height) - 8)\">\(fmt(xMin))</text>"
+        svg += "<text x=\"\(left + plotW)\" y=\"\(Double(height) - 8)\" text-anchor=\"end\">\(fmt(xMax))</text>"
+        svg += "<text x=\"\(left + plotW / 2)\" y=\"\(Double(height) - 8)\" text-anchor=\"middle\">\(htmlEscape(xLabel + (logY ? " · log y" : "")))</text>"
+        for (i, s) in sampled.enumerated() {
+            let color = colors[i % colors.count]
+            let valid = s.points.compactMap { p -> (Double, Double, Double)? in
+                guard let lo = ty(p.lo), let hi = ty(p.hi) else { return nil }
+                return (px(p.x), py(lo), py(hi))
+            }
+            guard !valid.isEmpty else { continue }
+            if valid.contains(where: { $0.1 != $0.2 }) {
+                let upper = valid.map { String(format: "%.1f,%.1f", $0.0, $0.2) }
+                let lower = valid.reversed().map { String(format: "%.1f,%.1f", $0.0, $0.1) }
+                svg += "<polygon class=\"band\" fill=\"\(color)\" points=\"\((upper + lower).joined(separator: " "))\"/>"
+            }
+            let mid = valid.map { String(format: "%.1f,%.1f", $0.0, ($0.1 + $0.2) / 2) }
+            svg += "<polyline class=\"line\" stroke=\"\(color)\" points=\"\(mid.joined(separator: " "))\"><title>\(htmlEscape(s.name))</title></polyline>"
+        }
+        return svg + "</svg>"
+    }
+
+    /// A histogram with vertical markers (e.g. P50/P80/P95).
+    static func histogram(_ bins: [(from: Double, to: Double, count: Int)], markers: [(String, Double)], xLabel: String, width: Int = 640, height: Int = 220) -> String {
+        let left = 40.0, right = 12.0, top = 18.0, bottom = 30.0
+        let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
+        guard let lo = bins.first?.from, let hi = bins.last?.to, let peak = bins.map(\.count).max(), peak > 0 else {
+            return "<p class=\"muted\">No forecast.</p>"
+        }
+        let span = hi > lo ? hi - lo : 1
+        func px(_ x: Double) -> Double { left + (x - lo) / span * plotW }
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"forecast histogram\">"
+        for b in bins {
+            let h = Double(b.count) / Double(peak) * plotH
+            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#9dbae6\"><title>%@–%@: %d</title></rect>",
+                          px(b.from), top + plotH - h, max(0.5, px(b.to) - px(b.from) - 1), h, fmt(b.from), fmt(b.to), b.count)
+        }
+        for (i, (label, x)) in markers.enumerated() {
+            let color = ["#2e7d32", "#b26a00", "#b3261e"][i % 3]
+            svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%@\" stroke-width=\"2\"/>", px(x), top - 4, px(x), top + plotH, color)
+            svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%@ %@</text>", px(x), top - 6 + Double(i % 2) * 0, htmlEscape(label), fmt(x))
+        }
+        svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\"/>"
+        svg += "<text x=\"\(left)\" y=\"\(Double(height) - 8)\">\(fmt(lo))</text><text x=\"\(left + plotW)\" y=\"\(Double(height) - 8)\" text-anchor=\"end\">\(fmt(hi))</text>"
+        svg += "<text x=\"\(left + plotW / 2)\" y=\"\(Double(height) - 8)\" text-anchor=\"middle\">\(htmlEscape(xLabel))</text>"
+        return svg + "</svg>"
+    }
+
+    /// A JSON string's inside (without the quotes); the whole attribute is HTML-escaped afterwards.
+    static func jsonEscape(_ s: String) -> String {
+        var w = JSONWriter()
+        w.string(s)
+        return String(w.string.dropFirst().dropLast())
+    }
+}

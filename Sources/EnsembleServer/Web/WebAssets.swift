@@ -1,0 +1,62 @@
+/// The UI's stylesheet and script, served by Ensemble itself (no CDN, no network).
+enum WebAssets {
+    static let css = #"""
+:root { --bg: #f7f7f5; --fg: #1d1d1b; --muted: #6b6b66; --line: #e2e1dc; --accent: #2456a6; --ok: #2e7d32; --warn: #b26a00; --bad: #b3261e; --card: #fff; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
+a { color: var(--accent); text-decoration: none; } a:hover, a:focus { text-decoration: underline; }
+:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+header.top { display: flex; gap: 1.2rem; align-items: center; padding: .6rem 1.2rem; background: #1d2b44; color: #fff; flex-wrap: wrap; }
+header.top a { color: #dfe7f5; } header.top .brand { font-weight: 700; color: #fff; margin-right: .6rem; }
+main { padding: 1rem 1.2rem 3rem; max-width: 1280px; margin: 0 auto; }
+h1 { font-size: 1.5rem; margin: .4rem 0 1rem; } h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
+.muted { color: var(--muted); } .small { font-size: .85rem; }
+.grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; }
+table { border-collapse: collapse; width: 100%; background: var(--card); }
+th, td { text-align: left; padding: .35rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-weight: 600; font-size: .85rem; color: var(--muted); white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.scroll { overflow-x: auto; }
+.badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .78rem; background: #e8edf6; color: #233a66; }
+.badge.ok { background: #e3f1e4; color: var(--ok); } .badge.warn { background: #fbefdc; color: var(--warn); } .badge.bad { background: #fbe4e2; color: var(--bad); }
+.board { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: .8rem; }
+.board .col { background: #eceae4; border-radius: 8px; padding: .5rem; min-height: 4rem; }
+.board .col h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: .2rem .3rem .5rem; }
+.board .item { background: var(--card); border-radius: 6px; padding: .45rem .6rem; margin-bottom: .45rem; border: 1px solid var(--line); }
+form.inline { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
+input[type=text], input[type=search], textarea, select { font: inherit; padding: .35rem .5rem; border: 1px solid #c8c6bf; border-radius: 6px; background: #fff; }
+input[type=search] { min-width: min(36rem, 100%); }
+button { font: inherit; padding: .35rem .9rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
+.error { background: #fbe4e2; color: var(--bad); padding: .6rem .8rem; border-radius: 6px; margin: .5rem 0; }
+.pager { display: flex; gap: 1rem; align-items: center; margin: .6rem 0; }
+.heat td.lvl { text-align: center; font-variant-numeric: tabular-nums; min-width: 2.2rem; }
+.lvl0 { background: #fff; color: #bbb; } .lvl1 { background: #e8eef8; } .lvl2 { background: #c9d8f0; } .lvl3 { background: #9dbae6; } .lvl4 { background: #5f8fd6; color: #fff; } .lvl5 { background: #2456a6; color: #fff; }
+svg.chart { width: 100%; height: auto; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
+svg.chart .axis { stroke: #999; stroke-width: 1; } svg.chart text { font-size: 11px; fill: #555; }
+svg.chart .line { fill: none; stroke-width: 1.6; } svg.chart .band { opacity: .18; }
+.kv { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
+.kv dt { color: var(--muted); } .kv dd { margin: 0; }
+@media (max-width: 640px) { main { padding: .6rem; } header.top { gap: .7rem; } h1 { font-size: 1.25rem; } }
+@media print { header.top, form, .noprint { display: none !important; } body { background: #fff; font-size: 11pt; } main { padding: 0; max-width: none; } .card { border: none; padding: 0; } }
+"""#
+
+    static let js = #"""
+// Small progressive enhancements; every page works without them.
+document.addEventListener("DOMContentLoaded", function () {
+  // Hover values on charts: the nearest point's value in the chart's caption.
+  document.querySelectorAll("svg.chart[data-points]").forEach(function (svg) {
+    var pts = JSON.parse(svg.getAttribute("data-points"));
+    var out = document.getElementById(svg.getAttribute("data-readout"));
+    if (!out || !pts.length) return;
+    svg.addEventListener("mousemove", function (e) {
+      var r = svg.getBoundingClientRect();
+      var x = (e.clientX - r.left) / r.width * svg.viewBox.baseVal.width;
+      var best = pts[0];
+      pts.forEach(function (p) { if (Math.abs(p[0] - x) < Math.abs(best[0] - x)) best = p; });
+      out.textContent = best[2] + " = " + best[3];
+    });
+  });
+});
+"""#
+}

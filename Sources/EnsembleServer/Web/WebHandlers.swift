@@ -1,0 +1,447 @@
+import EnsembleArtifacts
+import EnsembleCore
+import Foundation
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// The web UI: server-rendered pages over the same stores as the APIs.
+struct WebHandlers: Sendable {
+    let tracking: any TrackingStore
+    let registry: any RegistryStore
+    let team: any TeamStore
+    let files: ArtifactHandlers
+    let lineage: LineageBuilder
+    let library: MustacheLibrary
+
+    typealias Context = [String: Any]
+
+    // MARK: Plumbing
+
+    static let pageHeaders: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        .init("X-Content-Type-Options")!: "nosniff",
+        .init("Referrer-Policy")!: "same-origin",
+    ]
+
+    func render(_ template: String, _ context: Context, status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(Self.unwrapped(context) as Any, withTemplate: template) ?? "template \(template) missing"
+        return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// Removes `nil` optionals (a template must see them as absent, not as the text "nil") and unwraps
+    /// the others, through nested dictionaries and arrays.
+    static func unwrapped(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let inner = mirror.children.first?.value else { return nil }
+            return unwrapped(inner)
+        }
+        if let dict = value as? [String: Any] {
+            var out: [String: Any] = [:]
+            for (k, v) in dict { if let u = unwrapped(v) { out[k] = u } }
+            return out
+        }
+        if let array = value as? [Any] { return array.compactMap { unwrapped($0) } }
+        return value
+    }
+
+    /// Runs a page body, turning domain errors into an HTML error page with the right status.
+    func page(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let error as EnsembleError {
+            let status = error.code.httpStatus
+            return render("error", ["title": "Error", "heading": status == .notFound ? "Not found" : "Cannot show this page", "message": error.message], status: status)
+        } catch {
+            return render("error", ["title": "Error", "heading": "Something went wrong", "message": "The server could not build this page; see its log."], status: .internalServerError)
+        }
+    }
+
+    static func query(_ request: Request) -> [(String, String)] { (try? RequestFields.parseQuery(request.uri.query)) ?? [] }
+    static func param(_ q: [(String, String)], _ name: String) -> String? { q.first { $0.0 == name }?.1 }
+
+    static let timeFormat: DateFormatter = {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        return f
+    }()
+    static func when(_ ms: Int64) -> String { timeFormat.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) + " UTC" }
+    static func number(_ v: Double) -> String { v.isFinite ? SVGChart.fmt(v) : (v.isNaN ? "NaN" : (v > 0 ? "∞" : "-∞")) }
+    static func pct(_ v: Double?) -> String { v.map { String(format: "%.0f%%", $0 * 100) } ?? "—" }
+    static func urlComponent(_ s: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return s.addingPercentEncoding(withAllowedCharacters: allowed) ?? s
+    }
+    static func statusClass(_ s: RunStatus) -> String {
+        switch s {
+        case .finished: "ok"
+        case .failed, .killed: "bad"
+        default: "warn"
+        }
+    }
+
+    static func asset(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    func css(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.css, type: "text/css; charset=utf-8") }
+    func js(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.js, type: "text/javascript; charset=utf-8") }
+
+    // MARK: Home
+
+    func board(_ projects: [Project]) -> [Context] {
+        ProjectStage.allCases.map { stage in
+            let items = projects.filter { $0.stage == stage }
+            return ["name": stage.rawValue, "count": items.count, "projects": items.map { ["id": $0.id, "name": $0.name, "owner": $0.owners[stage.rawValue] as Any] }]
+        }
+    }
+
+    func home(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let experiments = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
+            let weekAgo = Int64(Date().timeIntervalSince1970 * 1000) - 7 * 86_400_000
+            var recent: [Run] = []
+            var count = 0
+            if !experiments.isEmpty {
+                let filter = try SearchFilterParser.parse("attributes.start_time >= \(weekAgo)", for: .runs)
+                let order = try SearchFilterParser.parseOrderBy("attributes.start_time DESC", for: .runs)
+                let page = try await tracking.searchRuns(RunSearch(experimentIDs: experiments.map(\.id), filter: filter, orderBy: [order], maxResults: 1000))
+                count = page.items.count
+                recent = Array(page.items.prefix(8))
+            }
+            let names = Dictionary(experiments.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)).items
+            let activity = try await team.activity(project: nil, limit: 15)
+            var ctx: Context = ["title": "Home", "runsThisWeek": count]
+            ctx["recentRuns"] = recent.map { run -> Context in
+                ["id": run.info.runID, "name": run.info.runName, "experiment": names[run.info.experimentID] ?? run.info.experimentID, "when": Self.when(run.info.startTime)]
+            }
+            ctx["models"] = models.map { m -> Context in
+                let latest: String = m.latestVersions.map(\.version).max().map { String($0) } ?? "-"
+                return ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": latest]
+            }
+            ctx["activity"] = activity.map { a -> Context in ["when": Self.when(a.at), "project": a.project as Any, "summary": a.summary, "actor": a.actor as Any] }
+            ctx["stages"] = board(try await team.projects())
+            return render("home", ctx)
+        }
+    }
+
+    // MARK: Experiments and runs
+
+    func experiments(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let q = Self.param(Self.query(r), "q") ?? ""
+            var all = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
+            if !q.isEmpty { all = all.filter { $0.name.localizedCaseInsensitiveContains(q) } }
+            return render("experiments", [
+                "title": "Experiments", "q": q,
+                "experiments": all.map { ["id": $0.id, "name": $0.name, "updated": Self.when($0.lastUpdateTime)] },
+            ])
+        }
+    }
+
+    static let pageSize = 50
+
+    func experimentRuns(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let experiment = try await tracking.experiment(id: c["id"] ?? "")
+            let q = Self.query(r)
+            let filterText = Self.param(q, "filter") ?? ""
+            let orderText = Self.param(q, "order") ?? ""
+            let pageNumber = max(1, Int(Self.param(q, "page") ?? "1") ?? 1)
+            var chosen = q.filter { $0.0 == "col" }.map(\.1)
+            if chosen.isEmpty, let cols = Self.param(q, "cols"), !cols.isEmpty { chosen = cols.split(separator: ",").map(String.init) }
+            var error: String?
+            var status = HTTPResponse.Status.ok
+            var runs: [Run] = []
+            var hasNext = false
+            do {
+                let filter = try SearchFilterParser.parse(filterText, for: .runs)
+                let order = orderText.isEmpty ? [] : [try SearchFilterParser.parseOrderBy(orderText, for: .runs)]
+                let found = try await tracking.searchRuns(RunSearch(
+                    experimentIDs: [experiment.id], filter: filter, orderBy: order, maxResults: Self.pageSize + 1, offset: (pageNumber - 1) * Self.pageSize))
+                hasNext = found.items.count > Self.pageSize
+                runs = Array(found.items.prefix(Self.pageSize))
+            } catch let e as EnsembleError {
+                error = e.message
+                status = .badRequest
+            }
+            let metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
+            let paramKeys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
+            let available = metricKeys.map { "metrics.\($0)" } + paramKeys.map { "params.\($0)" }
+            if chosen.isEmpty { chosen = Array((metricKeys.prefix(4).map { "metrics.\($0)" }) + paramKeys.prefix(3).map { "params.\($0)" }) }
+            chosen = chosen.filter { available.contains($0) || $0.hasPrefix("metrics.") || $0.hasPrefix("params.") }
+            let cols = chosen.joined(separator: ",")
+            func link(order: String? = nil, page: Int? = nil) -> String {
+                var parts = ["filter=\(Self.urlComponent(filterText))", "cols=\(Self.urlComponent(cols))"]
+                parts.append("order=\(Self.urlComponent(order ?? orderText))")
+                if let page { parts.append("page=\(page)") }
+                return "/experiments/\(Self.urlComponent(experiment.id))?" + parts.joined(separator: "&")
+            }
+            func sortLink(_ key: String) -> String {
+                let quoted = key.contains(".") ? key.split(separator: ".", maxSplits: 1).map(String.init) : [key]
+                let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1])`" : key
+                let descending = orderText == "\(base) DESC"
+                return link(order: "\(base) \(descending ? "ASC" : "DESC")")
+            }
+            let rows: [Context] = runs.map { run in
+                let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                let params = Dictionary(run.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+                let cells = chosen.map { col -> String in
+                    if col.hasPrefix("metrics.") { return metrics[String(col.dropFirst(8))].map(Self.number) ?? "" }
+                    return params[String(col.dropFirst(7))] ?? ""
+                }
+                return ["id": run.info.runID, "name": run.info.runName, "started": Self.when(run.info.startTime), "status": run.info.status.rawValue,
+                        "statusClass": Self.statusClass(run.info.status), "cells": cells]
+            }
+            var ctx: Context = ["title": experiment.name, "id": experiment.id, "name": experiment.name, "filter": filterText, "order": orderText, "cols": cols]
+            ctx["error"] = error as Any
+            ctx["rows"] = rows
+            ctx["count"] = runs.count
+            ctx["page"] = pageNumber
+            if pageNumber > 1 { ctx["prev"] = link(page: pageNumber - 1) }
+            if hasNext { ctx["next"] = link(page: pageNumber + 1) }
+            ctx["sortName"] = link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC"))
+            ctx["sortStart"] = link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC"))
+            ctx["columns"] = chosen.map { col -> Context in ["label": col, "sortURL": sortLink(col)] }
+            ctx["available"] = available.map { key -> Context in ["key": key, "on": chosen.contains(key)] }
+            return render("runs", ctx, status: status)
+        }
+    }
+
+    func chartSeries(runID: String, key: String, byTime: Bool) async throws -> (points: [(Double, Double)], count: Int) {
+        let history = try await tracking.metricHistory(runID: runID, key: key, limit: 1_000_000, offset: 0).items
+        let first = history.map(\.timestamp).min() ?? 0
+        let points = history.map { (byTime ? Double($0.timestamp - first) / 1000 : Double($0.step), $0.value) }.sorted { $0.0 < $1.0 }
+        return (points, history.count)
+    }
+
+    func run(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let run = try await tracking.run(id: c["id"] ?? "")
+            let experiment = try? await tracking.experiment(id: run.info.experimentID)
+            let q = Self.query(r)
+            let logY = Self.param(q, "log") == "1"
+            let byTime = Self.param(q, "x") == "time"
+            var charts: [Context] = []
+            for (i, metric) in run.metrics.sorted(by: { $0.key < $1.key }).prefix(12).enumerated() {
+                let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
+                let readout = "readout-\(i)"
+                charts.append(["key": metric.key, "points": count, "readout": readout,
+                               "svg": SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)])
+            }
+            var artifacts: [Context] = []
+            if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root) {
+                artifacts = entries.map { ["path": $0.name, "urlPath": Self.urlComponent($0.name), "isDir": $0.isDirectory, "size": $0.size ?? 0, "runID": run.info.runID] }
+            }
+            let duration = run.info.endTime.map { end -> String in
+                let s = Double(end - run.info.startTime) / 1000
+                return s < 120 ? String(format: "%.0f s", s) : String(format: "%.1f min", s / 60)
+            }
+            return render("run", [
+                "title": run.info.runName, "id": run.info.runID, "name": run.info.runName, "status": run.info.status.rawValue,
+                "statusClass": Self.statusClass(run.info.status), "experimentID": run.info.experimentID, "experiment": experiment?.name ?? run.info.experimentID,
+                "started": Self.when(run.info.startTime), "duration": duration as Any, "user": run.info.userID.isEmpty ? nil as Any? : run.info.userID,
+                "params": run.params.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
+                "metrics": run.metrics.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": Self.number($0.value), "step": $0.step] },
+                "tags": run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }.map { ["key": $0.key, "value": $0.value] },
+                "inputs": run.datasetInputs.map { ["name": $0.dataset.name, "digest": $0.dataset.digest, "context": $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used"] },
+                "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts,
+            ])
+        }
+    }
+
+    func compare(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let ids = Array(Self.query(r).filter { $0.0 == "run" }.map(\.1).prefix(10))
+            guard ids.count >= 2 else { throw EnsembleError.invalid("Choose at least two runs to compare (tick them in an experiment's run table).") }
+            var runs: [Run] = []
+            for id in ids { runs.append(try await tracking.run(id: id)) }
+            let keys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
+            let params: [Context] = keys.map { key in
+                let values = runs.map { r in r.params.first { $0.key == key }?.value ?? "—" }
+                return ["key": key, "values": values, "differs": Set(values).count > 1]
+            }.sorted { ($0["differs"] as! Bool) && !($1["differs"] as! Bool) }
+            var charts: [Context] = []
+            for (i, key) in Set(runs.flatMap { $0.metrics.map(\.key) }).sorted().prefix(8).enumerated() {
+                var series: [SVGChart.Series] = []
+                for run in runs where run.metrics.contains(where: { $0.key == key }) {
+                    series.append(.init(name: run.info.runName, points: try await chartSeries(runID: run.info.runID, key: key, byTime: false).points))
+                }
+                charts.append(["key": key, "readout": "cmp-\(i)", "svg": SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")])
+            }
+            return render("compare", [
+                "title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts,
+            ])
+        }
+    }
+
+    // MARK: Models and lineage
+
+    func models(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], maxResults: 1000)).items
+            return render("models", ["title": "Models", "models": models.map { m -> Context in
+                ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": m.latestVersions.map(\.version).max().map(String.init) ?? "-",
+                 "description": m.description ?? ""]
+            }])
+        }
+    }
+
+    func model(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let name = c["name"] ?? ""
+            let model = try await registry.registeredModel(name: name)
+            let versions = try await registry.searchModelVersions(
+                RegistrySearch(filter: try SearchFilterParser.parse("name = '\(name.replacingOccurrences(of: "'", with: "''"))'", for: .modelVersions), maxResults: 1000)).items
+            let events = try await registry.registryEvents(name: name)
+            return render("model", [
+                "title": model.name, "name": model.name, "description": model.description ?? "",
+                "versions": versions.sorted { $0.version > $1.version }.map { v -> Context in
+                    ["version": v.version, "stage": v.currentStage.rawValue, "aliases": v.aliases, "runID": v.runID as Any, "created": Self.when(v.creationTimestamp),
+                     "urlName": Self.urlComponent(model.name)]
+                },
+                "history": events.reversed().map { ["when": Self.when($0.timestamp), "version": $0.version.map { "v\($0)" } ?? "", "kind": $0.kind.rawValue, "detail": $0.detail, "actor": $0.actor ?? ""] },
+            ])
+        }
+    }
+
+    func lineagePage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let q = Self.query(r)
+            let root: LineageRoot
+            var label: String
+            if let model = Self.param(q, "model"), let v = Self.param(q, "version").flatMap({ Int64($0) }) {
+                root = .modelVersion(name: model, version: v)
+                label = "\(model) v\(v)"
+            } else if let run = Self.param(q, "run") {
+                root = .run(id: run)
+                label = "run \(run)"
+            } else {
+                throw EnsembleError.invalid("Open lineage from a run or a model version page.")
+            }
+            let graph = try await lineage.graph(from: root)
+            let nodes = Dictionary(graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            label = label.isEmpty ? "?" : label
+            let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
+            return render("lineage", [
+                "title": "Lineage", "root": label, "apiURL": api,
+                "edges": graph.edges.map { e -> Context in
+                    ["fromKind": nodes[e.from]?.kind.rawValue ?? "", "fromLabel": nodes[e.from]?.label ?? e.from, "relation": e.relation,
+                     "toKind": nodes[e.to]?.kind.rawValue ?? "", "toLabel": nodes[e.to]?.label ?? e.to]
+                },
+            ])
+        }
+    }
+
+    // MARK: Team and projects
+
+    func teamPage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let people = try await team.people(), roles = try await team.roles(), projects = try await team.projects()
+            let skillCounts = Dictionary(people.flatMap { $0.skills.keys.map { ($0, 1) } }, uniquingKeysWith: +)
+            let skills = skillCounts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(16).map(\.key)
+            let report = Coverage.report(people: people, roles: roles, projects: projects)
+            func who(_ g: CoverageReport.Gap) -> String { g.people.isEmpty ? "nobody" : "only \(g.people.joined(separator: ", "))" }
+            return render("team", [
+                "title": "Team",
+                "people": people.map { p -> Context in
+                    ["id": p.id, "name": p.name, "roles": p.roles.joined(separator: ", "), "free": Self.pct(p.freeCapacity), "success": Self.pct(p.successRate),
+                     "learning": p.learningGoals.joined(separator: ", ")]
+                },
+                "skills": skills, "matrix": people.map { p -> Context in ["name": p.name, "levels": skills.map { p.skills[$0] ?? 0 }] },
+                "stageGaps": report.stages.map { ["subject": $0.subject, "who": who($0)] },
+                "skillGaps": report.skills.map { ["subject": $0.subject, "who": who($0)] },
+                "missingRoles": report.missingRoles.isEmpty ? "none" : report.missingRoles.joined(separator: ", "),
+            ])
+        }
+    }
+
+    func personPage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let p = try await team.person(id: c["id"] ?? "")
+            return render("person", [
+                "title": p.name, "name": p.name, "email": p.email, "roles": p.roles.joined(separator: ", "),
+                "skills": p.skills.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
+                "capacity": Self.pct(p.capacity), "free": Self.pct(p.freeCapacity),
+                "assignments": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] },
+                "learning": p.learningGoals.joined(separator: ", "), "expertise": p.expertise.joined(separator: ", "), "success": Self.pct(p.successRate),
+                "history": p.history.map { ["project": $0.project, "outcome": $0.outcome.rawValue] },
+            ])
+        }
+    }
+
+    func projectsPage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let projects = try await team.projects(), people = try await team.people()
+            let ranked = Portfolio.rank(projects: projects, people: people)
+            return render("projects", [
+                "title": "Projects", "stages": board(projects), "freeFTE": String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
+                "portfolio": ranked.map { e -> Context in
+                    ["rank": e.rank, "project": e.project, "name": e.name, "stage": e.stage.rawValue, "score": String(format: "%.2f", e.score),
+                     "fte": String(format: "%.1f", e.requiredFTE), "fits": e.fits ? "fits" : "does not fit", "fitClass": e.fits ? "ok" : "bad", "note": e.note]
+                },
+            ])
+        }
+    }
+
+    func projectPage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let p = try await team.project(id: c["id"] ?? "")
+            // Best value of each metric among the runs of the linked experiments.
+            var runs: [Run] = []
+            for name in p.experiments {
+                if let e = try await tracking.experiment(named: name) {
+                    runs += try await tracking.searchRuns(RunSearch(experimentIDs: [e.id], maxResults: 5000)).items
+                }
+            }
+            func best(_ m: ProjectMetric) -> (String, Double)? {
+                let values = runs.compactMap { run in run.metrics.first { $0.key == m.name }.map { (run.info.runID, $0.value) } }.filter { $0.1.isFinite }
+                return m.higherIsBetter ? values.max { $0.1 < $1.1 } : values.min { $0.1 < $1.1 }
+            }
+            let metrics: [Context] = p.technicalMetrics.map { ($0, "technical") } .map { m, kind in
+                let b = best(m)
+                return ["name": m.name, "kind": kind, "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—",
+                        "best": b.map { Self.number($0.1) } ?? "", "bestRun": b?.0 as Any]
+            } + p.businessMetrics.map { m -> Context in
+                ["name": m.name, "kind": "business", "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—", "bestRun": nil as Any?]
+            }
+            var forecast: Context? = nil
+            if !p.tasks.isEmpty, let plan = try? ForecastPlan(tasks: p.tasks), let f = try? Forecast.simulate(plan, trials: 10_000, seed: 0) {
+                func label(_ days: Double) -> String { String(format: "%.1f d", days) + (p.startDate.flatMap { Forecast.date(after: days, from: $0) }.map { " (\($0))" } ?? "") }
+                forecast = ["p50": label(f.p50), "p80": label(f.p80), "p95": label(f.p95), "trials": f.trials, "start": p.startDate ?? "the start",
+                            "svg": SVGChart.histogram(f.histogram.map { ($0.from, $0.to, $0.count) }, markers: [("P50", f.p50), ("P80", f.p80), ("P95", f.p95)], xLabel: "working days")]
+            }
+            let stage = ProjectStage.working.contains(p.stage) ? p.stage : .scoping
+            let staffing = Staffing.rank(project: p, stage: stage, people: try await team.people(), roles: try await team.roles()).prefix(3)
+            let activity = try await team.activity(project: p.id, limit: 20)
+            return render("project", [
+                "title": p.name, "id": p.id, "name": p.name, "stage": p.stage.rawValue,
+                "problem": p.brd.problem, "objective": p.brd.objective, "framing": p.brd.mlFraming, "delivery": p.brd.delivery,
+                "risks": p.brd.risks.joined(separator: "; "), "stakeholders": p.brd.stakeholders.joined(separator: "; "),
+                "metrics": metrics, "forecast": forecast as Any,
+                "history": p.history.reversed().map { ["when": Self.when($0.at), "from": $0.from.rawValue, "to": $0.to.rawValue, "by": $0.by as Any, "why": $0.why.isEmpty ? nil as Any? : $0.why] },
+                "staffing": staffing.map { ["person": $0.person, "name": $0.name, "score": String(format: "%.2f", $0.score), "reasons": $0.reasons.joined(separator: "; ")] },
+                "experiments": p.experiments, "models": p.models,
+                "activity": activity.map { ["when": Self.when($0.at), "kind": $0.kind, "summary": $0.summary, "actor": $0.actor as Any] },
+            ])
+        }
+    }
+
+    /// The update form: a urlencoded POST, answered with a redirect to the project page.
+    func postUpdate(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let id = c["id"] ?? ""
+            let body = try await r.body.collect(upTo: 64 * 1024)
+            let fields = try RequestFields.parseQuery(String(buffer: body))
+            func field(_ name: String) -> String { fields.first { $0.0 == name }?.1 ?? "" }
+            _ = try await team.addUpdate(ProjectUpdate(project: id, author: field("author"), done: field("done"), next: field("next"), blocked: field("blocked")))
+            return Response(status: .seeOther, headers: [.location: "/projects/\(Self.urlComponent(id))"])
+        }
+    }
+}

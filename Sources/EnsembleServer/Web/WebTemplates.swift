@@ -1,0 +1,214 @@
+import Mustache
+
+/// The page templates. `{{value}}` escapes HTML; `{{{value}}}` is used only for markup we generate
+/// and escape ourselves (SVG charts).
+enum WebTemplates {
+    static let header = #"""
+<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{title}} · Ensemble</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
+<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/projects">Projects</a><a href="/team">Team</a></header>
+<main>
+"""#
+    static let footer = "</main></body></html>\n"
+
+    static let error = #"""
+{{> header}}<h1>{{heading}}</h1><p class="error">{{message}}</p><p><a href="/">Back to the home page</a></p>{{> footer}}
+"""#
+
+    static let home = #"""
+{{> header}}
+<h1>Team hub</h1>
+<div class="grid">
+  <section class="card"><h2>Runs this week</h2><p><strong>{{runsThisWeek}}</strong> run(s) in the last 7 days</p>
+    <table><tbody>{{#recentRuns}}<tr><td><a href="/runs/{{id}}">{{name}}</a></td><td class="muted small">{{experiment}}</td><td class="muted small">{{when}}</td></tr>{{/recentRuns}}</tbody></table></section>
+  <section class="card"><h2>Recently registered models</h2>
+    <table><tbody>{{#models}}<tr><td><a href="/models/{{urlName}}">{{name}}</a></td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td class="muted small">v{{latest}}</td></tr>{{/models}}</tbody></table>
+    {{^models}}<p class="muted">No registered models yet.</p>{{/models}}</section>
+  <section class="card"><h2>Activity</h2>
+    <ul class="small">{{#activity}}<li><span class="muted">{{when}}</span> {{#project}}<a href="/projects/{{project}}">{{project}}</a>{{/project}} {{summary}}{{#actor}} <span class="muted">— {{actor}}</span>{{/actor}}</li>{{/activity}}</ul>
+    {{^activity}}<p class="muted">Nothing yet. Try <code>ensemble demo</code>.</p>{{/activity}}</section>
+</div>
+<h2>Projects by stage</h2>
+{{> board}}
+{{> footer}}
+"""#
+
+    static let board = #"""
+<div class="board">{{#stages}}<div class="col"><h3>{{name}} ({{count}})</h3>{{#projects}}<div class="item"><a href="/projects/{{id}}">{{name}}</a>{{#owner}}<div class="muted small">owner {{owner}}</div>{{/owner}}</div>{{/projects}}</div>{{/stages}}</div>
+"""#
+
+    static let experiments = #"""
+{{> header}}
+<h1>Experiments</h1>
+<form class="inline" method="get" action="/experiments"><label for="q" class="muted">Name contains</label><input type="search" id="q" name="q" value="{{q}}"><button>Search</button></form>
+<div class="scroll"><table><thead><tr><th>Name</th><th>ID</th><th>Last update</th></tr></thead><tbody>
+{{#experiments}}<tr><td><a href="/experiments/{{id}}">{{name}}</a></td><td class="muted">{{id}}</td><td class="muted small">{{updated}}</td></tr>{{/experiments}}
+</tbody></table></div>{{^experiments}}<p class="muted">No experiments match.</p>{{/experiments}}
+{{> footer}}
+"""#
+
+    static let runs = #"""
+{{> header}}
+<h1>{{name}}</h1>
+<form class="inline" method="get" action="/experiments/{{id}}">
+  <label for="filter" class="muted">Filter</label>
+  <input type="search" id="filter" name="filter" value="{{filter}}" placeholder="metrics.accuracy > 0.9 and params.model = 'xgb'">
+  <input type="hidden" name="order" value="{{order}}"><input type="hidden" name="cols" value="{{cols}}"><button>Search</button>
+</form>
+{{#error}}<p class="error">{{error}}</p>{{/error}}
+<form method="get" action="/compare" id="compare">
+<div class="scroll"><table id="runs"><thead><tr><th><span class="muted">cmp</span></th>
+  <th><a href="{{sortName}}">Run</a></th><th><a href="{{sortStart}}">Started</a></th><th>Status</th>
+  {{#columns}}<th class="num"><a href="{{sortURL}}">{{label}}</a></th>{{/columns}}</tr></thead>
+<tbody>{{#rows}}<tr><td><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td><a href="/runs/{{id}}">{{name}}</a></td><td class="muted small">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="num">{{.}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
+{{^rows}}<p class="muted">No runs match.</p>{{/rows}}
+<div class="pager">{{#prev}}<a href="{{prev}}" rel="prev">← Previous</a>{{/prev}}<span class="muted">Page {{page}} · {{count}} run(s) shown</span>{{#next}}<a href="{{next}}" rel="next">Next →</a>{{/next}}
+<button type="submit">Compare selected</button></div>
+</form>
+<details class="noprint"><summary>Columns</summary>
+<form class="inline" method="get" action="/experiments/{{id}}"><input type="hidden" name="filter" value="{{filter}}"><input type="hidden" name="order" value="{{order}}">
+{{#available}}<label><input type="checkbox" name="col" value="{{key}}" {{#on}}checked{{/on}}> {{key}}</label>{{/available}}<button>Show</button></form></details>
+{{> footer}}
+"""#
+
+    static let run = #"""
+{{> header}}
+<h1>{{name}} <span class="badge {{statusClass}}">{{status}}</span></h1>
+<p class="muted small">Run {{id}} in <a href="/experiments/{{experimentID}}">{{experiment}}</a> · started {{started}}{{#duration}} · {{duration}}{{/duration}}{{#user}} · by {{user}}{{/user}}</p>
+<div class="grid">
+<section class="card"><h2>Parameters</h2><dl class="kv">{{#params}}<dt>{{key}}</dt><dd>{{value}}</dd>{{/params}}</dl>{{^params}}<p class="muted">None.</p>{{/params}}</section>
+<section class="card"><h2>Latest metrics</h2><dl class="kv">{{#metrics}}<dt>{{key}}</dt><dd>{{value}} <span class="muted small">step {{step}}</span></dd>{{/metrics}}</dl>{{^metrics}}<p class="muted">None.</p>{{/metrics}}</section>
+<section class="card"><h2>Tags</h2><dl class="kv">{{#tags}}<dt>{{key}}</dt><dd>{{value}}</dd>{{/tags}}</dl>{{^tags}}<p class="muted">None.</p>{{/tags}}</section>
+<section class="card"><h2>Dataset inputs</h2><ul>{{#inputs}}<li>{{name}} <span class="muted small">@{{digest}} · {{context}}</span></li>{{/inputs}}</ul>{{^inputs}}<p class="muted">None.</p>{{/inputs}}</section>
+</div>
+<h2>Charts</h2>
+<form class="inline noprint" method="get" action="/runs/{{id}}"><label><input type="checkbox" name="log" value="1" {{#log}}checked{{/log}}> log scale</label>
+<label>x axis <select name="x"><option value="step" {{#xStep}}selected{{/xStep}}>step</option><option value="time" {{^xStep}}selected{{/xStep}}>time (s)</option></select></label><button>Redraw</button></form>
+<div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<h2>Artifacts</h2>
+<ul>{{#artifacts}}<li>{{#isDir}}{{path}}/{{/isDir}}{{^isDir}}<a href="/get-artifact?run_id={{runID}}&amp;path={{urlPath}}">{{path}}</a> <span class="muted small">{{size}} bytes</span>{{/isDir}}</li>{{/artifacts}}</ul>
+{{^artifacts}}<p class="muted">No artifacts.</p>{{/artifacts}}
+<p><a href="/lineage?run={{id}}">Lineage</a></p>
+{{> footer}}
+"""#
+
+    static let compare = #"""
+{{> header}}
+<h1>Compare {{count}} runs</h1>
+{{#error}}<p class="error">{{error}}</p>{{/error}}
+<h2>Parameters</h2>
+<div class="scroll"><table><thead><tr><th>Parameter</th>{{#runs}}<th><a href="/runs/{{id}}">{{name}}</a></th>{{/runs}}</tr></thead>
+<tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td>{{key}}{{#differs}} <span class="badge warn">differs</span>{{/differs}}</td>{{#values}}<td>{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
+<h2>Metrics</h2>
+<div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+{{> footer}}
+"""#
+
+    static let models = #"""
+{{> header}}
+<h1>Registered models</h1>
+<div class="scroll"><table><thead><tr><th>Name</th><th>Latest</th><th>Aliases</th><th>Description</th></tr></thead><tbody>
+{{#models}}<tr><td><a href="/models/{{urlName}}">{{name}}</a></td><td>v{{latest}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td class="small">{{description}}</td></tr>{{/models}}
+</tbody></table></div>{{^models}}<p class="muted">No registered models yet.</p>{{/models}}
+{{> footer}}
+"""#
+
+    static let model = #"""
+{{> header}}
+<h1>{{name}}</h1><p>{{description}}</p>
+<h2>Versions</h2>
+<div class="scroll"><table><thead><tr><th>Version</th><th>Stage</th><th>Aliases</th><th>Source run</th><th>Created</th><th></th></tr></thead><tbody>
+{{#versions}}<tr><td>v{{version}}</td><td>{{stage}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td>{{#runID}}<a href="/runs/{{runID}}">{{runID}}</a>{{/runID}}</td><td class="small muted">{{created}}</td><td><a href="/lineage?model={{urlName}}&amp;version={{version}}">lineage</a></td></tr>{{/versions}}
+</tbody></table></div>
+<h2>History</h2>
+<table><thead><tr><th>When</th><th>Version</th><th>Change</th><th>Who</th></tr></thead><tbody>
+{{#history}}<tr><td class="small">{{when}}</td><td>{{version}}</td><td>{{kind}} {{detail}}</td><td>{{actor}}</td></tr>{{/history}}</tbody></table>
+{{> footer}}
+"""#
+
+    static let lineage = #"""
+{{> header}}
+<h1>Lineage of {{root}}</h1>
+<div class="scroll"><table><thead><tr><th>From</th><th>Relation</th><th>To</th></tr></thead><tbody>
+{{#edges}}<tr><td>{{fromKind}}: {{fromLabel}}</td><td class="muted">{{relation}}</td><td>{{toKind}}: {{toLabel}}</td></tr>{{/edges}}</tbody></table></div>
+{{^edges}}<p class="muted">Nothing is linked yet.</p>{{/edges}}
+<p class="small muted">Also as JSON and Graphviz DOT: <a href="{{apiURL}}">{{apiURL}}</a></p>
+{{> footer}}
+"""#
+
+    static let team = #"""
+{{> header}}
+<h1>Team</h1>
+<div class="scroll"><table><thead><tr><th>Name</th><th>Roles</th><th class="num">Free</th><th class="num">Success</th><th>Learning</th></tr></thead><tbody>
+{{#people}}<tr><td><a href="/people/{{id}}">{{name}}</a></td><td class="small">{{roles}}</td><td class="num">{{free}}</td><td class="num">{{success}}</td><td class="small muted">{{learning}}</td></tr>{{/people}}
+</tbody></table></div>{{^people}}<p class="muted">Nobody yet: <code>ensemble team import people.csv</code> or <code>ensemble demo</code>.</p>{{/people}}
+<h2>Skills matrix</h2>
+<div class="scroll"><table class="heat"><thead><tr><th>Person</th>{{#skills}}<th title="{{.}}">{{.}}</th>{{/skills}}</tr></thead><tbody>
+{{#matrix}}<tr><td>{{name}}</td>{{#levels}}<td class="lvl lvl{{.}}">{{.}}</td>{{/levels}}</tr>{{/matrix}}</tbody></table></div>
+<h2>Coverage gaps</h2>
+<div class="grid"><div class="card"><h3>Stages</h3><ul>{{#stageGaps}}<li>{{subject}}: {{who}}</li>{{/stageGaps}}</ul>{{^stageGaps}}<p class="muted">Every stage has two or more people.</p>{{/stageGaps}}</div>
+<div class="card"><h3>Skills</h3><ul>{{#skillGaps}}<li>{{subject}}: {{who}}</li>{{/skillGaps}}</ul></div>
+<div class="card"><h3>Roles nobody holds</h3><p>{{missingRoles}}</p></div></div>
+{{> footer}}
+"""#
+
+    static let person = #"""
+{{> header}}
+<h1>{{name}}</h1><p class="muted">{{email}} · {{roles}}</p>
+<div class="grid">
+<section class="card"><h2>Skills</h2><dl class="kv">{{#skills}}<dt>{{key}}</dt><dd>{{value}}/5</dd>{{/skills}}</dl></section>
+<section class="card"><h2>Capacity</h2><p>{{capacity}} of a week, {{free}} free</p><ul>{{#assignments}}<li><a href="/projects/{{project}}">{{project}}</a> {{share}}</li>{{/assignments}}</ul></section>
+<section class="card"><h2>Learning goals</h2><p>{{learning}}</p><h2>Expertise</h2><p>{{expertise}}</p></section>
+<section class="card"><h2>History</h2><p>Success rate: <strong>{{success}}</strong></p><ul>{{#history}}<li>{{project}} — {{outcome}}</li>{{/history}}</ul></section>
+</div>
+{{> footer}}
+"""#
+
+    static let projects = #"""
+{{> header}}
+<h1>Projects</h1>
+{{> board}}
+<h2>Portfolio <span class="muted small">{{freeFTE}} FTE free next quarter</span></h2>
+<div class="scroll"><table><thead><tr><th>#</th><th>Project</th><th>Stage</th><th class="num">Score</th><th class="num">FTE</th><th>Fits</th><th>Why</th></tr></thead><tbody>
+{{#portfolio}}<tr><td>{{rank}}</td><td><a href="/projects/{{project}}">{{name}}</a></td><td>{{stage}}</td><td class="num">{{score}}</td><td class="num">{{fte}}</td><td><span class="badge {{fitClass}}">{{fits}}</span></td><td class="small">{{note}}</td></tr>{{/portfolio}}
+</tbody></table></div>
+{{> footer}}
+"""#
+
+    static let project = #"""
+{{> header}}
+<h1>{{name}} <span class="badge">{{stage}}</span></h1>
+<div class="grid">
+<section class="card"><h2>Business requirements</h2><dl class="kv"><dt>Problem</dt><dd>{{problem}}</dd><dt>Objective</dt><dd>{{objective}}</dd><dt>ML framing</dt><dd>{{framing}}</dd><dt>Delivery</dt><dd>{{delivery}}</dd><dt>Risks</dt><dd>{{risks}}</dd><dt>Stakeholders</dt><dd>{{stakeholders}}</dd></dl></section>
+<section class="card"><h2>Metrics</h2><table><thead><tr><th>Metric</th><th class="num">Baseline</th><th class="num">Target</th><th class="num">Best run</th></tr></thead><tbody>
+{{#metrics}}<tr><td>{{name}} <span class="muted small">{{kind}}</span></td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td class="num">{{#bestRun}}<a href="/runs/{{bestRun}}">{{best}}</a>{{/bestRun}}{{^bestRun}}—{{/bestRun}}</td></tr>{{/metrics}}</tbody></table></section>
+</div>
+<h2>Forecast</h2>
+{{#forecast}}<p>P50 <strong>{{p50}}</strong> · P80 <strong>{{p80}}</strong> · P95 <strong>{{p95}}</strong> <span class="muted small">({{trials}} trials, working days from {{start}})</span></p>{{{svg}}}{{/forecast}}
+{{^forecast}}<p class="muted">No tasks with estimates yet.</p>{{/forecast}}
+<div class="grid">
+<section class="card"><h2>Stage history</h2><ul>{{#history}}<li><span class="muted small">{{when}}</span> {{from}} → {{to}}{{#by}} by {{by}}{{/by}}{{#why}}: {{why}}{{/why}}</li>{{/history}}</ul>{{^history}}<p class="muted">No moves yet.</p>{{/history}}</section>
+<section class="card"><h2>Staffing for {{stage}}</h2><ol>{{#staffing}}<li><a href="/people/{{person}}">{{name}}</a> <span class="muted small">{{score}}</span><div class="small">{{reasons}}</div></li>{{/staffing}}</ol></section>
+<section class="card"><h2>Links</h2><p>Experiments: {{#experiments}}<a href="/experiments?q={{.}}">{{.}}</a> {{/experiments}}</p><p>Models: {{#models}}<a href="/models/{{.}}">{{.}}</a> {{/models}}</p></section>
+</div>
+<h2>Updates</h2>
+<form class="noprint" method="post" action="/projects/{{id}}/updates">
+<div class="grid"><label>Author<br><input type="text" name="author" required></label><label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
+<p><button type="submit">Post update</button></p></form>
+<ul>{{#activity}}<li><span class="muted small">{{when}}</span> <span class="badge">{{kind}}</span> {{summary}}{{#actor}} <span class="muted">— {{actor}}</span>{{/actor}}</li>{{/activity}}</ul>
+{{> footer}}
+"""#
+
+    static func library() throws -> MustacheLibrary {
+        var library = MustacheLibrary()
+        for (name, text) in [
+            ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
+            ("run", run), ("compare", compare), ("models", models), ("model", model), ("lineage", lineage), ("team", team), ("person", person),
+            ("projects", projects), ("project", project),
+        ] {
+            try library.register(text, named: name)
+        }
+        return library
+    }
+}

@@ -207,6 +207,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
     ]
     let web = WebHandlers(
         tracking: services.store, registry: services.store, team: services.store, files: files, lineage: lineageBuilder,
+        datasets: services.store, stored: services.store,
         library: (try? WebTemplates.library()) ?? MustacheLibrary())
     let webRoutes: [(String, String, @Sendable (Request, [String: String]) async throws -> Response)] = [
         ("GET", "", web.home),
@@ -222,8 +223,17 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         ("GET", "team", web.teamPage),
         ("GET", "people/{id}", web.personPage),
         ("GET", "projects", web.projectsPage),
+        ("GET", "projects/new", web.newProjectForm),
+        ("POST", "projects/new", web.createProject),
         ("GET", "projects/{id}", web.projectPage),
+        ("GET", "projects/{id}/edit", web.editProjectForm),
+        ("POST", "projects/{id}/edit", web.saveProject),
+        ("POST", "projects/{id}/checklist", web.saveChecklist),
+        ("POST", "projects/{id}/stage", web.moveStage),
         ("POST", "projects/{id}/updates", web.postUpdate),
+        ("POST", "people/{id}/skills", web.saveSkills),
+        ("GET", "datasets", web.datasetsPage),
+        ("GET", "datasets/{name}", web.datasetPage),
     ]
     responder.webRoutes = webRoutes.map { (method: $0.0, segments: $0.1.split(separator: "/", omittingEmptySubsequences: false).map(String.init), handler: $0.2) }
     responder.nativeRoutes = nativeRoutes.map {

@@ -137,3 +137,45 @@ def test_charts_downsample_a_long_series_and_compare_runs(server):
     compare = get(server, f"/compare?run={ids[0]}&run={ids[1]}")
     assert "differs" in compare and compare.count('<polyline class="line"') == 2
     assert "at least two runs" in get(server, f"/compare?run={ids[0]}", status=400)
+
+
+def test_forms_create_edit_gate_and_skills(demo, tmp_path):
+    assert "New project" in get(demo, "/projects/new")
+    bad = requests.post(demo.url + "/projects/new", data={"name": "Web made", "technical": "auc, high, 0.9"}, allow_redirects=False)
+    assert bad.status_code == 400 and "Technical metrics:" in bad.text and "is not a number" in bad.text
+    r = requests.post(demo.url + "/projects/new", allow_redirects=False, data={
+        "name": "Web made", "problem": "Too many <manual> steps", "technical": "auc, 0.7, 0.9", "business": "hours saved, 0, 40",
+        "experiments": "churn-model", "impact": "4", "fte": "0.5"})
+    assert r.status_code == 303 and r.headers["Location"] == "/projects/web-made"
+    page = get(demo, "/projects/web-made")
+    assert "Too many &lt;manual&gt; steps" in page and "hours saved" in page
+    requests.post(demo.url + "/projects/web-made/edit", data={"name": "Web made", "objective": "Save 40 hours a month", "technical": "auc, 0.7, 0.9",
+                                                               "business": "hours saved, 0, 40"}).raise_for_status()
+    assert "Save 40 hours a month" in get(demo, "/projects/web-made")
+
+    blocked = requests.post(demo.url + "/projects/web-made/stage", data={"to": "data", "why": "go", "by": "grace"}, allow_redirects=False)
+    assert blocked.status_code == 400 and "Cannot move to data" in blocked.text and "open item" in blocked.text
+    items = re.findall(r'name="done" value="(\d+)"', blocked.text)
+    assert len(items) == 4
+    requests.post(demo.url + "/projects/web-made/checklist", data=[("done", i) for i in items], allow_redirects=False)
+    moved = requests.post(demo.url + "/projects/web-made/stage", data={"to": "data", "why": "metrics agreed", "by": "grace"}, allow_redirects=False)
+    assert moved.status_code == 303
+    page = get(demo, "/projects/web-made")
+    assert "scoping → data" in page and "metrics agreed" in page and "by grace" in page
+
+    requests.post(demo.url + "/people/ines/skills", data={"skills": "sql:4; machine-learning:2", "learning": "deep-learning"}).raise_for_status()
+    person = get(demo, "/people/ines")
+    assert "machine-learning" in person and "deep-learning" in person
+    bad_skill = requests.post(demo.url + "/people/ines/skills", data={"skills": "sql:9"}, allow_redirects=False)
+    assert bad_skill.status_code == 400 and "level from 1 to 5" in bad_skill.text
+
+
+def test_dataset_pages(demo, tmp_path):
+    folder = tmp_path / "customers"
+    folder.mkdir()
+    (folder / "train.csv").write_text("a,b\n1,2\n")
+    cli(demo, "dataset", "add", "customers", str(folder), "--description", "first <cut>")
+    assert "customers" in get(demo, "/datasets")
+    page = get(demo, "/datasets/customers")
+    assert "v1" in page and "train.csv" in page and "first &lt;cut&gt;" in page
+    assert "No dataset named" in get(demo, "/datasets/nothing", status=404)

@@ -12,6 +12,8 @@ struct WebHandlers: Sendable {
     let team: any TeamStore
     let files: ArtifactHandlers
     let lineage: LineageBuilder
+    let datasets: any DatasetCatalog
+    let stored: any StoredDatasetStore
     let library: MustacheLibrary
 
     typealias Context = [String: Any]
@@ -366,7 +368,9 @@ struct WebHandlers: Sendable {
         await page {
             let p = try await team.person(id: c["id"] ?? "")
             return render("person", [
-                "title": p.name, "name": p.name, "email": p.email, "roles": p.roles.joined(separator: ", "),
+                "title": p.name, "id": p.id, "name": p.name, "email": p.email, "roles": p.roles.joined(separator: ", "),
+                "skillsText": p.skills.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: "; "),
+                "learningText": p.learningGoals.joined(separator: "; "),
                 "skills": p.skills.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
                 "capacity": Self.pct(p.capacity), "free": Self.pct(p.freeCapacity),
                 "assignments": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] },
@@ -391,8 +395,12 @@ struct WebHandlers: Sendable {
     }
 
     func projectPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let p = try await team.project(id: c["id"] ?? "")
+        await page { try await renderProject(c["id"] ?? "", gateError: nil) }
+    }
+
+    func renderProject(_ id: String, gateError: String?) async throws -> Response {
+        do {
+            let p = try await team.project(id: id)
             // Best value of each metric among the runs of the linked experiments.
             var runs: [Run] = []
             for name in p.experiments {
@@ -429,7 +437,10 @@ struct WebHandlers: Sendable {
                 "staffing": staffing.map { ["person": $0.person, "name": $0.name, "score": String(format: "%.2f", $0.score), "reasons": $0.reasons.joined(separator: "; ")] },
                 "experiments": p.experiments, "models": p.models,
                 "activity": activity.map { ["when": Self.when($0.at), "kind": $0.kind, "summary": $0.summary, "actor": $0.actor as Any] },
-            ])
+                "checklist": p.checklist(for: p.stage).enumerated().map { ["index": $0.offset, "text": $0.element.text, "done": $0.element.done] },
+                "stageOptions": ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
+                "gateError": gateError as Any,
+            ], status: gateError == nil ? .ok : .badRequest)
         }
     }
 
@@ -442,6 +453,199 @@ struct WebHandlers: Sendable {
             func field(_ name: String) -> String { fields.first { $0.0 == name }?.1 ?? "" }
             _ = try await team.addUpdate(ProjectUpdate(project: id, author: field("author"), done: field("done"), next: field("next"), blocked: field("blocked")))
             return Response(status: .seeOther, headers: [.location: "/projects/\(Self.urlComponent(id))"])
+        }
+    }
+}
+
+// MARK: Forms and datasets
+
+extension WebHandlers {
+    static func form(_ r: Request) async throws -> [(String, String)] {
+        let body = try await r.body.collect(upTo: 256 * 1024)
+        return try RequestFields.parseQuery(String(buffer: body))
+    }
+
+    static func redirect(_ to: String) -> Response { Response(status: .seeOther, headers: [.location: to]) }
+
+    func saveChecklist(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let id = c["id"] ?? ""
+            let done = Set(try await Self.form(r).filter { $0.0 == "done" }.compactMap { Int($0.1) })
+            var p = try await team.project(id: id)
+            p.checklists[p.stage.rawValue] = p.checklist(for: p.stage).enumerated().map { ChecklistItem(text: $0.element.text, done: done.contains($0.offset)) }
+            try await team.saveProject(p, create: false, actor: RequestActor.current)
+            return Self.redirect("/projects/\(Self.urlComponent(id))")
+        }
+    }
+
+    func moveStage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let id = c["id"] ?? ""
+            let fields = try await Self.form(r)
+            func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+            guard let target = ProjectStage(rawValue: field("to")) else { throw EnsembleError.invalid("Choose a stage to move to.") }
+            let people = try await team.people(), roles = try await team.roles()
+            do {
+                _ = try await team.moveProject(id: id, to: target, why: field("why"), actor: RequestActor.current ?? (field("by").isEmpty ? nil : field("by"))) { project in
+                    let problems = StageGate.problems(moving: project, to: target, people: people, roles: roles)
+                    if !problems.isEmpty { throw EnsembleError.invalid(problems.joined(separator: " ")) }
+                }
+            } catch let error as EnsembleError where error.code == .invalidParameterValue {
+                return try await renderProject(id, gateError: "Cannot move to \(target.rawValue): " + error.message)
+            }
+            return Self.redirect("/projects/\(Self.urlComponent(id))")
+        }
+    }
+
+    func projectFormContext(_ p: Project, heading: String, action: String, cancel: String, error: String?) -> Context {
+        func metricLines(_ ms: [ProjectMetric]) -> String {
+            ms.map { "\($0.name), \($0.baseline.map(Self.number) ?? ""), \($0.target.map(Self.number) ?? "")" }.joined(separator: "\n")
+        }
+        let scoreFields: [(String, String, Int)] = [("impact", "Impact", p.scores.impact), ("cost", "Cost", p.scores.cost), ("bandwidth", "Bandwidth", p.scores.bandwidth),
+                                                    ("urgency", "Urgency", p.scores.urgency), ("confidence", "Confidence", p.scores.confidence)]
+        var ctx: Context = ["title": heading, "heading": heading, "action": action, "cancel": cancel, "error": error as Any, "name": p.name]
+        ctx["problem"] = p.brd.problem
+        ctx["objective"] = p.brd.objective
+        ctx["framing"] = p.brd.mlFraming
+        ctx["delivery"] = p.brd.delivery
+        ctx["risks"] = p.brd.risks.joined(separator: "\n")
+        ctx["stakeholders"] = p.brd.stakeholders.joined(separator: "\n")
+        ctx["technical"] = metricLines(p.technicalMetrics)
+        ctx["business"] = metricLines(p.businessMetrics)
+        ctx["experiments"] = p.experiments.joined(separator: ", ")
+        ctx["models"] = p.models.joined(separator: ", ")
+        ctx["fte"] = Self.number(p.requiredFTE)
+        ctx["scores"] = scoreFields.map { key, label, value -> Context in
+            ["key": key, "label": label, "options": (1...5).map { ["value": $0, "selected": $0 == value] }]
+        }
+        return ctx
+    }
+
+    /// Applies the form's fields to a project; the error names the field.
+    static func apply(_ fields: [(String, String)], to p: inout Project) throws {
+        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+        func lines(_ n: String) -> [String] { field(n).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        func list(_ n: String) -> [String] { field(n).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        func metrics(_ n: String, _ label: String) throws -> [ProjectMetric] {
+            try lines(n).map { line in
+                let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard !parts[0].isEmpty, parts.count <= 3 else { throw EnsembleError.invalid("\(label): '\(line)' must be name, baseline, target.") }
+                func number(_ i: Int) throws -> Double? {
+                    guard parts.count > i, !parts[i].isEmpty else { return nil }
+                    guard let v = Double(parts[i]) else { throw EnsembleError.invalid("\(label): '\(parts[i])' in '\(line)' is not a number.") }
+                    return v
+                }
+                return ProjectMetric(name: parts[0], baseline: try number(1), target: try number(2))
+            }
+        }
+        p.name = field("name").trimmingCharacters(in: .whitespaces)
+        p.brd.problem = field("problem")
+        p.brd.objective = field("objective")
+        p.brd.mlFraming = field("framing")
+        p.brd.delivery = field("delivery")
+        p.brd.risks = lines("risks")
+        p.brd.stakeholders = lines("stakeholders")
+        p.technicalMetrics = try metrics("technical", "Technical metrics")
+        p.businessMetrics = try metrics("business", "Business metrics")
+        p.experiments = list("experiments")
+        p.models = list("models")
+        if !field("fte").isEmpty {
+            guard let fte = Double(field("fte")) else { throw EnsembleError.invalid("Required FTE: '\(field("fte"))' is not a number.") }
+            p.requiredFTE = fte
+        }
+        func score(_ n: String, _ current: Int) -> Int { Int(field(n)) ?? current }
+        p.scores = ProjectScores(impact: score("impact", p.scores.impact), cost: score("cost", p.scores.cost), bandwidth: score("bandwidth", p.scores.bandwidth),
+                                 urgency: score("urgency", p.scores.urgency), confidence: score("confidence", p.scores.confidence))
+    }
+
+    func newProjectForm(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page { render("projectForm", projectFormContext(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil)) }
+    }
+
+    func createProject(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let fields = try await Self.form(r)
+            var p = Project(id: "", name: "")
+            do {
+                try Self.apply(fields, to: &p)
+                p.id = RoleCatalog.slug(p.name)
+                guard !p.id.isEmpty, p.id != "new" else { throw EnsembleError.invalid("Name: give the project a name (letters or digits).") }
+                try await team.saveProject(p, create: true, actor: RequestActor.current)
+            } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
+                return render("projectForm", projectFormContext(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
+            }
+            return Self.redirect("/projects/\(Self.urlComponent(p.id))")
+        }
+    }
+
+    func editProjectForm(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let p = try await team.project(id: c["id"] ?? "")
+            let path = "/projects/\(Self.urlComponent(p.id))"
+            return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
+        }
+    }
+
+    func saveProject(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            var p = try await team.project(id: c["id"] ?? "")
+            let path = "/projects/\(Self.urlComponent(p.id))"
+            do {
+                try Self.apply(try await Self.form(r), to: &p)
+                try await team.saveProject(p, create: false, actor: RequestActor.current)
+            } catch let error as EnsembleError where error.code == .invalidParameterValue {
+                return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
+            }
+            return Self.redirect(path)
+        }
+    }
+
+    func saveSkills(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            var person = try await team.person(id: c["id"] ?? "")
+            let fields = try await Self.form(r)
+            func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+            let parsed = try TeamSpreadsheet.person(from: ["name": person.name, "email": person.email, "id": person.id, "skills": field("skills"), "learning_goals": field("learning")])
+            person.skills = parsed.skills
+            person.learningGoals = parsed.learningGoals
+            try await team.savePerson(person, create: false)
+            return Self.redirect("/people/\(Self.urlComponent(person.id))")
+        }
+    }
+
+    func datasetsPage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            var byName: [String: (Int, Int64)] = [:]
+            for d in try await datasets.datasetNames() { byName[d.name, default: (0, 0)].0 = d.versions }
+            for d in try await stored.storedDatasets() { byName[d.name, default: (0, 0)].1 = d.versions }
+            return render("datasets", ["title": "Datasets", "datasets": byName.keys.sorted().map { name -> Context in
+                ["name": name, "urlName": Self.urlComponent(name), "logged": byName[name]!.0, "stored": byName[name]!.1]
+            }])
+        }
+    }
+
+    func datasetPage(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let name = c["name"] ?? ""
+            let logged = (try? await datasets.datasetVersions(name: name)) ?? []
+            let storedVersions = try await stored.storedDatasetVersions(name: name)
+            guard !logged.isEmpty || !storedVersions.isEmpty else { throw EnsembleError.notFound("No dataset named '\(name)'.") }
+            func users(_ digest: String) -> [Context] {
+                logged.filter { $0.dataset.digest == digest }.flatMap { $0.usedBy }.map { ["runID": $0.runID, "runName": $0.runName, "context": $0.context ?? "used"] }
+            }
+            var storedCtx: [Context] = []
+            for v in storedVersions {
+                let full = try await stored.storedDatasetVersion(name: name, version: v.version)
+                storedCtx.append([
+                    "version": v.version, "files": v.fileCount, "size": v.totalSize, "when": Self.when(v.createdAt), "by": v.createdBy as Any,
+                    "description": v.description ?? "", "digest": v.digest, "users": users(v.mlflowDigest) + users(v.digest),
+                    "manifest": full.files.prefix(500).map { ["path": $0.path, "size": $0.size, "sha": $0.sha256] },
+                ])
+            }
+            return render("dataset", [
+                "title": name, "name": name, "stored": storedCtx,
+                "logged": logged.map { ["digest": $0.dataset.digest, "sourceType": $0.dataset.sourceType, "users": users($0.dataset.digest)] },
+            ])
         }
     }
 }

@@ -7,7 +7,7 @@ enum WebTemplates {
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}} · Ensemble</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/projects">Projects</a><a href="/team">Team</a></header>
+<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/team">Team</a></header>
 <main>
 """#
     static let footer = "</main></body></html>\n"
@@ -162,12 +162,18 @@ enum WebTemplates {
 <section class="card"><h2>Learning goals</h2><p>{{learning}}</p><h2>Expertise</h2><p>{{expertise}}</p></section>
 <section class="card"><h2>History</h2><p>Success rate: <strong>{{success}}</strong></p><ul>{{#history}}<li>{{project}} — {{outcome}}</li>{{/history}}</ul></section>
 </div>
+<h2>Edit skills</h2>
+<form class="noprint" method="post" action="/people/{{id}}/skills">
+<label>Skills (skill:level, separated by ;)<br><input type="text" name="skills" value="{{skillsText}}" size="60"></label><br>
+<label>Learning goals (separated by ;)<br><input type="text" name="learning" value="{{learningText}}" size="60"></label>
+<p><button type="submit">Save</button></p></form>
 {{> footer}}
 """#
 
     static let projects = #"""
 {{> header}}
 <h1>Projects</h1>
+<p class="noprint"><a href="/projects/new">New project</a></p>
 {{> board}}
 <h2>Portfolio <span class="muted small">{{freeFTE}} FTE free next quarter</span></h2>
 <div class="scroll"><table><thead><tr><th>#</th><th>Project</th><th>Stage</th><th class="num">Score</th><th class="num">FTE</th><th>Fits</th><th>Why</th></tr></thead><tbody>
@@ -192,6 +198,14 @@ enum WebTemplates {
 <section class="card"><h2>Staffing for {{stage}}</h2><ol>{{#staffing}}<li><a href="/people/{{person}}">{{name}}</a> <span class="muted small">{{score}}</span><div class="small">{{reasons}}</div></li>{{/staffing}}</ol></section>
 <section class="card"><h2>Links</h2><p>Experiments: {{#experiments}}<a href="/experiments?q={{.}}">{{.}}</a> {{/experiments}}</p><p>Models: {{#models}}<a href="/models/{{.}}">{{.}}</a> {{/models}}</p></section>
 </div>
+<h2>Gate: leaving {{stage}}</h2>
+<form class="noprint" method="post" action="/projects/{{id}}/checklist">
+<ul class="plain">{{#checklist}}<li><label><input type="checkbox" name="done" value="{{index}}" {{#done}}checked{{/done}}> {{text}}</label></li>{{/checklist}}</ul>
+{{^checklist}}<p class="muted">No checklist for this stage.</p>{{/checklist}}<p><button type="submit">Save checklist</button></p></form>
+<form class="inline noprint" method="post" action="/projects/{{id}}/stage"><label>Move to <select name="to">{{#stageOptions}}<option value="{{.}}">{{.}}</option>{{/stageOptions}}</select></label>
+<input type="text" name="why" placeholder="why" aria-label="why"><input type="text" name="by" placeholder="who" aria-label="who"><button>Move</button></form>
+{{#gateError}}<p class="error">{{gateError}}</p>{{/gateError}}
+<p class="noprint"><a href="/projects/{{id}}/edit">Edit the project and its BRD</a></p>
 <h2>Updates</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/updates">
 <div class="grid"><label>Author<br><input type="text" name="author" required></label><label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
@@ -200,12 +214,62 @@ enum WebTemplates {
 {{> footer}}
 """#
 
+    static let projectForm = #"""
+{{> header}}
+<h1>{{heading}}</h1>
+{{#error}}<p class="error">{{error}}</p>{{/error}}
+<form method="post" action="{{action}}">
+<div class="grid">
+<label>Name<br><input type="text" name="name" value="{{name}}" required></label>
+<label>Problem<br><textarea name="problem" rows="3">{{problem}}</textarea></label>
+<label>Business objective<br><textarea name="objective" rows="3">{{objective}}</textarea></label>
+<label>ML framing<br><textarea name="framing" rows="3">{{framing}}</textarea></label>
+<label>How the model reaches users<br><textarea name="delivery" rows="3">{{delivery}}</textarea></label>
+<label>Risks (one per line)<br><textarea name="risks" rows="3">{{risks}}</textarea></label>
+<label>Stakeholders (one per line)<br><textarea name="stakeholders" rows="3">{{stakeholders}}</textarea></label>
+<label>Technical metrics (name, baseline, target; one per line)<br><textarea name="technical" rows="3">{{technical}}</textarea></label>
+<label>Business metrics (name, baseline, target; one per line)<br><textarea name="business" rows="3">{{business}}</textarea></label>
+<label>Experiments (comma-separated)<br><input type="text" name="experiments" value="{{experiments}}"></label>
+<label>Registered models (comma-separated)<br><input type="text" name="models" value="{{models}}"></label>
+<label>Required FTE<br><input type="text" name="fte" value="{{fte}}"></label>
+</div>
+<h2>Scores (1 low – 5 high)</h2>
+<div class="grid">{{#scores}}<label>{{label}}<br><select name="{{key}}">{{#options}}<option value="{{value}}" {{#selected}}selected{{/selected}}>{{value}}</option>{{/options}}</select></label>{{/scores}}</div>
+<p><button type="submit">Save</button> <a href="{{cancel}}">Cancel</a></p>
+</form>
+{{> footer}}
+"""#
+
+    static let datasets = #"""
+{{> header}}
+<h1>Datasets</h1>
+<div class="scroll"><table><thead><tr><th>Name</th><th class="num">Stored versions</th><th class="num">Logged digests</th></tr></thead><tbody>
+{{#datasets}}<tr><td><a href="/datasets/{{urlName}}">{{name}}</a></td><td class="num">{{stored}}</td><td class="num">{{logged}}</td></tr>{{/datasets}}
+</tbody></table></div>{{^datasets}}<p class="muted">No datasets yet: <code>ensemble dataset add NAME PATH</code>, or log inputs from runs.</p>{{/datasets}}
+{{> footer}}
+"""#
+
+    static let dataset = #"""
+{{> header}}
+<h1>{{name}}</h1>
+<h2>Stored versions</h2>
+{{#stored}}<section class="card"><h3>v{{version}} <span class="muted small">{{files}} file(s), {{size}} bytes, {{when}}{{#by}} by {{by}}{{/by}}</span></h3>
+<p class="small">{{description}} <span class="muted">digest {{digest}}</span></p>
+<details><summary>Manifest</summary><table><thead><tr><th>Path</th><th class="num">Size</th><th>SHA-256</th></tr></thead><tbody>{{#manifest}}<tr><td>{{path}}</td><td class="num">{{size}}</td><td class="small muted">{{sha}}</td></tr>{{/manifest}}</tbody></table></details>
+<p class="small">Used by: {{#users}}<a href="/runs/{{runID}}">{{runName}}</a> ({{context}}) {{/users}}{{^users}}<span class="muted">no run yet</span>{{/users}}</p></section>{{/stored}}
+{{^stored}}<p class="muted">None.</p>{{/stored}}
+<h2>Digests logged by runs</h2>
+<div class="scroll"><table><thead><tr><th>Digest</th><th>Source</th><th>Runs</th></tr></thead><tbody>
+{{#logged}}<tr><td>{{digest}}</td><td class="small">{{sourceType}}</td><td>{{#users}}<a href="/runs/{{runID}}">{{runName}}</a> ({{context}}) {{/users}}</td></tr>{{/logged}}</tbody></table></div>
+{{> footer}}
+"""#
+
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
         for (name, text) in [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
             ("run", run), ("compare", compare), ("models", models), ("model", model), ("lineage", lineage), ("team", team), ("person", person),
-            ("projects", projects), ("project", project),
+            ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset),
         ] {
             try library.register(text, named: name)
         }

@@ -213,6 +213,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         ("GET", "", web.home),
         ("GET", "static/app.css", web.css),
         ("GET", "static/app.js", web.js),
+        ("GET", "favicon.ico", web.favicon),
         ("GET", "experiments", web.experiments),
         ("GET", "experiments/{id}", web.experimentRuns),
         ("GET", "runs/{id}", web.run),

@@ -12,7 +12,11 @@ main { padding: 1rem 1.2rem 3rem; max-width: 1280px; margin: 0 auto; }
 h1 { font-size: 1.5rem; margin: .4rem 0 1rem; } h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
 .muted { color: var(--muted); } .small { font-size: .85rem; }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); }
-.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; }
+.card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; min-width: 0; overflow-x: auto; }
+.grid > * { min-width: 0; }
+input, textarea, select { max-width: 100%; }
+ul.plain { list-style: none; padding-left: 0; }
+li, td, dd, p, figcaption { overflow-wrap: anywhere; }
 table { border-collapse: collapse; width: 100%; background: var(--card); }
 th, td { text-align: left; padding: .35rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; font-size: .85rem; color: var(--muted); white-space: nowrap; }
@@ -37,9 +41,11 @@ svg.chart .axis { stroke: #999; stroke-width: 1; } svg.chart text { font-size: 1
 svg.chart .line { fill: none; stroke-width: 1.6; } svg.chart .band { opacity: .18; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 .kv dt { color: var(--muted); } .kv dd { margin: 0; }
-@media (max-width: 640px) { main { padding: .6rem; } header.top { gap: .7rem; } h1 { font-size: 1.25rem; } }
+@media (max-width: 640px) { main { padding: .6rem; } header.top { gap: .7rem; } h1 { font-size: 1.25rem; } .grid { grid-template-columns: 1fr; } }
 @media print { header.top, form, .noprint { display: none !important; } body { background: #fff; font-size: 11pt; } main { padding: 0; max-width: none; } .card { border: none; padding: 0; } }
 """#
+
+    static let favicon = ##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#1d2b44"/><circle cx="11" cy="12" r="4" fill="#9dbae6"/><circle cx="21" cy="12" r="4" fill="#5f8fd6"/><circle cx="16" cy="21" r="4" fill="#fff"/></svg>"##
 
     static let js = #"""
 // Small progressive enhancements; every page works without them.

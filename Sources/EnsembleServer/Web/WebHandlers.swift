@@ -93,6 +93,7 @@ struct WebHandlers: Sendable {
 
     func css(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.css, type: "text/css; charset=utf-8") }
     func js(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.js, type: "text/javascript; charset=utf-8") }
+    func favicon(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.favicon, type: "image/svg+xml") }
 
     // MARK: Home
 
@@ -470,7 +471,7 @@ extension WebHandlers {
     func saveChecklist(_ r: Request, _ c: [String: String]) async throws -> Response {
         await page {
             let id = c["id"] ?? ""
-            let done = Set(try await Self.form(r).filter { $0.0 == "done" }.compactMap { Int($0.1) })
+            let done = Set(try await Self.form(r).filter { $0.0 == "item" }.compactMap { Int($0.1) })
             var p = try await team.project(id: id)
             p.checklists[p.stage.rawValue] = p.checklist(for: p.stage).enumerated().map { ChecklistItem(text: $0.element.text, done: done.contains($0.offset)) }
             try await team.saveProject(p, create: false, actor: RequestActor.current)

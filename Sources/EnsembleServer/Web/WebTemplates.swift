@@ -6,7 +6,7 @@ enum WebTemplates {
     static let header = #"""
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{title}} · Ensemble</title><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
+<title>{{title}} · Ensemble</title><link rel="icon" href="/favicon.ico" type="image/svg+xml"><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
 <body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/team">Team</a></header>
 <main>
 """#
@@ -200,7 +200,7 @@ enum WebTemplates {
 </div>
 <h2>Gate: leaving {{stage}}</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/checklist">
-<ul class="plain">{{#checklist}}<li><label><input type="checkbox" name="done" value="{{index}}" {{#done}}checked{{/done}}> {{text}}</label></li>{{/checklist}}</ul>
+<ul class="plain">{{#checklist}}<li><label><input type="checkbox" name="item" value="{{index}}" {{#done}}checked{{/done}}> {{text}}</label></li>{{/checklist}}</ul>
 {{^checklist}}<p class="muted">No checklist for this stage.</p>{{/checklist}}<p><button type="submit">Save checklist</button></p></form>
 <form class="inline noprint" method="post" action="/projects/{{id}}/stage"><label>Move to <select name="to">{{#stageOptions}}<option value="{{.}}">{{.}}</option>{{/stageOptions}}</select></label>
 <input type="text" name="why" placeholder="why" aria-label="why"><input type="text" name="by" placeholder="who" aria-label="who"><button>Move</button></form>

@@ -77,6 +77,7 @@ struct DemoCommand: AsyncParsableCommand {
         churn.models = ["churn-classifier"]
         churn.datasets = ["customers"]
         churn.startDate = start
+        churn.dueDate = Forecast.date(after: 25, from: start)
         churn.tasks = [
             task("features", "Feature pipeline v2", 3, 5, 9), task("baseline", "Gradient boosting baseline", 2, 3, 6, ["features"]),
             task("tuning", "Tuning and calibration", 3, 5, 12, ["baseline"]), task("review", "Model review with retention", 1, 2, 4, ["tuning"]),
@@ -98,6 +99,7 @@ struct DemoCommand: AsyncParsableCommand {
         fraud.requiredFTE = 1.2
         fraud.experiments = ["fraud-scoring"]
         fraud.startDate = start
+        fraud.dueDate = Forecast.date(after: 30, from: start)
         fraud.tasks = [task("shadow", "Shadow traffic run", 5, 8, 15), task("latency", "Latency work", 3, 6, 14), task("rollout", "Staged rollout", 4, 5, 10, ["shadow", "latency"])]
         done(&fraud, through: .deployment)
 
@@ -115,6 +117,7 @@ struct DemoCommand: AsyncParsableCommand {
         triage.scores = ProjectScores(impact: 4, cost: 3, bandwidth: 3, urgency: 3, confidence: 3)
         triage.requiredFTE = 1.0
         triage.startDate = start
+        triage.dueDate = Forecast.date(after: 18, from: start)
         triage.tasks = [task("labels", "Relabel 5k tickets", 5, 8, 15), task("model", "Fine-tune a classifier", 5, 10, 20, ["labels"]), task("eval", "Offline evaluation", 2, 3, 5, ["model"])]
         done(&triage, through: .data)
 
@@ -169,6 +172,12 @@ struct DemoCommand: AsyncParsableCommand {
                         "POST", "/api/2.0/mlflow/runs/log-batch",
                         json: #"{"run_id": "\#(runID)", "metrics": [{"key": "\#(metricName)", "value": \#(value), "timestamp": \#(start), "step": 0}], "params": [{"key": "learning_rate", "value": "\#(0.01 * Double(1 + i % 4))"}, {"key": "max_depth", "value": "\#(4 + i % 5)"}], "tags": [{"key": "mlflow.source.git.commit", "value": "a1b2c3\#(i)"}]}"#)
                     _ = try await client.request("POST", "/api/2.0/mlflow/runs/update", json: #"{"run_id": "\#(runID)", "status": "FINISHED", "end_time": \#(start + 3_600_000)}"#)
+                    if experiment == "churn-model" {
+                        // The training data each run used, so lineage answers "what data trained this model".
+                        _ = try await client.request(
+                            "POST", "/api/2.0/mlflow/runs/log-inputs",
+                            json: #"{"run_id": "\#(runID)", "datasets": [{"dataset": {"name": "customers", "digest": "c0ffee\#(i < 9 ? "01" : "02")", "source_type": "warehouse", "source": "{\"table\": \"billing.customers\"}"}, "tags": [{"key": "mlflow.data.context", "value": "training"}]}]}"#)
+                    }
                     if experiment == "churn-model" && value > best {
                         best = value
                         championRun = runID
@@ -179,7 +188,9 @@ struct DemoCommand: AsyncParsableCommand {
             _ = try await client.request("POST", "/api/2.0/mlflow/registered-models/create", json: #"{"name": "churn-classifier", "description": "Weekly churn scores for the CRM."}"#)
             _ = try await client.request("POST", "/api/2.0/mlflow/model-versions/create", json: #"{"name": "churn-classifier", "source": "runs:/\#(championRun)/model", "run_id": "\#(championRun)"}"#)
             _ = try await client.request("POST", "/api/2.0/mlflow/registered-models/alias", json: #"{"name": "churn-classifier", "alias": "champion", "version": "1"}"#)
-            print("Model churn-classifier v1, alias champion.")
+            _ = try await client.request(
+                "POST", "/api/2.0/mlflow/model-versions/transition-stage", json: #"{"name": "churn-classifier", "version": "1", "stage": "Production", "archive_existing_versions": false}"#)
+            print("Model churn-classifier v1 in Production, alias champion, trained on customers@c0ffee02.")
 
             let start = String(ISO8601DateFormatter().string(from: Date()).prefix(10))
             for p in Self.projects(start: start) {

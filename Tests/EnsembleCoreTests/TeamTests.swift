@@ -220,3 +220,18 @@ struct TeamSpreadsheetTests {
         }
     }
 }
+
+@Suite("Due dates")
+struct DueDateTests {
+    @Test("working days between dates and the slip of a forecast against a due date")
+    func slip() {
+        #expect(Forecast.workingDays(from: "2026-11-27", to: "2026-12-04") == 5)  // Fri → next Fri
+        #expect(Forecast.workingDays(from: "2026-12-04", to: "2026-11-27") == -5)
+        #expect(Forecast.workingDays(from: "2026-11-28", to: "2026-11-29") == 0)  // a weekend
+        #expect(Forecast.slip(finishDays: 7.2, start: "2026-11-27", due: "2026-12-04") == 3)  // 8 days needed, 5 available
+        #expect(Forecast.slip(finishDays: 3, start: "2026-11-27", due: "2026-12-04") == -2)
+        var p = Project(id: "x", name: "X")
+        p.dueDate = "soon"
+        #expect(throws: EnsembleError.invalid("due_date: 'soon' must be yyyy-mm-dd.")) { try p.validate() }
+    }
+}

@@ -179,3 +179,18 @@ def test_dataset_pages(demo, tmp_path):
     page = get(demo, "/datasets/customers")
     assert "v1" in page and "train.csv" in page and "first &lt;cut&gt;" in page
     assert "No dataset named" in get(demo, "/datasets/nothing", status=404)
+
+
+def test_the_questions_a_new_user_asks_are_answered(demo):
+    # Who works on what.
+    team = get(demo, "/team")
+    assert re.search(r'Bruno Silva.*?href="/projects/churn">churn</a> 60%', team, re.S)
+    # Which project is late, and by how much.
+    churn = get(demo, "/projects/churn")
+    assert re.search(r"Due <strong>\d{4}-\d\d-\d\d</strong> — <span class=\"badge bad\">late by \d+ working day\(s\) at P80", churn)
+    assert "on track" in get(demo, "/projects")
+    # Which model is in production, and what data trained it.
+    model = get(demo, "/models/churn-classifier")
+    assert "<td>Production</td>" in model and "@champion" in model
+    lineage = get(demo, "/lineage?model=churn-classifier&version=1")
+    assert "trained_on</td><td>dataset: customers@c0ffee02" in lineage

@@ -100,6 +100,7 @@ extension Project {
         datasets = try c.value(.datasets, default: [])
         tasks = try c.value(.tasks, default: [])
         startDate = try c.decodeIfPresent(String.self, forKey: .startDate)
+        dueDate = try c.decodeIfPresent(String.self, forKey: .dueDate)
         history = try c.value(.history, default: [])
     }
 }

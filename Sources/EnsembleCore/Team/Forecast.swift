@@ -156,6 +156,28 @@ public enum Forecast {
             mean: sum / Double(trials), histogram: histogram, criticality: criticality)
     }
 
+    /// Working days (Monday–Friday) from `start` to `end` (`yyyy-mm-dd`), negative when `end` is earlier.
+    public static func workingDays(from start: String, to end: String) -> Int? {
+        guard let a = Project.parseDate(start), let b = Project.parseDate(end) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let (lo, hi, sign) = a <= b ? (a, b, 1) : (b, a, -1)
+        var count = 0
+        var day = lo
+        while day < hi {
+            day = calendar.date(byAdding: .day, value: 1, to: day)!
+            let weekday = calendar.component(.weekday, from: day)
+            if weekday != 1 && weekday != 7 { count += 1 }
+        }
+        return sign * count
+    }
+
+    /// Whether a forecast finishes by `due`: working days late (positive) or ahead (negative) at a percentile.
+    public static func slip(finishDays: Double, start: String, due: String) -> Int? {
+        guard let budget = workingDays(from: start, to: due) else { return nil }
+        return Int(finishDays.rounded(.up)) - budget
+    }
+
     /// The calendar date `days` working days (Monday–Friday) after `start` (`yyyy-mm-dd`), rounding
     /// partial days up.
     public static func date(after days: Double, from start: String) -> String? {

@@ -144,6 +144,8 @@ public struct Project: Sendable, Codable, Equatable {
     public var tasks: [ProjectTask] = []
     /// Day the plan starts, `yyyy-mm-dd`.
     public var startDate: String?
+    /// Day the project is promised for, `yyyy-mm-dd` (the forecast says whether it is late).
+    public var dueDate: String?
     public var history: [StageChange] = []
 
     enum CodingKeys: String, CodingKey {
@@ -153,6 +155,7 @@ public struct Project: Sendable, Codable, Equatable {
         case neededSkills = "needed_skills"
         case requiredFTE = "required_fte"
         case startDate = "start_date"
+        case dueDate = "due_date"
     }
 
     public init(id: String, name: String) {
@@ -189,6 +192,7 @@ public struct Project: Sendable, Codable, Equatable {
             }
         }
         if let startDate, Self.parseDate(startDate) == nil { throw .invalid("start_date: '\(startDate)' must be yyyy-mm-dd.") }
+        if let dueDate, Self.parseDate(dueDate) == nil { throw .invalid("due_date: '\(dueDate)' must be yyyy-mm-dd.") }
         _ = try ForecastPlan(tasks: tasks)
     }
 

@@ -97,10 +97,31 @@ struct WebHandlers: Sendable {
 
     // MARK: Home
 
+    /// Working days late (positive) or ahead at P80, for a project with tasks, a start and a due date.
+    static func slip(_ p: Project, trials: Int = 2000) -> (p50: Int, p80: Int, result: ForecastResult)? {
+        guard p.stage != .done, p.stage != .cancelled, let start = p.startDate, let due = p.dueDate, !p.tasks.isEmpty,
+            let plan = try? ForecastPlan(tasks: p.tasks), let f = try? Forecast.simulate(plan, trials: trials, seed: 0),
+            let s50 = Forecast.slip(finishDays: f.p50, start: start, due: due), let s80 = Forecast.slip(finishDays: f.p80, start: start, due: due)
+        else { return nil }
+        return (s50, s80, f)
+    }
+
+    static func lateness(_ p80: Int) -> (text: String, cls: String) {
+        p80 > 0 ? ("late by \(p80) working day(s) at P80", "bad") : ("on track (P80 \(-p80) working day(s) early)", "ok")
+    }
+
     func board(_ projects: [Project]) -> [Context] {
         ProjectStage.allCases.map { stage in
             let items = projects.filter { $0.stage == stage }
-            return ["name": stage.rawValue, "count": items.count, "projects": items.map { ["id": $0.id, "name": $0.name, "owner": $0.owners[stage.rawValue] as Any] }]
+            return ["name": stage.rawValue, "count": items.count, "projects": items.map { p -> Context in
+                var item: Context = ["id": p.id, "name": p.name, "owner": p.owners[stage.rawValue] as Any]
+                if let s = Self.slip(p) {
+                    let l = Self.lateness(s.p80)
+                    item["late"] = l.text
+                    item["lateClass"] = l.cls
+                }
+                return item
+            }]
         }
     }
 
@@ -355,7 +376,8 @@ struct WebHandlers: Sendable {
                 "title": "Team",
                 "people": people.map { p -> Context in
                     ["id": p.id, "name": p.name, "roles": p.roles.joined(separator: ", "), "free": Self.pct(p.freeCapacity), "success": Self.pct(p.successRate),
-                     "learning": p.learningGoals.joined(separator: ", ")]
+                     "learning": p.learningGoals.joined(separator: ", "),
+                     "worksOn": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] }]
                 },
                 "skills": skills, "matrix": people.map { p -> Context in ["name": p.name, "levels": skills.map { p.skills[$0] ?? 0 }] },
                 "stageGaps": report.stages.map { ["subject": $0.subject, "who": who($0)] },
@@ -421,6 +443,15 @@ struct WebHandlers: Sendable {
                 ["name": m.name, "kind": "business", "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—", "bestRun": nil as Any?]
             }
             var forecast: Context? = nil
+            var due: Context? = nil
+            if let dueDate = p.dueDate {
+                due = ["date": dueDate]
+                if let s = Self.slip(p, trials: 10_000) {
+                    let l = Self.lateness(s.p80)
+                    due?["verdict"] = l.text + (s.p50 > 0 ? "; late by \(s.p50) at P50" : "")
+                    due?["cls"] = l.cls
+                }
+            }
             if !p.tasks.isEmpty, let plan = try? ForecastPlan(tasks: p.tasks), let f = try? Forecast.simulate(plan, trials: 10_000, seed: 0) {
                 func label(_ days: Double) -> String { String(format: "%.1f d", days) + (p.startDate.flatMap { Forecast.date(after: days, from: $0) }.map { " (\($0))" } ?? "") }
                 forecast = ["p50": label(f.p50), "p80": label(f.p80), "p95": label(f.p95), "trials": f.trials, "start": p.startDate ?? "the start",
@@ -433,7 +464,7 @@ struct WebHandlers: Sendable {
                 "title": p.name, "id": p.id, "name": p.name, "stage": p.stage.rawValue,
                 "problem": p.brd.problem, "objective": p.brd.objective, "framing": p.brd.mlFraming, "delivery": p.brd.delivery,
                 "risks": p.brd.risks.joined(separator: "; "), "stakeholders": p.brd.stakeholders.joined(separator: "; "),
-                "metrics": metrics, "forecast": forecast as Any,
+                "metrics": metrics, "forecast": forecast as Any, "due": due as Any,
                 "history": p.history.reversed().map { ["when": Self.when($0.at), "from": $0.from.rawValue, "to": $0.to.rawValue, "by": $0.by as Any, "why": $0.why.isEmpty ? nil as Any? : $0.why] },
                 "staffing": staffing.map { ["person": $0.person, "name": $0.name, "score": String(format: "%.2f", $0.score), "reasons": $0.reasons.joined(separator: "; ")] },
                 "experiments": p.experiments, "models": p.models,

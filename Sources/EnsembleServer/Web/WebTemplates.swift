@@ -35,7 +35,7 @@ enum WebTemplates {
 """#
 
     static let board = #"""
-<div class="board">{{#stages}}<div class="col"><h3>{{name}} ({{count}})</h3>{{#projects}}<div class="item"><a href="/projects/{{id}}">{{name}}</a>{{#owner}}<div class="muted small">owner {{owner}}</div>{{/owner}}</div>{{/projects}}</div>{{/stages}}</div>
+<div class="board">{{#stages}}<div class="col"><h3>{{name}} ({{count}})</h3>{{#projects}}<div class="item"><a href="/projects/{{id}}">{{name}}</a>{{#owner}}<div class="muted small">owner {{owner}}</div>{{/owner}}{{#late}}<div><span class="badge {{lateClass}}">{{late}}</span></div>{{/late}}</div>{{/projects}}</div>{{/stages}}</div>
 """#
 
     static let experiments = #"""
@@ -140,8 +140,8 @@ enum WebTemplates {
     static let team = #"""
 {{> header}}
 <h1>Team</h1>
-<div class="scroll"><table><thead><tr><th>Name</th><th>Roles</th><th class="num">Free</th><th class="num">Success</th><th>Learning</th></tr></thead><tbody>
-{{#people}}<tr><td><a href="/people/{{id}}">{{name}}</a></td><td class="small">{{roles}}</td><td class="num">{{free}}</td><td class="num">{{success}}</td><td class="small muted">{{learning}}</td></tr>{{/people}}
+<div class="scroll"><table><thead><tr><th>Name</th><th>Roles</th><th>Works on</th><th class="num">Free</th><th class="num">Success</th><th>Learning</th></tr></thead><tbody>
+{{#people}}<tr><td><a href="/people/{{id}}">{{name}}</a></td><td class="small">{{roles}}</td><td class="small">{{#worksOn}}<a href="/projects/{{project}}">{{project}}</a> {{share}} {{/worksOn}}</td><td class="num">{{free}}</td><td class="num">{{success}}</td><td class="small muted">{{learning}}</td></tr>{{/people}}
 </tbody></table></div>{{^people}}<p class="muted">Nobody yet: <code>ensemble team import people.csv</code> or <code>ensemble demo</code>.</p>{{/people}}
 <h2>Skills matrix</h2>
 <div class="scroll"><table class="heat"><thead><tr><th>Person</th>{{#skills}}<th title="{{.}}">{{.}}</th>{{/skills}}</tr></thead><tbody>
@@ -191,6 +191,7 @@ enum WebTemplates {
 {{#metrics}}<tr><td>{{name}} <span class="muted small">{{kind}}</span></td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td class="num">{{#bestRun}}<a href="/runs/{{bestRun}}">{{best}}</a>{{/bestRun}}{{^bestRun}}—{{/bestRun}}</td></tr>{{/metrics}}</tbody></table></section>
 </div>
 <h2>Forecast</h2>
+{{#due}}<p>Due <strong>{{date}}</strong>{{#verdict}} — <span class="badge {{cls}}">{{verdict}}</span>{{/verdict}}</p>{{/due}}
 {{#forecast}}<p>P50 <strong>{{p50}}</strong> · P80 <strong>{{p80}}</strong> · P95 <strong>{{p95}}</strong> <span class="muted small">({{trials}} trials, working days from {{start}})</span></p>{{{svg}}}{{/forecast}}
 {{^forecast}}<p class="muted">No tasks with estimates yet.</p>{{/forecast}}
 <div class="grid">

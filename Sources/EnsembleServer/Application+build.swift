@@ -217,6 +217,7 @@ func buildResponder(configuration: ServerConfiguration, services: EnsembleServic
         ("GET", "experiments", web.experiments),
         ("GET", "experiments/{id}", web.experimentRuns),
         ("GET", "runs/{id}", web.run),
+        ("GET", "runs/{id}/artifact", web.artifactPreview),
         ("GET", "compare", web.compare),
         ("GET", "models", web.models),
         ("GET", "models/{name}", web.model),

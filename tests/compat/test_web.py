@@ -194,3 +194,33 @@ def test_the_questions_a_new_user_asks_are_answered(demo):
     assert "<td>Production</td>" in model and "@champion" in model
     lineage = get(demo, "/lineage?model=churn-classifier&version=1")
     assert "trained_on</td><td>dataset: customers@c0ffee02" in lineage
+
+
+def test_artifact_browser_previews_and_refuses_traversal(server):
+    exp = api(server, "experiments/create", {"name": "files"})["experiment_id"]
+    run = api(server, "runs/create", {"experiment_id": exp, "start_time": 1})["run"]["info"]
+    root = f"{server.url}/api/2.0/mlflow-artifacts/artifacts/{exp}/{run['run_id']}/artifacts"
+    requests.put(f"{root}/report/summary.json", data=b'{"auc": 0.91, "notes": "<b>bold</b>"}').raise_for_status()
+    requests.put(f"{root}/report/log.txt", data=b"epoch 1 <ok>\nepoch 2\n").raise_for_status()
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000001f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082")
+    requests.put(f"{root}/plot.png", data=png).raise_for_status()
+    page = get(server, f"/runs/{run['run_id']}")
+    assert f'href="/runs/{run["run_id"]}?dir=report">report/</a>' in page and "plot.png" in page
+    folder = get(server, f"/runs/{run['run_id']}?dir=report")
+    assert "summary.json" in folder and "↑ up" in folder
+    preview = get(server, f"/runs/{run['run_id']}/artifact?path=report%2Fsummary.json")
+    assert "\n  &quot;auc&quot;: 0.91," in preview and "&lt;b&gt;bold&lt;/b&gt;" in preview  # pretty-printed and escaped
+    assert "epoch 1 &lt;ok&gt;" in get(server, f"/runs/{run['run_id']}/artifact?path=report%2Flog.txt")
+    assert '<img src="/get-artifact?run_id=' in get(server, f"/runs/{run['run_id']}/artifact?path=plot.png")
+    for bad in ["?dir=..%2F..", "/artifact?path=..%2F..%2Fetc%2Fpasswd", "/artifact?path=%2Fetc%2Fpasswd"]:
+        assert "Invalid path" in get(server, f"/runs/{run['run_id']}{bad}", status=400)
+
+
+def test_compare_scatter_and_lineage_drawing(demo):
+    experiments = get(demo, "/experiments")
+    exp = re.search(r'href="/experiments/(\d+)">churn-model', experiments).group(1)
+    ids = re.findall(r'href="/runs/([0-9a-f]{32})"', get(demo, f"/experiments/{exp}"))[:4]
+    compare = get(demo, "/compare?" + "&".join(f"run={i}" for i in ids) + "&param=max_depth&metric=roc_auc")
+    assert compare.count("<circle") == 4 and "max_depth → roc_auc" in compare
+    lineage = get(demo, "/lineage?model=churn-classifier&version=1")
+    assert lineage.count("<rect") >= 4 and "customers@c0ffee02" in lineage

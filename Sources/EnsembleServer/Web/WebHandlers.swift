@@ -259,10 +259,16 @@ struct WebHandlers: Sendable {
                 charts.append(["key": metric.key, "points": count, "readout": readout,
                                "svg": SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)])
             }
+            // The artifact folder being browsed (`?dir=`), checked like every artifact path.
+            let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
             var artifacts: [Context] = []
-            if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root) {
-                artifacts = entries.map { ["path": $0.name, "urlPath": Self.urlComponent($0.name), "isDir": $0.isDirectory, "size": $0.size ?? 0, "runID": run.info.runID] }
+            if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root.appending(dir)) {
+                artifacts = entries.map { e -> Context in
+                    let path = dir.isRoot ? e.name : "\(dir)/\(e.name)"
+                    return ["path": e.name, "urlPath": Self.urlComponent(path), "isDir": e.isDirectory, "size": e.size ?? 0, "runID": run.info.runID]
+                }
             }
+            let parent = dir.isRoot ? nil : dir.segments.dropLast().joined(separator: "/")
             let duration = run.info.endTime.map { end -> String in
                 let s = Double(end - run.info.startTime) / 1000
                 return s < 120 ? String(format: "%.0f s", s) : String(format: "%.1f min", s / 60)
@@ -275,7 +281,8 @@ struct WebHandlers: Sendable {
                 "metrics": run.metrics.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": Self.number($0.value), "step": $0.step] },
                 "tags": run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }.map { ["key": $0.key, "value": $0.value] },
                 "inputs": run.datasetInputs.map { ["name": $0.dataset.name, "digest": $0.dataset.digest, "context": $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used"] },
-                "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts,
+                "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts, "dir": dir.isRoot ? nil as Any? : dir.description,
+                "parentURL": parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" } as Any,
             ])
         }
     }
@@ -299,9 +306,16 @@ struct WebHandlers: Sendable {
                 }
                 charts.append(["key": key, "readout": "cmp-\(i)", "svg": SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")])
             }
-            return render("compare", [
-                "title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts,
-            ])
+            let q = Self.query(r)
+            let paramKeys = keys, metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
+            let chosenParam = Self.param(q, "param").flatMap { paramKeys.contains($0) ? $0 : nil } ?? paramKeys.first
+            let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil } ?? metricKeys.first
+            var ctx: Context = ["title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts]
+            ctx["runIDs"] = runs.map { ["id": $0.info.runID] }
+            ctx["paramOptions"] = paramKeys.map { ["key": $0, "selected": $0 == chosenParam] }
+            ctx["metricOptions"] = metricKeys.map { ["key": $0, "selected": $0 == chosenMetric] }
+            if let chosenParam, let chosenMetric { ctx["scatter"] = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
+            return render("compare", ctx)
         }
     }
 
@@ -354,7 +368,7 @@ struct WebHandlers: Sendable {
             label = label.isEmpty ? "?" : label
             let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
             return render("lineage", [
-                "title": "Lineage", "root": label, "apiURL": api,
+                "title": "Lineage", "root": label, "apiURL": api, "svg": Self.lineageSVG(graph),
                 "edges": graph.edges.map { e -> Context in
                     ["fromKind": nodes[e.from]?.kind.rawValue ?? "", "fromLabel": nodes[e.from]?.label ?? e.from, "relation": e.relation,
                      "toKind": nodes[e.to]?.kind.rawValue ?? "", "toLabel": nodes[e.to]?.label ?? e.to]
@@ -679,5 +693,119 @@ extension WebHandlers {
                 "logged": logged.map { ["digest": $0.dataset.digest, "sourceType": $0.dataset.sourceType, "users": users($0.dataset.digest)] },
             ])
         }
+    }
+}
+
+// MARK: Artifact previews, scatter, lineage drawing
+
+extension WebHandlers {
+    static let previewLimit: Int64 = 256 * 1024
+
+    /// `/runs/{id}/artifact?path=`: text and JSON shown (pretty-printed JSON), images shown, anything
+    /// else offered for download; every path goes through `ArtifactPath`.
+    func artifactPreview(_ r: Request, _ c: [String: String]) async throws -> Response {
+        await page {
+            let run = try await tracking.run(id: c["id"] ?? "")
+            let raw = Self.param(Self.query(r), "path") ?? ""
+            let path = try ArtifactPath(raw)
+            guard !path.isRoot else { throw EnsembleError.invalid("Choose a file to preview.") }
+            let reader = try files.artifacts.openForReading(try files.runRoot(run).appending(path))
+            defer { reader.close() }
+            let ext = path.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+            let download = "/get-artifact?run_id=\(run.info.runID)&path=\(Self.urlComponent(path.description))"
+            var ctx: Context = ["title": path.name, "name": path.name, "runID": run.info.runID, "runName": run.info.runName, "download": download, "size": reader.size]
+            if ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"].contains(ext) {
+                ctx["image"] = download
+            } else if reader.size <= Self.previewLimit {
+                let bytes = try reader.readAll()
+                if let text = String(validating: bytes, as: UTF8.self) {
+                    if ext == "json", let value = try? JSONParser.parse(bytes) {
+                        ctx["text"] = Self.prettyJSON(value)
+                    } else {
+                        ctx["text"] = text
+                    }
+                }
+            }
+            if ctx["text"] == nil && ctx["image"] == nil { ctx["note"] = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
+            return render("artifact", ctx)
+        }
+    }
+
+    static func prettyJSON(_ v: JSONValue, indent: String = "") -> String {
+        let inner = indent + "  "
+        switch v {
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            return "[\n" + items.map { inner + prettyJSON($0, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .object(let members):
+            if members.isEmpty { return "{}" }
+            return "{\n" + members.map { inner + JSONValue.string($0.0).jsonText + ": " + prettyJSON($0.1, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
+        default:
+            return v.jsonText
+        }
+    }
+
+    /// One parameter against one metric over the compared runs (numbers on a numeric axis, other
+    /// values as categories in order of appearance).
+    static func scatter(runs: [Run], param: String, metric: String) -> String {
+        var categories: [String] = []
+        var points: [(x: Double, y: Double, label: String)] = []
+        let numeric = runs.allSatisfy { r in r.params.first { $0.key == param }.map { Double($0.value) != nil } ?? true }
+        for r in runs {
+            guard let p = r.params.first(where: { $0.key == param })?.value, let m = r.metrics.first(where: { $0.key == metric })?.value, m.isFinite else { continue }
+            let x: Double
+            if numeric, let v = Double(p) { x = v } else {
+                if !categories.contains(p) { categories.append(p) }
+                x = Double(categories.firstIndex(of: p)!)
+            }
+            points.append((x, m, "\(r.info.runName): \(param)=\(p), \(metric)=\(SVGChart.fmt(m))"))
+        }
+        guard let xMin = points.map(\.x).min(), let xMax = points.map(\.x).max(), let yMin = points.map(\.y).min(), let yMax = points.map(\.y).max() else {
+            return "<p class=\"muted\">No run has both \(htmlEscape(param)) and \(htmlEscape(metric)).</p>"
+        }
+        let w = 640.0, h = 300.0, l = 56.0, b = 34.0, t = 12.0, rgt = 16.0
+        func px(_ x: Double) -> Double { l + (xMax > xMin ? (x - xMin) / (xMax - xMin) : 0.5) * (w - l - rgt) }
+        func py(_ y: Double) -> Double { t + (h - t - b) - (yMax > yMin ? (y - yMin) / (yMax - yMin) : 0.5) * (h - t - b) }
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" role=\"img\" aria-label=\"\(htmlEscape(param)) against \(htmlEscape(metric))\">"
+        svg += "<line class=\"axis\" x1=\"\(l)\" y1=\"\(h - b)\" x2=\"\(w - rgt)\" y2=\"\(h - b)\"/><line class=\"axis\" x1=\"\(l)\" y1=\"\(t)\" x2=\"\(l)\" y2=\"\(h - b)\"/>"
+        for p in points {
+            svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#2456a6\" fill-opacity=\"0.75\">", px(p.x), py(p.y)) + "<title>\(htmlEscape(p.label))</title></circle>"
+        }
+        let xLow = categories.isEmpty ? SVGChart.fmt(xMin) : categories.first!, xHigh = categories.isEmpty ? SVGChart.fmt(xMax) : categories.last!
+        svg += "<text x=\"\(l - 4)\" y=\"\(h - b)\" text-anchor=\"end\">\(SVGChart.fmt(yMin))</text><text x=\"\(l - 4)\" y=\"\(t + 10)\" text-anchor=\"end\">\(SVGChart.fmt(yMax))</text>"
+        svg += "<text x=\"\(l)\" y=\"\(h - 8)\">\(htmlEscape(xLow))</text><text x=\"\(w - rgt)\" y=\"\(h - 8)\" text-anchor=\"end\">\(htmlEscape(xHigh))</text>"
+        svg += "<text x=\"\(w / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">\(htmlEscape(param)) → \(htmlEscape(metric))</text>"
+        return svg + "</svg>"
+    }
+
+    /// The lineage graph drawn in columns by kind (models, runs, code, data), edges as lines.
+    static func lineageSVG(_ graph: LineageGraph) -> String {
+        let columns: [LineageGraph.Kind] = [.modelVersion, .loggedModel, .run, .code, .dataset]
+        var position: [String: (Double, Double)] = [:]
+        let colWidth = 210.0, rowHeight = 46.0
+        var maxRows = 1
+        for (ci, kind) in columns.enumerated() {
+            let nodes = graph.nodes.filter { $0.kind == kind }
+            maxRows = max(maxRows, nodes.count)
+            for (ri, n) in nodes.enumerated() { position[n.id] = (20 + Double(ci) * colWidth, 30 + Double(ri) * rowHeight) }
+        }
+        let width = Int(40 + Double(columns.count) * colWidth), height = Int(50 + Double(maxRows) * rowHeight)
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"lineage graph\">"
+        for (ci, kind) in columns.enumerated() {
+            svg += "<text x=\"\(20 + Double(ci) * colWidth)\" y=\"16\">\(kind.rawValue.replacingOccurrences(of: "_", with: " "))</text>"
+        }
+        for e in graph.edges {
+            guard let a = position[e.from], let b = position[e.to] else { continue }
+            svg += String(format: "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#9aa5b8\" stroke-width=\"1.4\">", a.0 + 90, a.1 + 14, b.0 + 90, b.1 + 14)
+                + "<title>\(htmlEscape(e.relation))</title></line>"
+        }
+        let fills: [LineageGraph.Kind: String] = [.modelVersion: "#e3f1e4", .loggedModel: "#e8edf6", .run: "#fff", .code: "#fbefdc", .dataset: "#efe6f7"]
+        for n in graph.nodes {
+            guard let p = position[n.id] else { continue }
+            let label = n.label.count > 26 ? String(n.label.prefix(25)) + "…" : n.label
+            svg += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"180\" height=\"28\" rx=\"6\" fill=\"%@\" stroke=\"#9aa5b8\"/>", p.0, p.1, fills[n.kind] ?? "#fff")
+            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\">", p.0 + 8, p.1 + 18) + htmlEscape(label) + "<title>\(htmlEscape(n.label))</title></text>"
+        }
+        return svg + "</svg>"
     }
 }

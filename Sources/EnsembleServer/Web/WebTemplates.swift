@@ -86,8 +86,9 @@ enum WebTemplates {
 <form class="inline noprint" method="get" action="/runs/{{id}}"><label><input type="checkbox" name="log" value="1" {{#log}}checked{{/log}}> log scale</label>
 <label>x axis <select name="x"><option value="step" {{#xStep}}selected{{/xStep}}>step</option><option value="time" {{^xStep}}selected{{/xStep}}>time (s)</option></select></label><button>Redraw</button></form>
 <div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
-<h2>Artifacts</h2>
-<ul>{{#artifacts}}<li>{{#isDir}}{{path}}/{{/isDir}}{{^isDir}}<a href="/get-artifact?run_id={{runID}}&amp;path={{urlPath}}">{{path}}</a> <span class="muted small">{{size}} bytes</span>{{/isDir}}</li>{{/artifacts}}</ul>
+<h2>Artifacts{{#dir}} <span class="muted small">/{{dir}}</span>{{/dir}}</h2>
+{{#parentURL}}<p><a href="{{parentURL}}">↑ up</a></p>{{/parentURL}}
+<ul>{{#artifacts}}<li>{{#isDir}}<a href="/runs/{{runID}}?dir={{urlPath}}">{{path}}/</a>{{/isDir}}{{^isDir}}<a href="/runs/{{runID}}/artifact?path={{urlPath}}">{{path}}</a> <span class="muted small">{{size}} bytes</span> <a class="small" href="/get-artifact?run_id={{runID}}&amp;path={{urlPath}}">download</a>{{/isDir}}</li>{{/artifacts}}</ul>
 {{^artifacts}}<p class="muted">No artifacts.</p>{{/artifacts}}
 <p><a href="/lineage?run={{id}}">Lineage</a></p>
 {{> footer}}
@@ -102,6 +103,11 @@ enum WebTemplates {
 <tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td>{{key}}{{#differs}} <span class="badge warn">differs</span>{{/differs}}</td>{{#values}}<td>{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
 <h2>Metrics</h2>
 <div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<h2>One parameter against one metric</h2>
+<form class="inline noprint" method="get" action="/compare">{{#runIDs}}<input type="hidden" name="run" value="{{id}}">{{/runIDs}}
+<label>Parameter <select name="param">{{#paramOptions}}<option {{#selected}}selected{{/selected}}>{{key}}</option>{{/paramOptions}}</select></label>
+<label>Metric <select name="metric">{{#metricOptions}}<option {{#selected}}selected{{/selected}}>{{key}}</option>{{/metricOptions}}</select></label><button>Plot</button></form>
+{{{scatter}}}
 {{> footer}}
 """#
 
@@ -130,6 +136,7 @@ enum WebTemplates {
     static let lineage = #"""
 {{> header}}
 <h1>Lineage of {{root}}</h1>
+{{{svg}}}
 <div class="scroll"><table><thead><tr><th>From</th><th>Relation</th><th>To</th></tr></thead><tbody>
 {{#edges}}<tr><td>{{fromKind}}: {{fromLabel}}</td><td class="muted">{{relation}}</td><td>{{toKind}}: {{toLabel}}</td></tr>{{/edges}}</tbody></table></div>
 {{^edges}}<p class="muted">Nothing is linked yet.</p>{{/edges}}
@@ -265,12 +272,22 @@ enum WebTemplates {
 {{> footer}}
 """#
 
+    static let artifact = #"""
+{{> header}}
+<h1>{{name}}</h1>
+<p class="muted small">Artifact of <a href="/runs/{{runID}}">{{runName}}</a> · {{size}} bytes · <a href="{{download}}">download</a></p>
+{{#image}}<img src="{{image}}" alt="{{name}}" style="max-width:100%">{{/image}}
+{{#text}}<pre class="card" style="white-space: pre-wrap; overflow-wrap: anywhere">{{text}}</pre>{{/text}}
+{{#note}}<p class="muted">{{note}}</p>{{/note}}
+{{> footer}}
+"""#
+
     static func library() throws -> MustacheLibrary {
         var library = MustacheLibrary()
         for (name, text) in [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
             ("run", run), ("compare", compare), ("models", models), ("model", model), ("lineage", lineage), ("team", team), ("person", person),
-            ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset),
+            ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
         ] {
             try library.register(text, named: name)
         }

@@ -190,11 +190,7 @@ public enum Forecast {
             let weekday = calendar.component(.weekday, from: date)
             if weekday != 1 && weekday != 7 { left -= 1 }
         }
-        let f = DateFormatter()
-        f.locale = Locale(identifier: "en_US_POSIX")
-        f.timeZone = TimeZone(identifier: "UTC")
-        f.dateFormat = "yyyy-MM-dd"
-        return f.string(from: date)
+        return Project.dayFormat.string(from: date)
     }
 }
 

@@ -196,13 +196,16 @@ public struct Project: Sendable, Codable, Equatable {
         _ = try ForecastPlan(tasks: tasks)
     }
 
-    static func parseDate(_ s: String) -> Date? {
+    /// `yyyy-mm-dd` in UTC, shared (making a formatter per call is costly).
+    static let dayFormat: DateFormatter = {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")
         f.dateFormat = "yyyy-MM-dd"
-        return f.date(from: s)
-    }
+        return f
+    }()
+
+    static func parseDate(_ s: String) -> Date? { dayFormat.date(from: s) }
 }
 
 /// The rules for moving a project between stages.

@@ -39,6 +39,11 @@ struct EnsembleResponder: HTTPResponder {
 
         func match(_ method: String, _ path: Substring) -> [String: String]? {
             guard method == self.method else { return nil }
+            return Self.captures(segments, path)
+        }
+
+        /// Matches `path` against `segments`, where `{name}` captures one percent-decoded segment.
+        static func captures(_ segments: [String], _ path: Substring) -> [String: String]? {
             let parts = path.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == segments.count else { return nil }
             var captures: [String: String] = [:]
@@ -140,23 +145,8 @@ struct EnsembleResponder: HTTPResponder {
             guard route.methods.contains(method) else { break }
             return try await run(route.handler, request, context)
         }
-        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        for route in webRoutes where route.method == method && route.segments.count == parts.count {
-            var captures: [String: String] = [:]
-            var matched = true
-            for (pattern, part) in zip(route.segments, parts) {
-                if pattern.hasPrefix("{") {
-                    guard !part.isEmpty, let value = PercentDecoding.decode(part) else {
-                        matched = false
-                        break
-                    }
-                    captures[String(pattern.dropFirst().dropLast())] = value
-                } else if pattern != part {
-                    matched = false
-                    break
-                }
-            }
-            if matched { return try await route.handler(request, captures) }
+        for route in webRoutes where route.method == method {
+            if let captures = PatternRoute.captures(route.segments, path.dropFirst()) { return try await route.handler(request, captures) }
         }
         throw EnsembleError(.endpointNotFound, "No endpoint \(method) \(path). See docs/API.md for the routes Ensemble serves.")
     }

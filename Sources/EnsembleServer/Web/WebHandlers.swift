@@ -134,14 +134,15 @@ struct WebHandlers: Sendable {
             if !experiments.isEmpty {
                 let filter = try SearchFilterParser.parse("attributes.start_time >= \(weekAgo)", for: .runs)
                 let order = try SearchFilterParser.parseOrderBy("attributes.start_time DESC", for: .runs)
-                let page = try await tracking.searchRuns(RunSearch(experimentIDs: experiments.map(\.id), filter: filter, orderBy: [order], maxResults: 1000))
+                let page = try await tracking.searchRuns(RunSearch(experimentIDs: experiments.map(\.id), filter: filter, orderBy: [order], maxResults: 1001))
                 count = page.items.count
                 recent = Array(page.items.prefix(8))
             }
             let names = Dictionary(experiments.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)).items
             let activity = try await team.activity(project: nil, limit: 15)
-            var ctx: Context = ["title": "Home", "runsThisWeek": count]
+            // Counting stops at 1,000 so the home page stays one bounded query.
+            var ctx: Context = ["title": "Home", "runsThisWeek": count > 1000 ? "1,000+" : String(count)]
             ctx["recentRuns"] = recent.map { run -> Context in
                 ["id": run.info.runID, "name": run.info.runName, "experiment": names[run.info.experimentID] ?? run.info.experimentID, "when": Self.when(run.info.startTime)]
             }
@@ -353,7 +354,7 @@ struct WebHandlers: Sendable {
         await page {
             let q = Self.query(r)
             let root: LineageRoot
-            var label: String
+            let label: String
             if let model = Self.param(q, "model"), let v = Self.param(q, "version").flatMap({ Int64($0) }) {
                 root = .modelVersion(name: model, version: v)
                 label = "\(model) v\(v)"
@@ -365,7 +366,6 @@ struct WebHandlers: Sendable {
             }
             let graph = try await lineage.graph(from: root)
             let nodes = Dictionary(graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            label = label.isEmpty ? "?" : label
             let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
             return render("lineage", [
                 "title": "Lineage", "root": label, "apiURL": api, "svg": Self.lineageSVG(graph),
@@ -438,17 +438,20 @@ struct WebHandlers: Sendable {
     func renderProject(_ id: String, gateError: String?) async throws -> Response {
         do {
             let p = try await team.project(id: id)
-            // Best value of each metric among the runs of the linked experiments.
-            var runs: [Run] = []
-            for name in p.experiments {
-                if let e = try await tracking.experiment(named: name) {
-                    runs += try await tracking.searchRuns(RunSearch(experimentIDs: [e.id], maxResults: 5000)).items
+            // Best value of each technical metric in the linked experiments: one ordered query per metric,
+            // reading a single run, instead of loading every run.
+            var experimentIDs: [String] = []
+            for name in p.experiments { if let e = try await tracking.experiment(named: name) { experimentIDs.append(e.id) } }
+            var bestValues: [String: (String, Double)] = [:]
+            if !experimentIDs.isEmpty {
+                for m in p.technicalMetrics {
+                    let key = "metrics.`\(m.name.replacingOccurrences(of: "`", with: ""))`"
+                    guard let order = try? SearchFilterParser.parseOrderBy("\(key) \(m.higherIsBetter ? "DESC" : "ASC")", for: .runs) else { continue }
+                    let top = try await tracking.searchRuns(RunSearch(experimentIDs: experimentIDs, orderBy: [order], maxResults: 1)).items.first
+                    if let top, let value = top.metrics.first(where: { $0.key == m.name })?.value, value.isFinite { bestValues[m.name] = (top.info.runID, value) }
                 }
             }
-            func best(_ m: ProjectMetric) -> (String, Double)? {
-                let values = runs.compactMap { run in run.metrics.first { $0.key == m.name }.map { (run.info.runID, $0.value) } }.filter { $0.1.isFinite }
-                return m.higherIsBetter ? values.max { $0.1 < $1.1 } : values.min { $0.1 < $1.1 }
-            }
+            func best(_ m: ProjectMetric) -> (String, Double)? { bestValues[m.name] }
             let metrics: [Context] = p.technicalMetrics.map { ($0, "technical") } .map { m, kind in
                 let b = best(m)
                 return ["name": m.name, "kind": kind, "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—",

@@ -134,7 +134,7 @@ struct ClassificationEval {
         }
 
         // Classes in scikit-learn order (or as declared), and the codes remapped to it.
-        let labelSet = declared.map { LabelSetOrder.declared($0) } ?? LabelSetOrder.sorted(names)
+        let labelSet = declared ?? LabelSet(names).labels
         let remap = names.map { Int32(labelSet.firstIndex(of: $0)!) }
         truth = truth.map { remap[Int($0)] }
         predicted = predicted.map { remap[Int($0)] }
@@ -275,12 +275,6 @@ struct ClassificationEval {
         try addIntervals(&report, command: c, count: rows) { try value($0, $1) }
         return report
     }
-}
-
-/// scikit-learn's label order, or the order the user declared.
-enum LabelSetOrder {
-    static func sorted(_ names: [String]) -> [String] { LabelSet(names).labels }
-    static func declared(_ names: [String]) -> [String] { names }
 }
 
 struct RegressionEval {

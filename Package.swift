@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "EnsembleServer", targets: ["EnsembleServer"]),
         .library(name: "EnsembleClient", targets: ["EnsembleClient"]),
         .library(name: "EnsembleMetrics", targets: ["EnsembleMetrics"]),
+        .library(name: "EnsembleJSON", targets: ["EnsembleJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -23,6 +24,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         // The CLI's HTTP client; already in the graph through Hummingbird's test support.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Declared because the server and the client import NIOCore/NIOHTTP1 and HTTPTypes directly
+        // (all three are already in the graph through Hummingbird).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // Server-rendered web UI; templates escape every value by default.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
@@ -30,6 +35,8 @@ let package = Package(
         .target(name: "EnsembleCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // Evaluation metrics: pure Swift, no I/O, no dependencies.
         .target(name: "EnsembleMetrics"),
+        // The fast JSON parser and writer, shared by the server and the CLI (`ensemble eval`).
+        .target(name: "EnsembleJSON"),
         .target(
             name: "EnsembleStore",
             dependencies: [
@@ -48,6 +55,8 @@ let package = Package(
                 "EnsembleArtifacts",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .target(
@@ -56,11 +65,17 @@ let package = Package(
                 "EnsembleCore",
                 "EnsembleStore",
                 "EnsembleArtifacts",
+                "EnsembleJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Mustache", package: "swift-mustache"),
-            ]
+            ],
+            // The OpenAPI document of the native API: the one copy (docs/openapi.json links to it),
+            // compiled into the binary so the server needs no files beside it.
+            resources: [.embedInCode("Resources/openapi.json")]
         ),
         .executableTarget(
             name: "ensemble",
@@ -68,12 +83,14 @@ let package = Package(
                 "EnsembleServer",
                 "EnsembleClient",
                 "EnsembleMetrics",
+                "EnsembleJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"]),
         .testTarget(name: "EnsembleMetricsTests", dependencies: ["EnsembleMetrics"]),
+        .testTarget(name: "EnsembleJSONTests", dependencies: ["EnsembleJSON"]),
         .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore"]),
         .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts"]),
         .testTarget(
@@ -81,14 +98,21 @@ let package = Package(
             dependencies: [
                 "EnsembleClient",
                 "EnsembleServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "EnsembleServerTests",
             dependencies: [
                 "EnsembleServer",
+                "EnsembleCore",
+                "EnsembleJSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
     ],

@@ -13,9 +13,8 @@ extension SQLiteStore: LoggedModelStore {
             guard (row[1] as String) == LifecycleStage.active.rawValue else {
                 throw EnsembleError.invalid("The experiment \(new.experimentID) must be in the 'active' state. Current state is deleted.")
             }
-            if let run = new.sourceRunID, try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [run]) == nil {
-                throw EnsembleError.runNotFound(run)
-            }
+            // A source run that does not exist (yet, or any more) is stored as given, as MLflow does:
+            // the id is a reference, not a foreign key.
             let now = Self.now()
             let artifactURI = Self.appendPath(row[0], "models/\(modelID)/artifacts")
             try db.execute(
@@ -101,12 +100,27 @@ extension SQLiteStore: LoggedModelStore {
             case .param:
                 wheres.append(try SQLPredicate.keyValueExists(table: "logged_model_params", owner: "t.model_id = m.model_id", clause: clause, args: &args))
             case .metric:
-                // A model's metric is its latest point (max step, then timestamp) logged with its id.
+                // A model's metric is its latest point (max step, then timestamp) logged with its id,
+                // among the points logged against the requested datasets when there are any.
                 args.append(clause.key.name.databaseValue)
+                var datasetFilter = ""
+                if !search.datasets.isEmpty {
+                    var alternatives: [String] = []
+                    for d in search.datasets {
+                        args.append(d.name.databaseValue)
+                        if let digest = d.digest {
+                            args.append(digest.databaseValue)
+                            alternatives.append("(dataset_name = ? AND dataset_digest = ?)")
+                        } else {
+                            alternatives.append("dataset_name = ?")
+                        }
+                    }
+                    datasetFilter = " AND (" + alternatives.joined(separator: " OR ") + ")"
+                }
                 let predicate = try SQLPredicate.compare("mm.value", clause: clause, args: &args)
                 wheres.append(
                     """
-                    EXISTS (SELECT 1 FROM (SELECT value, is_nan FROM logged_model_metrics WHERE model_id = m.model_id AND key = ?
+                    EXISTS (SELECT 1 FROM (SELECT value, is_nan FROM logged_model_metrics WHERE model_id = m.model_id AND key = ?\(datasetFilter)
                         ORDER BY step DESC, timestamp DESC LIMIT 1) mm WHERE mm.is_nan = 0 AND \(predicate))
                     """
                 )

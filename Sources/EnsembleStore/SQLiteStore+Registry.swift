@@ -112,8 +112,7 @@ extension SQLiteStore: RegistryStore {
 
     // MARK: Versions
 
-    public func createModelVersion(_ new: NewModelVersion) async throws -> ModelVersion {
-        let actor = RequestActor.current
+    public func createModelVersion(_ new: NewModelVersion, actor: String?) async throws -> ModelVersion {
         return try await pool.write { db in
             guard let next = try Int64.fetchOne(db, sql: "SELECT next_version FROM registered_models WHERE name = ?", arguments: [new.name]) else {
                 throw Self.modelNotFound(new.name)
@@ -157,8 +156,7 @@ extension SQLiteStore: RegistryStore {
         }
     }
 
-    public func transitionStage(name: String, version: Int64, stage: ModelStage, archiveExisting: Bool) async throws -> ModelVersion {
-        let actor = RequestActor.current
+    public func transitionStage(name: String, version: Int64, stage: ModelStage, archiveExisting: Bool, actor: String?) async throws -> ModelVersion {
         return try await pool.write { db in
             let before = try Self.fetchVersion(db, name, version)
             let now = Self.now()
@@ -185,8 +183,7 @@ extension SQLiteStore: RegistryStore {
         }
     }
 
-    public func deleteModelVersion(name: String, version: Int64) async throws {
-        let actor = RequestActor.current
+    public func deleteModelVersion(name: String, version: Int64, actor: String?) async throws {
         try await pool.write { db in
             _ = try Self.fetchVersion(db, name, version)
             let now = Self.now()
@@ -244,8 +241,7 @@ extension SQLiteStore: RegistryStore {
 
     // MARK: Aliases and history
 
-    public func setAlias(name: String, alias: String, version: Int64) async throws {
-        let actor = RequestActor.current
+    public func setAlias(name: String, alias: String, version: Int64, actor: String?) async throws {
         try await pool.write { db in
             _ = try Self.fetchVersion(db, name, version)
             let previous = try Int64.fetchOne(db, sql: "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", arguments: [name, alias])
@@ -258,8 +254,7 @@ extension SQLiteStore: RegistryStore {
         }
     }
 
-    public func deleteAlias(name: String, alias: String) async throws {
-        let actor = RequestActor.current
+    public func deleteAlias(name: String, alias: String, actor: String?) async throws {
         try await pool.write { db in
             try Self.requireModel(db, name)
             let previous = try Int64.fetchOne(db, sql: "SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?", arguments: [name, alias])
@@ -316,14 +311,40 @@ extension SQLiteStore: RegistryStore {
         )
     }
 
-    /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag, as MLflow does.
+    /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag, written exactly as
+    /// MLflow writes it (Python's `json.dumps`: `[{"name": "m", "version": 1}]`), since clients parse it.
     static func recordRegistration(_ db: Database, modelID: String, name: String, version: Int64) throws {
         guard try String.fetchOne(db, sql: "SELECT model_id FROM logged_models WHERE model_id = ?", arguments: [modelID]) != nil else { return }
         let existing = try String.fetchOne(db, sql: "SELECT value FROM logged_model_tags WHERE model_id = ? AND key = 'mlflow.modelVersions'", arguments: [modelID])
-        var list = (existing.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] }) ?? []
-        list.append(["name": name, "version": String(version)])
-        let text = String(decoding: try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys]), as: UTF8.self)
+        var list: [(name: String, version: Int64)] = []
+        for item in (existing.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] }) ?? [] {
+            guard let n = item["name"] as? String else { continue }
+            // Earlier Ensemble versions wrote the version as a string.
+            guard let v = (item["version"] as? NSNumber)?.int64Value ?? (item["version"] as? String).flatMap({ Int64($0) }) else { continue }
+            list.append((n, v))
+        }
+        if !list.contains(where: { $0.name == name && $0.version == version }) { list.append((name, version)) }
+        let text = "[" + list.map { "{\"name\": \(pythonJSONString($0.name)), \"version\": \($0.version)}" }.joined(separator: ", ") + "]"
         try upsert(db, table: "logged_model_tags", modelID: modelID, [KeyValue(key: "mlflow.modelVersions", value: text)])
+    }
+
+    /// A JSON string as Python's `json.dumps` writes it (ASCII only; others as `\uXXXX`).
+    static func pythonJSONString(_ s: String) -> String {
+        var out = "\""
+        for unit in s.utf16 {
+            switch unit {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x08: out += "\\b"
+            case 0x0C: out += "\\f"
+            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
+            default: out += String(format: "\\u%04x", unit)
+            }
+        }
+        return out + "\""
     }
 
     /// A registry filter clause: attributes on the model/version row, tags through the tag table.

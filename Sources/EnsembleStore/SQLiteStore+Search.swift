@@ -132,17 +132,18 @@ extension SQLiteStore {
     public func metricHistoryBulkInterval(runIDs: [String], key: String, startStep: Int64?, endStep: Int64?, maxResults: Int) async throws -> [Metric] {
         try await pool.read { db in
             var result: [Metric] = []
+            // Steps are chosen over all runs together (as MLflow does), then read run by run.
+            var runs: [(id: String, row: Int64)] = []
+            var runSteps: [[Int64]] = []
             for runID in runIDs {
                 guard let run = try Int64.fetchOne(db, sql: "SELECT id FROM runs WHERE run_uuid = ?", arguments: [runID]) else {
                     throw EnsembleError.runNotFound(runID)
                 }
-                let lo = startStep ?? Int64.min
-                let hi = endStep ?? Int64.max
-                let steps = try Int64.fetchAll(
-                    db, sql: "SELECT DISTINCT step FROM metrics WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? ORDER BY step",
-                    arguments: [run, key, lo, hi]
-                )
-                let chosen = MetricSampling.sampleSteps(steps, maxResults: maxResults)
+                runs.append((runID, run))
+                runSteps.append(try Int64.fetchAll(db, sql: "SELECT DISTINCT step FROM metrics WHERE run_id = ? AND key = ? ORDER BY step", arguments: [run, key]))
+            }
+            let chosen = MetricSampling.sampleSteps(runSteps: runSteps, start: startStep, end: endStep, maxResults: maxResults)
+            for (runID, run) in runs {
                 for chunk in chosen.chunked(500) {
                     let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
                     let rows = try Row.fetchAll(

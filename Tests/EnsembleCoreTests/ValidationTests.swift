@@ -93,17 +93,23 @@ struct PageTokenTests {
 struct MetricSamplingTests {
     @Test("short series are returned whole")
     func short() {
-        #expect(MetricSampling.sampleSteps([1, 2, 3], maxResults: 5) == [1, 2, 3])
+        #expect(MetricSampling.sampleSteps(runSteps: [[1, 2, 3]], start: nil, end: nil, maxResults: 5) == [1, 2, 3])
     }
 
-    @Test("long series keep first and last and at most maxResults steps")
-    func long() {
-        let steps = Array(Int64(0)..<1000)
-        let s = MetricSampling.sampleSteps(steps, maxResults: 10)
-        #expect(s.count == 10)
-        #expect(s.first == 0)
-        #expect(s.last == 999)
-        #expect(s == s.sorted())
-        #expect(MetricSampling.sampleSteps(steps, maxResults: 1) == [0])
+    @Test("ten steps with max_results 5 are 0, 2, 4, 6, 8, 9 — MLflow 3.17's own expectation")
+    func mlflowCase() {
+        #expect(MetricSampling.sampleSteps(runSteps: [Array(0..<10)], start: nil, end: nil, maxResults: 5) == [0, 2, 4, 6, 8, 9])
+        #expect(MetricSampling.sampleSteps(runSteps: [Array(0..<10)], start: 2, end: 7, maxResults: 3) == [2, 4, 6, 7])
+    }
+
+    @Test("steps come from all runs; each run keeps its own first and last step in range")
+    func runsAndEnds() {
+        let a: [Int64] = Array(0..<1000)
+        let b: [Int64] = [3, 500, 997]
+        let s = MetricSampling.sampleSteps(runSteps: [a, b], start: nil, end: nil, maxResults: 10)
+        #expect(s == [0, 3, 100, 200, 300, 400, 500, 600, 700, 800, 900, 997, 999])
+        #expect(MetricSampling.sampleSteps(runSteps: [a], start: nil, end: nil, maxResults: 1) == [0, 999])
+        #expect(MetricSampling.sampleSteps(runSteps: [[], []], start: nil, end: nil, maxResults: 5) == [])
+        #expect(MetricSampling.sampleSteps(runSteps: [a], start: 2000, end: 3000, maxResults: 5) == [])
     }
 }

@@ -1,3 +1,4 @@
+import EnsembleJSON
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -64,8 +65,8 @@ struct HTTPRoutesTests {
         }
     }
 
-    @Test("unknown routes are a JSON 404 ENDPOINT_NOT_FOUND", arguments: [
-        "/api/2.0/mlflow/nope", "/api/2.0/mlflow/runs/get/extra", "/nothing-here", "/api/2.0/mlflow-artifactsX",
+    @Test("unknown API routes are a JSON 404 ENDPOINT_NOT_FOUND", arguments: [
+        "/api/2.0/mlflow/nope", "/api/2.0/mlflow/runs/get/extra", "/api/2.0/mlflow-artifactsX", "/api/v1/nope", "/ajax-api/2.0/mlflow/x",
     ])
     func notFound(path: String) async throws {
         try await withServer { client, _ in

@@ -29,7 +29,7 @@ struct LineageTests {
         try await store.logOutputs(runID: run2, models: [ModelOutput(modelID: model2, step: 0)])
         _ = try await store.createRegisteredModel(name: "churn", description: nil, tags: [])
         _ = try await store.createModelVersion(
-            NewModelVersion(name: "churn", source: "models:/\(model1)", storageLocation: "x", runID: run1, runLink: nil, modelID: model1, description: nil, tags: [])
+            NewModelVersion(name: "churn", source: "models:/\(model1)", storageLocation: "x", runID: run1, runLink: nil, modelID: model1, description: nil, tags: []), actor: nil
         )
         let builder = LineageBuilder(tracking: store, models: store, registry: store, datasets: store)
         return (store, builder, run1, run2, model1, model2)

@@ -43,11 +43,12 @@ struct LoggedModelStoreTests {
         #expect(await errorCode { _ = try await store.finalizeLoggedModel(id: created.modelID, status: .ready) } == .resourceDoesNotExist)
     }
 
-    @Test("creation needs an active experiment and an existing source run")
+    @Test("creation needs an active experiment; an unknown source run is stored as given (as MLflow does)")
     func creationRules() async throws {
         let store = try Self.makeStore()
         #expect(await errorCode { _ = try await store.createLoggedModel(NewLoggedModel(experimentID: "42", name: nil, modelType: nil, sourceRunID: nil, params: [], tags: [])) } == .resourceDoesNotExist)
-        #expect(await errorCode { _ = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: nil, modelType: nil, sourceRunID: "nope", params: [], tags: [])) } == .resourceDoesNotExist)
+        let orphan = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: nil, modelType: nil, sourceRunID: "nope", params: [], tags: []))
+        #expect(try await store.loggedModel(id: orphan.modelID, allowDeleted: false).sourceRunID == "nope")
         let unnamed = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: nil, modelType: nil, sourceRunID: nil, params: [], tags: []))
         #expect(!unnamed.name.isEmpty)
     }

@@ -20,28 +20,28 @@ struct RegistryStoreTests {
     func numbering() async throws {
         let store = try Self.makeStore()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
-        #expect(try await store.createModelVersion(Self.newVersion("m")).version == 1)
-        #expect(try await store.createModelVersion(Self.newVersion("m")).version == 2)
-        try await store.deleteModelVersion(name: "m", version: 2)
-        #expect(try await store.createModelVersion(Self.newVersion("m")).version == 3)
+        #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 1)
+        #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 2)
+        try await store.deleteModelVersion(name: "m", version: 2, actor: nil)
+        #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 3)
         #expect(await errorCode { _ = try await store.modelVersion(name: "m", version: 2) } == .resourceDoesNotExist)
         #expect(await errorCode { _ = try await store.createRegisteredModel(name: "m", description: nil, tags: []) } == .resourceAlreadyExists)
-        #expect(await errorCode { _ = try await store.createModelVersion(Self.newVersion("nope")) } == .resourceDoesNotExist)
+        #expect(await errorCode { _ = try await store.createModelVersion(Self.newVersion("nope"), actor: nil) } == .resourceDoesNotExist)
     }
 
     @Test("aliases move, disappear with their version, and are recorded in the history")
     func aliases() async throws {
         let store = try Self.makeStore()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
-        _ = try await store.createModelVersion(Self.newVersion("m"))
-        _ = try await store.createModelVersion(Self.newVersion("m"))
-        try await store.setAlias(name: "m", alias: "champion", version: 1)
+        _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil)
+        _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil)
+        try await store.setAlias(name: "m", alias: "champion", version: 1, actor: nil)
         #expect(try await store.versionByAlias(name: "m", alias: "champion").version == 1)
-        try await store.setAlias(name: "m", alias: "champion", version: 2)
+        try await store.setAlias(name: "m", alias: "champion", version: 2, actor: nil)
         #expect(try await store.versionByAlias(name: "m", alias: "champion").version == 2)
         #expect(try await store.registeredModel(name: "m").aliases == [KeyValue(key: "champion", value: "2")])
         #expect(try await store.modelVersion(name: "m", version: 2).aliases == ["champion"])
-        try await store.deleteModelVersion(name: "m", version: 2)
+        try await store.deleteModelVersion(name: "m", version: 2, actor: nil)
         #expect(await errorCode { _ = try await store.versionByAlias(name: "m", alias: "champion") } == .invalidParameterValue)
         let kinds = try await store.registryEvents(name: "m").map(\.kind)
         #expect(kinds == [.versionCreated, .versionCreated, .aliasSet, .aliasSet, .versionDeleted])
@@ -52,13 +52,13 @@ struct RegistryStoreTests {
     func stages() async throws {
         let store = try Self.makeStore()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
-        for _ in 0..<3 { _ = try await store.createModelVersion(Self.newVersion("m")) }
-        _ = try await store.transitionStage(name: "m", version: 1, stage: .production, archiveExisting: false)
-        _ = try await store.transitionStage(name: "m", version: 2, stage: .production, archiveExisting: false)
+        for _ in 0..<3 { _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil) }
+        _ = try await store.transitionStage(name: "m", version: 1, stage: .production, archiveExisting: false, actor: nil)
+        _ = try await store.transitionStage(name: "m", version: 2, stage: .production, archiveExisting: false, actor: nil)
         #expect(try await store.modelVersion(name: "m", version: 1).currentStage == .production)
         let before = try await store.registeredModel(name: "m").lastUpdatedTimestamp
         try await Task.sleep(for: .milliseconds(5))
-        _ = try await store.transitionStage(name: "m", version: 3, stage: .production, archiveExisting: true)
+        _ = try await store.transitionStage(name: "m", version: 3, stage: .production, archiveExisting: true, actor: nil)
         #expect(try await store.modelVersion(name: "m", version: 1).currentStage == .archived)
         #expect(try await store.modelVersion(name: "m", version: 2).currentStage == .archived)
         #expect(try await store.registeredModel(name: "m").lastUpdatedTimestamp > before)
@@ -77,9 +77,9 @@ struct RegistryStoreTests {
     func renameAndDelete() async throws {
         let store = try Self.makeStore()
         _ = try await store.createRegisteredModel(name: "old", description: "d", tags: [KeyValue(key: "k", value: "v")])
-        _ = try await store.createModelVersion(Self.newVersion("old"))
+        _ = try await store.createModelVersion(Self.newVersion("old"), actor: nil)
         try await store.setModelVersionTag(name: "old", version: 1, tag: KeyValue(key: "t", value: "1"))
-        try await store.setAlias(name: "old", alias: "a", version: 1)
+        try await store.setAlias(name: "old", alias: "a", version: 1, actor: nil)
         let renamed = try await store.renameRegisteredModel(name: "old", newName: "new")
         #expect(renamed.tags == [KeyValue(key: "k", value: "v")])
         #expect(renamed.aliases == [KeyValue(key: "a", value: "1")])
@@ -89,7 +89,7 @@ struct RegistryStoreTests {
         try await store.deleteRegisteredModel(name: "new")
         #expect(await errorCode { _ = try await store.registeredModel(name: "new") } == .resourceDoesNotExist)
         _ = try await store.createRegisteredModel(name: "new", description: nil, tags: [])
-        #expect(try await store.createModelVersion(Self.newVersion("new")).version == 1)
+        #expect(try await store.createModelVersion(Self.newVersion("new"), actor: nil).version == 1)
     }
 
     @Test("search: names, tags, the prompt guard, versions by run and number, pages")
@@ -114,7 +114,7 @@ struct RegistryStoreTests {
         for i in 0..<3 {
             var v = Self.newVersion("alpha")
             v.runID = i == 1 ? "run-1" : "run-0"
-            _ = try await store.createModelVersion(v)
+            _ = try await store.createModelVersion(v, actor: nil)
         }
         func versions(_ filter: String) async throws -> [Int64] {
             try await store.searchModelVersions(RegistrySearch(filter: try SearchFilterParser.parse(filter, for: .modelVersions))).items.map(\.version)

@@ -155,17 +155,17 @@ public protocol RegistryStore: Sendable {
     func setRegisteredModelTag(name: String, tag: KeyValue) async throws
     func deleteRegisteredModelTag(name: String, key: String) async throws
 
-    func createModelVersion(_ version: NewModelVersion) async throws -> ModelVersion
+    func createModelVersion(_ version: NewModelVersion, actor: String?) async throws -> ModelVersion
     func modelVersion(name: String, version: Int64) async throws -> ModelVersion
     func updateModelVersion(name: String, version: Int64, description: String?) async throws -> ModelVersion
-    func transitionStage(name: String, version: Int64, stage: ModelStage, archiveExisting: Bool) async throws -> ModelVersion
-    func deleteModelVersion(name: String, version: Int64) async throws
+    func transitionStage(name: String, version: Int64, stage: ModelStage, archiveExisting: Bool, actor: String?) async throws -> ModelVersion
+    func deleteModelVersion(name: String, version: Int64, actor: String?) async throws
     func searchModelVersions(_ search: RegistrySearch) async throws -> Page<ModelVersion>
     func setModelVersionTag(name: String, version: Int64, tag: KeyValue) async throws
     func deleteModelVersionTag(name: String, version: Int64, key: String) async throws
 
-    func setAlias(name: String, alias: String, version: Int64) async throws
-    func deleteAlias(name: String, alias: String) async throws
+    func setAlias(name: String, alias: String, version: Int64, actor: String?) async throws
+    func deleteAlias(name: String, alias: String, actor: String?) async throws
     func versionByAlias(name: String, alias: String) async throws -> ModelVersion
     /// The append-only history of one registered model, oldest first.
     func registryEvents(name: String) async throws -> [RegistryEvent]
@@ -200,11 +200,3 @@ extension Validation {
     }
 }
 
-/// Who is making the current request, as far as the server knows: set by the HTTP layer for the
-/// duration of a request and recorded in append-only histories (registry events).
-///
-/// Until Ensemble has accounts this is the user name the client sends with HTTP basic auth (MLflow's
-/// client does so when `MLFLOW_TRACKING_USERNAME` is set), unverified.
-public enum RequestActor {
-    @TaskLocal public static var current: String?
-}

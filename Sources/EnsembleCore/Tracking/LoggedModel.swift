@@ -88,6 +88,18 @@ public struct LoggedModelSearch: Sendable {
     public var orderBy: [OrderByClause]
     public var maxResults: Int
     public var offset: Int
+    /// When not empty, metric filters only consider points logged against one of these datasets
+    /// (a name, and a digest when given), as MLflow's `datasets` search field does.
+    public var datasets: [DatasetRef] = []
+
+    public struct DatasetRef: Sendable, Equatable {
+        public var name: String
+        public var digest: String?
+        public init(name: String, digest: String?) {
+            self.name = name
+            self.digest = digest
+        }
+    }
 
     public init(experimentIDs: [String], filter: [SearchClause] = [], orderBy: [OrderByClause] = [], maxResults: Int = 50, offset: Int = 0) {
         self.experimentIDs = experimentIDs

@@ -1,20 +1,7 @@
 import EnsembleCore
+import EnsembleJSON
 import Hummingbird
 import NIOCore
-
-extension EnsembleError.Code {
-    /// The one place a domain error code becomes an HTTP status (MLflow's `ERROR_CODE_TO_HTTP_STATUS`).
-    var httpStatus: HTTPResponse.Status {
-        switch self {
-        case .invalidParameterValue, .badRequest, .resourceAlreadyExists: .badRequest
-        case .resourceDoesNotExist, .endpointNotFound: .notFound
-        case .requestLimitExceeded: .tooManyRequests
-        case .notImplemented: .notImplemented
-        case .invalidState, .internalError: .internalServerError
-        case .temporarilyUnavailable: .serviceUnavailable
-        }
-    }
-}
 
 enum JSONResponse {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json"]

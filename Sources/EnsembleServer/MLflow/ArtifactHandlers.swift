@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 import Foundation
 import Hummingbird
 import NIOCore
@@ -11,6 +12,7 @@ struct ArtifactHandlers: Sendable {
     let artifacts: LocalArtifactStore
     let maxUploadBytes: Int64
 
+    /// Where the artifact proxy is mounted.
     static let proxyPrefixes = ["/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"]
 
     /// The path inside the artifact store that an `mlflow-artifacts:` or proxy `http(s)` URI names, or
@@ -46,21 +48,10 @@ struct ArtifactHandlers: Sendable {
         return try ArtifactPath(p)
     }
 
-    /// The decoded path after a proxy prefix, e.g. `1/abc/artifacts/model.pkl`.
-    static func proxiedPath(of request: Request) throws -> ArtifactPath {
-        let raw = request.uri.path
-        guard let prefix = proxyPrefixes.first(where: { raw.hasPrefix($0) }) else { throw ArtifactPath.invalid }
-        var rest = raw.dropFirst(prefix.count)
-        if rest.hasPrefix("/") { rest = rest.dropFirst() }
-        // `;` path parameters have no meaning here; treat them as a hostile path.
-        guard !rest.contains(";"), let decoded = PercentDecoding.decode(rest) else { throw ArtifactPath.invalid }
-        return try ArtifactPath(decoded)
-    }
-
     // MARK: Proxy
 
-    func proxy(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let path = try Self.proxiedPath(of: request)
+    func proxy(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
+        let path = try ArtifactPath(try context.catchAllPath(of: request))
         switch request.method {
         case .put: return try await upload(request, to: path)
         case .get:
@@ -84,7 +75,8 @@ struct ArtifactHandlers: Sendable {
         return JSONResponse.list("files", entries) { $0.fileInfo($1, under: nil) }
     }
 
-    func upload(_ request: Request, to path: ArtifactPath) async throws -> Response {
+    /// Streams the body into `path`; with `requireData`, an empty body is a 400 and nothing is written.
+    func upload(_ request: Request, to path: ArtifactPath, requireData: Bool = false) async throws -> Response {
         if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > maxUploadBytes {
             throw EnsembleError.invalid("The artifact is larger than this server's limit of \(maxUploadBytes) bytes.")
         }
@@ -96,6 +88,7 @@ struct ArtifactHandlers: Sendable {
                     throw EnsembleError.invalid("The artifact is larger than this server's limit of \(maxUploadBytes) bytes.")
                 }
             }
+            if requireData, upload.bytesWritten == 0 { throw Self.noData }
             try upload.commit()
         } catch {
             upload.abort()
@@ -108,7 +101,7 @@ struct ArtifactHandlers: Sendable {
         let reader = try artifacts.openForReading(path)
         let size = reader.size
         reader.close()
-        var headers: HTTPFields = [
+        let headers: HTTPFields = [
             .contentType: MimeTypes.guess(path.name),
             .contentDisposition: "attachment; filename=\"\(path.name.replacingOccurrences(of: "\"", with: ""))\"",
             .init("X-Content-Type-Options")!: "nosniff",
@@ -139,7 +132,8 @@ struct ArtifactHandlers: Sendable {
 
     // MARK: artifacts/list and UI helpers
 
-    func listRunArtifacts(_ f: RequestFields) async throws -> Response {
+    func listRunArtifacts(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let run = try await store.run(id: try f.runID())
         let sub = try ArtifactPath(try f.string("path") ?? "")
         let root = try runRoot(run)
@@ -156,7 +150,7 @@ struct ArtifactHandlers: Sendable {
     }
 
     /// `GET /get-artifact?run_id=&path=`: one file of a run, for the UI.
-    func getArtifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func getArtifact(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
         let f = RequestFields(query: try RequestFields.parseQuery(request.uri.query))
         let run = try await store.run(id: try f.runID())
         let path = try ArtifactPath(try f.requiredString("path"))
@@ -164,16 +158,24 @@ struct ArtifactHandlers: Sendable {
     }
 
     /// `POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path=` with the raw file as the body.
-    func uploadArtifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let f = RequestFields(query: try RequestFields.parseQuery(request.uri.query))
-        let run = try await store.run(id: try f.runID())
+    /// The checks come in MLflow's order and with its wording: run id, path, path safety, data.
+    func uploadArtifact(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try request.queryFields()
+        guard let runID = try f.string("run_uuid") ?? f.string("run_id"), !runID.isEmpty else {
+            throw EnsembleError.invalid("Request must specify run_uuid.")
+        }
+        guard let rawPath = try f.string("path"), !rawPath.isEmpty else { throw EnsembleError.invalid("Request must specify path.") }
+        let path = try ArtifactPath(rawPath)
+        guard !path.isRoot else { throw ArtifactPath.invalid }
+        if request.headers[.contentLength] == "0" { throw Self.noData }
+        let run = try await store.run(id: runID)
         guard run.info.lifecycleStage == .active else {
             throw EnsembleError.invalid("The run \(run.info.runID) must be in the 'active' state. Current state is deleted.")
         }
-        let path = try ArtifactPath(try f.requiredString("path"))
-        guard !path.isRoot else { throw ArtifactPath.invalid }
-        return try await upload(request, to: try runRoot(run).appending(path))
+        return try await upload(request, to: try runRoot(run).appending(path), requireData: true)
     }
+
+    static let noData = EnsembleError.invalid("Request must specify data.")
 }
 
 extension JSONWriter {
@@ -201,5 +203,26 @@ enum MimeTypes {
         if name == "MLmodel" || name == "MLproject" || name == "mlproject" { return "text/plain" }
         guard let dot = name.lastIndex(of: ".") else { return "application/octet-stream" }
         return byExtension[name[name.index(after: dot)...].lowercased()] ?? "application/octet-stream"
+    }
+}
+
+extension ArtifactHandlers {
+    /// `artifacts/list`, `upload-artifact` and `get-artifact`, under the MLflow prefixes.
+    var mlflowRoutes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.get("artifacts/list", use: listRunArtifacts)
+        r.post("upload-artifact", use: uploadArtifact)
+        r.get("get-artifact", use: getArtifact)
+        return r
+    }
+
+    /// The artifact proxy: `GET|PUT|DELETE <prefix>/<path>`, and `GET <prefix>?path=dir` to list.
+    var proxyRoutes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.get("", use: proxy)
+        for method in [HTTPRequest.Method.get, .put, .delete] {
+            r.on("**", method: method, use: proxy)
+        }
+        return r
     }
 }

@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 import Hummingbird
 
 /// MLflow 3.x logged models: what every `mlflow.<flavor>.log_model` creates before it uploads the
@@ -8,8 +9,8 @@ struct LoggedModelHandlers: Sendable {
     let models: any LoggedModelStore
     let files: ArtifactHandlers
 
-    static func modelID(_ captures: [String: String]) throws -> String {
-        let id = captures["model_id"] ?? ""
+    static func modelID(_ context: EnsembleRequestContext) throws -> String {
+        let id = try context.capture("model_id")
         guard LoggedModel.isValidID(id) else {
             throw EnsembleError.invalid("Invalid logged model ID '\(id)'. Logged model ids look like 'm-' followed by 32 hexadecimal digits.")
         }
@@ -22,7 +23,8 @@ struct LoggedModelHandlers: Sendable {
         return items
     }
 
-    func create(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
+    func create(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let experimentID = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(experimentID)
         let name = try f.string("name").flatMap { $0.isEmpty ? nil : $0 }
@@ -37,13 +39,15 @@ struct LoggedModelHandlers: Sendable {
         return JSONResponse.wrapped("model") { $0.loggedModel(model) }
     }
 
-    func get(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let model = try await models.loggedModel(id: try Self.modelID(captures), allowDeleted: try f.bool("allow_deleted") ?? false)
+    func get(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let model = try await models.loggedModel(id: try Self.modelID(context), allowDeleted: try f.bool("allow_deleted") ?? false)
         return JSONResponse.wrapped("model") { $0.loggedModel(model) }
     }
 
-    func finalize(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let id = try Self.modelID(captures)
+    func finalize(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let id = try Self.modelID(context)
         let raw = try f.requiredString("status")
         guard let status = LoggedModel.Status(wire: raw), status != .pending else {
             throw EnsembleError.invalid("Invalid value \"\(raw)\" for parameter 'status' supplied. Use LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED.")
@@ -52,30 +56,33 @@ struct LoggedModelHandlers: Sendable {
         return JSONResponse.wrapped("model") { $0.loggedModel(model) }
     }
 
-    func delete(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        try await models.deleteLoggedModel(id: try Self.modelID(captures))
+    func delete(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try await models.deleteLoggedModel(id: try Self.modelID(context))
         return JSONResponse.emptyObject
     }
 
-    func setTags(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let id = try Self.modelID(captures)
+    func setTags(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let id = try Self.modelID(context)
         try await models.setLoggedModelTags(id: id, tags: try Self.readKeyValues(f, "tags"))
         return JSONResponse.emptyObject
     }
 
-    func deleteTag(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        try await models.deleteLoggedModelTag(id: try Self.modelID(captures), key: captures["tag_key"] ?? "")
+    func deleteTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try await models.deleteLoggedModelTag(id: try Self.modelID(context), key: try context.capture("tag_key"))
         return JSONResponse.emptyObject
     }
 
-    func logParams(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let id = try Self.modelID(captures)
+    func logParams(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let id = try Self.modelID(context)
         let params = try Self.readKeyValues(f, "params").map { (p) throws(EnsembleError) in try Validation.validateParam(p) }
         try await models.logLoggedModelParams(id: id, params: params)
         return JSONResponse.emptyObject
     }
 
-    func search(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
+    func search(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let experimentIDs = try f.strings("experiment_ids")
         for id in experimentIDs { try Validation.validateExperimentID(id) }
         let filter = try SearchFilterParser.parse(try f.string("filter"), for: .loggedModels)
@@ -84,12 +91,14 @@ struct LoggedModelHandlers: Sendable {
             clause.ascending = try o.bool("ascending") ?? true
             return clause
         }
-        let page = try await models.searchLoggedModels(
-            LoggedModelSearch(
-                experimentIDs: experimentIDs, filter: filter, orderBy: orderBy,
-                maxResults: try f.maxResults(default: 50, limit: 10000), offset: try PageToken.decode(try f.string("page_token"))
-            )
+        var search = LoggedModelSearch(
+            experimentIDs: experimentIDs, filter: filter, orderBy: orderBy,
+            maxResults: try f.maxResults(default: 50, limit: 10000), offset: try PageToken.decode(try f.string("page_token"))
         )
+        search.datasets = try f.objects("datasets").map { (d) throws(EnsembleError) -> LoggedModelSearch.DatasetRef in
+            LoggedModelSearch.DatasetRef(name: try d.requiredString("dataset_name"), digest: try d.string("dataset_digest").flatMap { $0.isEmpty ? nil : $0 })
+        }
+        let page = try await models.searchLoggedModels(search)
         return JSONResponse.list("models", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 1024) { $0.loggedModel($1) }
     }
 
@@ -102,8 +111,9 @@ struct LoggedModelHandlers: Sendable {
     }
 
     /// `GET logged-models/{id}/artifacts/directories?artifact_directory_path=`.
-    func listArtifacts(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let model = try await models.loggedModel(id: try Self.modelID(captures), allowDeleted: false)
+    func listArtifacts(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let model = try await models.loggedModel(id: try Self.modelID(context), allowDeleted: false)
         let sub = try ArtifactPath(try f.string("artifact_directory_path") ?? "")
         let entries = try files.artifacts.list(try root(model).appending(sub)) ?? []
         var w = JSONWriter()
@@ -118,8 +128,9 @@ struct LoggedModelHandlers: Sendable {
     }
 
     /// `GET logged-models/{id}/artifacts/files?artifact_file_path=`: one file of the model.
-    func getArtifact(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let model = try await models.loggedModel(id: try Self.modelID(captures), allowDeleted: false)
+    func getArtifact(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let model = try await models.loggedModel(id: try Self.modelID(context), allowDeleted: false)
         let path = try ArtifactPath(try f.requiredString("artifact_file_path"))
         return try files.download(try root(model).appending(path))
     }
@@ -154,5 +165,23 @@ extension JSONWriter {
         endArray()
         endObject()
         endObject()
+    }
+}
+
+extension LoggedModelHandlers {
+    /// MLflow 3 logged models, under the MLflow prefixes.
+    var routes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.post("logged-models", use: create)
+        r.post("logged-models/search", use: search)
+        r.get("logged-models/{model_id}", use: get)
+        r.patch("logged-models/{model_id}", use: finalize)
+        r.delete("logged-models/{model_id}", use: delete)
+        r.patch("logged-models/{model_id}/tags", use: setTags)
+        r.delete("logged-models/{model_id}/tags/{tag_key}", use: deleteTag)
+        r.post("logged-models/{model_id}/params", use: logParams)
+        r.get("logged-models/{model_id}/artifacts/directories", use: listArtifacts)
+        r.get("logged-models/{model_id}/artifacts/files", use: getArtifact)
+        return r
     }
 }

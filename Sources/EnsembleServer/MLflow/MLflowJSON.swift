@@ -1,4 +1,5 @@
 import EnsembleCore
+import EnsembleJSON
 
 /// Proto-JSON shapes of MLflow's entities, written directly with ``JSONWriter``.
 extension JSONWriter {

@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 import Foundation
 import Hummingbird
 
@@ -39,32 +40,38 @@ struct RegistryHandlers: Sendable {
 
     // MARK: Registered models
 
-    func create(_ f: RequestFields) async throws -> Response {
+    func create(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let model = try await registry.createRegisteredModel(name: try Self.name(f), description: try f.string("description"), tags: try Self.tags(f))
         return JSONResponse.wrapped("registered_model") { $0.registeredModel(model) }
     }
 
-    func get(_ f: RequestFields) async throws -> Response {
+    func get(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let model = try await registry.registeredModel(name: try Self.name(f))
         return JSONResponse.wrapped("registered_model") { $0.registeredModel(model) }
     }
 
-    func rename(_ f: RequestFields) async throws -> Response {
+    func rename(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let model = try await registry.renameRegisteredModel(name: try Self.name(f), newName: try Self.name(f, "new_name"))
         return JSONResponse.wrapped("registered_model") { $0.registeredModel(model) }
     }
 
-    func update(_ f: RequestFields) async throws -> Response {
+    func update(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let model = try await registry.updateRegisteredModel(name: try Self.name(f), description: try f.string("description"))
         return JSONResponse.wrapped("registered_model") { $0.registeredModel(model) }
     }
 
-    func delete(_ f: RequestFields) async throws -> Response {
+    func delete(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         try await registry.deleteRegisteredModel(name: try Self.name(f))
         return JSONResponse.emptyObject
     }
 
-    func search(_ f: RequestFields) async throws -> Response {
+    func search(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let search = RegistrySearch(
             filter: try SearchFilterParser.parse(try f.string("filter"), for: .registeredModels),
             orderBy: try f.strings("order_by").map { (s) throws(EnsembleError) in try SearchFilterParser.parseOrderBy(s, for: .registeredModels) },
@@ -74,7 +81,8 @@ struct RegistryHandlers: Sendable {
         return JSONResponse.list("registered_models", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 512) { $0.registeredModel($1) }
     }
 
-    func latestVersions(_ f: RequestFields) async throws -> Response {
+    func latestVersions(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let stages = try f.strings("stages").map { raw -> ModelStage in
             guard let stage = ModelStage(wire: raw) else {
                 throw EnsembleError.invalid("Invalid Model Version stage: \(raw). Use None, Staging, Production or Archived.")
@@ -85,40 +93,46 @@ struct RegistryHandlers: Sendable {
         return JSONResponse.list("model_versions", versions) { $0.modelVersion($1) }
     }
 
-    func setTag(_ f: RequestFields) async throws -> Response {
+    func setTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let tag = KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? "")
         try Self.validateTag(tag)
         try await registry.setRegisteredModelTag(name: try Self.name(f), tag: tag)
         return JSONResponse.emptyObject
     }
 
-    func deleteTag(_ f: RequestFields) async throws -> Response {
+    func deleteTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         try await registry.deleteRegisteredModelTag(name: try Self.name(f), key: try f.requiredString("key"))
         return JSONResponse.emptyObject
     }
 
     // MARK: Aliases
 
-    func setAlias(_ f: RequestFields) async throws -> Response {
+    func setAlias(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let alias = try f.requiredString("alias")
         try Validation.validateAlias(alias)
-        try await registry.setAlias(name: try Self.name(f), alias: alias, version: try Self.version(f))
+        try await registry.setAlias(name: try Self.name(f), alias: alias, version: try Self.version(f), actor: context.actor)
         return JSONResponse.emptyObject
     }
 
-    func deleteAlias(_ f: RequestFields) async throws -> Response {
-        try await registry.deleteAlias(name: try Self.name(f), alias: try f.requiredString("alias"))
+    func deleteAlias(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        try await registry.deleteAlias(name: try Self.name(f), alias: try f.requiredString("alias"), actor: context.actor)
         return JSONResponse.emptyObject
     }
 
-    func getByAlias(_ f: RequestFields) async throws -> Response {
+    func getByAlias(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let version = try await registry.versionByAlias(name: try Self.name(f), alias: try f.requiredString("alias"))
         return JSONResponse.wrapped("model_version") { $0.modelVersion(version) }
     }
 
     // MARK: Versions
 
-    func createVersion(_ f: RequestFields) async throws -> Response {
+    func createVersion(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let name = try Self.name(f)
         let source = try f.requiredString("source")
         let resolved = try await resolveSource(
@@ -129,38 +143,45 @@ struct RegistryHandlers: Sendable {
                 name: name, source: source, storageLocation: resolved.storage, runID: resolved.runID,
                 runLink: try f.string("run_link").flatMap { $0.isEmpty ? nil : $0 }, modelID: resolved.modelID,
                 description: try f.string("description"), tags: try Self.tags(f)
-            )
+            ),
+            actor: context.actor
         )
         return JSONResponse.wrapped("model_version") { $0.modelVersion(version) }
     }
 
-    func getVersion(_ f: RequestFields) async throws -> Response {
+    func getVersion(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let version = try await registry.modelVersion(name: try Self.name(f), version: try Self.version(f))
         return JSONResponse.wrapped("model_version") { $0.modelVersion(version) }
     }
 
-    func updateVersion(_ f: RequestFields) async throws -> Response {
+    func updateVersion(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let version = try await registry.updateModelVersion(name: try Self.name(f), version: try Self.version(f), description: try f.string("description"))
         return JSONResponse.wrapped("model_version") { $0.modelVersion(version) }
     }
 
-    func transition(_ f: RequestFields) async throws -> Response {
+    func transition(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let raw = try f.requiredString("stage")
         guard let stage = ModelStage(wire: raw) else {
             throw EnsembleError.invalid("Invalid Model Version stage: \(raw). Use None, Staging, Production or Archived.")
         }
         let version = try await registry.transitionStage(
-            name: try Self.name(f), version: try Self.version(f), stage: stage, archiveExisting: try f.bool("archive_existing_versions") ?? false
+            name: try Self.name(f), version: try Self.version(f), stage: stage, archiveExisting: try f.bool("archive_existing_versions") ?? false,
+            actor: context.actor
         )
         return JSONResponse.wrapped("model_version") { $0.modelVersion(version) }
     }
 
-    func deleteVersion(_ f: RequestFields) async throws -> Response {
-        try await registry.deleteModelVersion(name: try Self.name(f), version: try Self.version(f))
+    func deleteVersion(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        try await registry.deleteModelVersion(name: try Self.name(f), version: try Self.version(f), actor: context.actor)
         return JSONResponse.emptyObject
     }
 
-    func searchVersions(_ f: RequestFields) async throws -> Response {
+    func searchVersions(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let search = RegistrySearch(
             filter: try SearchFilterParser.parse(try f.string("filter"), for: .modelVersions),
             orderBy: try f.strings("order_by").map { (s) throws(EnsembleError) in try SearchFilterParser.parseOrderBy(s, for: .modelVersions) },
@@ -170,31 +191,36 @@ struct RegistryHandlers: Sendable {
         return JSONResponse.list("model_versions", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 512) { $0.modelVersion($1) }
     }
 
-    func downloadURI(_ f: RequestFields) async throws -> Response {
+    func downloadURI(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let version = try await registry.modelVersion(name: try Self.name(f), version: try Self.version(f))
         return JSONResponse.wrapped("artifact_uri") { $0.string(version.storageLocation) }
     }
 
-    func setVersionTag(_ f: RequestFields) async throws -> Response {
+    func setVersionTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let tag = KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? "")
         try Self.validateTag(tag)
         try await registry.setModelVersionTag(name: try Self.name(f), version: try Self.version(f), tag: tag)
         return JSONResponse.emptyObject
     }
 
-    func deleteVersionTag(_ f: RequestFields) async throws -> Response {
+    func deleteVersionTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         try await registry.deleteModelVersionTag(name: try Self.name(f), version: try Self.version(f), key: try f.requiredString("key"))
         return JSONResponse.emptyObject
     }
 
     /// `GET .../model-versions/get-artifact?name=&version=&path=`: one file of a version, for the UI.
-    func getArtifact(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        let f = RequestFields(query: try RequestFields.parseQuery(request.uri.query))
+    func getArtifact(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try request.queryFields()
+        // The path is checked before the version is looked up, as MLflow does ("Invalid path", 400).
+        let path = try ArtifactPath(try f.requiredString("path"))
         let version = try await registry.modelVersion(name: try Self.name(f), version: try Self.version(f))
         guard let root = ArtifactHandlers.proxyPath(ofURI: version.storageLocation) else {
             throw EnsembleError.invalid("The files of this version are stored at '\(version.storageLocation)', outside this server's artifact store.")
         }
-        return try files.download(try ArtifactPath(root).appending(try ArtifactPath(try f.requiredString("path"))))
+        return try files.download(try ArtifactPath(root).appending(path))
     }
 
     // MARK: Source validation
@@ -313,5 +339,38 @@ extension JSONWriter {
         }
         endArray()
         endObject()
+    }
+}
+
+extension RegistryHandlers {
+    /// Registered models, versions, tags and aliases, under the MLflow prefixes.
+    var routes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.post("registered-models/create", use: create)
+        r.get("registered-models/get", use: get)
+        r.post("registered-models/rename", use: rename)
+        r.patch("registered-models/update", use: update)
+        r.delete("registered-models/delete", use: delete)
+        r.get("registered-models/search", use: search)
+        r.post("registered-models/search", use: search)
+        r.post("registered-models/get-latest-versions", use: latestVersions)
+        r.get("registered-models/get-latest-versions", use: latestVersions)
+        r.post("registered-models/set-tag", use: setTag)
+        r.delete("registered-models/delete-tag", use: deleteTag)
+        r.post("registered-models/alias", use: setAlias)
+        r.delete("registered-models/alias", use: deleteAlias)
+        r.get("registered-models/alias", use: getByAlias)
+        r.post("model-versions/create", use: createVersion)
+        r.get("model-versions/get", use: getVersion)
+        r.patch("model-versions/update", use: updateVersion)
+        r.post("model-versions/transition-stage", use: transition)
+        r.delete("model-versions/delete", use: deleteVersion)
+        r.get("model-versions/search", use: searchVersions)
+        r.post("model-versions/search", use: searchVersions)
+        r.get("model-versions/get-download-uri", use: downloadURI)
+        r.post("model-versions/set-tag", use: setVersionTag)
+        r.delete("model-versions/delete-tag", use: deleteVersionTag)
+        r.get("model-versions/get-artifact", use: getArtifact)
+        return r
     }
 }

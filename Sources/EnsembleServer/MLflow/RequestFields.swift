@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 
 /// The fields of an MLflow request, from a JSON body (POST, PATCH, DELETE) or a query string (GET),
 /// read with MLflow's typing rules and error messages.
@@ -103,6 +104,15 @@ struct RequestFields {
         default:
             throw typeError(name, value, expected: "an integer")
         }
+    }
+
+    /// An integer that must lie in `range`; outside it is a 400 naming the field and the range.
+    func int64(_ name: String, in range: ClosedRange<Int64>) throws(EnsembleError) -> Int64? {
+        guard let v = try int64(name) else { return nil }
+        guard range.contains(v) else {
+            throw .invalid("Invalid value \(v) for parameter '\(path)\(name)': it must be between \(range.lowerBound) and \(range.upperBound).")
+        }
+        return v
     }
 
     func requiredInt64(_ name: String) throws(EnsembleError) -> Int64 {

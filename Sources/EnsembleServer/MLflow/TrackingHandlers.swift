@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 import Foundation
 import Hummingbird
 
@@ -20,7 +21,8 @@ struct TrackingHandlers: Sendable {
         name.precomposedStringWithCanonicalMapping
     }
 
-    func createExperiment(_ f: RequestFields) async throws -> Response {
+    func createExperiment(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let name = Self.normalizedName(try f.requiredString("name"))
         try Validation.validateExperimentName(name)
         let tags = try f.keyValues("tags")
@@ -59,14 +61,16 @@ struct TrackingHandlers: Sendable {
         return location
     }
 
-    func getExperiment(_ f: RequestFields) async throws -> Response {
+    func getExperiment(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         let e = try await store.experiment(id: id)
         return JSONResponse.wrapped("experiment") { $0.experiment(e) }
     }
 
-    func getExperimentByName(_ f: RequestFields) async throws -> Response {
+    func getExperimentByName(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let name = Self.normalizedName(try f.requiredString("experiment_name"))
         guard let e = try await store.experiment(named: name) else {
             throw EnsembleError.notFound("Could not find experiment with name '\(name)'")
@@ -74,7 +78,8 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.wrapped("experiment") { $0.experiment(e) }
     }
 
-    func searchExperiments(_ f: RequestFields) async throws -> Response {
+    func searchExperiments(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let maxResults = try f.maxResults(default: 1000, limit: 50000)
         let viewType = try Self.viewType(f, "view_type")
         let filter = try SearchFilterParser.parse(try f.string("filter"), for: .experiments)
@@ -86,7 +91,8 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.list("experiments", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 256) { $0.experiment($1) }
     }
 
-    func updateExperiment(_ f: RequestFields) async throws -> Response {
+    func updateExperiment(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         let name = Self.normalizedName(try f.requiredString("new_name"))
@@ -95,21 +101,24 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.emptyObject
     }
 
-    func deleteExperiment(_ f: RequestFields) async throws -> Response {
+    func deleteExperiment(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         try await store.deleteExperiment(id: id)
         return JSONResponse.emptyObject
     }
 
-    func restoreExperiment(_ f: RequestFields) async throws -> Response {
+    func restoreExperiment(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         try await store.restoreExperiment(id: id)
         return JSONResponse.emptyObject
     }
 
-    func setExperimentTag(_ f: RequestFields) async throws -> Response {
+    func setExperimentTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         let tag = KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? "")
@@ -118,17 +127,20 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.emptyObject
     }
 
-    func deleteExperimentTag(_ f: RequestFields) async throws -> Response {
+    func deleteExperimentTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.requiredString("experiment_id")
         try Validation.validateExperimentID(id)
         try await store.deleteExperimentTag(id: id, key: try f.requiredString("key"))
         return JSONResponse.emptyObject
     }
 
-    func searchDatasets(_ f: RequestFields) async throws -> Response {
+    func searchDatasets(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let ids = try f.strings("experiment_ids")
-        guard !ids.isEmpty, ids.count <= 20 else {
-            throw EnsembleError.invalid("experiment_ids must hold between 1 and 20 experiment ids, got \(ids.count).")
+        guard !ids.isEmpty else { throw EnsembleError.invalid("SearchDatasets request must specify at least one experiment_id.") }
+        guard ids.count <= 20 else {
+            throw EnsembleError.invalid("SearchDatasets request cannot specify more than 20 experiment_ids. Received \(ids.count) experiment_ids.")
         }
         for id in ids { try Validation.validateExperimentID(id) }
         let summaries = try await store.datasetSummaries(experimentIDs: ids)
@@ -144,7 +156,8 @@ struct TrackingHandlers: Sendable {
 
     // MARK: Runs
 
-    func createRun(_ f: RequestFields) async throws -> Response {
+    func createRun(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let experimentID = try f.string("experiment_id").flatMap { $0.isEmpty ? nil : $0 } ?? "0"
         try Validation.validateExperimentID(experimentID)
         let tags = try f.keyValues("tags").map { (t) throws(EnsembleError) in try Validation.validateRunTag(t) }
@@ -161,12 +174,14 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.wrapped("run") { $0.run(run) }
     }
 
-    func getRun(_ f: RequestFields) async throws -> Response {
+    func getRun(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let run = try await store.run(id: try f.runID())
         return JSONResponse.wrapped("run") { $0.run(run) }
     }
 
-    func updateRun(_ f: RequestFields) async throws -> Response {
+    func updateRun(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         var update = RunUpdate()
         if let status = try? f.string("status") {
@@ -184,12 +199,14 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.wrapped("run_info") { $0.runInfo(info) }
     }
 
-    func deleteRun(_ f: RequestFields) async throws -> Response {
+    func deleteRun(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         try await store.deleteRun(id: try f.runID())
         return JSONResponse.emptyObject
     }
 
-    func restoreRun(_ f: RequestFields) async throws -> Response {
+    func restoreRun(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         try await store.restoreRun(id: try f.runID())
         return JSONResponse.emptyObject
     }
@@ -208,33 +225,38 @@ struct TrackingHandlers: Sendable {
         return m
     }
 
-    func logMetric(_ f: RequestFields) async throws -> Response {
+    func logMetric(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         let metric = try Self.readMetric(f)
         try await store.logBatch(runID: id, metrics: [metric], params: [], tags: [])
         return JSONResponse.emptyObject
     }
 
-    func logParameter(_ f: RequestFields) async throws -> Response {
+    func logParameter(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         let param = try Validation.validateParam(KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? ""))
         try await store.logBatch(runID: id, metrics: [], params: [param], tags: [])
         return JSONResponse.emptyObject
     }
 
-    func setTag(_ f: RequestFields) async throws -> Response {
+    func setTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         let tag = try Validation.validateRunTag(KeyValue(key: try f.requiredString("key"), value: try f.string("value") ?? ""))
         try await store.logBatch(runID: id, metrics: [], params: [], tags: [tag])
         return JSONResponse.emptyObject
     }
 
-    func deleteTag(_ f: RequestFields) async throws -> Response {
+    func deleteTag(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         try await store.deleteTag(runID: try f.runID(), key: try f.requiredString("key"))
         return JSONResponse.emptyObject
     }
 
-    func logBatch(_ f: RequestFields) async throws -> Response {
+    func logBatch(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         try Validation.validateRunID(id)
         let metricFields = try f.objects("metrics")
@@ -254,7 +276,8 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.emptyObject
     }
 
-    func logInputs(_ f: RequestFields) async throws -> Response {
+    func logInputs(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         var inputs: [DatasetInput] = []
         for d in try f.objects("datasets") {
@@ -275,7 +298,8 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.emptyObject
     }
 
-    func logOutputs(_ f: RequestFields) async throws -> Response {
+    func logOutputs(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         let models = try f.objects("models").map { (m) throws(EnsembleError) in
             ModelOutput(modelID: try m.requiredString("model_id"), step: try m.requiredInt64("step"))
@@ -287,7 +311,8 @@ struct TrackingHandlers: Sendable {
 
     /// Legacy `runs/log-model` (MLflow 2.x clients): appends the model's JSON to the run tag
     /// `mlflow.log-model.history`.
-    func logModel(_ f: RequestFields) async throws -> Response {
+    func logModel(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         let modelJSON = try f.requiredString("model_json")
         let model: JSONValue
@@ -314,7 +339,8 @@ struct TrackingHandlers: Sendable {
 
     static let logModelHistoryTag = "mlflow.log-model.history"
 
-    func searchRuns(_ f: RequestFields) async throws -> Response {
+    func searchRuns(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let experimentIDs = try f.strings("experiment_ids")
         for id in experimentIDs { try Validation.validateExperimentID(id) }
         let maxResults = try f.maxResults(default: 1000, limit: 50000)
@@ -344,7 +370,8 @@ struct TrackingHandlers: Sendable {
 
     // MARK: Metric history
 
-    func metricHistory(_ f: RequestFields) async throws -> Response {
+    func metricHistory(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let id = try f.runID()
         let key = try f.requiredString("metric_key")
         var limit: Int? = nil
@@ -357,7 +384,8 @@ struct TrackingHandlers: Sendable {
         return JSONResponse.list("metrics", page.items, nextPageToken: page.nextPageToken, bytesPerItem: 96) { $0.metric($1) }
     }
 
-    func metricHistoryBulkInterval(_ f: RequestFields) async throws -> Response {
+    func metricHistoryBulkInterval(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let runIDs = try f.strings("run_ids")
         guard !runIDs.isEmpty else { throw EnsembleError.missing("run_ids") }
         guard runIDs.count <= 100 else {
@@ -372,17 +400,22 @@ struct TrackingHandlers: Sendable {
         if let start, let end, start > end {
             throw EnsembleError.invalid("end_step must be greater than start_step. Found start_step=\(start) and end_step=\(end).")
         }
-        let maxResults = try f.maxResults(default: 2500, limit: 2500)
+        let maxResults = Int(clamping: try f.int64("max_results") ?? 2500)
+        guard (1...2500).contains(maxResults) else {
+            throw EnsembleError.invalid("max_results must be between 1 and 2500.")
+        }
         let points = try await store.metricHistoryBulkInterval(runIDs: runIDs, key: key, startStep: start, endStep: end, maxResults: maxResults)
         return JSONResponse.list("metrics", points) { $0.metric($1) }
     }
 
     /// The UI's bulk history: whole series of one key for up to 100 runs.
-    func metricHistoryBulk(_ f: RequestFields) async throws -> Response {
+    func metricHistoryBulk(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let runIDs = try f.strings("run_id")
-        guard !runIDs.isEmpty else { throw EnsembleError.missing("run_id") }
+        // MLflow's wording: scripts match on it.
+        guard !runIDs.isEmpty else { throw EnsembleError.invalid("GetMetricHistoryBulk request must specify at least one run_id.") }
         guard runIDs.count <= 100 else { throw EnsembleError.invalid("GetMetricHistoryBulk request cannot specify more than 100 run_ids. Received \(runIDs.count) run_ids.") }
-        let key = try f.requiredString("metric_key")
+        guard let key = try f.string("metric_key"), !key.isEmpty else { throw EnsembleError.invalid("GetMetricHistoryBulk request must specify a metric_key.") }
         let maxResults = try f.maxResults(default: 25000, limit: 25000)
         var all: [Metric] = []
         for id in runIDs {
@@ -391,5 +424,42 @@ struct TrackingHandlers: Sendable {
         }
         all.sort { ($0.runID!, $0.timestamp, $0.step) < ($1.runID!, $1.timestamp, $1.step) }
         return JSONResponse.list("metrics", all.prefix(maxResults)) { $0.metric($1) }
+    }
+}
+
+extension TrackingHandlers {
+    /// Experiments, runs and metric histories, under the MLflow prefixes.
+    func routes(_ limits: BodyLimits) -> RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.post("experiments/create", use: createExperiment)
+        r.get("experiments/get", use: getExperiment)
+        r.get("experiments/get-by-name", use: getExperimentByName)
+        r.post("experiments/search", use: searchExperiments)
+        r.get("experiments/search", use: searchExperiments)
+        r.post("experiments/update", use: updateExperiment)
+        r.post("experiments/delete", use: deleteExperiment)
+        r.post("experiments/restore", use: restoreExperiment)
+        r.post("experiments/set-experiment-tag", use: setExperimentTag)
+        r.post("experiments/delete-experiment-tag", use: deleteExperimentTag)
+        r.post("experiments/search-datasets", use: searchDatasets)
+        r.post("runs/create", use: createRun)
+        r.get("runs/get", use: getRun)
+        r.post("runs/update", use: updateRun)
+        r.post("runs/delete", use: deleteRun)
+        r.post("runs/restore", use: restoreRun)
+        r.post("runs/search", use: searchRuns)
+        r.get("runs/search", use: searchRuns)
+        r.post("runs/log-metric", use: logMetric)
+        r.post("runs/log-parameter", use: logParameter)
+        r.post("runs/set-tag", use: setTag)
+        r.post("runs/delete-tag", use: deleteTag)
+        r.on("runs/log-batch", method: .post, bodyLimit: limits.large, use: logBatch)
+        r.on("runs/log-inputs", method: .post, bodyLimit: limits.large, use: logInputs)
+        r.post("runs/outputs", use: logOutputs)
+        r.post("runs/log-model", use: logModel)
+        r.get("metrics/get-history", use: metricHistory)
+        r.get("metrics/get-history-bulk-interval", use: metricHistoryBulkInterval)
+        r.get("metrics/get-history-bulk", use: metricHistoryBulk)
+        return r
     }
 }

@@ -1,15 +1,16 @@
 import EnsembleCore
+import EnsembleJSON
 import Hummingbird
 
 /// Ensemble's own JSON API (`/api/v1/...`): what the MLflow API has no words for — dataset versions
 /// with the runs that used them, and the history of a registered model. Described by
-/// ``OpenAPIDocument`` at `/api/v1/openapi.json`.
+/// the OpenAPI document at `/api/v1/openapi.json`.
 struct NativeHandlers: Sendable {
     let datasets: any DatasetCatalog
     let stored: any StoredDatasetStore
     let registry: any RegistryStore
 
-    func listDatasets(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
+    func listDatasets(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         var byName: [String: (logged: Int64, stored: StoredDatasetSummary?)] = [:]
         for item in try await datasets.datasetNames() { byName[item.name, default: (0, nil)].logged = Int64(item.versions) }
         for item in try await stored.storedDatasets() { byName[item.name, default: (0, nil)].stored = item }
@@ -25,8 +26,8 @@ struct NativeHandlers: Sendable {
         }
     }
 
-    func datasetVersions(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let name = captures["name"] ?? ""
+    func datasetVersions(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let name = try context.capture("name")
         let logged: [DatasetVersionUsage]
         do {
             logged = try await datasets.datasetVersions(name: name)
@@ -71,8 +72,8 @@ struct NativeHandlers: Sendable {
         return JSONResponse.ok(w)
     }
 
-    func modelHistory(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let name = TrackingHandlers.normalizedName(captures["name"] ?? "")
+    func modelHistory(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let name = TrackingHandlers.normalizedName(try context.capture("name"))
         _ = try await registry.registeredModel(name: name)
         let events = try await registry.registryEvents(name: name)
         return JSONResponse.list("events", events) { w, e in
@@ -87,8 +88,11 @@ struct NativeHandlers: Sendable {
         }
     }
 
-    func openAPI(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+    /// The document, compiled in from `Resources/openapi.json` (the one copy).
+    static let openAPIDocument = ByteBuffer(bytes: PackageResources.openapi_json)
+
+    func openAPI(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: Self.openAPIDocument))
     }
 }
 
@@ -96,7 +100,8 @@ struct NativeHandlers: Sendable {
 struct LineageHandler: Sendable {
     let builder: LineageBuilder
 
-    func lineage(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
+    func lineage(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let root: LineageRoot
         if let model = try f.string("model"), let alias = try f.string("alias") {
             root = .modelAlias(name: TrackingHandlers.normalizedName(model), alias: alias)
@@ -156,5 +161,24 @@ struct LineageHandler: Sendable {
         case let other:
             throw EnsembleError.invalid("Unknown format '\(other)'; use json or dot.")
         }
+    }
+}
+
+extension NativeHandlers {
+    /// Dataset names and versions, model history and the OpenAPI document, under `/api/v1`.
+    var routes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.get("datasets", use: listDatasets)
+        r.get("datasets/{name}/versions", use: datasetVersions)
+        r.get("models/{name}/history", use: modelHistory)
+        r.get("openapi.json", use: openAPI)
+        return r
+    }
+}
+
+extension LineageHandler {
+    /// `/api/v1/lineage`.
+    var routes: RouteCollection<EnsembleRequestContext> {
+        RouteCollection(context: EnsembleRequestContext.self).get("lineage", use: lineage)
     }
 }

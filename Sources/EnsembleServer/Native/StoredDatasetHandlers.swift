@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 import Hummingbird
 import NIOCore
 
@@ -13,12 +14,12 @@ struct StoredDatasetHandlers: Sendable {
     let store: any StoredDatasetStore
     let content: ContentStore
     let maxBlobBytes: Int64
-    static let blobPrefix = "/api/v1/blobs"
 
     // MARK: Blobs
 
     /// `POST /api/v1/blobs/missing {"sha256": [...]}` → `{"missing": [...]}`, in the order asked.
-    func missing(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
+    func missing(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let asked = try f.strings("sha256")
         guard asked.count <= DatasetManifest.maxFiles else {
             throw EnsembleError.invalid("Ask about at most \(DatasetManifest.maxFiles) contents at once; got \(asked.count).")
@@ -32,10 +33,8 @@ struct StoredDatasetHandlers: Sendable {
     }
 
     /// `GET|HEAD|PUT /api/v1/blobs/{sha256}`.
-    func blob(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
-        var rest = request.uri.path.dropFirst(Self.blobPrefix.count)
-        if rest.hasPrefix("/") { rest = rest.dropFirst() }
-        let sha = String(rest)
+    func blob(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
+        let sha = try context.capture("sha256")
         guard DatasetManifest.isSHA256(sha) else {
             throw EnsembleError.invalid("A blob is named by its SHA-256 (64 lower-case hex digits): /api/v1/blobs/<sha256>.")
         }
@@ -95,8 +94,9 @@ struct StoredDatasetHandlers: Sendable {
     // MARK: Versions
 
     /// `POST /api/v1/datasets/{name}/versions {"files": [{"path","size","sha256"}], "description", "created_by"}`.
-    func addVersion(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let name = captures["name"] ?? ""
+    func addVersion(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let name = try context.capture("name")
         try DatasetManifest.validateName(name)
         var files: [DatasetFile] = []
         for item in try f.objects("files") {
@@ -134,9 +134,9 @@ struct StoredDatasetHandlers: Sendable {
     }
 
     /// `GET /api/v1/datasets/{name}/versions/{version}` (a number or `latest`).
-    func getVersion(_ f: RequestFields, _ captures: [String: String]) async throws -> Response {
-        let name = captures["name"] ?? ""
-        let raw = captures["version"] ?? ""
+    func getVersion(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let name = try context.capture("name")
+        let raw = try context.capture("version")
         let number: Int64?
         if raw == "latest" {
             number = nil
@@ -173,5 +173,19 @@ extension JSONWriter {
             endArray()
         }
         endObject()
+    }
+}
+
+extension StoredDatasetHandlers {
+    /// Blobs and stored dataset versions, under `/api/v1`.
+    func routes(_ limits: BodyLimits) -> RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.on("blobs/missing", method: .post, bodyLimit: limits.large, use: missing)
+        r.get("blobs/{sha256}", use: blob)
+        r.head("blobs/{sha256}", use: blob)
+        r.put("blobs/{sha256}", use: blob)
+        r.on("datasets/{name}/versions", method: .post, bodyLimit: limits.large, use: addVersion)
+        r.get("datasets/{name}/versions/{version}", use: getVersion)
+        return r
     }
 }

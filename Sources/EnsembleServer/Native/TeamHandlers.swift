@@ -1,27 +1,8 @@
 import EnsembleCore
+import EnsembleJSON
 import Foundation
 import Hummingbird
 import NIOCore
-
-extension RequestFields {
-    /// Decodes the JSON body into `T`, with a message naming the field when it does not fit.
-    func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        guard case .json(let members) = source else { throw EnsembleError(.badRequest, "Send a JSON object body (Content-Type: application/json).") }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(JSONValue.object(members).jsonText.utf8))
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw EnsembleError.invalid("\(Self.path(context.codingPath)): \(context.debugDescription)")
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw EnsembleError.invalid("\(Self.path(context.codingPath + [key])): required.")
-        } catch let DecodingError.dataCorrupted(context) {
-            throw EnsembleError.invalid("\(Self.path(context.codingPath)): \(context.debugDescription)")
-        }
-    }
-
-    static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
-    }
-}
 
 /// JSON answers from Codable values (the team API is small and not a hot path).
 enum CodableResponse {
@@ -56,51 +37,51 @@ struct TeamHandlers: Sendable {
 
     // MARK: Roles
 
-    func listRoles(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func listRoles(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         struct Answer: Encodable { let roles: [Role] }
         return try CodableResponse.ok(Answer(roles: try await team.roles()))
     }
 
-    func saveRole(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        var role = try f.decode(Role.self)
-        role.id = c["id"] ?? role.id
+    func saveRole(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        var role = try await request.decodeJSON(Role.self, context)
+        role.id = try context.capture("id")
         try await team.saveRole(role)
         return try CodableResponse.ok(try await team.roles().first { $0.id == role.id })
     }
 
-    func deleteRole(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        try await team.deleteRole(id: c["id"] ?? "")
+    func deleteRole(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try await team.deleteRole(id: try context.capture("id"))
         return JSONResponse.emptyObject
     }
 
     // MARK: People
 
-    func listPeople(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func listPeople(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         struct Answer: Encodable { let people: [PersonView] }
         return try CodableResponse.ok(Answer(people: try await team.people().map(PersonView.init)))
     }
 
-    func getPerson(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        try CodableResponse.ok(PersonView(person: try await team.person(id: c["id"] ?? "")))
+    func getPerson(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try CodableResponse.ok(PersonView(person: try await team.person(id: try context.capture("id"))))
     }
 
-    func createPerson(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        let person = try f.decode(Person.self)
+    func createPerson(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let person = try await request.decodeJSON(Person.self, context)
         try await team.savePerson(person, create: true)
         return try CodableResponse.ok(PersonView(person: person), status: .created)
     }
 
-    func updatePerson(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        var person = try f.decode(Person.self)
-        person.id = c["id"] ?? person.id
+    func updatePerson(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        var person = try await request.decodeJSON(Person.self, context)
+        person.id = try context.capture("id")
         try await team.savePerson(person, create: false)
         return try CodableResponse.ok(PersonView(person: person))
     }
 
     /// `POST people/import {"people": [...]}`: every person created or replaced in one transaction, or none.
-    func importPeople(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func importPeople(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         struct Body: Decodable { let people: [Person] }
-        let people = try f.decode(Body.self).people
+        let people = try await request.decodeJSON(Body.self, context).people
         guard !people.isEmpty else { throw EnsembleError.invalid("people: the import is empty.") }
         var seen = Set<String>()
         for p in people where !seen.insert(p.id).inserted { throw EnsembleError.invalid("people: '\(p.id)' appears twice.") }
@@ -109,14 +90,15 @@ struct TeamHandlers: Sendable {
         return try CodableResponse.ok(Answer(imported: people.count))
     }
 
-    func deletePerson(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        try await team.deletePerson(id: c["id"] ?? "")
+    func deletePerson(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try await team.deletePerson(id: try context.capture("id"))
         return JSONResponse.emptyObject
     }
 
     // MARK: Projects
 
-    func listProjects(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func listProjects(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         struct Answer: Encodable { let projects: [Project] }
         var projects = try await team.projects()
         if let stage = try f.string("stage") {
@@ -130,37 +112,38 @@ struct TeamHandlers: Sendable {
         .invalid("'\(s)' is not a stage; stages are \(ProjectStage.allCases.map(\.rawValue).joined(separator: ", ")).")
     }
 
-    func getProject(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        try CodableResponse.ok(try await team.project(id: c["id"] ?? ""))
+    func getProject(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try CodableResponse.ok(try await team.project(id: try context.capture("id")))
     }
 
-    func createProject(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        let project = try f.decode(Project.self)
-        try await team.saveProject(project, create: true, actor: RequestActor.current)
+    func createProject(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let project = try await request.decodeJSON(Project.self, context)
+        try await team.saveProject(project, create: true, actor: context.actor)
         return try CodableResponse.ok(try await team.project(id: project.id), status: .created)
     }
 
-    func updateProject(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        var project = try f.decode(Project.self)
-        project.id = c["id"] ?? project.id
-        try await team.saveProject(project, create: false, actor: RequestActor.current)
+    func updateProject(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        var project = try await request.decodeJSON(Project.self, context)
+        project.id = try context.capture("id")
+        try await team.saveProject(project, create: false, actor: context.actor)
         return try CodableResponse.ok(try await team.project(id: project.id))
     }
 
-    func deleteProject(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        try await team.deleteProject(id: c["id"] ?? "")
+    func deleteProject(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try await team.deleteProject(id: try context.capture("id"))
         return JSONResponse.emptyObject
     }
 
     /// `POST projects/{id}/stage {"to": "data", "why": "…", "by": "…"}`: 400 with every gate problem.
-    func moveProject(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func moveProject(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let raw = try f.requiredString("to")
         guard let target = ProjectStage(rawValue: raw) else { throw Self.badStage(raw) }
         let why = try f.string("why") ?? ""
         let by = try f.string("by")
-        let actor = RequestActor.current ?? by
+        let actor = context.actor ?? by
         let people = try await team.people(), roles = try await team.roles()
-        let moved = try await team.moveProject(id: c["id"] ?? "", to: target, why: why, actor: actor) { project in
+        let moved = try await team.moveProject(id: try context.capture("id"), to: target, why: why, actor: actor) { project in
             let problems = StageGate.problems(moving: project, to: target, people: people, roles: roles)
             if !problems.isEmpty {
                 throw EnsembleError.invalid("Cannot move '\(project.id)' from \(project.stage.rawValue) to \(target.rawValue): " + problems.joined(separator: " "))
@@ -171,7 +154,8 @@ struct TeamHandlers: Sendable {
 
     // MARK: Planning
 
-    func portfolio(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func portfolio(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         var weights = PortfolioWeights()
         if let v = try f.double("impact") { weights.impact = v }
         if let v = try f.double("cost") { weights.cost = v }
@@ -195,8 +179,9 @@ struct TeamHandlers: Sendable {
             portfolio: entries.map { Entry(project: $0.project, name: $0.name, stage: $0.stage, score: $0.score, rank: $0.rank, required_fte: $0.requiredFTE, fits: $0.fits, note: $0.note) }))
     }
 
-    func staffing(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        let project = try await team.project(id: c["id"] ?? "")
+    func staffing(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let project = try await team.project(id: try context.capture("id"))
         let stage: ProjectStage
         if let raw = try f.string("stage") {
             guard let s = ProjectStage(rawValue: raw), ProjectStage.working.contains(s) else { throw Self.badStage(raw) }
@@ -216,7 +201,7 @@ struct TeamHandlers: Sendable {
             }))
     }
 
-    func coverage(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func coverage(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let report = Coverage.report(people: try await team.people(), roles: try await team.roles(), projects: try await team.projects())
         struct Gap: Encodable { let subject: String, people: [String], severity: String }
         struct Answer: Encodable { let stages: [Gap], skills: [Gap], missing_roles: [String] }
@@ -225,10 +210,11 @@ struct TeamHandlers: Sendable {
             skills: report.skills.map { Gap(subject: $0.subject, people: $0.people, severity: $0.severity) }, missing_roles: report.missingRoles))
     }
 
-    func forecast(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        let project = try await team.project(id: c["id"] ?? "")
-        let trials = Int(try f.int64("trials") ?? 10_000)
-        let seed = UInt64(try f.int64("seed") ?? 0)
+    func forecast(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let project = try await team.project(id: try context.capture("id"))
+        let trials = Int(try f.int64("trials", in: 1...1_000_000) ?? 10_000)
+        let seed = UInt64(try f.int64("seed", in: 0...Int64.max) ?? 0)
         let distribution: Forecast.Distribution
         if let raw = try f.string("distribution") {
             guard let d = Forecast.Distribution(rawValue: raw) else { throw EnsembleError.invalid("distribution: use pert or triangular; got '\(raw)'.") }
@@ -260,32 +246,66 @@ struct TeamHandlers: Sendable {
 
     // MARK: Updates, activity, progress
 
-    func postUpdate(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func postUpdate(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         let author = try f.string("author") ?? ""
         let update = ProjectUpdate(
-            project: c["id"] ?? "", author: RequestActor.current ?? author, done: try f.string("done") ?? "",
+            project: try context.capture("id"), author: context.actor ?? author, done: try f.string("done") ?? "",
             next: try f.string("next") ?? "", blocked: try f.string("blocked") ?? "")
         return try CodableResponse.ok(try await team.addUpdate(update), status: .created)
     }
 
-    func projectActivity(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        let id = c["id"] ?? ""
+    func projectActivity(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        let id = try context.capture("id")
         _ = try await team.project(id: id)
         struct Answer: Encodable { let activity: [ActivityItem] }
         return try CodableResponse.ok(Answer(activity: try await team.activity(project: id, limit: try f.maxResults(default: 50, limit: 1000))))
     }
 
-    func teamActivity(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
+    func teamActivity(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
         struct Answer: Encodable { let activity: [ActivityItem] }
         return try CodableResponse.ok(Answer(activity: try await team.activity(project: nil, limit: try f.maxResults(default: 50, limit: 1000))))
     }
 
-    func progress(_ f: RequestFields, _ c: [String: String]) async throws -> Response {
-        let project = try await team.project(id: c["id"] ?? "")
+    func progress(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let project = try await team.project(id: try context.capture("id"))
         struct Week: Encodable { let week: String, runs: Int }
         struct Answer: Encodable { let project: String, experiments: [String], weeks: [Week] }
         return try CodableResponse.ok(Answer(
             project: project.id, experiments: project.experiments,
             weeks: try await team.runsPerWeek(experiments: project.experiments).map { Week(week: $0.week, runs: $0.runs) }))
+    }
+}
+
+extension TeamHandlers {
+    /// Roles, people, projects and planning, under `/api/v1`.
+    func routes(_ limits: BodyLimits) -> RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.get("roles", use: listRoles)
+        r.put("roles/{id}", use: saveRole)
+        r.delete("roles/{id}", use: deleteRole)
+        r.get("people", use: listPeople)
+        r.on("people", method: .post, bodyLimit: limits.large, use: createPerson)
+        r.on("people/import", method: .post, bodyLimit: limits.large, use: importPeople)
+        r.get("people/{id}", use: getPerson)
+        r.put("people/{id}", use: updatePerson)
+        r.delete("people/{id}", use: deletePerson)
+        r.get("projects", use: listProjects)
+        r.on("projects", method: .post, bodyLimit: limits.large, use: createProject)
+        r.get("projects/{id}", use: getProject)
+        r.put("projects/{id}", use: updateProject)
+        r.delete("projects/{id}", use: deleteProject)
+        r.on("projects/{id}/stage", method: .post, bodyLimit: limits.large, use: moveProject)
+        r.get("projects/{id}/staffing", use: staffing)
+        r.get("projects/{id}/forecast", use: forecast)
+        r.get("projects/{id}/updates", use: projectActivity)
+        r.on("projects/{id}/updates", method: .post, bodyLimit: limits.large, use: postUpdate)
+        r.get("projects/{id}/progress", use: progress)
+        r.get("portfolio", use: portfolio)
+        r.get("coverage", use: coverage)
+        r.get("updates", use: teamActivity)
+        return r
     }
 }

@@ -1,3 +1,4 @@
+import EnsembleJSON
 import Foundation
 
 /// HTML escaping for text and attribute values we write ourselves (templates escape theirs).

@@ -1,5 +1,6 @@
 import EnsembleArtifacts
 import EnsembleCore
+import EnsembleJSON
 import Foundation
 import Hummingbird
 import Mustache
@@ -20,12 +21,8 @@ struct WebHandlers: Sendable {
 
     // MARK: Plumbing
 
-    static let pageHeaders: HTTPFields = [
-        .contentType: "text/html; charset=utf-8",
-        .init("Content-Security-Policy")!: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        .init("X-Content-Type-Options")!: "nosniff",
-        .init("Referrer-Policy")!: "same-origin",
-    ]
+    /// Security headers (CSP, nosniff, referrer policy) are added by ``SecurityHeadersMiddleware``.
+    static let pageHeaders: HTTPFields = [.contentType: "text/html; charset=utf-8"]
 
     func render(_ template: String, _ context: Context, status: HTTPResponse.Status = .ok) -> Response {
         let html = library.render(Self.unwrapped(context) as Any, withTemplate: template) ?? "template \(template) missing"
@@ -49,16 +46,9 @@ struct WebHandlers: Sendable {
         return value
     }
 
-    /// Runs a page body, turning domain errors into an HTML error page with the right status.
-    func page(_ body: () async throws -> Response) async -> Response {
-        do {
-            return try await body()
-        } catch let error as EnsembleError {
-            let status = error.code.httpStatus
-            return render("error", ["title": "Error", "heading": status == .notFound ? "Not found" : "Cannot show this page", "message": error.message], status: status)
-        } catch {
-            return render("error", ["title": "Error", "heading": "Something went wrong", "message": "The server could not build this page; see its log."], status: .internalServerError)
-        }
+    /// The HTML error page (``ErrorMiddleware`` uses it for every page that fails).
+    func errorPage(_ status: HTTPResponse.Status, heading: String, message: String) -> Response {
+        render("error", ["title": "Error", "heading": heading, "message": message], status: status)
     }
 
     static func query(_ request: Request) -> [(String, String)] { (try? RequestFields.parseQuery(request.uri.query)) ?? [] }
@@ -91,9 +81,9 @@ struct WebHandlers: Sendable {
         Response(status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    func css(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.css, type: "text/css; charset=utf-8") }
-    func js(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.js, type: "text/javascript; charset=utf-8") }
-    func favicon(_ r: Request, _ c: [String: String]) async throws -> Response { Self.asset(WebAssets.favicon, type: "image/svg+xml") }
+    func css(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response { Self.asset(WebAssets.css, type: "text/css; charset=utf-8") }
+    func js(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response { Self.asset(WebAssets.js, type: "text/javascript; charset=utf-8") }
+    func favicon(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response { Self.asset(WebAssets.favicon, type: "image/svg+xml") }
 
     // MARK: Home
 
@@ -125,118 +115,113 @@ struct WebHandlers: Sendable {
         }
     }
 
-    func home(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let experiments = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
-            let weekAgo = Int64(Date().timeIntervalSince1970 * 1000) - 7 * 86_400_000
-            var recent: [Run] = []
-            var count = 0
-            if !experiments.isEmpty {
-                let filter = try SearchFilterParser.parse("attributes.start_time >= \(weekAgo)", for: .runs)
-                let order = try SearchFilterParser.parseOrderBy("attributes.start_time DESC", for: .runs)
-                let page = try await tracking.searchRuns(RunSearch(experimentIDs: experiments.map(\.id), filter: filter, orderBy: [order], maxResults: 1001))
-                count = page.items.count
-                recent = Array(page.items.prefix(8))
-            }
-            let names = Dictionary(experiments.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)).items
-            let activity = try await team.activity(project: nil, limit: 15)
-            // Counting stops at 1,000 so the home page stays one bounded query.
-            var ctx: Context = ["title": "Home", "runsThisWeek": count > 1000 ? "1,000+" : String(count)]
-            ctx["recentRuns"] = recent.map { run -> Context in
-                ["id": run.info.runID, "name": run.info.runName, "experiment": names[run.info.experimentID] ?? run.info.experimentID, "when": Self.when(run.info.startTime)]
-            }
-            ctx["models"] = models.map { m -> Context in
-                let latest: String = m.latestVersions.map(\.version).max().map { String($0) } ?? "-"
-                return ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": latest]
-            }
-            ctx["activity"] = activity.map { a -> Context in ["when": Self.when(a.at), "project": a.project as Any, "summary": a.summary, "actor": a.actor as Any] }
-            ctx["stages"] = board(try await team.projects())
-            return render("home", ctx)
+    func home(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let experiments = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
+        let weekAgo = Int64(Date().timeIntervalSince1970 * 1000) - 7 * 86_400_000
+        var recent: [Run] = []
+        var count = 0
+        if !experiments.isEmpty {
+            let filter = try SearchFilterParser.parse("attributes.start_time >= \(weekAgo)", for: .runs)
+            let order = try SearchFilterParser.parseOrderBy("attributes.start_time DESC", for: .runs)
+            let page = try await tracking.searchRuns(RunSearch(experimentIDs: experiments.map(\.id), filter: filter, orderBy: [order], maxResults: 1001))
+            count = page.items.count
+            recent = Array(page.items.prefix(8))
         }
+        let names = Dictionary(experiments.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)).items
+        let activity = try await team.activity(project: nil, limit: 15)
+        // Counting stops at 1,000 so the home page stays one bounded query.
+        var ctx: Context = ["title": "Home", "runsThisWeek": count > 1000 ? "1,000+" : String(count)]
+        ctx["recentRuns"] = recent.map { run -> Context in
+            ["id": run.info.runID, "name": run.info.runName, "experiment": names[run.info.experimentID] ?? run.info.experimentID, "when": Self.when(run.info.startTime)]
+        }
+        ctx["models"] = models.map { m -> Context in
+            let latest: String = m.latestVersions.map(\.version).max().map { String($0) } ?? "-"
+            return ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": latest]
+        }
+        ctx["activity"] = activity.map { a -> Context in ["when": Self.when(a.at), "project": a.project as Any, "summary": a.summary, "actor": a.actor as Any] }
+        ctx["stages"] = board(try await team.projects())
+        return render("home", ctx)
     }
 
     // MARK: Experiments and runs
 
-    func experiments(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let q = Self.param(Self.query(r), "q") ?? ""
-            var all = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
-            if !q.isEmpty { all = all.filter { $0.name.localizedCaseInsensitiveContains(q) } }
-            return render("experiments", [
-                "title": "Experiments", "q": q,
-                "experiments": all.map { ["id": $0.id, "name": $0.name, "updated": Self.when($0.lastUpdateTime)] },
-            ])
-        }
+    func experiments(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let q = Self.param(Self.query(r), "q") ?? ""
+        var all = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
+        if !q.isEmpty { all = all.filter { $0.name.localizedCaseInsensitiveContains(q) } }
+        return render("experiments", [
+            "title": "Experiments", "q": q,
+            "experiments": all.map { ["id": $0.id, "name": $0.name, "updated": Self.when($0.lastUpdateTime)] },
+        ])
     }
 
     static let pageSize = 50
 
-    func experimentRuns(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let experiment = try await tracking.experiment(id: c["id"] ?? "")
-            let q = Self.query(r)
-            let filterText = Self.param(q, "filter") ?? ""
-            let orderText = Self.param(q, "order") ?? ""
-            let pageNumber = max(1, Int(Self.param(q, "page") ?? "1") ?? 1)
-            var chosen = q.filter { $0.0 == "col" }.map(\.1)
-            if chosen.isEmpty, let cols = Self.param(q, "cols"), !cols.isEmpty { chosen = cols.split(separator: ",").map(String.init) }
-            var error: String?
-            var status = HTTPResponse.Status.ok
-            var runs: [Run] = []
-            var hasNext = false
-            do {
-                let filter = try SearchFilterParser.parse(filterText, for: .runs)
-                let order = orderText.isEmpty ? [] : [try SearchFilterParser.parseOrderBy(orderText, for: .runs)]
-                let found = try await tracking.searchRuns(RunSearch(
-                    experimentIDs: [experiment.id], filter: filter, orderBy: order, maxResults: Self.pageSize + 1, offset: (pageNumber - 1) * Self.pageSize))
-                hasNext = found.items.count > Self.pageSize
-                runs = Array(found.items.prefix(Self.pageSize))
-            } catch let e as EnsembleError {
-                error = e.message
-                status = .badRequest
-            }
-            let metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
-            let paramKeys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
-            let available = metricKeys.map { "metrics.\($0)" } + paramKeys.map { "params.\($0)" }
-            if chosen.isEmpty { chosen = Array((metricKeys.prefix(4).map { "metrics.\($0)" }) + paramKeys.prefix(3).map { "params.\($0)" }) }
-            chosen = chosen.filter { available.contains($0) || $0.hasPrefix("metrics.") || $0.hasPrefix("params.") }
-            let cols = chosen.joined(separator: ",")
-            func link(order: String? = nil, page: Int? = nil) -> String {
-                var parts = ["filter=\(Self.urlComponent(filterText))", "cols=\(Self.urlComponent(cols))"]
-                parts.append("order=\(Self.urlComponent(order ?? orderText))")
-                if let page { parts.append("page=\(page)") }
-                return "/experiments/\(Self.urlComponent(experiment.id))?" + parts.joined(separator: "&")
-            }
-            func sortLink(_ key: String) -> String {
-                let quoted = key.contains(".") ? key.split(separator: ".", maxSplits: 1).map(String.init) : [key]
-                let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1])`" : key
-                let descending = orderText == "\(base) DESC"
-                return link(order: "\(base) \(descending ? "ASC" : "DESC")")
-            }
-            let rows: [Context] = runs.map { run in
-                let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-                let params = Dictionary(run.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-                let cells = chosen.map { col -> String in
-                    if col.hasPrefix("metrics.") { return metrics[String(col.dropFirst(8))].map(Self.number) ?? "" }
-                    return params[String(col.dropFirst(7))] ?? ""
-                }
-                return ["id": run.info.runID, "name": run.info.runName, "started": Self.when(run.info.startTime), "status": run.info.status.rawValue,
-                        "statusClass": Self.statusClass(run.info.status), "cells": cells]
-            }
-            var ctx: Context = ["title": experiment.name, "id": experiment.id, "name": experiment.name, "filter": filterText, "order": orderText, "cols": cols]
-            ctx["error"] = error as Any
-            ctx["rows"] = rows
-            ctx["count"] = runs.count
-            ctx["page"] = pageNumber
-            if pageNumber > 1 { ctx["prev"] = link(page: pageNumber - 1) }
-            if hasNext { ctx["next"] = link(page: pageNumber + 1) }
-            ctx["sortName"] = link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC"))
-            ctx["sortStart"] = link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC"))
-            ctx["columns"] = chosen.map { col -> Context in ["label": col, "sortURL": sortLink(col)] }
-            ctx["available"] = available.map { key -> Context in ["key": key, "on": chosen.contains(key)] }
-            return render("runs", ctx, status: status)
+    func experimentRuns(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let experiment = try await tracking.experiment(id: try c.capture("id"))
+        let q = Self.query(r)
+        let filterText = Self.param(q, "filter") ?? ""
+        let orderText = Self.param(q, "order") ?? ""
+        // Bounded so that the offset can neither overflow nor pass the store's largest offset.
+        let pageNumber = min(max(1, Int(Self.param(q, "page") ?? "1") ?? 1), 1_000_000)
+        var chosen = q.filter { $0.0 == "col" }.map(\.1)
+        if chosen.isEmpty, let cols = Self.param(q, "cols"), !cols.isEmpty { chosen = cols.split(separator: ",").map(String.init) }
+        var error: String?
+        var status = HTTPResponse.Status.ok
+        var runs: [Run] = []
+        var hasNext = false
+        do {
+            let filter = try SearchFilterParser.parse(filterText, for: .runs)
+            let order = orderText.isEmpty ? [] : [try SearchFilterParser.parseOrderBy(orderText, for: .runs)]
+            let found = try await tracking.searchRuns(RunSearch(
+                experimentIDs: [experiment.id], filter: filter, orderBy: order, maxResults: Self.pageSize + 1, offset: (pageNumber - 1) * Self.pageSize))
+            hasNext = found.items.count > Self.pageSize
+            runs = Array(found.items.prefix(Self.pageSize))
+        } catch let e as EnsembleError {
+            error = e.message
+            status = .badRequest
         }
+        let metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
+        let paramKeys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
+        let available = metricKeys.map { "metrics.\($0)" } + paramKeys.map { "params.\($0)" }
+        if chosen.isEmpty { chosen = Array((metricKeys.prefix(4).map { "metrics.\($0)" }) + paramKeys.prefix(3).map { "params.\($0)" }) }
+        chosen = chosen.filter { available.contains($0) || $0.hasPrefix("metrics.") || $0.hasPrefix("params.") }
+        let cols = chosen.joined(separator: ",")
+        func link(order: String? = nil, page: Int? = nil) -> String {
+            var parts = ["filter=\(Self.urlComponent(filterText))", "cols=\(Self.urlComponent(cols))"]
+            parts.append("order=\(Self.urlComponent(order ?? orderText))")
+            if let page { parts.append("page=\(page)") }
+            return "/experiments/\(Self.urlComponent(experiment.id))?" + parts.joined(separator: "&")
+        }
+        func sortLink(_ key: String) -> String {
+            let quoted = key.contains(".") ? key.split(separator: ".", maxSplits: 1).map(String.init) : [key]
+            let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1])`" : key
+            let descending = orderText == "\(base) DESC"
+            return link(order: "\(base) \(descending ? "ASC" : "DESC")")
+        }
+        let rows: [Context] = runs.map { run in
+            let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            let params = Dictionary(run.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            let cells = chosen.map { col -> String in
+                if col.hasPrefix("metrics.") { return metrics[String(col.dropFirst(8))].map(Self.number) ?? "" }
+                return params[String(col.dropFirst(7))] ?? ""
+            }
+            return ["id": run.info.runID, "name": run.info.runName, "started": Self.when(run.info.startTime), "status": run.info.status.rawValue,
+                    "statusClass": Self.statusClass(run.info.status), "cells": cells]
+        }
+        var ctx: Context = ["title": experiment.name, "id": experiment.id, "name": experiment.name, "filter": filterText, "order": orderText, "cols": cols]
+        ctx["error"] = error as Any
+        ctx["rows"] = rows
+        ctx["count"] = runs.count
+        ctx["page"] = pageNumber
+        if pageNumber > 1 { ctx["prev"] = link(page: pageNumber - 1) }
+        if hasNext { ctx["next"] = link(page: pageNumber + 1) }
+        ctx["sortName"] = link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC"))
+        ctx["sortStart"] = link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC"))
+        ctx["columns"] = chosen.map { col -> Context in ["label": col, "sortURL": sortLink(col)] }
+        ctx["available"] = available.map { key -> Context in ["key": key, "on": chosen.contains(key)] }
+        return render("runs", ctx, status: status)
     }
 
     func chartSeries(runID: String, key: String, byTime: Bool) async throws -> (points: [(Double, Double)], count: Int) {
@@ -246,193 +231,177 @@ struct WebHandlers: Sendable {
         return (points, history.count)
     }
 
-    func run(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let run = try await tracking.run(id: c["id"] ?? "")
-            let experiment = try? await tracking.experiment(id: run.info.experimentID)
-            let q = Self.query(r)
-            let logY = Self.param(q, "log") == "1"
-            let byTime = Self.param(q, "x") == "time"
-            var charts: [Context] = []
-            for (i, metric) in run.metrics.sorted(by: { $0.key < $1.key }).prefix(12).enumerated() {
-                let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
-                let readout = "readout-\(i)"
-                charts.append(["key": metric.key, "points": count, "readout": readout,
-                               "svg": SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)])
-            }
-            // The artifact folder being browsed (`?dir=`), checked like every artifact path.
-            let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
-            var artifacts: [Context] = []
-            if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root.appending(dir)) {
-                artifacts = entries.map { e -> Context in
-                    let path = dir.isRoot ? e.name : "\(dir)/\(e.name)"
-                    return ["path": e.name, "urlPath": Self.urlComponent(path), "isDir": e.isDirectory, "size": e.size ?? 0, "runID": run.info.runID]
-                }
-            }
-            let parent = dir.isRoot ? nil : dir.segments.dropLast().joined(separator: "/")
-            let duration = run.info.endTime.map { end -> String in
-                let s = Double(end - run.info.startTime) / 1000
-                return s < 120 ? String(format: "%.0f s", s) : String(format: "%.1f min", s / 60)
-            }
-            return render("run", [
-                "title": run.info.runName, "id": run.info.runID, "name": run.info.runName, "status": run.info.status.rawValue,
-                "statusClass": Self.statusClass(run.info.status), "experimentID": run.info.experimentID, "experiment": experiment?.name ?? run.info.experimentID,
-                "started": Self.when(run.info.startTime), "duration": duration as Any, "user": run.info.userID.isEmpty ? nil as Any? : run.info.userID,
-                "params": run.params.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
-                "metrics": run.metrics.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": Self.number($0.value), "step": $0.step] },
-                "tags": run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }.map { ["key": $0.key, "value": $0.value] },
-                "inputs": run.datasetInputs.map { ["name": $0.dataset.name, "digest": $0.dataset.digest, "context": $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used"] },
-                "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts, "dir": dir.isRoot ? nil as Any? : dir.description,
-                "parentURL": parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" } as Any,
-            ])
+    func run(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let run = try await tracking.run(id: try c.capture("id"))
+        let experiment = try? await tracking.experiment(id: run.info.experimentID)
+        let q = Self.query(r)
+        let logY = Self.param(q, "log") == "1"
+        let byTime = Self.param(q, "x") == "time"
+        var charts: [Context] = []
+        for (i, metric) in run.metrics.sorted(by: { $0.key < $1.key }).prefix(12).enumerated() {
+            let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
+            let readout = "readout-\(i)"
+            charts.append(["key": metric.key, "points": count, "readout": readout,
+                           "svg": SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)])
         }
+        // The artifact folder being browsed (`?dir=`), checked like every artifact path.
+        let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
+        var artifacts: [Context] = []
+        if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root.appending(dir)) {
+            artifacts = entries.map { e -> Context in
+                let path = dir.isRoot ? e.name : "\(dir)/\(e.name)"
+                return ["path": e.name, "urlPath": Self.urlComponent(path), "isDir": e.isDirectory, "size": e.size ?? 0, "runID": run.info.runID]
+            }
+        }
+        let parent = dir.isRoot ? nil : dir.segments.dropLast().joined(separator: "/")
+        let duration = run.info.endTime.map { end -> String in
+            let s = Double(end - run.info.startTime) / 1000
+            return s < 120 ? String(format: "%.0f s", s) : String(format: "%.1f min", s / 60)
+        }
+        return render("run", [
+            "title": run.info.runName, "id": run.info.runID, "name": run.info.runName, "status": run.info.status.rawValue,
+            "statusClass": Self.statusClass(run.info.status), "experimentID": run.info.experimentID, "experiment": experiment?.name ?? run.info.experimentID,
+            "started": Self.when(run.info.startTime), "duration": duration as Any, "user": run.info.userID.isEmpty ? nil as Any? : run.info.userID,
+            "params": run.params.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
+            "metrics": run.metrics.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": Self.number($0.value), "step": $0.step] },
+            "tags": run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }.map { ["key": $0.key, "value": $0.value] },
+            "inputs": run.datasetInputs.map { ["name": $0.dataset.name, "digest": $0.dataset.digest, "context": $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used"] },
+            "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts, "dir": dir.isRoot ? nil as Any? : dir.description,
+            "parentURL": parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" } as Any,
+        ])
     }
 
-    func compare(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let ids = Array(Self.query(r).filter { $0.0 == "run" }.map(\.1).prefix(10))
-            guard ids.count >= 2 else { throw EnsembleError.invalid("Choose at least two runs to compare (tick them in an experiment's run table).") }
-            var runs: [Run] = []
-            for id in ids { runs.append(try await tracking.run(id: id)) }
-            let keys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
-            let params: [Context] = keys.map { key in
-                let values = runs.map { r in r.params.first { $0.key == key }?.value ?? "—" }
-                return ["key": key, "values": values, "differs": Set(values).count > 1]
-            }.sorted { ($0["differs"] as! Bool) && !($1["differs"] as! Bool) }
-            var charts: [Context] = []
-            for (i, key) in Set(runs.flatMap { $0.metrics.map(\.key) }).sorted().prefix(8).enumerated() {
-                var series: [SVGChart.Series] = []
-                for run in runs where run.metrics.contains(where: { $0.key == key }) {
-                    series.append(.init(name: run.info.runName, points: try await chartSeries(runID: run.info.runID, key: key, byTime: false).points))
-                }
-                charts.append(["key": key, "readout": "cmp-\(i)", "svg": SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")])
+    func compare(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let ids = Array(Self.query(r).filter { $0.0 == "run" }.map(\.1).prefix(10))
+        guard ids.count >= 2 else { throw EnsembleError.invalid("Choose at least two runs to compare (tick them in an experiment's run table).") }
+        var runs: [Run] = []
+        for id in ids { runs.append(try await tracking.run(id: id)) }
+        let keys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
+        let params: [Context] = keys.map { key in
+            let values = runs.map { r in r.params.first { $0.key == key }?.value ?? "—" }
+            return ["key": key, "values": values, "differs": Set(values).count > 1]
+        }.sorted { ($0["differs"] as! Bool) && !($1["differs"] as! Bool) }
+        var charts: [Context] = []
+        for (i, key) in Set(runs.flatMap { $0.metrics.map(\.key) }).sorted().prefix(8).enumerated() {
+            var series: [SVGChart.Series] = []
+            for run in runs where run.metrics.contains(where: { $0.key == key }) {
+                series.append(.init(name: run.info.runName, points: try await chartSeries(runID: run.info.runID, key: key, byTime: false).points))
             }
-            let q = Self.query(r)
-            let paramKeys = keys, metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
-            let chosenParam = Self.param(q, "param").flatMap { paramKeys.contains($0) ? $0 : nil } ?? paramKeys.first
-            let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil } ?? metricKeys.first
-            var ctx: Context = ["title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts]
-            ctx["runIDs"] = runs.map { ["id": $0.info.runID] }
-            ctx["paramOptions"] = paramKeys.map { ["key": $0, "selected": $0 == chosenParam] }
-            ctx["metricOptions"] = metricKeys.map { ["key": $0, "selected": $0 == chosenMetric] }
-            if let chosenParam, let chosenMetric { ctx["scatter"] = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
-            return render("compare", ctx)
+            charts.append(["key": key, "readout": "cmp-\(i)", "svg": SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")])
         }
+        let q = Self.query(r)
+        let paramKeys = keys, metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
+        let chosenParam = Self.param(q, "param").flatMap { paramKeys.contains($0) ? $0 : nil } ?? paramKeys.first
+        let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil } ?? metricKeys.first
+        var ctx: Context = ["title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts]
+        ctx["runIDs"] = runs.map { ["id": $0.info.runID] }
+        ctx["paramOptions"] = paramKeys.map { ["key": $0, "selected": $0 == chosenParam] }
+        ctx["metricOptions"] = metricKeys.map { ["key": $0, "selected": $0 == chosenMetric] }
+        if let chosenParam, let chosenMetric { ctx["scatter"] = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
+        return render("compare", ctx)
     }
 
     // MARK: Models and lineage
 
-    func models(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], maxResults: 1000)).items
-            return render("models", ["title": "Models", "models": models.map { m -> Context in
-                ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": m.latestVersions.map(\.version).max().map(String.init) ?? "-",
-                 "description": m.description ?? ""]
-            }])
-        }
+    func models(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], maxResults: 1000)).items
+        return render("models", ["title": "Models", "models": models.map { m -> Context in
+            ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": m.latestVersions.map(\.version).max().map(String.init) ?? "-",
+             "description": m.description ?? ""]
+        }])
     }
 
-    func model(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let name = c["name"] ?? ""
-            let model = try await registry.registeredModel(name: name)
-            let versions = try await registry.searchModelVersions(
-                RegistrySearch(filter: try SearchFilterParser.parse("name = '\(name.replacingOccurrences(of: "'", with: "''"))'", for: .modelVersions), maxResults: 1000)).items
-            let events = try await registry.registryEvents(name: name)
-            return render("model", [
-                "title": model.name, "name": model.name, "description": model.description ?? "",
-                "versions": versions.sorted { $0.version > $1.version }.map { v -> Context in
-                    ["version": v.version, "stage": v.currentStage.rawValue, "aliases": v.aliases, "runID": v.runID as Any, "created": Self.when(v.creationTimestamp),
-                     "urlName": Self.urlComponent(model.name)]
-                },
-                "history": events.reversed().map { ["when": Self.when($0.timestamp), "version": $0.version.map { "v\($0)" } ?? "", "kind": $0.kind.rawValue, "detail": $0.detail, "actor": $0.actor ?? ""] },
-            ])
-        }
+    func model(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let name = try c.capture("name")
+        let model = try await registry.registeredModel(name: name)
+        let versions = try await registry.searchModelVersions(
+            RegistrySearch(filter: try SearchFilterParser.parse("name = '\(name.replacingOccurrences(of: "'", with: "''"))'", for: .modelVersions), maxResults: 1000)).items
+        let events = try await registry.registryEvents(name: name)
+        return render("model", [
+            "title": model.name, "name": model.name, "description": model.description ?? "",
+            "versions": versions.sorted { $0.version > $1.version }.map { v -> Context in
+                ["version": v.version, "stage": v.currentStage.rawValue, "aliases": v.aliases, "runID": v.runID as Any, "created": Self.when(v.creationTimestamp),
+                 "urlName": Self.urlComponent(model.name)]
+            },
+            "history": events.reversed().map { ["when": Self.when($0.timestamp), "version": $0.version.map { "v\($0)" } ?? "", "kind": $0.kind.rawValue, "detail": $0.detail, "actor": $0.actor ?? ""] },
+        ])
     }
 
-    func lineagePage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let q = Self.query(r)
-            let root: LineageRoot
-            let label: String
-            if let model = Self.param(q, "model"), let v = Self.param(q, "version").flatMap({ Int64($0) }) {
-                root = .modelVersion(name: model, version: v)
-                label = "\(model) v\(v)"
-            } else if let run = Self.param(q, "run") {
-                root = .run(id: run)
-                label = "run \(run)"
-            } else {
-                throw EnsembleError.invalid("Open lineage from a run or a model version page.")
-            }
-            let graph = try await lineage.graph(from: root)
-            let nodes = Dictionary(graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
-            return render("lineage", [
-                "title": "Lineage", "root": label, "apiURL": api, "svg": Self.lineageSVG(graph),
-                "edges": graph.edges.map { e -> Context in
-                    ["fromKind": nodes[e.from]?.kind.rawValue ?? "", "fromLabel": nodes[e.from]?.label ?? e.from, "relation": e.relation,
-                     "toKind": nodes[e.to]?.kind.rawValue ?? "", "toLabel": nodes[e.to]?.label ?? e.to]
-                },
-            ])
+    func lineagePage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let q = Self.query(r)
+        let root: LineageRoot
+        let label: String
+        if let model = Self.param(q, "model"), let v = Self.param(q, "version").flatMap({ Int64($0) }) {
+            root = .modelVersion(name: model, version: v)
+            label = "\(model) v\(v)"
+        } else if let run = Self.param(q, "run") {
+            root = .run(id: run)
+            label = "run \(run)"
+        } else {
+            throw EnsembleError.invalid("Open lineage from a run or a model version page.")
         }
+        let graph = try await lineage.graph(from: root)
+        let nodes = Dictionary(graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
+        return render("lineage", [
+            "title": "Lineage", "root": label, "apiURL": api, "svg": Self.lineageSVG(graph),
+            "edges": graph.edges.map { e -> Context in
+                ["fromKind": nodes[e.from]?.kind.rawValue ?? "", "fromLabel": nodes[e.from]?.label ?? e.from, "relation": e.relation,
+                 "toKind": nodes[e.to]?.kind.rawValue ?? "", "toLabel": nodes[e.to]?.label ?? e.to]
+            },
+        ])
     }
 
     // MARK: Team and projects
 
-    func teamPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let people = try await team.people(), roles = try await team.roles(), projects = try await team.projects()
-            let skillCounts = Dictionary(people.flatMap { $0.skills.keys.map { ($0, 1) } }, uniquingKeysWith: +)
-            let skills = skillCounts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(16).map(\.key)
-            let report = Coverage.report(people: people, roles: roles, projects: projects)
-            func who(_ g: CoverageReport.Gap) -> String { g.people.isEmpty ? "nobody" : "only \(g.people.joined(separator: ", "))" }
-            return render("team", [
-                "title": "Team",
-                "people": people.map { p -> Context in
-                    ["id": p.id, "name": p.name, "roles": p.roles.joined(separator: ", "), "free": Self.pct(p.freeCapacity), "success": Self.pct(p.successRate),
-                     "learning": p.learningGoals.joined(separator: ", "),
-                     "worksOn": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] }]
-                },
-                "skills": skills, "matrix": people.map { p -> Context in ["name": p.name, "levels": skills.map { p.skills[$0] ?? 0 }] },
-                "stageGaps": report.stages.map { ["subject": $0.subject, "who": who($0)] },
-                "skillGaps": report.skills.map { ["subject": $0.subject, "who": who($0)] },
-                "missingRoles": report.missingRoles.isEmpty ? "none" : report.missingRoles.joined(separator: ", "),
-            ])
-        }
+    func teamPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let people = try await team.people(), roles = try await team.roles(), projects = try await team.projects()
+        let skillCounts = Dictionary(people.flatMap { $0.skills.keys.map { ($0, 1) } }, uniquingKeysWith: +)
+        let skills = skillCounts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(16).map(\.key)
+        let report = Coverage.report(people: people, roles: roles, projects: projects)
+        func who(_ g: CoverageReport.Gap) -> String { g.people.isEmpty ? "nobody" : "only \(g.people.joined(separator: ", "))" }
+        return render("team", [
+            "title": "Team",
+            "people": people.map { p -> Context in
+                ["id": p.id, "name": p.name, "roles": p.roles.joined(separator: ", "), "free": Self.pct(p.freeCapacity), "success": Self.pct(p.successRate),
+                 "learning": p.learningGoals.joined(separator: ", "),
+                 "worksOn": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] }]
+            },
+            "skills": skills, "matrix": people.map { p -> Context in ["name": p.name, "levels": skills.map { p.skills[$0] ?? 0 }] },
+            "stageGaps": report.stages.map { ["subject": $0.subject, "who": who($0)] },
+            "skillGaps": report.skills.map { ["subject": $0.subject, "who": who($0)] },
+            "missingRoles": report.missingRoles.isEmpty ? "none" : report.missingRoles.joined(separator: ", "),
+        ])
     }
 
-    func personPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let p = try await team.person(id: c["id"] ?? "")
-            return render("person", [
-                "title": p.name, "id": p.id, "name": p.name, "email": p.email, "roles": p.roles.joined(separator: ", "),
-                "skillsText": p.skills.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: "; "),
-                "learningText": p.learningGoals.joined(separator: "; "),
-                "skills": p.skills.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
-                "capacity": Self.pct(p.capacity), "free": Self.pct(p.freeCapacity),
-                "assignments": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] },
-                "learning": p.learningGoals.joined(separator: ", "), "expertise": p.expertise.joined(separator: ", "), "success": Self.pct(p.successRate),
-                "history": p.history.map { ["project": $0.project, "outcome": $0.outcome.rawValue] },
-            ])
-        }
+    func personPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let p = try await team.person(id: try c.capture("id"))
+        return render("person", [
+            "title": p.name, "id": p.id, "name": p.name, "email": p.email, "roles": p.roles.joined(separator: ", "),
+            "skillsText": p.skills.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: "; "),
+            "learningText": p.learningGoals.joined(separator: "; "),
+            "skills": p.skills.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
+            "capacity": Self.pct(p.capacity), "free": Self.pct(p.freeCapacity),
+            "assignments": p.assignments.map { ["project": $0.project, "share": Self.pct($0.allocation)] },
+            "learning": p.learningGoals.joined(separator: ", "), "expertise": p.expertise.joined(separator: ", "), "success": Self.pct(p.successRate),
+            "history": p.history.map { ["project": $0.project, "outcome": $0.outcome.rawValue] },
+        ])
     }
 
-    func projectsPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let projects = try await team.projects(), people = try await team.people()
-            let ranked = Portfolio.rank(projects: projects, people: people)
-            return render("projects", [
-                "title": "Projects", "stages": board(projects), "freeFTE": String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
-                "portfolio": ranked.map { e -> Context in
-                    ["rank": e.rank, "project": e.project, "name": e.name, "stage": e.stage.rawValue, "score": String(format: "%.2f", e.score),
-                     "fte": String(format: "%.1f", e.requiredFTE), "fits": e.fits ? "fits" : "does not fit", "fitClass": e.fits ? "ok" : "bad", "note": e.note]
-                },
-            ])
-        }
+    func projectsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let projects = try await team.projects(), people = try await team.people()
+        let ranked = Portfolio.rank(projects: projects, people: people)
+        return render("projects", [
+            "title": "Projects", "stages": board(projects), "freeFTE": String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
+            "portfolio": ranked.map { e -> Context in
+                ["rank": e.rank, "project": e.project, "name": e.name, "stage": e.stage.rawValue, "score": String(format: "%.2f", e.score),
+                 "fte": String(format: "%.1f", e.requiredFTE), "fits": e.fits ? "fits" : "does not fit", "fitClass": e.fits ? "ok" : "bad", "note": e.note]
+            },
+        ])
     }
 
-    func projectPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page { try await renderProject(c["id"] ?? "", gateError: nil) }
+    func projectPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        try await renderProject(try c.capture("id"), gateError: nil)
     }
 
     func renderProject(_ id: String, gateError: String?) async throws -> Response {
@@ -494,15 +463,13 @@ struct WebHandlers: Sendable {
     }
 
     /// The update form: a urlencoded POST, answered with a redirect to the project page.
-    func postUpdate(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let id = c["id"] ?? ""
-            let body = try await r.body.collect(upTo: 64 * 1024)
-            let fields = try RequestFields.parseQuery(String(buffer: body))
-            func field(_ name: String) -> String { fields.first { $0.0 == name }?.1 ?? "" }
-            _ = try await team.addUpdate(ProjectUpdate(project: id, author: field("author"), done: field("done"), next: field("next"), blocked: field("blocked")))
-            return Response(status: .seeOther, headers: [.location: "/projects/\(Self.urlComponent(id))"])
-        }
+    func postUpdate(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let id = try c.capture("id")
+        let body = try await r.body.collect(upTo: 64 * 1024)
+        let fields = try RequestFields.parseQuery(String(buffer: body))
+        func field(_ name: String) -> String { fields.first { $0.0 == name }?.1 ?? "" }
+        _ = try await team.addUpdate(ProjectUpdate(project: id, author: field("author"), done: field("done"), next: field("next"), blocked: field("blocked")))
+        return Response(status: .seeOther, headers: [.location: "/projects/\(Self.urlComponent(id))"])
     }
 }
 
@@ -516,34 +483,30 @@ extension WebHandlers {
 
     static func redirect(_ to: String) -> Response { Response(status: .seeOther, headers: [.location: to]) }
 
-    func saveChecklist(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let id = c["id"] ?? ""
-            let done = Set(try await Self.form(r).filter { $0.0 == "item" }.compactMap { Int($0.1) })
-            var p = try await team.project(id: id)
-            p.checklists[p.stage.rawValue] = p.checklist(for: p.stage).enumerated().map { ChecklistItem(text: $0.element.text, done: done.contains($0.offset)) }
-            try await team.saveProject(p, create: false, actor: RequestActor.current)
-            return Self.redirect("/projects/\(Self.urlComponent(id))")
-        }
+    func saveChecklist(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let id = try c.capture("id")
+        let done = Set(try await Self.form(r).filter { $0.0 == "item" }.compactMap { Int($0.1) })
+        var p = try await team.project(id: id)
+        p.checklists[p.stage.rawValue] = p.checklist(for: p.stage).enumerated().map { ChecklistItem(text: $0.element.text, done: done.contains($0.offset)) }
+        try await team.saveProject(p, create: false, actor: c.actor)
+        return Self.redirect("/projects/\(Self.urlComponent(id))")
     }
 
-    func moveStage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let id = c["id"] ?? ""
-            let fields = try await Self.form(r)
-            func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
-            guard let target = ProjectStage(rawValue: field("to")) else { throw EnsembleError.invalid("Choose a stage to move to.") }
-            let people = try await team.people(), roles = try await team.roles()
-            do {
-                _ = try await team.moveProject(id: id, to: target, why: field("why"), actor: RequestActor.current ?? (field("by").isEmpty ? nil : field("by"))) { project in
-                    let problems = StageGate.problems(moving: project, to: target, people: people, roles: roles)
-                    if !problems.isEmpty { throw EnsembleError.invalid(problems.joined(separator: " ")) }
-                }
-            } catch let error as EnsembleError where error.code == .invalidParameterValue {
-                return try await renderProject(id, gateError: "Cannot move to \(target.rawValue): " + error.message)
+    func moveStage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let id = try c.capture("id")
+        let fields = try await Self.form(r)
+        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+        guard let target = ProjectStage(rawValue: field("to")) else { throw EnsembleError.invalid("Choose a stage to move to.") }
+        let people = try await team.people(), roles = try await team.roles()
+        do {
+            _ = try await team.moveProject(id: id, to: target, why: field("why"), actor: c.actor ?? (field("by").isEmpty ? nil : field("by"))) { project in
+                let problems = StageGate.problems(moving: project, to: target, people: people, roles: roles)
+                if !problems.isEmpty { throw EnsembleError.invalid(problems.joined(separator: " ")) }
             }
-            return Self.redirect("/projects/\(Self.urlComponent(id))")
+        } catch let error as EnsembleError where error.code == .invalidParameterValue {
+            return try await renderProject(id, gateError: "Cannot move to \(target.rawValue): " + error.message)
         }
+        return Self.redirect("/projects/\(Self.urlComponent(id))")
     }
 
     func projectFormContext(_ p: Project, heading: String, action: String, cancel: String, error: String?) -> Context {
@@ -607,95 +570,83 @@ extension WebHandlers {
                                  urgency: score("urgency", p.scores.urgency), confidence: score("confidence", p.scores.confidence))
     }
 
-    func newProjectForm(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page { render("projectForm", projectFormContext(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil)) }
+    func newProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        render("projectForm", projectFormContext(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil))
     }
 
-    func createProject(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let fields = try await Self.form(r)
-            var p = Project(id: "", name: "")
-            do {
-                try Self.apply(fields, to: &p)
-                p.id = RoleCatalog.slug(p.name)
-                guard !p.id.isEmpty, p.id != "new" else { throw EnsembleError.invalid("Name: give the project a name (letters or digits).") }
-                try await team.saveProject(p, create: true, actor: RequestActor.current)
-            } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
-                return render("projectForm", projectFormContext(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
-            }
-            return Self.redirect("/projects/\(Self.urlComponent(p.id))")
+    func createProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let fields = try await Self.form(r)
+        var p = Project(id: "", name: "")
+        do {
+            try Self.apply(fields, to: &p)
+            p.id = RoleCatalog.slug(p.name)
+            guard !p.id.isEmpty, p.id != "new" else { throw EnsembleError.invalid("Name: give the project a name (letters or digits).") }
+            try await team.saveProject(p, create: true, actor: c.actor)
+        } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
+            return render("projectForm", projectFormContext(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
         }
+        return Self.redirect("/projects/\(Self.urlComponent(p.id))")
     }
 
-    func editProjectForm(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let p = try await team.project(id: c["id"] ?? "")
-            let path = "/projects/\(Self.urlComponent(p.id))"
-            return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
+    func editProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let p = try await team.project(id: try c.capture("id"))
+        let path = "/projects/\(Self.urlComponent(p.id))"
+        return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
+    }
+
+    func saveProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        var p = try await team.project(id: try c.capture("id"))
+        let path = "/projects/\(Self.urlComponent(p.id))"
+        do {
+            try Self.apply(try await Self.form(r), to: &p)
+            try await team.saveProject(p, create: false, actor: c.actor)
+        } catch let error as EnsembleError where error.code == .invalidParameterValue {
+            return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
         }
+        return Self.redirect(path)
     }
 
-    func saveProject(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            var p = try await team.project(id: c["id"] ?? "")
-            let path = "/projects/\(Self.urlComponent(p.id))"
-            do {
-                try Self.apply(try await Self.form(r), to: &p)
-                try await team.saveProject(p, create: false, actor: RequestActor.current)
-            } catch let error as EnsembleError where error.code == .invalidParameterValue {
-                return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
-            }
-            return Self.redirect(path)
+    func saveSkills(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        var person = try await team.person(id: try c.capture("id"))
+        let fields = try await Self.form(r)
+        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+        let parsed = try TeamSpreadsheet.person(from: ["name": person.name, "email": person.email, "id": person.id, "skills": field("skills"), "learning_goals": field("learning")])
+        person.skills = parsed.skills
+        person.learningGoals = parsed.learningGoals
+        try await team.savePerson(person, create: false)
+        return Self.redirect("/people/\(Self.urlComponent(person.id))")
+    }
+
+    func datasetsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        var byName: [String: (Int, Int64)] = [:]
+        for d in try await datasets.datasetNames() { byName[d.name, default: (0, 0)].0 = d.versions }
+        for d in try await stored.storedDatasets() { byName[d.name, default: (0, 0)].1 = d.versions }
+        return render("datasets", ["title": "Datasets", "datasets": byName.keys.sorted().map { name -> Context in
+            ["name": name, "urlName": Self.urlComponent(name), "logged": byName[name]!.0, "stored": byName[name]!.1]
+        }])
+    }
+
+    func datasetPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let name = try c.capture("name")
+        let logged = (try? await datasets.datasetVersions(name: name)) ?? []
+        let storedVersions = try await stored.storedDatasetVersions(name: name)
+        guard !logged.isEmpty || !storedVersions.isEmpty else { throw EnsembleError.notFound("No dataset named '\(name)'.") }
+        func users(_ digest: String) -> [Context] {
+            logged.filter { $0.dataset.digest == digest }.flatMap { $0.usedBy }.map { ["runID": $0.runID, "runName": $0.runName, "context": $0.context ?? "used"] }
         }
-    }
-
-    func saveSkills(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            var person = try await team.person(id: c["id"] ?? "")
-            let fields = try await Self.form(r)
-            func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
-            let parsed = try TeamSpreadsheet.person(from: ["name": person.name, "email": person.email, "id": person.id, "skills": field("skills"), "learning_goals": field("learning")])
-            person.skills = parsed.skills
-            person.learningGoals = parsed.learningGoals
-            try await team.savePerson(person, create: false)
-            return Self.redirect("/people/\(Self.urlComponent(person.id))")
-        }
-    }
-
-    func datasetsPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            var byName: [String: (Int, Int64)] = [:]
-            for d in try await datasets.datasetNames() { byName[d.name, default: (0, 0)].0 = d.versions }
-            for d in try await stored.storedDatasets() { byName[d.name, default: (0, 0)].1 = d.versions }
-            return render("datasets", ["title": "Datasets", "datasets": byName.keys.sorted().map { name -> Context in
-                ["name": name, "urlName": Self.urlComponent(name), "logged": byName[name]!.0, "stored": byName[name]!.1]
-            }])
-        }
-    }
-
-    func datasetPage(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let name = c["name"] ?? ""
-            let logged = (try? await datasets.datasetVersions(name: name)) ?? []
-            let storedVersions = try await stored.storedDatasetVersions(name: name)
-            guard !logged.isEmpty || !storedVersions.isEmpty else { throw EnsembleError.notFound("No dataset named '\(name)'.") }
-            func users(_ digest: String) -> [Context] {
-                logged.filter { $0.dataset.digest == digest }.flatMap { $0.usedBy }.map { ["runID": $0.runID, "runName": $0.runName, "context": $0.context ?? "used"] }
-            }
-            var storedCtx: [Context] = []
-            for v in storedVersions {
-                let full = try await stored.storedDatasetVersion(name: name, version: v.version)
-                storedCtx.append([
-                    "version": v.version, "files": v.fileCount, "size": v.totalSize, "when": Self.when(v.createdAt), "by": v.createdBy as Any,
-                    "description": v.description ?? "", "digest": v.digest, "users": users(v.mlflowDigest) + users(v.digest),
-                    "manifest": full.files.prefix(500).map { ["path": $0.path, "size": $0.size, "sha": $0.sha256] },
-                ])
-            }
-            return render("dataset", [
-                "title": name, "name": name, "stored": storedCtx,
-                "logged": logged.map { ["digest": $0.dataset.digest, "sourceType": $0.dataset.sourceType, "users": users($0.dataset.digest)] },
+        var storedCtx: [Context] = []
+        for v in storedVersions {
+            let full = try await stored.storedDatasetVersion(name: name, version: v.version)
+            storedCtx.append([
+                "version": v.version, "files": v.fileCount, "size": v.totalSize, "when": Self.when(v.createdAt), "by": v.createdBy as Any,
+                "description": v.description ?? "", "digest": v.digest, "users": users(v.mlflowDigest) + users(v.digest),
+                "manifest": full.files.prefix(500).map { ["path": $0.path, "size": $0.size, "sha": $0.sha256] },
             ])
         }
+        return render("dataset", [
+            "title": name, "name": name, "stored": storedCtx,
+            "logged": logged.map { ["digest": $0.dataset.digest, "sourceType": $0.dataset.sourceType, "users": users($0.dataset.digest)] },
+        ])
     }
 }
 
@@ -706,32 +657,30 @@ extension WebHandlers {
 
     /// `/runs/{id}/artifact?path=`: text and JSON shown (pretty-printed JSON), images shown, anything
     /// else offered for download; every path goes through `ArtifactPath`.
-    func artifactPreview(_ r: Request, _ c: [String: String]) async throws -> Response {
-        await page {
-            let run = try await tracking.run(id: c["id"] ?? "")
-            let raw = Self.param(Self.query(r), "path") ?? ""
-            let path = try ArtifactPath(raw)
-            guard !path.isRoot else { throw EnsembleError.invalid("Choose a file to preview.") }
-            let reader = try files.artifacts.openForReading(try files.runRoot(run).appending(path))
-            defer { reader.close() }
-            let ext = path.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
-            let download = "/get-artifact?run_id=\(run.info.runID)&path=\(Self.urlComponent(path.description))"
-            var ctx: Context = ["title": path.name, "name": path.name, "runID": run.info.runID, "runName": run.info.runName, "download": download, "size": reader.size]
-            if ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"].contains(ext) {
-                ctx["image"] = download
-            } else if reader.size <= Self.previewLimit {
-                let bytes = try reader.readAll()
-                if let text = String(validating: bytes, as: UTF8.self) {
-                    if ext == "json", let value = try? JSONParser.parse(bytes) {
-                        ctx["text"] = Self.prettyJSON(value)
-                    } else {
-                        ctx["text"] = text
-                    }
+    func artifactPreview(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let run = try await tracking.run(id: try c.capture("id"))
+        let raw = Self.param(Self.query(r), "path") ?? ""
+        let path = try ArtifactPath(raw)
+        guard !path.isRoot else { throw EnsembleError.invalid("Choose a file to preview.") }
+        let reader = try files.artifacts.openForReading(try files.runRoot(run).appending(path))
+        defer { reader.close() }
+        let ext = path.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        let download = "/get-artifact?run_id=\(run.info.runID)&path=\(Self.urlComponent(path.description))"
+        var ctx: Context = ["title": path.name, "name": path.name, "runID": run.info.runID, "runName": run.info.runName, "download": download, "size": reader.size]
+        if ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"].contains(ext) {
+            ctx["image"] = download
+        } else if reader.size <= Self.previewLimit {
+            let bytes = try reader.readAll()
+            if let text = String(validating: bytes, as: UTF8.self) {
+                if ext == "json", let value = try? JSONParser.parse(bytes) {
+                    ctx["text"] = Self.prettyJSON(value)
+                } else {
+                    ctx["text"] = text
                 }
             }
-            if ctx["text"] == nil && ctx["image"] == nil { ctx["note"] = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
-            return render("artifact", ctx)
         }
+        if ctx["text"] == nil && ctx["image"] == nil { ctx["note"] = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
+        return render("artifact", ctx)
     }
 
     static func prettyJSON(_ v: JSONValue, indent: String = "") -> String {
@@ -810,5 +759,39 @@ extension WebHandlers {
             svg += String(format: "<text x=\"%.0f\" y=\"%.0f\">", p.0 + 8, p.1 + 18) + htmlEscape(label) + "<title>\(htmlEscape(n.label))</title></text>"
         }
         return svg + "</svg>"
+    }
+}
+
+extension WebHandlers {
+    /// The pages of the web UI and their static assets, at the root.
+    var routes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.get("static/app.css", use: css)
+        r.get("static/app.js", use: js)
+        r.get("favicon.ico", use: favicon)
+        r.get("/", use: home)
+        r.get("experiments", use: experiments)
+        r.get("experiments/{id}", use: experimentRuns)
+        r.get("runs/{id}", use: run)
+        r.get("runs/{id}/artifact", use: artifactPreview)
+        r.get("compare", use: compare)
+        r.get("models", use: models)
+        r.get("models/{name}", use: model)
+        r.get("lineage", use: lineagePage)
+        r.get("team", use: teamPage)
+        r.get("people/{id}", use: personPage)
+        r.post("people/{id}/skills", use: saveSkills)
+        r.get("projects", use: projectsPage)
+        r.get("projects/new", use: newProjectForm)
+        r.post("projects/new", use: createProject)
+        r.get("projects/{id}", use: projectPage)
+        r.get("projects/{id}/edit", use: editProjectForm)
+        r.post("projects/{id}/edit", use: saveProject)
+        r.post("projects/{id}/checklist", use: saveChecklist)
+        r.post("projects/{id}/stage", use: moveStage)
+        r.post("projects/{id}/updates", use: postUpdate)
+        r.get("datasets", use: datasetsPage)
+        r.get("datasets/{name}", use: datasetPage)
+        return r
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import EnsembleClient
+import EnsembleJSON
 import EnsembleMetrics
-import EnsembleServer
 import Foundation
 
 struct EvalCommand: AsyncParsableCommand {

@@ -1,5 +1,5 @@
+import EnsembleJSON
 import EnsembleMetrics
-import EnsembleServer
 import Foundation
 
 /// Adds bootstrap intervals to a report when asked.

@@ -1,4 +1,4 @@
-import EnsembleServer
+import EnsembleJSON
 import Foundation
 
 /// A failure in an input file, with the line it happened on.

@@ -33,7 +33,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     /// The JSON type name used in error hints.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "bool"
@@ -53,7 +53,7 @@ public struct JSONParser {
         public var reason: String
     }
 
-    static let maxDepth = 64
+    public static let maxDepth = 64
 
     public static func parse(_ bytes: UnsafeRawBufferPointer) throws(SyntaxError) -> JSONValue {
         var p = JSONParser(bytes: bytes)

@@ -1,6 +1,6 @@
 import Testing
 
-@testable import EnsembleServer
+@testable import EnsembleJSON
 
 @Suite("JSON")
 struct JSONTests {

@@ -27,6 +27,8 @@ extension SQLiteStore: TeamStore {
     public func saveRole(_ role: Role) async throws {
         var role = role
         guard !role.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("name: a role needs a name.") }
+        try Validation.validateDisplayName(role.name, field: "name", maxLength: Validation.maxPersonNameLength)
+        guard role.id.count <= Validation.maxSlugLength else { throw EnsembleError.invalid("id: at most \(Validation.maxSlugLength) characters.") }
         guard !role.id.isEmpty, RoleCatalog.slug(role.id) == role.id else { throw EnsembleError.invalid("id: '\(role.id)' must be a slug of lower-case letters, digits and '-'.") }
         role.builtIn = RoleCatalog.builtIn.contains { $0.id == role.id }
         let doc = try Self.encode(role), id = role.id

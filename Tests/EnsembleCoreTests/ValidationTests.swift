@@ -113,3 +113,34 @@ struct MetricSamplingTests {
         #expect(MetricSampling.sampleSteps(runSteps: [a], start: 2000, end: 3000, maxResults: 5) == [])
     }
 }
+
+@Suite("Display names")
+struct DisplayNameTests {
+    @Test("invisible, control and text-direction characters are refused, with the character named", arguments: [
+        "x\u{0}y", "a\u{202E}b", "admin\u{200B}", "\u{FEFF}name", "tab\there", "line\nbreak", "mark\u{200F}", "iso\u{2066}late", "c1\u{85}",
+    ])
+    func hidden(name: String) {
+        #expect(throws: EnsembleError.self) { try Validation.validateDisplayName(name, field: "name", maxLength: 100) }
+        #expect(throws: EnsembleError.self) { try Validation.validateExperimentName(name) }
+        #expect(throws: EnsembleError.self) { try Validation.validateModelName(name) }
+    }
+
+    @Test("ordinary names in any script pass, emoji sequences with joiners included", arguments: [
+        "churn-model v2", "café", "模型实验", "مدل", "👩‍🔬 lab", "model.decoder.block.12.self_attention",
+    ])
+    func visible(name: String) throws {
+        try Validation.validateDisplayName(name, field: "name", maxLength: 100)
+        try Validation.validateExperimentName(name)
+    }
+
+    @Test("length limits hold on people and projects")
+    func lengths() {
+        var p = Person(id: String(repeating: "a", count: 10_000), name: "A", email: "a@b.c")
+        #expect(throws: EnsembleError.self) { try p.validate(knownRoles: []) }
+        p.id = "a"
+        p.name = String(repeating: "n", count: 10_000)
+        #expect(throws: EnsembleError.self) { try p.validate(knownRoles: []) }
+        p.name = "Ada"
+        #expect(throws: Never.self) { try p.validate(knownRoles: []) }
+    }
+}

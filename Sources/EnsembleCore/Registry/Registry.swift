@@ -181,6 +181,7 @@ extension Validation {
         if name == "." || name == ".." || name.count > 256 {
             throw .invalid("Invalid model name: '\(name)'. Choose a plain name of at most 256 characters.")
         }
+        try Validation.validateDisplayName(name, field: "model name", maxLength: 256)
     }
 
     /// Aliases: letters, digits, `_` and `-`, at most 255 characters, and not `latest` or `v<digits>`

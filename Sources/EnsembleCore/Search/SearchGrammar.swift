@@ -1,3 +1,5 @@
+import Foundation
+
 /// MLflow's search grammar: `AND`-joined comparisons such as
 /// ``metrics.acc > 0.9 AND params.model = 'cnn' AND tags.`team name` LIKE 'vis%'``.
 ///
@@ -53,6 +55,19 @@ public struct SearchClause: Sendable, Equatable {
         self.key = key
         self.comparator = comparator
         self.value = value
+    }
+
+    /// Names of experiments and models are stored NFC-normalised, so a filter on `name` is
+    /// normalised the same way: `name = 'café'` finds the experiment whatever the accent's encoding.
+    func withNormalizedName() -> SearchClause {
+        guard key.type == .attribute, key.name == "name" else { return self }
+        var copy = self
+        switch value {
+        case .string(let s): copy.value = .string(s.precomposedStringWithCanonicalMapping)
+        case .list(let items): copy.value = .list(items.map(\.precomposedStringWithCanonicalMapping))
+        default: break
+        }
+        return copy
     }
 }
 
@@ -278,7 +293,7 @@ public enum SearchFilterParser {
             }
             let clause = SearchClause(key: key, comparator: comparator, value: value)
             try check(clause, entity: entity, filter: filter)
-            clauses.append(clause)
+            clauses.append(entity == .runs ? clause : clause.withNormalizedName())
             if i == tokens.count { break }
             guard case .word(let w) = tokens[i], w.uppercased() == "AND" else {
                 if case .word(let w) = tokens[i], w.uppercased() == "OR" {

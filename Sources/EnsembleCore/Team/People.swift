@@ -90,6 +90,9 @@ public struct Person: Sendable, Codable, Equatable {
     /// Checks every field; the messages name the field and what is allowed.
     public func validate(knownRoles: Set<String>) throws(EnsembleError) {
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalid("name: must not be empty.") }
+        try Validation.validateDisplayName(name, field: "name", maxLength: Validation.maxPersonNameLength)
+        guard id.count <= Validation.maxSlugLength else { throw .invalid("id: at most \(Validation.maxSlugLength) characters; got \(id.count).") }
+        guard email.count <= 320 else { throw .invalid("email: at most 320 characters.") }
         guard Self.isEmail(email) else { throw .invalid("email: '\(email)' is not an e-mail address (name@domain).") }
         guard !id.isEmpty, RoleCatalog.slug(id) == id else { throw .invalid("id: '\(id)' must be a slug of lower-case letters, digits and '-'.") }
         for role in roles where !knownRoles.contains(role) {

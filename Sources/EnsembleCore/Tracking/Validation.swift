@@ -19,6 +19,9 @@ public enum Validation {
     public static let maxBatchParams = 100
     public static let maxBatchTags = 100
     public static let maxBatchEntities = 1000
+    /// People, projects and roles: names a person reads, ids that go into URLs.
+    public static let maxPersonNameLength = 200
+    public static let maxSlugLength = 100
 
     /// Checks a metric, param or tag key: MLflow's character set, no path tricks, bounded length.
     /// - Parameter kind: `metric`, `param` or `tag`, used in the message.
@@ -115,6 +118,40 @@ public enum Validation {
         }
         if name.count > maxExperimentNameLength {
             throw .invalid("Experiment name exceeds the maximum length of \(maxExperimentNameLength) characters")
+        }
+        try validateDisplayName(name, field: "experiment name", maxLength: maxExperimentNameLength)
+    }
+
+    /// Characters no name may hold: they are invisible or reorder what a person reads, so two names
+    /// that look the same could differ, or a name could pose as another (`"admin\u{202E}nimda"`).
+    /// Zero-width joiners inside emoji sequences are the one exception worth making, and they are
+    /// allowed between two non-ASCII scalars.
+    static func isHiddenScalar(_ v: UInt32) -> Bool {
+        switch v {
+        case 0x00...0x1F, 0x7F...0x9F: true  // C0 and C1 controls, DEL (tabs and newlines included)
+        case 0x200B, 0x200C, 0x200E, 0x200F, 0x2060...0x2064, 0xFEFF: true  // zero-width and direction marks
+        case 0x202A...0x202E, 0x2066...0x2069: true  // bidi embeddings, overrides and isolates
+        case 0x180E, 0x061C, 0xFFF9...0xFFFB: true  // Mongolian vowel separator, Arabic letter mark, interlinear
+        default: false
+        }
+    }
+
+    /// The rule every human-chosen name follows on every path (create, rename, search, the team):
+    /// at most `maxLength` characters, no control, zero-width or bidi-override characters, and no
+    /// NUL (which SQLite's C API would silently cut the name at).
+    public static func validateDisplayName(_ value: String, field: String, maxLength: Int) throws(EnsembleError) {
+        if value.count > maxLength {
+            throw .invalid("\(field): at most \(maxLength) characters; got \(value.count).")
+        }
+        let scalars = Array(value.unicodeScalars)
+        for (i, scalar) in scalars.enumerated() {
+            let v = scalar.value
+            if v == 0x200D, i > 0, i + 1 < scalars.count, scalars[i - 1].value > 0x7F, scalars[i + 1].value > 0x7F { continue }
+            if v == 0x200D || isHiddenScalar(v) {
+                throw .invalid(
+                    "\(field): '\(value.unicodeScalars.map { isHiddenScalar($0.value) || $0.value == 0x200D ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined())' holds an invisible or text-direction character (U+\(String(format: "%04X", v))). Use visible characters only."
+                )
+            }
         }
     }
 

@@ -21,9 +21,9 @@ enum WebTemplates {
 <h1>Team hub</h1>
 <div class="grid">
   <section class="card"><h2>Runs this week</h2><p><strong>{{runsThisWeek}}</strong> run(s) in the last 7 days</p>
-    <table><tbody>{{#recentRuns}}<tr><td><a href="/runs/{{id}}">{{name}}</a></td><td class="muted small">{{experiment}}</td><td class="muted small">{{when}}</td></tr>{{/recentRuns}}</tbody></table></section>
+    <table><tbody>{{#recentRuns}}<tr><td><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></td><td class="muted small"><bdi>{{experiment}}</bdi></td><td class="muted small">{{when}}</td></tr>{{/recentRuns}}</tbody></table></section>
   <section class="card"><h2>Recently registered models</h2>
-    <table><tbody>{{#models}}<tr><td><a href="/models/{{urlName}}">{{name}}</a></td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td class="muted small">v{{latest}}</td></tr>{{/models}}</tbody></table>
+    <table><tbody>{{#models}}<tr><td><a href="/models/{{urlName}}"><bdi>{{name}}</bdi></a></td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td class="muted small">v{{latest}}</td></tr>{{/models}}</tbody></table>
     {{^models}}<p class="muted">No registered models yet.</p>{{/models}}</section>
   <section class="card"><h2>Activity</h2>
     <ul class="small">{{#activity}}<li><span class="muted">{{when}}</span> {{#project}}<a href="/projects/{{project}}">{{project}}</a>{{/project}} {{summary}}{{#actor}} <span class="muted">— {{actor}}</span>{{/actor}}</li>{{/activity}}</ul>
@@ -35,7 +35,7 @@ enum WebTemplates {
 """#
 
     static let board = #"""
-<div class="board">{{#stages}}<div class="col"><h3>{{name}} ({{count}})</h3>{{#projects}}<div class="item"><a href="/projects/{{id}}">{{name}}</a>{{#owner}}<div class="muted small">owner {{owner}}</div>{{/owner}}{{#late}}<div><span class="badge {{lateClass}}">{{late}}</span></div>{{/late}}</div>{{/projects}}</div>{{/stages}}</div>
+<div class="board">{{#stages}}<div class="col"><h3><bdi>{{name}}</bdi> ({{count}})</h3>{{#projects}}<div class="item"><a href="/projects/{{id}}"><bdi>{{name}}</bdi></a>{{#owner}}<div class="muted small">owner {{owner}}</div>{{/owner}}{{#late}}<div><span class="badge {{lateClass}}">{{late}}</span></div>{{/late}}</div>{{/projects}}</div>{{/stages}}</div>
 """#
 
     static let experiments = #"""
@@ -43,14 +43,14 @@ enum WebTemplates {
 <h1>Experiments</h1>
 <form class="inline" method="get" action="/experiments"><label for="q" class="muted">Name contains</label><input type="search" id="q" name="q" value="{{q}}"><button>Search</button></form>
 <div class="scroll"><table><thead><tr><th>Name</th><th>ID</th><th>Last update</th></tr></thead><tbody>
-{{#experiments}}<tr><td><a href="/experiments/{{id}}">{{name}}</a></td><td class="muted">{{id}}</td><td class="muted small">{{updated}}</td></tr>{{/experiments}}
+{{#experiments}}<tr><td><a href="/experiments/{{id}}"><bdi>{{name}}</bdi></a></td><td class="muted">{{id}}</td><td class="muted small">{{updated}}</td></tr>{{/experiments}}
 </tbody></table></div>{{^experiments}}<p class="muted">No experiments match.</p>{{/experiments}}
 {{> footer}}
 """#
 
     static let runs = #"""
 {{> header}}
-<h1>{{name}}</h1>
+<h1><bdi>{{name}}</bdi></h1>
 <form class="inline" method="get" action="/experiments/{{id}}">
   <label for="filter" class="muted">Filter</label>
   <input type="search" id="filter" name="filter" value="{{filter}}" placeholder="metrics.accuracy > 0.9 and params.model = 'xgb'">
@@ -61,7 +61,7 @@ enum WebTemplates {
 <div class="scroll"><table id="runs"><thead><tr><th><span class="muted">cmp</span></th>
   <th><a href="{{sortName}}">Run</a></th><th><a href="{{sortStart}}">Started</a></th><th>Status</th>
   {{#columns}}<th class="num"><a href="{{sortURL}}">{{label}}</a></th>{{/columns}}</tr></thead>
-<tbody>{{#rows}}<tr><td><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td><a href="/runs/{{id}}">{{name}}</a></td><td class="muted small">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="num">{{.}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
+<tbody>{{#rows}}<tr><td><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></td><td class="muted small">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="num">{{.}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
 {{^rows}}<p class="muted">No runs match.</p>{{/rows}}
 <div class="pager">{{#prev}}<a href="{{prev}}" rel="prev">← Previous</a>{{/prev}}<span class="muted">Page {{page}} · {{count}} run(s) shown</span>{{#next}}<a href="{{next}}" rel="next">Next →</a>{{/next}}
 <button type="submit">Compare selected</button></div>
@@ -74,13 +74,13 @@ enum WebTemplates {
 
     static let run = #"""
 {{> header}}
-<h1>{{name}} <span class="badge {{statusClass}}">{{status}}</span></h1>
-<p class="muted small">Run {{id}} in <a href="/experiments/{{experimentID}}">{{experiment}}</a> · started {{started}}{{#duration}} · {{duration}}{{/duration}}{{#user}} · by {{user}}{{/user}}</p>
+<h1><bdi>{{name}}</bdi> <span class="badge {{statusClass}}">{{status}}</span></h1>
+<p class="muted small">Run {{id}} in <a href="/experiments/{{experimentID}}"><bdi>{{experiment}}</bdi></a> · started {{started}}{{#duration}} · {{duration}}{{/duration}}{{#user}} · by {{user}}{{/user}}</p>
 <div class="grid">
 <section class="card"><h2>Parameters</h2><dl class="kv">{{#params}}<dt>{{key}}</dt><dd>{{value}}</dd>{{/params}}</dl>{{^params}}<p class="muted">None.</p>{{/params}}</section>
 <section class="card"><h2>Latest metrics</h2><dl class="kv">{{#metrics}}<dt>{{key}}</dt><dd>{{value}} <span class="muted small">step {{step}}</span></dd>{{/metrics}}</dl>{{^metrics}}<p class="muted">None.</p>{{/metrics}}</section>
 <section class="card"><h2>Tags</h2><dl class="kv">{{#tags}}<dt>{{key}}</dt><dd>{{value}}</dd>{{/tags}}</dl>{{^tags}}<p class="muted">None.</p>{{/tags}}</section>
-<section class="card"><h2>Dataset inputs</h2><ul>{{#inputs}}<li>{{name}} <span class="muted small">@{{digest}} · {{context}}</span></li>{{/inputs}}</ul>{{^inputs}}<p class="muted">None.</p>{{/inputs}}</section>
+<section class="card"><h2>Dataset inputs</h2><ul>{{#inputs}}<li><bdi>{{name}}</bdi> <span class="muted small">@{{digest}} · {{context}}</span></li>{{/inputs}}</ul>{{^inputs}}<p class="muted">None.</p>{{/inputs}}</section>
 </div>
 <h2>Charts</h2>
 <form class="inline noprint" method="get" action="/runs/{{id}}"><label><input type="checkbox" name="log" value="1" {{#log}}checked{{/log}}> log scale</label>
@@ -99,7 +99,7 @@ enum WebTemplates {
 <h1>Compare {{count}} runs</h1>
 {{#error}}<p class="error">{{error}}</p>{{/error}}
 <h2>Parameters</h2>
-<div class="scroll"><table><thead><tr><th>Parameter</th>{{#runs}}<th><a href="/runs/{{id}}">{{name}}</a></th>{{/runs}}</tr></thead>
+<div class="scroll"><table><thead><tr><th>Parameter</th>{{#runs}}<th><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></th>{{/runs}}</tr></thead>
 <tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td>{{key}}{{#differs}} <span class="badge warn">differs</span>{{/differs}}</td>{{#values}}<td>{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
 <h2>Metrics</h2>
 <div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
@@ -115,14 +115,14 @@ enum WebTemplates {
 {{> header}}
 <h1>Registered models</h1>
 <div class="scroll"><table><thead><tr><th>Name</th><th>Latest</th><th>Aliases</th><th>Description</th></tr></thead><tbody>
-{{#models}}<tr><td><a href="/models/{{urlName}}">{{name}}</a></td><td>v{{latest}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td class="small">{{description}}</td></tr>{{/models}}
+{{#models}}<tr><td><a href="/models/{{urlName}}"><bdi>{{name}}</bdi></a></td><td>v{{latest}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td class="small">{{description}}</td></tr>{{/models}}
 </tbody></table></div>{{^models}}<p class="muted">No registered models yet.</p>{{/models}}
 {{> footer}}
 """#
 
     static let model = #"""
 {{> header}}
-<h1>{{name}}</h1><p>{{description}}</p>
+<h1><bdi>{{name}}</bdi></h1><p>{{description}}</p>
 <h2>Versions</h2>
 <div class="scroll"><table><thead><tr><th>Version</th><th>Stage</th><th>Aliases</th><th>Source run</th><th>Created</th><th></th></tr></thead><tbody>
 {{#versions}}<tr><td>v{{version}}</td><td>{{stage}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td>{{#runID}}<a href="/runs/{{runID}}">{{runID}}</a>{{/runID}}</td><td class="small muted">{{created}}</td><td><a href="/lineage?model={{urlName}}&amp;version={{version}}">lineage</a></td></tr>{{/versions}}
@@ -148,11 +148,11 @@ enum WebTemplates {
 {{> header}}
 <h1>Team</h1>
 <div class="scroll"><table><thead><tr><th>Name</th><th>Roles</th><th>Works on</th><th class="num">Free</th><th class="num">Success</th><th>Learning</th></tr></thead><tbody>
-{{#people}}<tr><td><a href="/people/{{id}}">{{name}}</a></td><td class="small">{{roles}}</td><td class="small">{{#worksOn}}<a href="/projects/{{project}}">{{project}}</a> {{share}} {{/worksOn}}</td><td class="num">{{free}}</td><td class="num">{{success}}</td><td class="small muted">{{learning}}</td></tr>{{/people}}
+{{#people}}<tr><td><a href="/people/{{id}}"><bdi>{{name}}</bdi></a></td><td class="small">{{roles}}</td><td class="small">{{#worksOn}}<a href="/projects/{{project}}">{{project}}</a> {{share}} {{/worksOn}}</td><td class="num">{{free}}</td><td class="num">{{success}}</td><td class="small muted">{{learning}}</td></tr>{{/people}}
 </tbody></table></div>{{^people}}<p class="muted">Nobody yet: <code>ensemble team import people.csv</code> or <code>ensemble demo</code>.</p>{{/people}}
 <h2>Skills matrix</h2>
 <div class="scroll"><table class="heat"><thead><tr><th>Person</th>{{#skills}}<th title="{{.}}">{{.}}</th>{{/skills}}</tr></thead><tbody>
-{{#matrix}}<tr><td>{{name}}</td>{{#levels}}<td class="lvl lvl{{.}}">{{.}}</td>{{/levels}}</tr>{{/matrix}}</tbody></table></div>
+{{#matrix}}<tr><td><bdi>{{name}}</bdi></td>{{#levels}}<td class="lvl lvl{{.}}">{{.}}</td>{{/levels}}</tr>{{/matrix}}</tbody></table></div>
 <h2>Coverage gaps</h2>
 <div class="grid"><div class="card"><h3>Stages</h3><ul>{{#stageGaps}}<li>{{subject}}: {{who}}</li>{{/stageGaps}}</ul>{{^stageGaps}}<p class="muted">Every stage has two or more people.</p>{{/stageGaps}}</div>
 <div class="card"><h3>Skills</h3><ul>{{#skillGaps}}<li>{{subject}}: {{who}}</li>{{/skillGaps}}</ul></div>
@@ -162,7 +162,7 @@ enum WebTemplates {
 
     static let person = #"""
 {{> header}}
-<h1>{{name}}</h1><p class="muted">{{email}} · {{roles}}</p>
+<h1><bdi>{{name}}</bdi></h1><p class="muted">{{email}} · {{roles}}</p>
 <div class="grid">
 <section class="card"><h2>Skills</h2><dl class="kv">{{#skills}}<dt>{{key}}</dt><dd>{{value}}/5</dd>{{/skills}}</dl></section>
 <section class="card"><h2>Capacity</h2><p>{{capacity}} of a week, {{free}} free</p><ul>{{#assignments}}<li><a href="/projects/{{project}}">{{project}}</a> {{share}}</li>{{/assignments}}</ul></section>
@@ -184,18 +184,18 @@ enum WebTemplates {
 {{> board}}
 <h2>Portfolio <span class="muted small">{{freeFTE}} FTE free next quarter</span></h2>
 <div class="scroll"><table><thead><tr><th>#</th><th>Project</th><th>Stage</th><th class="num">Score</th><th class="num">FTE</th><th>Fits</th><th>Why</th></tr></thead><tbody>
-{{#portfolio}}<tr><td>{{rank}}</td><td><a href="/projects/{{project}}">{{name}}</a></td><td>{{stage}}</td><td class="num">{{score}}</td><td class="num">{{fte}}</td><td><span class="badge {{fitClass}}">{{fits}}</span></td><td class="small">{{note}}</td></tr>{{/portfolio}}
+{{#portfolio}}<tr><td>{{rank}}</td><td><a href="/projects/{{project}}"><bdi>{{name}}</bdi></a></td><td>{{stage}}</td><td class="num">{{score}}</td><td class="num">{{fte}}</td><td><span class="badge {{fitClass}}">{{fits}}</span></td><td class="small">{{note}}</td></tr>{{/portfolio}}
 </tbody></table></div>
 {{> footer}}
 """#
 
     static let project = #"""
 {{> header}}
-<h1>{{name}} <span class="badge">{{stage}}</span></h1>
+<h1><bdi>{{name}}</bdi> <span class="badge">{{stage}}</span></h1>
 <div class="grid">
 <section class="card"><h2>Business requirements</h2><dl class="kv"><dt>Problem</dt><dd>{{problem}}</dd><dt>Objective</dt><dd>{{objective}}</dd><dt>ML framing</dt><dd>{{framing}}</dd><dt>Delivery</dt><dd>{{delivery}}</dd><dt>Risks</dt><dd>{{risks}}</dd><dt>Stakeholders</dt><dd>{{stakeholders}}</dd></dl></section>
 <section class="card"><h2>Metrics</h2><table><thead><tr><th>Metric</th><th class="num">Baseline</th><th class="num">Target</th><th class="num">Best run</th></tr></thead><tbody>
-{{#metrics}}<tr><td>{{name}} <span class="muted small">{{kind}}</span></td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td class="num">{{#bestRun}}<a href="/runs/{{bestRun}}">{{best}}</a>{{/bestRun}}{{^bestRun}}—{{/bestRun}}</td></tr>{{/metrics}}</tbody></table></section>
+{{#metrics}}<tr><td><bdi>{{name}}</bdi> <span class="muted small">{{kind}}</span></td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td class="num">{{#bestRun}}<a href="/runs/{{bestRun}}">{{best}}</a>{{/bestRun}}{{^bestRun}}—{{/bestRun}}</td></tr>{{/metrics}}</tbody></table></section>
 </div>
 <h2>Forecast</h2>
 {{#due}}<p>Due <strong>{{date}}</strong>{{#verdict}} — <span class="badge {{cls}}">{{verdict}}</span>{{/verdict}}</p>{{/due}}
@@ -203,7 +203,7 @@ enum WebTemplates {
 {{^forecast}}<p class="muted">No tasks with estimates yet.</p>{{/forecast}}
 <div class="grid">
 <section class="card"><h2>Stage history</h2><ul>{{#history}}<li><span class="muted small">{{when}}</span> {{from}} → {{to}}{{#by}} by {{by}}{{/by}}{{#why}}: {{why}}{{/why}}</li>{{/history}}</ul>{{^history}}<p class="muted">No moves yet.</p>{{/history}}</section>
-<section class="card"><h2>Staffing for {{stage}}</h2><ol>{{#staffing}}<li><a href="/people/{{person}}">{{name}}</a> <span class="muted small">{{score}}</span><div class="small">{{reasons}}</div></li>{{/staffing}}</ol></section>
+<section class="card"><h2>Staffing for {{stage}}</h2><ol>{{#staffing}}<li><a href="/people/{{person}}"><bdi>{{name}}</bdi></a> <span class="muted small">{{score}}</span><div class="small">{{reasons}}</div></li>{{/staffing}}</ol></section>
 <section class="card"><h2>Links</h2><p>Experiments: {{#experiments}}<a href="/experiments?q={{.}}">{{.}}</a> {{/experiments}}</p><p>Models: {{#models}}<a href="/models/{{.}}">{{.}}</a> {{/models}}</p></section>
 </div>
 <h2>Gate: leaving {{stage}}</h2>
@@ -228,7 +228,7 @@ enum WebTemplates {
 {{#error}}<p class="error">{{error}}</p>{{/error}}
 <form method="post" action="{{action}}">
 <div class="grid">
-<label>Name<br><input type="text" name="name" value="{{name}}" required></label>
+<label>Name<br><input type="text" name="name" value="{{name}}" dir="auto" required></label>
 <label>Problem<br><textarea name="problem" rows="3">{{problem}}</textarea></label>
 <label>Business objective<br><textarea name="objective" rows="3">{{objective}}</textarea></label>
 <label>ML framing<br><textarea name="framing" rows="3">{{framing}}</textarea></label>
@@ -252,30 +252,30 @@ enum WebTemplates {
 {{> header}}
 <h1>Datasets</h1>
 <div class="scroll"><table><thead><tr><th>Name</th><th class="num">Stored versions</th><th class="num">Logged digests</th></tr></thead><tbody>
-{{#datasets}}<tr><td><a href="/datasets/{{urlName}}">{{name}}</a></td><td class="num">{{stored}}</td><td class="num">{{logged}}</td></tr>{{/datasets}}
+{{#datasets}}<tr><td><a href="/datasets/{{urlName}}"><bdi>{{name}}</bdi></a></td><td class="num">{{stored}}</td><td class="num">{{logged}}</td></tr>{{/datasets}}
 </tbody></table></div>{{^datasets}}<p class="muted">No datasets yet: <code>ensemble dataset add NAME PATH</code>, or log inputs from runs.</p>{{/datasets}}
 {{> footer}}
 """#
 
     static let dataset = #"""
 {{> header}}
-<h1>{{name}}</h1>
+<h1><bdi>{{name}}</bdi></h1>
 <h2>Stored versions</h2>
 {{#stored}}<section class="card"><h3>v{{version}} <span class="muted small">{{files}} file(s), {{size}} bytes, {{when}}{{#by}} by {{by}}{{/by}}</span></h3>
 <p class="small">{{description}} <span class="muted">digest {{digest}}</span></p>
 <details><summary>Manifest</summary><table><thead><tr><th>Path</th><th class="num">Size</th><th>SHA-256</th></tr></thead><tbody>{{#manifest}}<tr><td>{{path}}</td><td class="num">{{size}}</td><td class="small muted">{{sha}}</td></tr>{{/manifest}}</tbody></table></details>
-<p class="small">Used by: {{#users}}<a href="/runs/{{runID}}">{{runName}}</a> ({{context}}) {{/users}}{{^users}}<span class="muted">no run yet</span>{{/users}}</p></section>{{/stored}}
+<p class="small">Used by: {{#users}}<a href="/runs/{{runID}}"><bdi>{{runName}}</bdi></a> ({{context}}) {{/users}}{{^users}}<span class="muted">no run yet</span>{{/users}}</p></section>{{/stored}}
 {{^stored}}<p class="muted">None.</p>{{/stored}}
 <h2>Digests logged by runs</h2>
 <div class="scroll"><table><thead><tr><th>Digest</th><th>Source</th><th>Runs</th></tr></thead><tbody>
-{{#logged}}<tr><td>{{digest}}</td><td class="small">{{sourceType}}</td><td>{{#users}}<a href="/runs/{{runID}}">{{runName}}</a> ({{context}}) {{/users}}</td></tr>{{/logged}}</tbody></table></div>
+{{#logged}}<tr><td>{{digest}}</td><td class="small">{{sourceType}}</td><td>{{#users}}<a href="/runs/{{runID}}"><bdi>{{runName}}</bdi></a> ({{context}}) {{/users}}</td></tr>{{/logged}}</tbody></table></div>
 {{> footer}}
 """#
 
     static let artifact = #"""
 {{> header}}
-<h1>{{name}}</h1>
-<p class="muted small">Artifact of <a href="/runs/{{runID}}">{{runName}}</a> · {{size}} bytes · <a href="{{download}}">download</a></p>
+<h1><bdi>{{name}}</bdi></h1>
+<p class="muted small">Artifact of <a href="/runs/{{runID}}"><bdi>{{runName}}</bdi></a> · {{size}} bytes · <a href="{{download}}">download</a></p>
 {{#image}}<img src="{{image}}" alt="{{name}}" style="max-width:100%">{{/image}}
 {{#text}}<pre class="card" style="white-space: pre-wrap; overflow-wrap: anywhere">{{text}}</pre>{{/text}}
 {{#note}}<p class="muted">{{note}}</p>{{/note}}

@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var logLevel: Logger.Level = .info
     /// Seconds a connection may sit idle (including a client that stalls mid-request) before it is closed.
     public var idleTimeoutSeconds: Int64 = 120
+    /// Seconds a client has to send a request's head, from connecting or from the previous response;
+    /// slower connections are closed (see ``ConnectionGuard``).
+    public var requestHeadTimeoutSeconds: Int64 = 15
     /// Log one line per request at `info` (else at `debug`).
     public var accessLog: Bool = false
 
@@ -168,7 +171,10 @@ public func buildApplication(configuration: ServerConfiguration, logger: Logger)
     let router = buildRouter(configuration: configuration, services: services)
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [ConnectionGuard(headTimeout: .seconds(configuration.requestHeadTimeoutSeconds))],
+                idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Ensemble/\(ensembleVersion)"),
         services: [StoreCheckpointService(store: services.store, logger: logger)],
         logger: logger

@@ -40,6 +40,12 @@ extension EnsembleCommand {
         @Option(help: "Log level. (env: ENSEMBLE_LOG_LEVEL; default: info)")
         var logLevel: LogLevelOption?
 
+        @Option(help: "Seconds a client has to send a request's head (from connecting or from the previous answer) before the connection is closed. (env: ENSEMBLE_REQUEST_HEAD_TIMEOUT; default: 15)")
+        var requestHeadTimeout: Int?
+
+        @Flag(help: "Log one line per request (method, path, status, milliseconds, user) at info level. (env: ENSEMBLE_ACCESS_LOG=1)")
+        var accessLog = false
+
         func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
             var config = ServerConfiguration()
             if let host = host ?? environment["ENSEMBLE_HOST"] { config.host = host }
@@ -64,6 +70,11 @@ extension EnsembleCommand {
                 }
                 config.logLevel = level
             }
+            if let seconds = requestHeadTimeout ?? environment["ENSEMBLE_REQUEST_HEAD_TIMEOUT"].flatMap({ Int($0) }) {
+                guard (1...3600).contains(seconds) else { throw ValidationError("--request-head-timeout must be between 1 and 3600 seconds, got \(seconds).") }
+                config.requestHeadTimeoutSeconds = Int64(seconds)
+            }
+            config.accessLog = accessLog || ["1", "true", "yes"].contains(environment["ENSEMBLE_ACCESS_LOG"]?.lowercased() ?? "")
             return config
         }
 

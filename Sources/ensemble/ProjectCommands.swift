@@ -204,7 +204,7 @@ struct ForecastCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forecast", abstract: "Monte Carlo forecast of a project's finish: P50/P80/P95, histogram, critical tasks.")
     @Argument var project: String
-    @Option(help: "Trials.") var trials: Int = 10_000
+    @Option(help: "Simulated schedules, 1 to 100,000.") var trials: Int = 10_000
     @Option(help: "Seed (same seed, same forecast).") var seed: UInt64 = 0
     @Option(help: "pert or triangular.") var distribution: String = "pert"
     @Flag(help: "Print JSON.") var json = false

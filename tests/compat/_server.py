@@ -48,9 +48,10 @@ class Server:
     data folder (the crash test relies on that).
     """
 
-    def __init__(self, data_dir: Path, log_path: Path):
+    def __init__(self, data_dir: Path, log_path: Path, extra_args: list[str] | None = None):
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
+        self.extra_args = list(extra_args or [])
         self.port = 0
         self.process: subprocess.Popen | None = None
 
@@ -86,7 +87,7 @@ class Server:
                 log.write(f"\n==> starting {binary} on port {self.port}\n".encode())
                 log.flush()
                 self.process = subprocess.Popen(
-                    [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data", str(self.data_dir)],
+                    [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data", str(self.data_dir), *self.extra_args],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

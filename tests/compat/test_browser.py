@@ -86,7 +86,7 @@ def test_every_page_in_a_browser(browser, demo):
         html = visit(browser, demo, path, shot)
         for text in texts:
             assert text in html, (path, text)
-    experiment = re.search(r'href="/experiments/(\d+)">churn-model', visit(browser, demo, "/experiments")).group(1)
+    experiment = re.search(r'href="/experiments/(\d+)"><bdi>churn-model', visit(browser, demo, "/experiments")).group(1)
     runs = visit(browser, demo, f"/experiments/{experiment}", "runs")
     run = re.search(r'href="/runs/([0-9a-f]{32})"', runs).group(1)
     visit(browser, demo, f"/runs/{run}", "run")
@@ -154,7 +154,7 @@ def test_runs_table_with_5000_runs_in_a_browser(browser, server):
     box.send_keys("metrics.score >= 990 and params.model = 'rf'")
     box.submit()
     wait_for(browser, lambda d: "Page 1" in d.page_source and "filter=" in d.current_url, "the filtered table")
-    names = re.findall(r'href="/runs/[0-9a-f]+">(run-\d+)<', browser.page_source)
+    names = re.findall(r'href="/runs/[0-9a-f]+"><bdi>(run-\d+)<', browser.page_source)
     assert names and all(((int(n[4:]) * 37) % 1000) >= 990 and int(n[4:]) % 3 == 1 for n in names)
     # Sort by the score column, descending (first click), then ascending.
     browser.find_element(By.LINK_TEXT, "metrics.score").click()

@@ -20,12 +20,21 @@ def test_health_version_server_info(shared_server):
     assert info["artifact_serving_enabled"] is True
 
 
-@pytest.mark.parametrize("path", ["/api/2.0/mlflow/nope", "/api/2.0/mlflow/registered-models/nothing", "/not-a-page", "/api/2.0/mlflow/runs/get/x"])
+@pytest.mark.parametrize("path", ["/api/2.0/mlflow/nope", "/api/2.0/mlflow/registered-models/nothing", "/api/v1/nope", "/api/2.0/mlflow/runs/get/x"])
 def test_unknown_routes_are_json_404(shared_server, path):
     r = requests.get(shared_server.url + path)
     assert r.status_code == 404
     assert r.headers["Content-Type"].startswith("application/json")
     assert r.json()["error_code"] == "ENDPOINT_NOT_FOUND"
+
+
+@pytest.mark.parametrize("path", ["/not-a-page", "/runs/x/y/z"])
+def test_unknown_pages_are_an_html_404(shared_server, path):
+    r = requests.get(shared_server.url + path)
+    assert r.status_code == 404
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "Not found" in r.text
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
 
 
 def test_ajax_prefix_serves_the_same_api(shared_server):
@@ -213,8 +222,8 @@ def test_metric_history_paging_over_rest(shared_server):
     sampled = requests.get(
         shared_server.api("metrics/get-history-bulk-interval"), params={"run_ids": [rid], "metric_key": "m", "max_results": 10}
     ).json()["metrics"]
-    assert len(sampled) == 10
-    assert sampled[0]["step"] == 0 and sampled[-1]["step"] == 249
+    # MLflow's sampling: every 25th of 250 steps, and the last one.
+    assert [m["step"] for m in sampled] == [0, 25, 50, 75, 100, 125, 150, 175, 200, 225, 249]
     assert all(m["run_id"] == rid for m in sampled)
     window = requests.get(
         shared_server.api("metrics/get-history-bulk-interval"),
@@ -543,3 +552,108 @@ def test_concurrent_conflicting_params(shared_server):
             assert status == 200, (value, status, body)
         else:
             assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", (value, status, body)
+
+
+def _closed_within(s: socket.socket, seconds: float) -> bool:
+    """True when the server closes `s` (EOF or reset) within `seconds`."""
+    s.settimeout(seconds)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_partial_request_heads_are_cut_off(tmp_path):
+    """A client that never finishes its request head (slowloris) loses the connection after the head
+    timeout, however slowly it keeps trickling bytes; a client that finishes is served."""
+    from _server import Server
+
+    srv = Server(tmp_path / "data", tmp_path / "server.log", ["--request-head-timeout", "2"]).start()
+    try:
+        slow = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", srv.port))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.append(s)
+        start = time.time()
+        # Keep trickling a byte a second: still cut off, because the head never completes.
+        for _ in range(3):
+            for s in slow:
+                try:
+                    s.sendall(b"a")
+                except OSError:
+                    pass
+            time.sleep(1)
+        assert all(_closed_within(s, 5) for s in slow)
+        assert time.time() - start < 10
+        for s in slow:
+            s.close()
+        # Keep-alive between requests: a second request within the timeout is served on the same connection.
+        with requests.Session() as session:
+            assert session.get(srv.url + "/health").text == "OK"
+            time.sleep(0.5)
+            assert session.get(srv.url + "/health").text == "OK"
+        assert srv.healthy()
+    finally:
+        srv.stop()
+
+
+def test_oversized_chunked_body_gets_413_and_the_connection_closes(shared_server):
+    """A chunked body past the route's limit is answered 413 and the connection is closed, so a
+    client streaming gigabytes is not read to the end (nor left waiting)."""
+    s = socket.create_connection(("127.0.0.1", shared_server.port), timeout=10)
+    try:
+        s.sendall(
+            b"POST /api/2.0/mlflow/experiments/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b"x" * 65536
+        answer = b""
+        closed = False
+        sent = 0
+        # Up to 64 MiB (the limit here is 4 MiB): the server must answer and close long before.
+        while sent < 64 * 1024 * 1024:
+            try:
+                s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            sent += len(chunk)
+            s.setblocking(False)
+            try:
+                data = s.recv(65536)
+                if data == b"":
+                    closed = True
+                    break
+                answer += data
+            except BlockingIOError:
+                pass
+            except ConnectionResetError:
+                closed = True
+                break
+            finally:
+                s.setblocking(True)
+        if not closed:
+            s.settimeout(5)
+            try:
+                while True:
+                    data = s.recv(65536)
+                    if not data:
+                        closed = True
+                        break
+                    answer += data
+            except (socket.timeout, ConnectionResetError) as e:
+                closed = isinstance(e, ConnectionResetError)
+        assert closed, f"connection still open after {sent} bytes"
+        assert sent < 64 * 1024 * 1024
+        if answer:
+            assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+            assert b"connection: close" in answer.lower()
+    finally:
+        s.close()
+    assert shared_server.healthy()

@@ -56,7 +56,7 @@ def test_every_page_renders_with_the_demo(demo):
     model = get(demo, "/models/churn-classifier")
     assert "alias_set" in model and "champion" in model
     experiments = get(demo, "/experiments")
-    exp_id = re.search(r'href="/experiments/(\d+)">churn-model', experiments).group(1)
+    exp_id = re.search(r'href="/experiments/(\d+)"><bdi>churn-model', experiments).group(1)
     runs = get(demo, f"/experiments/{exp_id}")
     assert runs.count('href="/runs/') == 18
     run_id = re.search(r'href="/runs/([0-9a-f]{32})"', runs).group(1)
@@ -103,7 +103,7 @@ def test_runs_table_searches_sorts_and_pages_5000_runs(server):
     t = time.perf_counter()
     filtered = get(server, f"/experiments/{exp}?filter=" + requests.utils.quote("metrics.m >= 4990 and params.k = '3'") + "&order=" + requests.utils.quote("metrics.m ASC"))
     elapsed = time.perf_counter() - t
-    names = re.findall(r'href="/runs/[0-9a-f]+">(r\d+)<', filtered)
+    names = re.findall(r'href="/runs/[0-9a-f]+"><bdi>(r\d+)<', filtered)
     assert names == [f"r{i}" for i in range(4990, 5000) if i % 7 == 3]
     assert elapsed < 30  # a sanity bound only; speed is measured by scripts/bench
     bad = get(server, f"/experiments/{exp}?filter=" + requests.utils.quote("metrics.m >"), status=400)
@@ -218,7 +218,7 @@ def test_artifact_browser_previews_and_refuses_traversal(server):
 
 def test_compare_scatter_and_lineage_drawing(demo):
     experiments = get(demo, "/experiments")
-    exp = re.search(r'href="/experiments/(\d+)">churn-model', experiments).group(1)
+    exp = re.search(r'href="/experiments/(\d+)"><bdi>churn-model', experiments).group(1)
     ids = re.findall(r'href="/runs/([0-9a-f]{32})"', get(demo, f"/experiments/{exp}"))[:4]
     compare = get(demo, "/compare?" + "&".join(f"run={i}" for i in ids) + "&param=max_depth&metric=roc_auc")
     assert compare.count("<circle") == 4 and "max_depth → roc_auc" in compare

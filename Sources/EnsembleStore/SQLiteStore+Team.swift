@@ -15,9 +15,12 @@ extension SQLiteStore: TeamStore {
     // MARK: Roles
 
     public func roles() async throws -> [Role] {
-        let stored = try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT doc FROM team_roles").map { try Self.decode(Role.self, $0[0]) }
-        }
+        try await pool.read { db in try Self.roles(db) }
+    }
+
+    /// The role catalog as seen inside a transaction: built-in roles as edited, then custom ones.
+    static func roles(_ db: Database) throws -> [Role] {
+        let stored = try Row.fetchAll(db, sql: "SELECT doc FROM team_roles").map { try Self.decode(Role.self, $0[0]) }
         var byID = Dictionary(uniqueKeysWithValues: RoleCatalog.builtIn.map { ($0.id, $0) })
         for role in stored { byID[role.id] = role }
         let builtInOrder = RoleCatalog.builtIn.map(\.id)
@@ -68,11 +71,12 @@ extension SQLiteStore: TeamStore {
         }
     }
 
+    /// Checks the person against the role catalog and writes them in one transaction, so a role
+    /// deleted at the same moment can never be left referenced.
     public func savePerson(_ person: Person, create: Bool) async throws {
-        let known = Set(try await roles().map(\.id))
-        try person.validate(knownRoles: known)
         let doc = try Self.encode(person)
         try await pool.write { db in
+            try person.validate(knownRoles: Set(try Self.roles(db).map(\.id)))
             if let other = try String.fetchOne(db, sql: "SELECT id FROM team_people WHERE email = ? AND id != ?", arguments: [person.email, person.id]) {
                 throw EnsembleError.alreadyExists("email: '\(person.email)' already belongs to '\(other)'.")
             }
@@ -89,10 +93,10 @@ extension SQLiteStore: TeamStore {
     }
 
     public func savePeople(_ people: [Person]) async throws {
-        let known = Set(try await roles().map(\.id))
-        for p in people { try p.validate(knownRoles: known) }
         let docs = try people.map { ($0, try Self.encode($0)) }
         try await pool.write { db in
+            let known = Set(try Self.roles(db).map(\.id))
+            for p in people { try p.validate(knownRoles: known) }
             for (p, doc) in docs {
                 try db.execute(sql: "DELETE FROM team_people WHERE email = ? AND id != ?", arguments: [p.email, p.id])
                 try db.execute(

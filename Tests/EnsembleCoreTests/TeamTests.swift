@@ -235,3 +235,24 @@ struct DueDateTests {
         #expect(throws: EnsembleError.invalid("due_date: 'soon' must be yyyy-mm-dd.")) { try p.validate() }
     }
 }
+
+@Suite("Slugs")
+struct SlugTests {
+    @Test("slugs are ASCII, accents folded, other runs one dash; names without Latin letters give none", arguments: [
+        ("Customer churn prediction", "customer-churn-prediction"), ("Café Crème", "cafe-creme"), ("  A--b__c  ", "a-b-c"),
+        ("Ĝôą-á-ûvò", "goa-a-uvo"), ("模型", ""), ("ＡＢＣ１２", "abc12"), ("x\u{202E}y", "x-y"),
+    ])
+    func slugs(name: String, expected: String) {
+        #expect(RoleCatalog.slug(name) == expected)
+    }
+
+    @Test("an id that is not an ASCII slug is refused with a suggestion")
+    func ids() {
+        var p = Project(id: "æ9ó", name: "P")
+        #expect(throws: EnsembleError.self) { try p.validate() }
+        p.id = ""
+        #expect(throws: EnsembleError.self) { try p.validate() }
+        p.id = "p-1"
+        #expect(throws: Never.self) { try p.validate() }
+    }
+}

@@ -7,8 +7,8 @@ import Testing
 @Suite("Lineage")
 struct LineageTests {
     /// Two runs trained on the same dataset version; the first logged a model that was registered.
-    func fixture() async throws -> (store: SQLiteStore, builder: LineageBuilder, run1: String, run2: String, model1: String, model2: String) {
-        let store = try RegistryStoreTests.makeStore()
+    func fixture(_ backend: StoreBackend = StoreBackend.all[0]) async throws -> (store: BackendStore, builder: LineageBuilder, run1: String, run2: String, model1: String, model2: String) {
+        let store = try backend.make()
         let data = DatasetInput(
             dataset: Dataset(name: "train", digest: "abc", sourceType: "local", source: "{}"),
             tags: [KeyValue(key: "mlflow.data.context", value: "training")]

@@ -6,15 +6,9 @@ import Testing
 
 @Suite("LoggedModelStore contract")
 struct LoggedModelStoreTests {
-    static func makeStore() throws -> SQLiteStore {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-models-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return try SQLiteStore(path: dir.appendingPathComponent("db.sqlite").path)
-    }
-
-    @Test("create, finalize, tag, param and delete a logged model")
-    func lifecycle() async throws {
-        let store = try Self.makeStore()
+    @Test("create, finalize, tag, param and delete a logged model", arguments: StoreBackend.all)
+    func lifecycle(backend: StoreBackend) async throws {
+        let store = try backend.make()
         let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: []))
         let created = try await store.createLoggedModel(
             NewLoggedModel(experimentID: "0", name: "model", modelType: "pyfunc", sourceRunID: run.info.runID,
@@ -43,9 +37,9 @@ struct LoggedModelStoreTests {
         #expect(await errorCode { _ = try await store.finalizeLoggedModel(id: created.modelID, status: .ready) } == .resourceDoesNotExist)
     }
 
-    @Test("creation needs an active experiment; an unknown source run is stored as given (as MLflow does)")
-    func creationRules() async throws {
-        let store = try Self.makeStore()
+    @Test("creation needs an active experiment; an unknown source run is stored as given (as MLflow does)", arguments: StoreBackend.all)
+    func creationRules(backend: StoreBackend) async throws {
+        let store = try backend.make()
         #expect(await errorCode { _ = try await store.createLoggedModel(NewLoggedModel(experimentID: "42", name: nil, modelType: nil, sourceRunID: nil, params: [], tags: [])) } == .resourceDoesNotExist)
         let orphan = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: nil, modelType: nil, sourceRunID: "nope", params: [], tags: []))
         #expect(try await store.loggedModel(id: orphan.modelID, allowDeleted: false).sourceRunID == "nope")
@@ -53,9 +47,9 @@ struct LoggedModelStoreTests {
         #expect(!unnamed.name.isEmpty)
     }
 
-    @Test("search by name, source run, tags, params and metrics, with order and pages")
-    func search() async throws {
-        let store = try Self.makeStore()
+    @Test("search by name, source run, tags, params and metrics, with order and pages", arguments: StoreBackend.all)
+    func search(backend: StoreBackend) async throws {
+        let store = try backend.make()
         let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: []))
         var ids: [String] = []
         for (i, name) in ["alpha", "beta", "gamma"].enumerated() {

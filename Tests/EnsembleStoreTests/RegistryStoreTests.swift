@@ -6,19 +6,13 @@ import Testing
 
 @Suite("RegistryStore contract")
 struct RegistryStoreTests {
-    static func makeStore() throws -> SQLiteStore {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-registry-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return try SQLiteStore(path: dir.appendingPathComponent("db.sqlite").path)
-    }
-
     static func newVersion(_ name: String, source: String = "s3://bucket/model") -> NewModelVersion {
         NewModelVersion(name: name, source: source, storageLocation: source, runID: nil, runLink: nil, modelID: nil, description: nil, tags: [])
     }
 
-    @Test("version numbers are never reused after deletes")
-    func numbering() async throws {
-        let store = try Self.makeStore()
+    @Test("version numbers are never reused after deletes", arguments: StoreBackend.all)
+    func numbering(backend: StoreBackend) async throws {
+        let store = try backend.make()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
         #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 1)
         #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 2)
@@ -29,9 +23,9 @@ struct RegistryStoreTests {
         #expect(await errorCode { _ = try await store.createModelVersion(Self.newVersion("nope"), actor: nil) } == .resourceDoesNotExist)
     }
 
-    @Test("aliases move, disappear with their version, and are recorded in the history")
-    func aliases() async throws {
-        let store = try Self.makeStore()
+    @Test("aliases move, disappear with their version, and are recorded in the history", arguments: StoreBackend.all)
+    func aliases(backend: StoreBackend) async throws {
+        let store = try backend.make()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
         _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil)
         _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil)
@@ -48,9 +42,9 @@ struct RegistryStoreTests {
         #expect(try await store.registryEvents(name: "m")[3].detail == "champion: 1 -> 2")
     }
 
-    @Test("stage transitions archive the others on request and bump the model's timestamp")
-    func stages() async throws {
-        let store = try Self.makeStore()
+    @Test("stage transitions archive the others on request and bump the model's timestamp", arguments: StoreBackend.all)
+    func stages(backend: StoreBackend) async throws {
+        let store = try backend.make()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
         for _ in 0..<3 { _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil) }
         _ = try await store.transitionStage(name: "m", version: 1, stage: .production, archiveExisting: false, actor: nil)
@@ -73,9 +67,9 @@ struct RegistryStoreTests {
         #expect(try await store.registeredModel(name: "m").lastUpdatedTimestamp == stamp)
     }
 
-    @Test("rename carries versions, tags, aliases and history; delete removes everything")
-    func renameAndDelete() async throws {
-        let store = try Self.makeStore()
+    @Test("rename carries versions, tags, aliases and history; delete removes everything", arguments: StoreBackend.all)
+    func renameAndDelete(backend: StoreBackend) async throws {
+        let store = try backend.make()
         _ = try await store.createRegisteredModel(name: "old", description: "d", tags: [KeyValue(key: "k", value: "v")])
         _ = try await store.createModelVersion(Self.newVersion("old"), actor: nil)
         try await store.setModelVersionTag(name: "old", version: 1, tag: KeyValue(key: "t", value: "1"))
@@ -92,9 +86,9 @@ struct RegistryStoreTests {
         #expect(try await store.createModelVersion(Self.newVersion("new"), actor: nil).version == 1)
     }
 
-    @Test("search: names, tags, the prompt guard, versions by run and number, pages")
-    func search() async throws {
-        let store = try Self.makeStore()
+    @Test("search: names, tags, the prompt guard, versions by run and number, pages", arguments: StoreBackend.all)
+    func search(backend: StoreBackend) async throws {
+        let store = try backend.make()
         for name in ["alpha", "beta", "prompt"] {
             _ = try await store.createRegisteredModel(name: name, description: nil, tags: name == "prompt" ? [KeyValue(key: "mlflow.prompt.is_prompt", value: "true")] : [])
         }

@@ -9,9 +9,9 @@ struct StoredDatasetStoreTests {
     static let a = String(repeating: "a", count: 64)
     static let b = String(repeating: "b", count: 64)
 
-    @Test("an unchanged manifest makes no version; a changed one makes the next number")
-    func versions() async throws {
-        let store = try RegistryStoreTests.makeStore()
+    @Test("an unchanged manifest makes no version; a changed one makes the next number", arguments: StoreBackend.all)
+    func versions(backend: StoreBackend) async throws {
+        let store = try backend.make()
         let files = [DatasetFile(path: "train.csv", size: 10, sha256: Self.a), DatasetFile(path: "test/x.csv", size: 5, sha256: Self.b)]
         let (v1, created1) = try await store.addDatasetVersion(name: "iris", files: files, description: "first", createdBy: "ana")
         #expect(created1 && v1.version == 1 && v1.fileCount == 2 && v1.totalSize == 15 && v1.createdBy == "ana")
@@ -38,9 +38,9 @@ struct StoredDatasetStoreTests {
         #expect(try await store.storedDatasetVersion(name: "other", digest: v2.digest) == nil)
     }
 
-    @Test("missing names and versions say what exists")
-    func missing() async throws {
-        let store = try RegistryStoreTests.makeStore()
+    @Test("missing names and versions say what exists", arguments: StoreBackend.all)
+    func missing(backend: StoreBackend) async throws {
+        let store = try backend.make()
         await #expect(throws: EnsembleError.notFound("No stored dataset named 'nope'. Add one with: ensemble dataset add nope PATH...")) {
             try await store.storedDatasetVersion(name: "nope", version: nil)
         }
@@ -55,5 +55,32 @@ struct StoredDatasetStoreTests {
             try await store.addDatasetVersion(name: "d", files: [DatasetFile(path: "../f", size: 1, sha256: Self.a)], description: nil, createdBy: nil)
         }
         #expect(try await store.storedDatasetVersions(name: "d").count == 1)
+    }
+}
+
+@Suite("DatasetCatalog contract")
+struct DatasetCatalogContractTests {
+    @Test("datasets logged by runs are listed by name with their versions and the runs that used them", arguments: StoreBackend.all)
+    func catalog(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        #expect(try await store.datasetNames().isEmpty)
+        func input(_ digest: String, _ context: String) -> DatasetInput {
+            DatasetInput(
+                dataset: Dataset(name: "customers", digest: digest, sourceType: "local", source: "{}"),
+                tags: [KeyValue(key: "mlflow.data.context", value: context)])
+        }
+        let a = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "a", startTime: 1, tags: [])).info.runID
+        let b = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "b", startTime: 2, tags: [])).info.runID
+        try await store.logInputs(runID: a, datasets: [input("d1", "training")], modelIDs: [])
+        try await store.logInputs(runID: b, datasets: [input("d1", "training"), input("d2", "eval")], modelIDs: [])
+        let names = try await store.datasetNames()
+        #expect(names.count == 1)
+        #expect(names.first?.name == "customers")
+        #expect(names.first?.versions == 2)
+        let versions = try await store.datasetVersions(name: "customers")
+        #expect(Set(versions.map(\.dataset.digest)) == ["d1", "d2"])
+        let d1 = try #require(versions.first { $0.dataset.digest == "d1" })
+        #expect(Set(d1.usedBy.map(\.runID)) == [a, b])
+        #expect(await errorCode { _ = try await store.datasetVersions(name: "nobody") } == .resourceDoesNotExist)
     }
 }

@@ -4,10 +4,14 @@ import Testing
 
 @testable import EnsembleStore
 
-/// A store implementation the contract runs against. A PostgreSQL backend joins this list later.
+/// Every store protocol a backend implements. The contract suites are written against these
+/// protocols only, never against a concrete store, so a new backend runs the very same suites.
+typealias BackendStore = any TrackingStore & RegistryStore & LoggedModelStore & DatasetCatalog & StoredDatasetStore & TeamStore
+
+/// A store implementation the contracts run against. The PostgreSQL backend joins this list.
 struct StoreBackend: Sendable, CustomTestStringConvertible {
     let name: String
-    let make: @Sendable () throws -> any TrackingStore
+    let make: @Sendable () throws -> BackendStore
     var testDescription: String { name }
 
     static let all: [StoreBackend] = [

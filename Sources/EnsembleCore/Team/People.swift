@@ -94,7 +94,8 @@ public struct Person: Sendable, Codable, Equatable {
         guard id.count <= Validation.maxSlugLength else { throw .invalid("id: at most \(Validation.maxSlugLength) characters; got \(id.count).") }
         guard email.count <= 320 else { throw .invalid("email: at most 320 characters.") }
         guard Self.isEmail(email) else { throw .invalid("email: '\(email)' is not an e-mail address (name@domain).") }
-        guard !id.isEmpty, RoleCatalog.slug(id) == id else { throw .invalid("id: '\(id)' must be a slug of lower-case letters, digits and '-'.") }
+        guard !id.isEmpty else { throw .invalid("id: give an id of lower-case letters, digits and '-' (none could be made from the name).") }
+        guard RoleCatalog.slug(id) == id else { throw .invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.") }
         for role in roles where !knownRoles.contains(role) {
             throw .invalid("roles: unknown role '\(role)'. Known roles: \(knownRoles.sorted().joined(separator: ", ")).")
         }

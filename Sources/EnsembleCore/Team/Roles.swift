@@ -1,3 +1,5 @@
+import Foundation
+
 /// The stages an ML project goes through. Work happens in the first five; `done` and `cancelled` end it.
 public enum ProjectStage: String, Sendable, Codable, CaseIterable, Comparable {
     case scoping, data, modeling, deployment, monitoring, done, cancelled
@@ -123,11 +125,14 @@ public enum RoleCatalog {
             leads: [.scoping], supports: [.data, .modeling, .deployment, .monitoring], builtIn: true),
     ]
 
-    /// Lower-case slug of a name: letters and digits joined by '-'.
+    /// Lower-case ASCII slug of a name, for ids that go into URLs: accents are dropped ("Café" →
+    /// "cafe"), other runs of characters become one '-'. A name with no Latin letters or digits has
+    /// an empty slug, and then an explicit id is needed.
     public static func slug(_ name: String) -> String {
         var out = "", dash = false
-        for scalar in name.lowercased().unicodeScalars {
-            if scalar.properties.isAlphabetic || scalar.properties.numericType != nil {
+        let folded = name.folding(options: [.diacriticInsensitive, .caseInsensitive, .widthInsensitive], locale: Locale(identifier: "en_US_POSIX"))
+        for scalar in folded.lowercased().unicodeScalars {
+            if ("a"..."z").contains(scalar) || ("0"..."9").contains(scalar) {
                 if dash && !out.isEmpty { out.append("-") }
                 out.unicodeScalars.append(scalar)
                 dash = false

@@ -1,3 +1,4 @@
+import EnsembleCore
 import EnsembleJSON
 import Foundation
 
@@ -140,5 +141,70 @@ enum SVGChart {
         var w = JSONWriter()
         w.string(s)
         return String(w.string.dropFirst().dropLast())
+    }
+}
+
+/// Pictures drawn for pages: the parameter-vs-metric scatter and the lineage graph.
+extension WebHandlers {
+    static func scatter(runs: [Run], param: String, metric: String) -> String {
+        var categories: [String] = []
+        var points: [(x: Double, y: Double, label: String)] = []
+        let numeric = runs.allSatisfy { r in r.params.first { $0.key == param }.map { Double($0.value) != nil } ?? true }
+        for r in runs {
+            guard let p = r.params.first(where: { $0.key == param })?.value, let m = r.metrics.first(where: { $0.key == metric })?.value, m.isFinite else { continue }
+            let x: Double
+            if numeric, let v = Double(p) { x = v } else {
+                if !categories.contains(p) { categories.append(p) }
+                x = Double(categories.firstIndex(of: p)!)
+            }
+            points.append((x, m, "\(r.info.runName): \(param)=\(p), \(metric)=\(SVGChart.fmt(m))"))
+        }
+        guard let xMin = points.map(\.x).min(), let xMax = points.map(\.x).max(), let yMin = points.map(\.y).min(), let yMax = points.map(\.y).max() else {
+            return "<p class=\"muted\">No run has both \(htmlEscape(param)) and \(htmlEscape(metric)).</p>"
+        }
+        let w = 640.0, h = 300.0, l = 56.0, b = 34.0, t = 12.0, rgt = 16.0
+        func px(_ x: Double) -> Double { l + (xMax > xMin ? (x - xMin) / (xMax - xMin) : 0.5) * (w - l - rgt) }
+        func py(_ y: Double) -> Double { t + (h - t - b) - (yMax > yMin ? (y - yMin) / (yMax - yMin) : 0.5) * (h - t - b) }
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" role=\"img\" aria-label=\"\(htmlEscape(param)) against \(htmlEscape(metric))\">"
+        svg += "<line class=\"axis\" x1=\"\(l)\" y1=\"\(h - b)\" x2=\"\(w - rgt)\" y2=\"\(h - b)\"/><line class=\"axis\" x1=\"\(l)\" y1=\"\(t)\" x2=\"\(l)\" y2=\"\(h - b)\"/>"
+        for p in points {
+            svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#2456a6\" fill-opacity=\"0.75\">", px(p.x), py(p.y)) + "<title>\(htmlEscape(p.label))</title></circle>"
+        }
+        let xLow = categories.isEmpty ? SVGChart.fmt(xMin) : categories.first!, xHigh = categories.isEmpty ? SVGChart.fmt(xMax) : categories.last!
+        svg += "<text x=\"\(l - 4)\" y=\"\(h - b)\" text-anchor=\"end\">\(SVGChart.fmt(yMin))</text><text x=\"\(l - 4)\" y=\"\(t + 10)\" text-anchor=\"end\">\(SVGChart.fmt(yMax))</text>"
+        svg += "<text x=\"\(l)\" y=\"\(h - 8)\">\(htmlEscape(xLow))</text><text x=\"\(w - rgt)\" y=\"\(h - 8)\" text-anchor=\"end\">\(htmlEscape(xHigh))</text>"
+        svg += "<text x=\"\(w / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">\(htmlEscape(param)) → \(htmlEscape(metric))</text>"
+        return svg + "</svg>"
+    }
+
+    /// The lineage graph drawn in columns by kind (models, runs, code, data), edges as lines.
+    static func lineageSVG(_ graph: LineageGraph) -> String {
+        let columns: [LineageGraph.Kind] = [.modelVersion, .loggedModel, .run, .code, .dataset]
+        var position: [String: (Double, Double)] = [:]
+        let colWidth = 210.0, rowHeight = 46.0
+        var maxRows = 1
+        for (ci, kind) in columns.enumerated() {
+            let nodes = graph.nodes.filter { $0.kind == kind }
+            maxRows = max(maxRows, nodes.count)
+            for (ri, n) in nodes.enumerated() { position[n.id] = (20 + Double(ci) * colWidth, 30 + Double(ri) * rowHeight) }
+        }
+        let width = Int(40 + Double(columns.count) * colWidth), height = Int(50 + Double(maxRows) * rowHeight)
+        var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"lineage graph\">"
+        for (ci, kind) in columns.enumerated() {
+            svg += "<text x=\"\(20 + Double(ci) * colWidth)\" y=\"16\">\(kind.rawValue.replacingOccurrences(of: "_", with: " "))</text>"
+        }
+        for e in graph.edges {
+            guard let a = position[e.from], let b = position[e.to] else { continue }
+            svg += String(format: "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#9aa5b8\" stroke-width=\"1.4\">", a.0 + 90, a.1 + 14, b.0 + 90, b.1 + 14)
+                + "<title>\(htmlEscape(e.relation))</title></line>"
+        }
+        let fills: [LineageGraph.Kind: String] = [.modelVersion: "#e3f1e4", .loggedModel: "#e8edf6", .run: "#fff", .code: "#fbefdc", .dataset: "#efe6f7"]
+        for n in graph.nodes {
+            guard let p = position[n.id] else { continue }
+            let label = n.label.count > 26 ? String(n.label.prefix(25)) + "…" : n.label
+            svg += String(format: "<rect x=\"%.0f\" y=\"%.0f\" width=\"180\" height=\"28\" rx=\"6\" fill=\"%@\" stroke=\"#9aa5b8\"/>", p.0, p.1, fills[n.kind] ?? "#fff")
+            svg += String(format: "<text x=\"%.0f\" y=\"%.0f\">", p.0 + 8, p.1 + 18) + htmlEscape(label) + "<title>\(htmlEscape(n.label))</title></text>"
+        }
+        return svg + "</svg>"
     }
 }

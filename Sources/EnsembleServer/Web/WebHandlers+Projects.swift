@@ -1,0 +1,224 @@
+import EnsembleArtifacts
+import EnsembleCore
+import EnsembleJSON
+import Foundation
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// Projects: the portfolio, a project, and its forms (create, edit, checklist, stage, updates).
+extension WebHandlers {
+    func projectsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let projects = try await team.projects(), people = try await team.people()
+        let ranked = Portfolio.rank(projects: projects, people: people)
+        return render("projects", [
+            "title": "Projects", "stages": board(projects), "freeFTE": String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
+            "portfolio": ranked.map { e -> Context in
+                ["rank": e.rank, "project": e.project, "name": e.name, "stage": e.stage.rawValue, "score": String(format: "%.2f", e.score),
+                 "fte": String(format: "%.1f", e.requiredFTE), "fits": e.fits ? "fits" : "does not fit", "fitClass": e.fits ? "ok" : "bad", "note": e.note]
+            },
+        ])
+    }
+
+    func projectPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        try await renderProject(try c.capture("id"), gateError: nil)
+    }
+
+    func renderProject(_ id: String, gateError: String?) async throws -> Response {
+        do {
+            let p = try await team.project(id: id)
+            // Best value of each technical metric in the linked experiments: one ordered query per metric,
+            // reading a single run, instead of loading every run.
+            var experimentIDs: [String] = []
+            for name in p.experiments { if let e = try await tracking.experiment(named: name) { experimentIDs.append(e.id) } }
+            var bestValues: [String: (String, Double)] = [:]
+            if !experimentIDs.isEmpty {
+                for m in p.technicalMetrics {
+                    let key = "metrics.`\(m.name.replacingOccurrences(of: "`", with: ""))`"
+                    guard let order = try? SearchFilterParser.parseOrderBy("\(key) \(m.higherIsBetter ? "DESC" : "ASC")", for: .runs) else { continue }
+                    let top = try await tracking.searchRuns(RunSearch(experimentIDs: experimentIDs, orderBy: [order], maxResults: 1)).items.first
+                    if let top, let value = top.metrics.first(where: { $0.key == m.name })?.value, value.isFinite { bestValues[m.name] = (top.info.runID, value) }
+                }
+            }
+            func best(_ m: ProjectMetric) -> (String, Double)? { bestValues[m.name] }
+            let metrics: [Context] = p.technicalMetrics.map { ($0, "technical") } .map { m, kind in
+                let b = best(m)
+                return ["name": m.name, "kind": kind, "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—",
+                        "best": b.map { Self.number($0.1) } ?? "", "bestRun": b?.0 as Any]
+            } + p.businessMetrics.map { m -> Context in
+                ["name": m.name, "kind": "business", "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—", "bestRun": nil as Any?]
+            }
+            var forecast: Context? = nil
+            var due: Context? = nil
+            if let dueDate = p.dueDate {
+                due = ["date": dueDate]
+                if let s = slip(p, trials: 10_000) {
+                    let l = Self.lateness(s.p80)
+                    due?["verdict"] = l.text + (s.p50 > 0 ? "; late by \(s.p50) at P50" : "")
+                    due?["cls"] = l.cls
+                }
+            }
+            if let f = forecasts.forecast(tasks: p.tasks, trials: 10_000) {
+                func label(_ days: Double) -> String { String(format: "%.1f d", days) + (p.startDate.flatMap { Forecast.date(after: days, from: $0) }.map { " (\($0))" } ?? "") }
+                forecast = ["p50": label(f.p50), "p80": label(f.p80), "p95": label(f.p95), "trials": f.trials, "start": p.startDate ?? "the start",
+                            "svg": SVGChart.histogram(f.histogram.map { ($0.from, $0.to, $0.count) }, markers: [("P50", f.p50), ("P80", f.p80), ("P95", f.p95)], xLabel: "working days")]
+            }
+            let stage = ProjectStage.working.contains(p.stage) ? p.stage : .scoping
+            let staffing = Staffing.rank(project: p, stage: stage, people: try await team.people(), roles: try await team.roles()).prefix(3)
+            let activity = try await team.activity(project: p.id, limit: 20)
+            return render("project", [
+                "title": p.name, "id": p.id, "name": p.name, "stage": p.stage.rawValue,
+                "problem": p.brd.problem, "objective": p.brd.objective, "framing": p.brd.mlFraming, "delivery": p.brd.delivery,
+                "risks": p.brd.risks.joined(separator: "; "), "stakeholders": p.brd.stakeholders.joined(separator: "; "),
+                "metrics": metrics, "forecast": forecast as Any, "due": due as Any,
+                "history": p.history.reversed().map { ["when": Self.when($0.at), "from": $0.from.rawValue, "to": $0.to.rawValue, "by": $0.by as Any, "why": $0.why.isEmpty ? nil as Any? : $0.why] },
+                "staffing": staffing.map { ["person": $0.person, "name": $0.name, "score": String(format: "%.2f", $0.score), "reasons": $0.reasons.joined(separator: "; ")] },
+                "experiments": p.experiments, "models": p.models,
+                "activity": activity.map { ["when": Self.when($0.at), "kind": $0.kind, "summary": $0.summary, "actor": $0.actor as Any] },
+                "checklist": p.checklist(for: p.stage).enumerated().map { ["index": $0.offset, "text": $0.element.text, "done": $0.element.done] },
+                "stageOptions": ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
+                "gateError": gateError as Any,
+            ], status: gateError == nil ? .ok : .badRequest)
+        }
+    }
+
+    /// The update form: a urlencoded POST, answered with a redirect to the project page.
+    func postUpdate(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let id = try c.capture("id")
+        let body = try await r.body.collect(upTo: 64 * 1024)
+        let fields = try RequestFields.parseQuery(String(buffer: body))
+        func field(_ name: String) -> String { fields.first { $0.0 == name }?.1 ?? "" }
+        _ = try await team.addUpdate(ProjectUpdate(project: id, author: field("author"), done: field("done"), next: field("next"), blocked: field("blocked")))
+        return Response(status: .seeOther, headers: [.location: "/projects/\(Self.urlComponent(id))"])
+    }
+
+    static func form(_ r: Request) async throws -> [(String, String)] {
+        let body = try await r.body.collect(upTo: 256 * 1024)
+        return try RequestFields.parseQuery(String(buffer: body))
+    }
+
+    static func redirect(_ to: String) -> Response { Response(status: .seeOther, headers: [.location: to]) }
+
+    func saveChecklist(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let id = try c.capture("id")
+        let done = Set(try await Self.form(r).filter { $0.0 == "item" }.compactMap { Int($0.1) })
+        var p = try await team.project(id: id)
+        p.checklists[p.stage.rawValue] = p.checklist(for: p.stage).enumerated().map { ChecklistItem(text: $0.element.text, done: done.contains($0.offset)) }
+        try await team.saveProject(p, create: false, actor: c.actor)
+        return Self.redirect("/projects/\(Self.urlComponent(id))")
+    }
+
+    func moveStage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let id = try c.capture("id")
+        let fields = try await Self.form(r)
+        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+        guard let target = ProjectStage(rawValue: field("to")) else { throw EnsembleError.invalid("Choose a stage to move to.") }
+        let people = try await team.people(), roles = try await team.roles()
+        do {
+            _ = try await team.moveProject(id: id, to: target, why: field("why"), actor: c.actor ?? (field("by").isEmpty ? nil : field("by"))) { project in
+                let problems = StageGate.problems(moving: project, to: target, people: people, roles: roles)
+                if !problems.isEmpty { throw EnsembleError.invalid(problems.joined(separator: " ")) }
+            }
+        } catch let error as EnsembleError where error.code == .invalidParameterValue {
+            return try await renderProject(id, gateError: "Cannot move to \(target.rawValue): " + error.message)
+        }
+        return Self.redirect("/projects/\(Self.urlComponent(id))")
+    }
+
+    func projectFormContext(_ p: Project, heading: String, action: String, cancel: String, error: String?) -> Context {
+        func metricLines(_ ms: [ProjectMetric]) -> String {
+            ms.map { "\($0.name), \($0.baseline.map(Self.number) ?? ""), \($0.target.map(Self.number) ?? "")" }.joined(separator: "\n")
+        }
+        let scoreFields: [(String, String, Int)] = [("impact", "Impact", p.scores.impact), ("cost", "Cost", p.scores.cost), ("bandwidth", "Bandwidth", p.scores.bandwidth),
+                                                    ("urgency", "Urgency", p.scores.urgency), ("confidence", "Confidence", p.scores.confidence)]
+        var ctx: Context = ["title": heading, "heading": heading, "action": action, "cancel": cancel, "error": error as Any, "name": p.name]
+        ctx["problem"] = p.brd.problem
+        ctx["objective"] = p.brd.objective
+        ctx["framing"] = p.brd.mlFraming
+        ctx["delivery"] = p.brd.delivery
+        ctx["risks"] = p.brd.risks.joined(separator: "\n")
+        ctx["stakeholders"] = p.brd.stakeholders.joined(separator: "\n")
+        ctx["technical"] = metricLines(p.technicalMetrics)
+        ctx["business"] = metricLines(p.businessMetrics)
+        ctx["experiments"] = p.experiments.joined(separator: ", ")
+        ctx["models"] = p.models.joined(separator: ", ")
+        ctx["fte"] = Self.number(p.requiredFTE)
+        ctx["scores"] = scoreFields.map { key, label, value -> Context in
+            ["key": key, "label": label, "options": (1...5).map { ["value": $0, "selected": $0 == value] }]
+        }
+        return ctx
+    }
+
+    /// Applies the form's fields to a project; the error names the field.
+    static func apply(_ fields: [(String, String)], to p: inout Project) throws {
+        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
+        func lines(_ n: String) -> [String] { field(n).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        func list(_ n: String) -> [String] { field(n).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        func metrics(_ n: String, _ label: String) throws -> [ProjectMetric] {
+            try lines(n).map { line in
+                let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard !parts[0].isEmpty, parts.count <= 3 else { throw EnsembleError.invalid("\(label): '\(line)' must be name, baseline, target.") }
+                func number(_ i: Int) throws -> Double? {
+                    guard parts.count > i, !parts[i].isEmpty else { return nil }
+                    guard let v = Double(parts[i]) else { throw EnsembleError.invalid("\(label): '\(parts[i])' in '\(line)' is not a number.") }
+                    return v
+                }
+                return ProjectMetric(name: parts[0], baseline: try number(1), target: try number(2))
+            }
+        }
+        p.name = field("name").trimmingCharacters(in: .whitespaces)
+        p.brd.problem = field("problem")
+        p.brd.objective = field("objective")
+        p.brd.mlFraming = field("framing")
+        p.brd.delivery = field("delivery")
+        p.brd.risks = lines("risks")
+        p.brd.stakeholders = lines("stakeholders")
+        p.technicalMetrics = try metrics("technical", "Technical metrics")
+        p.businessMetrics = try metrics("business", "Business metrics")
+        p.experiments = list("experiments")
+        p.models = list("models")
+        if !field("fte").isEmpty {
+            guard let fte = Double(field("fte")) else { throw EnsembleError.invalid("Required FTE: '\(field("fte"))' is not a number.") }
+            p.requiredFTE = fte
+        }
+        func score(_ n: String, _ current: Int) -> Int { Int(field(n)) ?? current }
+        p.scores = ProjectScores(impact: score("impact", p.scores.impact), cost: score("cost", p.scores.cost), bandwidth: score("bandwidth", p.scores.bandwidth),
+                                 urgency: score("urgency", p.scores.urgency), confidence: score("confidence", p.scores.confidence))
+    }
+
+    func newProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        render("projectForm", projectFormContext(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil))
+    }
+
+    func createProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let fields = try await Self.form(r)
+        var p = Project(id: "", name: "")
+        do {
+            try Self.apply(fields, to: &p)
+            p.id = RoleCatalog.slug(p.name)
+            guard !p.id.isEmpty, p.id != "new" else { throw EnsembleError.invalid("Name: give the project a name (letters or digits).") }
+            try await team.saveProject(p, create: true, actor: c.actor)
+        } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
+            return render("projectForm", projectFormContext(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
+        }
+        return Self.redirect("/projects/\(Self.urlComponent(p.id))")
+    }
+
+    func editProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let p = try await team.project(id: try c.capture("id"))
+        let path = "/projects/\(Self.urlComponent(p.id))"
+        return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
+    }
+
+    func saveProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        var p = try await team.project(id: try c.capture("id"))
+        let path = "/projects/\(Self.urlComponent(p.id))"
+        do {
+            try Self.apply(try await Self.form(r), to: &p)
+            try await team.saveProject(p, create: false, actor: c.actor)
+        } catch let error as EnsembleError where error.code == .invalidParameterValue {
+            return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
+        }
+        return Self.redirect(path)
+    }
+}

@@ -1,0 +1,214 @@
+import EnsembleArtifacts
+import EnsembleCore
+import EnsembleJSON
+import Foundation
+import Hummingbird
+import Mustache
+import NIOCore
+
+/// Experiments, the runs table, a run, compare, and artifact previews.
+extension WebHandlers {
+    // MARK: Experiments and runs
+
+    func experiments(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let q = Self.param(Self.query(r), "q") ?? ""
+        var all = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
+        if !q.isEmpty { all = all.filter { $0.name.localizedCaseInsensitiveContains(q) } }
+        return render("experiments", [
+            "title": "Experiments", "q": q,
+            "experiments": all.map { ["id": $0.id, "name": $0.name, "updated": Self.when($0.lastUpdateTime)] },
+        ])
+    }
+
+    static let pageSize = 50
+
+    func experimentRuns(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let experiment = try await tracking.experiment(id: try c.capture("id"))
+        let q = Self.query(r)
+        let filterText = Self.param(q, "filter") ?? ""
+        let orderText = Self.param(q, "order") ?? ""
+        // Bounded so that the offset can neither overflow nor pass the store's largest offset.
+        let pageNumber = min(max(1, Int(Self.param(q, "page") ?? "1") ?? 1), 1_000_000)
+        var chosen = q.filter { $0.0 == "col" }.map(\.1)
+        if chosen.isEmpty, let cols = Self.param(q, "cols"), !cols.isEmpty { chosen = cols.split(separator: ",").map(String.init) }
+        var error: String?
+        var status = HTTPResponse.Status.ok
+        var runs: [Run] = []
+        var hasNext = false
+        do {
+            let filter = try SearchFilterParser.parse(filterText, for: .runs)
+            let order = orderText.isEmpty ? [] : [try SearchFilterParser.parseOrderBy(orderText, for: .runs)]
+            let found = try await tracking.searchRuns(RunSearch(
+                experimentIDs: [experiment.id], filter: filter, orderBy: order, maxResults: Self.pageSize + 1, offset: (pageNumber - 1) * Self.pageSize))
+            hasNext = found.items.count > Self.pageSize
+            runs = Array(found.items.prefix(Self.pageSize))
+        } catch let e as EnsembleError {
+            error = e.message
+            status = .badRequest
+        }
+        let metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
+        let paramKeys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
+        let available = metricKeys.map { "metrics.\($0)" } + paramKeys.map { "params.\($0)" }
+        if chosen.isEmpty { chosen = Array((metricKeys.prefix(4).map { "metrics.\($0)" }) + paramKeys.prefix(3).map { "params.\($0)" }) }
+        chosen = chosen.filter { available.contains($0) || $0.hasPrefix("metrics.") || $0.hasPrefix("params.") }
+        let cols = chosen.joined(separator: ",")
+        func link(order: String? = nil, page: Int? = nil) -> String {
+            var parts = ["filter=\(Self.urlComponent(filterText))", "cols=\(Self.urlComponent(cols))"]
+            parts.append("order=\(Self.urlComponent(order ?? orderText))")
+            if let page { parts.append("page=\(page)") }
+            return "/experiments/\(Self.urlComponent(experiment.id))?" + parts.joined(separator: "&")
+        }
+        func sortLink(_ key: String) -> String {
+            let quoted = key.contains(".") ? key.split(separator: ".", maxSplits: 1).map(String.init) : [key]
+            let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1])`" : key
+            let descending = orderText == "\(base) DESC"
+            return link(order: "\(base) \(descending ? "ASC" : "DESC")")
+        }
+        let rows: [Context] = runs.map { run in
+            let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            let params = Dictionary(run.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+            let cells = chosen.map { col -> String in
+                if col.hasPrefix("metrics.") { return metrics[String(col.dropFirst(8))].map(Self.number) ?? "" }
+                return params[String(col.dropFirst(7))] ?? ""
+            }
+            return ["id": run.info.runID, "name": run.info.runName, "started": Self.when(run.info.startTime), "status": run.info.status.rawValue,
+                    "statusClass": Self.statusClass(run.info.status), "cells": cells]
+        }
+        var ctx: Context = ["title": experiment.name, "id": experiment.id, "name": experiment.name, "filter": filterText, "order": orderText, "cols": cols]
+        ctx["error"] = error as Any
+        ctx["rows"] = rows
+        ctx["count"] = runs.count
+        ctx["page"] = pageNumber
+        if pageNumber > 1 { ctx["prev"] = link(page: pageNumber - 1) }
+        if hasNext { ctx["next"] = link(page: pageNumber + 1) }
+        ctx["sortName"] = link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC"))
+        ctx["sortStart"] = link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC"))
+        ctx["columns"] = chosen.map { col -> Context in ["label": col, "sortURL": sortLink(col)] }
+        ctx["available"] = available.map { key -> Context in ["key": key, "on": chosen.contains(key)] }
+        return render("runs", ctx, status: status)
+    }
+
+    func chartSeries(runID: String, key: String, byTime: Bool) async throws -> (points: [(Double, Double)], count: Int) {
+        let history = try await tracking.metricHistory(runID: runID, key: key, limit: 1_000_000, offset: 0).items
+        let first = history.map(\.timestamp).min() ?? 0
+        let points = history.map { (byTime ? Double($0.timestamp - first) / 1000 : Double($0.step), $0.value) }.sorted { $0.0 < $1.0 }
+        return (points, history.count)
+    }
+
+    func run(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let run = try await tracking.run(id: try c.capture("id"))
+        let experiment = try? await tracking.experiment(id: run.info.experimentID)
+        let q = Self.query(r)
+        let logY = Self.param(q, "log") == "1"
+        let byTime = Self.param(q, "x") == "time"
+        var charts: [Context] = []
+        for (i, metric) in run.metrics.sorted(by: { $0.key < $1.key }).prefix(12).enumerated() {
+            let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
+            let readout = "readout-\(i)"
+            charts.append(["key": metric.key, "points": count, "readout": readout,
+                           "svg": SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)])
+        }
+        // The artifact folder being browsed (`?dir=`), checked like every artifact path.
+        let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
+        var artifacts: [Context] = []
+        if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root.appending(dir)) {
+            artifacts = entries.map { e -> Context in
+                let path = dir.isRoot ? e.name : "\(dir)/\(e.name)"
+                return ["path": e.name, "urlPath": Self.urlComponent(path), "isDir": e.isDirectory, "size": e.size ?? 0, "runID": run.info.runID]
+            }
+        }
+        let parent = dir.isRoot ? nil : dir.segments.dropLast().joined(separator: "/")
+        let duration = run.info.endTime.map { end -> String in
+            let s = Double(end - run.info.startTime) / 1000
+            return s < 120 ? String(format: "%.0f s", s) : String(format: "%.1f min", s / 60)
+        }
+        return render("run", [
+            "title": run.info.runName, "id": run.info.runID, "name": run.info.runName, "status": run.info.status.rawValue,
+            "statusClass": Self.statusClass(run.info.status), "experimentID": run.info.experimentID, "experiment": experiment?.name ?? run.info.experimentID,
+            "started": Self.when(run.info.startTime), "duration": duration as Any, "user": run.info.userID.isEmpty ? nil as Any? : run.info.userID,
+            "params": run.params.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
+            "metrics": run.metrics.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": Self.number($0.value), "step": $0.step] },
+            "tags": run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }.map { ["key": $0.key, "value": $0.value] },
+            "inputs": run.datasetInputs.map { ["name": $0.dataset.name, "digest": $0.dataset.digest, "context": $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used"] },
+            "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts, "dir": dir.isRoot ? nil as Any? : dir.description,
+            "parentURL": parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" } as Any,
+        ])
+    }
+
+    func compare(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let ids = Array(Self.query(r).filter { $0.0 == "run" }.map(\.1).prefix(10))
+        guard ids.count >= 2 else { throw EnsembleError.invalid("Choose at least two runs to compare (tick them in an experiment's run table).") }
+        var runs: [Run] = []
+        for id in ids { runs.append(try await tracking.run(id: id)) }
+        let keys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
+        let params: [Context] = keys.map { key in
+            let values = runs.map { r in r.params.first { $0.key == key }?.value ?? "—" }
+            return ["key": key, "values": values, "differs": Set(values).count > 1]
+        }.sorted { ($0["differs"] as! Bool) && !($1["differs"] as! Bool) }
+        var charts: [Context] = []
+        for (i, key) in Set(runs.flatMap { $0.metrics.map(\.key) }).sorted().prefix(8).enumerated() {
+            var series: [SVGChart.Series] = []
+            for run in runs where run.metrics.contains(where: { $0.key == key }) {
+                series.append(.init(name: run.info.runName, points: try await chartSeries(runID: run.info.runID, key: key, byTime: false).points))
+            }
+            charts.append(["key": key, "readout": "cmp-\(i)", "svg": SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")])
+        }
+        let q = Self.query(r)
+        let paramKeys = keys, metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
+        let chosenParam = Self.param(q, "param").flatMap { paramKeys.contains($0) ? $0 : nil } ?? paramKeys.first
+        let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil } ?? metricKeys.first
+        var ctx: Context = ["title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts]
+        ctx["runIDs"] = runs.map { ["id": $0.info.runID] }
+        ctx["paramOptions"] = paramKeys.map { ["key": $0, "selected": $0 == chosenParam] }
+        ctx["metricOptions"] = metricKeys.map { ["key": $0, "selected": $0 == chosenMetric] }
+        if let chosenParam, let chosenMetric { ctx["scatter"] = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
+        return render("compare", ctx)
+    }
+
+    static let previewLimit: Int64 = 256 * 1024
+
+    /// `/runs/{id}/artifact?path=`: text and JSON shown (pretty-printed JSON), images shown, anything
+    /// else offered for download; every path goes through `ArtifactPath`.
+    func artifactPreview(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let run = try await tracking.run(id: try c.capture("id"))
+        let raw = Self.param(Self.query(r), "path") ?? ""
+        let path = try ArtifactPath(raw)
+        guard !path.isRoot else { throw EnsembleError.invalid("Choose a file to preview.") }
+        let reader = try files.artifacts.openForReading(try files.runRoot(run).appending(path))
+        defer { reader.close() }
+        let ext = path.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        let download = "/get-artifact?run_id=\(run.info.runID)&path=\(Self.urlComponent(path.description))"
+        var ctx: Context = ["title": path.name, "name": path.name, "runID": run.info.runID, "runName": run.info.runName, "download": download, "size": reader.size]
+        if ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"].contains(ext) {
+            ctx["image"] = download
+        } else if reader.size <= Self.previewLimit {
+            let bytes = try reader.readAll()
+            if let text = String(validating: bytes, as: UTF8.self) {
+                if ext == "json", let value = try? JSONParser.parse(bytes) {
+                    ctx["text"] = Self.prettyJSON(value)
+                } else {
+                    ctx["text"] = text
+                }
+            }
+        }
+        if ctx["text"] == nil && ctx["image"] == nil { ctx["note"] = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
+        return render("artifact", ctx)
+    }
+
+    static func prettyJSON(_ v: JSONValue, indent: String = "") -> String {
+        let inner = indent + "  "
+        switch v {
+        case .array(let items):
+            if items.isEmpty { return "[]" }
+            return "[\n" + items.map { inner + prettyJSON($0, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .object(let members):
+            if members.isEmpty { return "{}" }
+            return "{\n" + members.map { inner + JSONValue.string($0.0).jsonText + ": " + prettyJSON($0.1, indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
+        default:
+            return v.jsonText
+        }
+    }
+
+    /// One parameter against one metric over the compared runs (numbers on a numeric axis, other
+    /// values as categories in order of appearance).
+}

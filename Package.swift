@@ -84,6 +84,7 @@ let package = Package(
         .executableTarget(
             name: "ensemble",
             dependencies: [
+                "EnsembleCore",
                 "EnsembleServer",
                 "EnsembleClient",
                 "EnsembleMetrics",
@@ -95,12 +96,13 @@ let package = Package(
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"]),
         .testTarget(name: "EnsembleMetricsTests", dependencies: ["EnsembleMetrics"]),
         .testTarget(name: "EnsembleJSONTests", dependencies: ["EnsembleJSON"]),
-        .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore"]),
-        .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts"]),
+        .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore", "EnsembleCore"]),
+        .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts", "EnsembleCore"]),
         .testTarget(
             name: "EnsembleClientTests",
             dependencies: [
                 "EnsembleClient",
+                "EnsembleCore",
                 "EnsembleServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -115,6 +117,7 @@ let package = Package(
                 "EnsembleJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -99,7 +99,7 @@ struct ServerInfoHandlers: Sendable {
 let mlflowPrefixes: [RouterPath] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]
 
 /// Builds the router: every area's routes, behind the middleware every request passes through
-/// (access log and request id → security headers → error mapping → principal).
+/// (access log and request id → security headers → error mapping → context: body limit and principal).
 func buildRouter(configuration: ServerConfiguration, services: EnsembleServices) -> Router<EnsembleRequestContext> {
     let limits = BodyLimits(json: configuration.maxJSONBodyBytes, large: configuration.maxLargeJSONBodyBytes)
     let files = ArtifactHandlers(store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes)
@@ -114,8 +114,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices)
     router.add(middleware: AccessLogMiddleware(level: configuration.accessLog ? .info : .debug))
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(page: { status, heading, message in web.errorPage(status, heading: heading, message: message) }))
-    router.add(middleware: BodyLimitMiddleware(bytes: limits.json))
-    router.add(middleware: PrincipalMiddleware())
+    router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json))
 
     // The MLflow REST API.
     let registry = RegistryHandlers(registry: services.store, tracking: services.store, models: services.store, files: files)
@@ -150,18 +149,6 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices)
     // The web UI.
     router.addRoutes(web.routes)
     return router
-}
-
-/// Sets the default body limit for the request; routes that read bigger bodies raise it.
-struct BodyLimitMiddleware: RouterMiddleware {
-    typealias Context = EnsembleRequestContext
-    let bytes: Int
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var context = context
-        context.maxBodyBytes = bytes
-        return try await next(request, context)
-    }
 }
 
 /// Builds the Ensemble application: opens (and migrates) the store, then serves until SIGINT or

@@ -155,9 +155,9 @@ def test_forms_create_edit_gate_and_skills(demo, tmp_path):
 
     blocked = requests.post(demo.url + "/projects/web-made/stage", data={"to": "data", "why": "go", "by": "grace"}, allow_redirects=False)
     assert blocked.status_code == 400 and "Cannot move to data" in blocked.text and "open item" in blocked.text
-    items = re.findall(r'name="item" value="(\d+)"', blocked.text)
+    items = re.findall(r'name="item\[\]" value="(\d+)"', blocked.text)
     assert len(items) == 4
-    requests.post(demo.url + "/projects/web-made/checklist", data=[("item", i) for i in items], allow_redirects=False)
+    requests.post(demo.url + "/projects/web-made/checklist", data=[("item[]", i) for i in items], allow_redirects=False)
     moved = requests.post(demo.url + "/projects/web-made/stage", data={"to": "data", "why": "metrics agreed", "by": "grace"}, allow_redirects=False)
     assert moved.status_code == 303
     page = get(demo, "/projects/web-made")

@@ -8,7 +8,7 @@ import Logging
 ///
 /// Today this is the user name of an HTTP Basic `Authorization` header, which the MLflow client sends
 /// when `MLFLOW_TRACKING_USERNAME` is set; nothing verifies it yet, so it is recorded as a claim
-/// (`isVerified == false`). Authentication will replace ``PrincipalMiddleware`` with a middleware
+/// (`isVerified == false`). Authentication will replace this part of ``RequestContextMiddleware`` with a middleware
 /// that verifies the credentials and sets a verified principal.
 public struct Principal: Sendable, Equatable {
     public var name: String

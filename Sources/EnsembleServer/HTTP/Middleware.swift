@@ -61,14 +61,19 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     }
 }
 
-/// Reads who the request claims to be (HTTP Basic user name; unverified until accounts exist).
-struct PrincipalMiddleware: RouterMiddleware {
+/// Fills the request context: the default body limit (routes that read big documents raise it
+/// when they are registered) and who the request claims to be (the HTTP Basic user name, unverified
+/// until accounts exist). One middleware, so the context is copied once per request.
+struct RequestContextMiddleware: RouterMiddleware {
     typealias Context = EnsembleRequestContext
+    let defaultBodyLimit: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let name = Self.basicUserName(request.headers[.authorization]) else { return try await next(request, context) }
         var context = context
-        context.principal = Principal(name: name, isVerified: false)
+        context.maxBodyBytes = defaultBodyLimit
+        if let name = Self.basicUserName(request.headers[.authorization]) {
+            context.principal = Principal(name: name, isVerified: false)
+        }
         return try await next(request, context)
     }
 
@@ -158,6 +163,8 @@ struct ErrorMiddleware: RouterMiddleware {
             }
         case let e as DecodingError:
             return (EnsembleError.invalid(DecodingMessages.describe(e)), .badRequest)
+        case let e as URLEncodedFormError:
+            return (EnsembleError.invalid("The form could not be read: \(e)."), .badRequest)
         default:
             return (EnsembleError(.internalError, "Internal error."), .internalServerError)
         }

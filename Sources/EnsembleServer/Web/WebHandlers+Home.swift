@@ -23,18 +23,15 @@ extension WebHandlers {
         p80 > 0 ? ("late by \(p80) working day(s) at P80", "bad") : ("on track (P80 \(-p80) working day(s) early)", "ok")
     }
 
-    func board(_ projects: [Project]) -> [Context] {
+    func board(_ projects: [Project]) -> [BoardStage] {
         ProjectStage.allCases.map { stage in
             let items = projects.filter { $0.stage == stage }
-            return ["name": stage.rawValue, "count": items.count, "projects": items.map { p -> Context in
-                var item: Context = ["id": p.id, "name": p.name, "owner": p.owners[stage.rawValue] as Any]
-                if let s = slip(p) {
-                    let l = Self.lateness(s.p80)
-                    item["late"] = l.text
-                    item["lateClass"] = l.cls
-                }
-                return item
-            }]
+            return BoardStage(
+                name: stage.rawValue, count: items.count,
+                projects: items.map { p in
+                    let lateness = slip(p).map { Self.lateness($0.p80) }
+                    return BoardItem(id: p.id, name: p.name, owner: p.owners[stage.rawValue], late: lateness?.text, lateClass: lateness?.cls)
+                })
         }
     }
 
@@ -51,19 +48,22 @@ extension WebHandlers {
             recent = Array(page.items.prefix(8))
         }
         let names = Dictionary(experiments.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)).items
+        let models = try await registry.searchRegisteredModels(
+            RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)
+        ).items
         let activity = try await team.activity(project: nil, limit: 15)
-        // Counting stops at 1,000 so the home page stays one bounded query.
-        var ctx: Context = ["title": "Home", "runsThisWeek": count > 1000 ? "1,000+" : String(count)]
-        ctx["recentRuns"] = recent.map { run -> Context in
-            ["id": run.info.runID, "name": run.info.runName, "experiment": names[run.info.experimentID] ?? run.info.experimentID, "when": Self.when(run.info.startTime)]
-        }
-        ctx["models"] = models.map { m -> Context in
-            let latest: String = m.latestVersions.map(\.version).max().map { String($0) } ?? "-"
-            return ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": latest]
-        }
-        ctx["activity"] = activity.map { a -> Context in ["when": Self.when(a.at), "project": a.project as Any, "summary": a.summary, "actor": a.actor as Any] }
-        ctx["stages"] = board(try await team.projects())
-        return render("home", ctx)
+        return render(
+            "home",
+            HomeView(
+                // Counting stops at 1,000 so the home page stays one bounded query.
+                runsThisWeek: count > 1000 ? "1,000+" : String(count),
+                recentRuns: recent.map { run in
+                    HomeView.RecentRun(
+                        id: run.info.runID, name: run.info.runName, experiment: names[run.info.experimentID] ?? run.info.experimentID,
+                        when: Self.when(run.info.startTime))
+                },
+                models: models.map(Self.modelRow),
+                activity: activity.map { HomeView.Activity(when: Self.when($0.at), project: $0.project, summary: $0.summary, actor: $0.actor) },
+                stages: board(try await team.projects())))
     }
 }

@@ -10,12 +10,15 @@ import NIOCore
 extension WebHandlers {
     // MARK: Models and lineage
 
+    static func modelRow(_ m: RegisteredModel) -> ModelRow {
+        ModelRow(
+            name: m.name, urlName: urlComponent(m.name), aliases: m.aliases.map(\.key),
+            latest: m.latestVersions.map(\.version).max().map(String.init) ?? "-", description: m.description ?? "")
+    }
+
     func models(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], maxResults: 1000)).items
-        return render("models", ["title": "Models", "models": models.map { m -> Context in
-            ["name": m.name, "urlName": Self.urlComponent(m.name), "aliases": m.aliases.map(\.key), "latest": m.latestVersions.map(\.version).max().map(String.init) ?? "-",
-             "description": m.description ?? ""]
-        }])
+        return render("models", ModelsView(models: models.map(Self.modelRow)))
     }
 
     func model(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -24,14 +27,18 @@ extension WebHandlers {
         let versions = try await registry.searchModelVersions(
             RegistrySearch(filter: try SearchFilterParser.parse("name = '\(name.replacingOccurrences(of: "'", with: "''"))'", for: .modelVersions), maxResults: 1000)).items
         let events = try await registry.registryEvents(name: name)
-        return render("model", [
-            "title": model.name, "name": model.name, "description": model.description ?? "",
-            "versions": versions.sorted { $0.version > $1.version }.map { v -> Context in
-                ["version": v.version, "stage": v.currentStage.rawValue, "aliases": v.aliases, "runID": v.runID as Any, "created": Self.when(v.creationTimestamp),
-                 "urlName": Self.urlComponent(model.name)]
-            },
-            "history": events.reversed().map { ["when": Self.when($0.timestamp), "version": $0.version.map { "v\($0)" } ?? "", "kind": $0.kind.rawValue, "detail": $0.detail, "actor": $0.actor ?? ""] },
-        ])
+        return render(
+            "model",
+            ModelView(
+                title: model.name, name: model.name, description: model.description ?? "",
+                versions: versions.sorted { $0.version > $1.version }.map { v in
+                    ModelView.Version(
+                        version: v.version, stage: v.currentStage.rawValue, aliases: v.aliases, runID: v.runID, created: Self.when(v.creationTimestamp),
+                        urlName: Self.urlComponent(model.name))
+                },
+                history: events.reversed().map {
+                    ModelView.Event(when: Self.when($0.timestamp), version: $0.version.map { "v\($0)" } ?? "", kind: $0.kind.rawValue, detail: $0.detail, actor: $0.actor ?? "")
+                }))
     }
 
     func lineagePage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {

@@ -85,23 +85,17 @@ extension WebHandlers {
     /// The update form: a urlencoded POST, answered with a redirect to the project page.
     func postUpdate(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let id = try c.capture("id")
-        let body = try await r.body.collect(upTo: 64 * 1024)
-        let fields = try RequestFields.parseQuery(String(buffer: body))
-        func field(_ name: String) -> String { fields.first { $0.0 == name }?.1 ?? "" }
-        _ = try await team.addUpdate(ProjectUpdate(project: id, author: field("author"), done: field("done"), next: field("next"), blocked: field("blocked")))
+        let form = try await Self.form(UpdateForm.self, r)
+        _ = try await team.addUpdate(
+            ProjectUpdate(project: id, author: c.actor ?? form.author ?? "", done: form.done ?? "", next: form.next ?? "", blocked: form.blocked ?? ""))
         return Response(status: .seeOther, headers: [.location: "/projects/\(Self.urlComponent(id))"])
-    }
-
-    static func form(_ r: Request) async throws -> [(String, String)] {
-        let body = try await r.body.collect(upTo: 256 * 1024)
-        return try RequestFields.parseQuery(String(buffer: body))
     }
 
     static func redirect(_ to: String) -> Response { Response(status: .seeOther, headers: [.location: to]) }
 
     func saveChecklist(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let id = try c.capture("id")
-        let done = Set(try await Self.form(r).filter { $0.0 == "item" }.compactMap { Int($0.1) })
+        let done = Set(try await Self.form(ChecklistForm.self, r).item ?? [])
         var p = try await team.project(id: id)
         p.checklists[p.stage.rawValue] = p.checklist(for: p.stage).enumerated().map { ChecklistItem(text: $0.element.text, done: done.contains($0.offset)) }
         try await team.saveProject(p, create: false, actor: c.actor)
@@ -110,12 +104,11 @@ extension WebHandlers {
 
     func moveStage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let id = try c.capture("id")
-        let fields = try await Self.form(r)
-        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
-        guard let target = ProjectStage(rawValue: field("to")) else { throw EnsembleError.invalid("Choose a stage to move to.") }
+        let form = try await Self.form(StageForm.self, r)
+        guard let target = ProjectStage(rawValue: form.to ?? "") else { throw EnsembleError.invalid("Choose a stage to move to.") }
         let people = try await team.people(), roles = try await team.roles()
         do {
-            _ = try await team.moveProject(id: id, to: target, why: field("why"), actor: c.actor ?? (field("by").isEmpty ? nil : field("by"))) { project in
+            _ = try await team.moveProject(id: id, to: target, why: form.why ?? "", actor: c.actor ?? form.by.flatMap { $0.isEmpty ? nil : $0 }) { project in
                 let problems = StageGate.problems(moving: project, to: target, people: people, roles: roles)
                 if !problems.isEmpty { throw EnsembleError.invalid(problems.joined(separator: " ")) }
             }
@@ -150,12 +143,13 @@ extension WebHandlers {
     }
 
     /// Applies the form's fields to a project; the error names the field.
-    static func apply(_ fields: [(String, String)], to p: inout Project) throws {
-        func field(_ n: String) -> String { fields.first { $0.0 == n }?.1 ?? "" }
-        func lines(_ n: String) -> [String] { field(n).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        func list(_ n: String) -> [String] { field(n).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
-        func metrics(_ n: String, _ label: String) throws -> [ProjectMetric] {
-            try lines(n).map { line in
+    static func apply(_ form: ProjectForm, to p: inout Project) throws {
+        func lines(_ text: String?) -> [String] {
+            (text ?? "").split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func list(_ text: String?) -> [String] { (text ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        func metrics(_ text: String?, _ label: String) throws -> [ProjectMetric] {
+            try lines(text).map { line in
                 let parts = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
                 guard !parts[0].isEmpty, parts.count <= 3 else { throw EnsembleError.invalid("\(label): '\(line)' must be name, baseline, target.") }
                 func number(_ i: Int) throws -> Double? {
@@ -166,24 +160,24 @@ extension WebHandlers {
                 return ProjectMetric(name: parts[0], baseline: try number(1), target: try number(2))
             }
         }
-        p.name = field("name").trimmingCharacters(in: .whitespaces)
-        p.brd.problem = field("problem")
-        p.brd.objective = field("objective")
-        p.brd.mlFraming = field("framing")
-        p.brd.delivery = field("delivery")
-        p.brd.risks = lines("risks")
-        p.brd.stakeholders = lines("stakeholders")
-        p.technicalMetrics = try metrics("technical", "Technical metrics")
-        p.businessMetrics = try metrics("business", "Business metrics")
-        p.experiments = list("experiments")
-        p.models = list("models")
-        if !field("fte").isEmpty {
-            guard let fte = Double(field("fte")) else { throw EnsembleError.invalid("Required FTE: '\(field("fte"))' is not a number.") }
+        p.name = (form.name ?? "").trimmingCharacters(in: .whitespaces)
+        p.brd.problem = form.problem ?? ""
+        p.brd.objective = form.objective ?? ""
+        p.brd.mlFraming = form.framing ?? ""
+        p.brd.delivery = form.delivery ?? ""
+        p.brd.risks = lines(form.risks)
+        p.brd.stakeholders = lines(form.stakeholders)
+        p.technicalMetrics = try metrics(form.technical, "Technical metrics")
+        p.businessMetrics = try metrics(form.business, "Business metrics")
+        p.experiments = list(form.experiments)
+        p.models = list(form.models)
+        if let raw = form.fte, !raw.isEmpty {
+            guard let fte = Double(raw) else { throw EnsembleError.invalid("Required FTE: '\(raw)' is not a number.") }
             p.requiredFTE = fte
         }
-        func score(_ n: String, _ current: Int) -> Int { Int(field(n)) ?? current }
-        p.scores = ProjectScores(impact: score("impact", p.scores.impact), cost: score("cost", p.scores.cost), bandwidth: score("bandwidth", p.scores.bandwidth),
-                                 urgency: score("urgency", p.scores.urgency), confidence: score("confidence", p.scores.confidence))
+        p.scores = ProjectScores(
+            impact: form.impact ?? p.scores.impact, cost: form.cost ?? p.scores.cost, bandwidth: form.bandwidth ?? p.scores.bandwidth,
+            urgency: form.urgency ?? p.scores.urgency, confidence: form.confidence ?? p.scores.confidence)
     }
 
     func newProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -191,12 +185,13 @@ extension WebHandlers {
     }
 
     func createProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
-        let fields = try await Self.form(r)
         var p = Project(id: "", name: "")
         do {
-            try Self.apply(fields, to: &p)
+            try Self.apply(try await Self.form(ProjectForm.self, r), to: &p)
             p.id = RoleCatalog.slug(p.name)
-            guard !p.id.isEmpty, p.id != "new" else { throw EnsembleError.invalid("Name: give the project a name (letters or digits).") }
+            guard !p.id.isEmpty, p.id != "new" else {
+                throw EnsembleError.invalid("Name: the project's id is made from the Latin letters and digits of its name, and this name has none; add some (e.g. 'Churn 模型').")
+            }
             try await team.saveProject(p, create: true, actor: c.actor)
         } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
             return render("projectForm", projectFormContext(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
@@ -214,11 +209,55 @@ extension WebHandlers {
         var p = try await team.project(id: try c.capture("id"))
         let path = "/projects/\(Self.urlComponent(p.id))"
         do {
-            try Self.apply(try await Self.form(r), to: &p)
+            try Self.apply(try await Self.form(ProjectForm.self, r), to: &p)
             try await team.saveProject(p, create: false, actor: c.actor)
         } catch let error as EnsembleError where error.code == .invalidParameterValue {
             return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
         }
         return Self.redirect(path)
+    }
+}
+
+// MARK: Forms
+
+/// The fields of the project form (new and edit); every field optional, text as typed.
+struct ProjectForm: Decodable {
+    var name, problem, objective, framing, delivery, risks, stakeholders, technical, business, experiments, models, fte: String?
+    var impact, cost, bandwidth, urgency, confidence: Int?
+}
+
+/// The stage form: where to, why, and (until accounts) who.
+struct StageForm: Decodable {
+    var to, why, by: String?
+}
+
+/// The checklist form: the indexes of the ticked items (`item[]`).
+struct ChecklistForm: Decodable {
+    var item: [Int]?
+}
+
+/// A stand-up update posted from the project page.
+struct UpdateForm: Decodable {
+    var author, done, next, blocked: String?
+}
+
+extension WebHandlers {
+    /// Decodes a form body (`application/x-www-form-urlencoded`, at most 256 KB) with Hummingbird's
+    /// `URLEncodedFormDecoder`; a malformed form is a 400 page naming the problem.
+    static func form<Form: Decodable>(_ type: Form.Type, _ r: Request) async throws -> Form {
+        let limit = 256 * 1024
+        let body: ByteBuffer
+        do {
+            body = try await r.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw BodyTooLarge(limit: limit)
+        }
+        do {
+            return try URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body))
+        } catch let error as DecodingError {
+            throw EnsembleError.invalid("The form could not be read: \(DecodingMessages.describe(error))")
+        } catch let error as URLEncodedFormError {
+            throw EnsembleError.invalid("The form could not be read: \(error).")
+        }
     }
 }

@@ -26,6 +26,14 @@ struct WebHandlers: Sendable {
     /// Security headers (CSP, nosniff, referrer policy) are added by ``SecurityHeadersMiddleware``.
     static let pageHeaders: HTTPFields = [.contentType: "text/html; charset=utf-8"]
 
+    /// Renders a typed page view; swift-mustache reads its properties by name, and a `nil` property
+    /// is absent (its section is skipped).
+    func render(_ template: String, _ view: some PageView, status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(view, withTemplate: template) ?? "template \(template) missing"
+        return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// Renders a page from a dictionary (the pages not yet moved to typed views).
     func render(_ template: String, _ context: Context, status: HTTPResponse.Status = .ok) -> Response {
         let html = library.render(Self.unwrapped(context) as Any, withTemplate: template) ?? "template \(template) missing"
         return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))

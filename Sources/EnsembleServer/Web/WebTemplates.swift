@@ -208,7 +208,7 @@ enum WebTemplates {
 </div>
 <h2>Gate: leaving {{stage}}</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/checklist">
-<ul class="plain">{{#checklist}}<li><label><input type="checkbox" name="item" value="{{index}}" {{#done}}checked{{/done}}> {{text}}</label></li>{{/checklist}}</ul>
+<ul class="plain">{{#checklist}}<li><label><input type="checkbox" name="item[]" value="{{index}}" {{#done}}checked{{/done}}> {{text}}</label></li>{{/checklist}}</ul>
 {{^checklist}}<p class="muted">No checklist for this stage.</p>{{/checklist}}<p><button type="submit">Save checklist</button></p></form>
 <form class="inline noprint" method="post" action="/projects/{{id}}/stage"><label>Move to <select name="to">{{#stageOptions}}<option value="{{.}}">{{.}}</option>{{/stageOptions}}</select></label>
 <input type="text" name="why" placeholder="why" aria-label="why"><input type="text" name="by" placeholder="who" aria-label="who"><button>Move</button></form>

@@ -1,0 +1,118 @@
+import EnsembleCore
+
+/// Typed view models: what a template may show, one struct per page or part, built by the
+/// handlers and rendered by swift-mustache (which reads their properties by name). Pages not yet
+/// moved here still pass dictionaries.
+protocol PageView {
+    /// The page title (the header template shows it in `<title>`).
+    var title: String { get }
+}
+
+/// A registered model in a list (home, models page).
+struct ModelRow {
+    let name: String
+    let urlName: String
+    let aliases: [String]
+    let latest: String
+    let description: String
+}
+
+/// A project on the board, with its P80 lateness when it has a plan and dates.
+struct BoardItem {
+    let id: String
+    let name: String
+    let owner: String?
+    let late: String?
+    let lateClass: String?
+}
+
+/// One column of the board.
+struct BoardStage {
+    let name: String
+    let count: Int
+    let projects: [BoardItem]
+}
+
+struct HomeView: PageView {
+    struct RecentRun {
+        let id, name, experiment, when: String
+    }
+    struct Activity {
+        let when: String
+        let project: String?
+        let summary: String
+        let actor: String?
+    }
+    let title = "Home"
+    let runsThisWeek: String
+    let recentRuns: [RecentRun]
+    let models: [ModelRow]
+    let activity: [Activity]
+    let stages: [BoardStage]
+}
+
+struct ModelsView: PageView {
+    let title = "Models"
+    let models: [ModelRow]
+}
+
+struct ModelView: PageView {
+    struct Version {
+        let version: Int64
+        let stage: String
+        let aliases: [String]
+        let runID: String?
+        let created: String
+        let urlName: String
+    }
+    struct Event {
+        let when, version, kind, detail, actor: String
+    }
+    let title: String
+    let name: String
+    let description: String
+    let versions: [Version]
+    let history: [Event]
+}
+
+struct TeamView: PageView {
+    struct Share {
+        let project, share: String
+    }
+    struct PersonRow {
+        let id, name, roles, free, success, learning: String
+        let worksOn: [Share]
+    }
+    struct MatrixRow {
+        let name: String
+        let levels: [Int]
+    }
+    struct Gap {
+        let subject, who: String
+    }
+    let title = "Team"
+    let people: [PersonRow]
+    let skills: [String]
+    let matrix: [MatrixRow]
+    let stageGaps: [Gap]
+    let skillGaps: [Gap]
+    let missingRoles: String
+}
+
+struct PersonPageView: PageView {
+    struct Skill {
+        let key: String
+        let value: Int
+    }
+    struct Outcome {
+        let project, outcome: String
+    }
+    let title: String
+    let id, name, email, roles: String
+    let skillsText, learningText: String
+    let skills: [Skill]
+    let capacity, free: String
+    let assignments: [TeamView.Share]
+    let learning, expertise, success: String
+    let history: [Outcome]
+}

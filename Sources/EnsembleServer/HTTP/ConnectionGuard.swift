@@ -14,7 +14,9 @@ import NIOHTTPTypes
 ///   body (gigabytes, for a hostile chunked upload) while the client waits.
 ///
 /// It sits between the HTTP codec and Hummingbird's connection-state handler, so it sees request
-/// heads and response parts, never raw bytes.
+/// heads and response parts, never raw bytes. The timeout is one timer per connection that
+/// re-arms itself, and each request only stores a time stamp: scheduling and cancelling a timer
+/// per request cost ~1% of log-metric throughput in a profile of 32 connections.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -22,7 +24,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let headTimeout: TimeAmount
-    private var waitingForHead: Scheduled<Void>?
+    private var timer: Scheduled<Void>?
+    /// Since when the connection has been waiting for a request head; `nil` while a request is
+    /// being read or answered.
+    private var waitingSince: NIODeadline?
     private var closeAfterResponse = false
     /// Requests whose head has arrived and whose response has not ended.
     private var inFlight = 0
@@ -32,27 +37,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if context.channel.isActive { startWaiting(context) }
+        if context.channel.isActive { start(context) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        startWaiting(context)
+        start(context)
         context.fireChannelActive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        stopWaiting()
+        timer?.cancel()
+        timer = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        stopWaiting()
+        timer?.cancel()
+        timer = nil
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head = unwrapInboundIn(data) {
             inFlight += 1
-            stopWaiting()
+            waitingSince = nil
         }
         context.fireChannelRead(data)
     }
@@ -71,20 +78,31 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 context.close(promise: nil)
             } else {
                 context.write(data, promise: promise)
-                if inFlight == 0 { startWaiting(context) }
+                if inFlight == 0 { waitingSince = .now() }
             }
         }
     }
 
-    private func startWaiting(_ context: ChannelHandlerContext) {
-        stopWaiting()
-        waitingForHead = context.eventLoop.assumeIsolated().scheduleTask(in: headTimeout) {
-            context.close(promise: nil)
-        }
+    private func start(_ context: ChannelHandlerContext) {
+        guard timer == nil else { return }
+        waitingSince = .now()
+        arm(context, in: headTimeout)
     }
 
-    private func stopWaiting() {
-        waitingForHead?.cancel()
-        waitingForHead = nil
+    private func arm(_ context: ChannelHandlerContext, in delay: TimeAmount) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            self.timer = nil
+            guard let since = self.waitingSince else {
+                // A request is being read or answered: look again one timeout from now.
+                self.arm(context, in: self.headTimeout)
+                return
+            }
+            let deadline = since + self.headTimeout
+            if deadline <= .now() {
+                context.close(promise: nil)
+            } else {
+                self.arm(context, in: deadline - .now())
+            }
+        }
     }
 }

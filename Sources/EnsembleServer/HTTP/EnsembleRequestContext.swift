@@ -32,9 +32,12 @@ public struct EnsembleRequestContext: RequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.maxBodyBytes = ServerConfiguration().maxJSONBodyBytes
+        self.maxBodyBytes = Self.defaultBodyLimit
         self.principal = nil
     }
+
+    /// Until ``RequestContextMiddleware`` sets the configured limit.
+    static let defaultBodyLimit = 4 * 1024 * 1024
 
     /// Hummingbird's decoders honour the same limit as our own body reader.
     public var maxUploadSize: Int { maxBodyBytes }

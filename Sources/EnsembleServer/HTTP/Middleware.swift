@@ -20,11 +20,12 @@ struct AccessLogMiddleware: RouterMiddleware {
     let level: Logger.Level
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
+        let logging = context.logger.logLevel <= level
+        let start = logging ? ContinuousClock.now : nil
         var response = try await next(request, context)
-        response.headers[Self.requestIDHeader] = context.id
-        response.headers[Self.versionHeader] = ensembleVersion
-        if context.logger.logLevel <= level {
+        response.headers.append(HTTPField(name: Self.requestIDHeader, value: context.id))
+        response.headers.append(HTTPField(name: Self.versionHeader, value: ensembleVersion))
+        if logging, let start {
             let elapsed = ContinuousClock.now - start
             let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
             context.logger.log(
@@ -48,15 +49,20 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
     static let referrer = HTTPField.Name("Referrer-Policy")!
     static let pagePolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
     static let apiPolicy = "default-src 'none'; frame-ancestors 'none'"
+    static let pageCSP = HTTPField(name: csp, value: pagePolicy)
+    static let apiCSP = HTTPField(name: csp, value: apiPolicy)
+    static let nosniffField = HTTPField(name: nosniff, value: "nosniff")
+    static let referrerField = HTTPField(name: referrer, value: "same-origin")
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if response.headers[Self.csp] == nil {
+        // Appended, not assigned: assignment searches the fields for a value to replace.
+        if !response.headers.contains(Self.csp) {
             let html = response.headers[.contentType]?.hasPrefix("text/html") ?? false
-            response.headers[Self.csp] = html ? Self.pagePolicy : Self.apiPolicy
+            response.headers.append(html ? Self.pageCSP : Self.apiCSP)
         }
-        response.headers[Self.nosniff] = "nosniff"
-        response.headers[Self.referrer] = "same-origin"
+        if !response.headers.contains(Self.nosniff) { response.headers.append(Self.nosniffField) }
+        response.headers.append(Self.referrerField)
         return response
     }
 }

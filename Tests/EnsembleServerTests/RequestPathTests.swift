@@ -17,6 +17,13 @@ struct RequestPathTests {
     static let referrer = HTTPField.Name("Referrer-Policy")!
     static let requestID = HTTPField.Name("X-Request-Id")!
 
+    /// The server's router over a fresh data folder in the temporary directory.
+    static func router() throws -> Router<EnsembleRequestContext> {
+        var config = ServerConfiguration()
+        config.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-routes-\(UUID().uuidString)").path
+        return buildRouter(configuration: config, services: try EnsembleServices(configuration: config))
+    }
+
     @Test("every answer carries a request id and the security headers; pages and APIs get their own CSP")
     func securityHeaders() async throws {
         try await withServer { client, _ in
@@ -109,11 +116,7 @@ struct RequestPathTests {
 
     @Test("every /api/v1 route is in the OpenAPI document, and every documented operation is routed")
     func openAPIMatchesRouter() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-routes-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var config = ServerConfiguration()
-        config.dataDirectory = dir
-        let router = buildRouter(configuration: config, services: try EnsembleServices(configuration: config))
+        let router = try Self.router()
         try router.validate()
         // `{name}` and `{id}` are both "a segment": compare the shapes of paths.
         func shape(_ path: String) -> String {
@@ -139,11 +142,7 @@ struct RequestPathTests {
 
     @Test("the MLflow API is mounted under both prefixes with the same routes")
     func bothPrefixes() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-routes-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        var config = ServerConfiguration()
-        config.dataDirectory = dir
-        let router = buildRouter(configuration: config, services: try EnsembleServices(configuration: config))
+        let router = try Self.router()
         let all = router.routes.map { "\($0.method) \($0.path)" }
         let api = Set(all.filter { $0.contains("/api/2.0/mlflow/") }.map { $0.replacingOccurrences(of: "/api/2.0/mlflow/", with: "/") })
         let ajax = Set(all.filter { $0.contains("/ajax-api/2.0/mlflow/") }.map { $0.replacingOccurrences(of: "/ajax-api/2.0/mlflow/", with: "/") })

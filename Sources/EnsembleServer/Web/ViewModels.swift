@@ -116,3 +116,80 @@ struct PersonPageView: PageView {
     let learning, expertise, success: String
     let history: [Outcome]
 }
+
+/// The HTML error page.
+struct ErrorView: PageView {
+    let title = "Error"
+    let heading: String
+    let message: String
+}
+
+struct ExperimentsView: PageView {
+    struct Row {
+        let id, name, updated: String
+    }
+    let title = "Experiments"
+    let q: String
+    let experiments: [Row]
+}
+
+struct DatasetsView: PageView {
+    struct Row {
+        let name, urlName: String
+        let logged: Int
+        let stored: Int64
+    }
+    let title = "Datasets"
+    let datasets: [Row]
+}
+
+struct DatasetView: PageView {
+    struct User {
+        let runID, runName, context: String
+    }
+    struct File {
+        let path: String
+        let size: Int64
+        let sha: String
+    }
+    struct StoredVersion {
+        let version: Int64
+        let files: Int64
+        let size: Int64
+        let when: String
+        let by: String?
+        let description, digest: String
+        let users: [User]
+        let manifest: [File]
+    }
+    struct LoggedVersion {
+        let digest, sourceType: String
+        let users: [User]
+    }
+    let title: String
+    let name: String
+    let stored: [StoredVersion]
+    let logged: [LoggedVersion]
+}
+
+struct ProjectsView: PageView {
+    struct Entry {
+        let rank: Int
+        let project, name, stage, score, fte, fits, fitClass, note: String
+    }
+    let title = "Projects"
+    let stages: [BoardStage]
+    let freeFTE: String
+    let portfolio: [Entry]
+}
+
+struct LineageView: PageView {
+    struct Edge {
+        let fromKind, fromLabel, relation, toKind, toLabel: String
+    }
+    let title = "Lineage"
+    let root: String
+    let apiURL: String
+    let svg: String
+    let edges: [Edge]
+}

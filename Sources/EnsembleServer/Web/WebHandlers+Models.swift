@@ -57,12 +57,14 @@ extension WebHandlers {
         let graph = try await lineage.graph(from: root)
         let nodes = Dictionary(graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
-        return render("lineage", [
-            "title": "Lineage", "root": label, "apiURL": api, "svg": Self.lineageSVG(graph),
-            "edges": graph.edges.map { e -> Context in
-                ["fromKind": nodes[e.from]?.kind.rawValue ?? "", "fromLabel": nodes[e.from]?.label ?? e.from, "relation": e.relation,
-                 "toKind": nodes[e.to]?.kind.rawValue ?? "", "toLabel": nodes[e.to]?.label ?? e.to]
-            },
-        ])
+        return render(
+            "lineage",
+            LineageView(
+                root: label, apiURL: api, svg: Self.lineageSVG(graph),
+                edges: graph.edges.map { e in
+                    LineageView.Edge(
+                        fromKind: nodes[e.from]?.kind.rawValue ?? "", fromLabel: nodes[e.from]?.label ?? e.from, relation: e.relation,
+                        toKind: nodes[e.to]?.kind.rawValue ?? "", toLabel: nodes[e.to]?.label ?? e.to)
+                }))
     }
 }

@@ -11,13 +11,15 @@ extension WebHandlers {
     func projectsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let projects = try await team.projects(), people = try await team.people()
         let ranked = Portfolio.rank(projects: projects, people: people)
-        return render("projects", [
-            "title": "Projects", "stages": board(projects), "freeFTE": String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
-            "portfolio": ranked.map { e -> Context in
-                ["rank": e.rank, "project": e.project, "name": e.name, "stage": e.stage.rawValue, "score": String(format: "%.2f", e.score),
-                 "fte": String(format: "%.1f", e.requiredFTE), "fits": e.fits ? "fits" : "does not fit", "fitClass": e.fits ? "ok" : "bad", "note": e.note]
-            },
-        ])
+        return render(
+            "projects",
+            ProjectsView(
+                stages: board(projects), freeFTE: String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
+                portfolio: ranked.map { e in
+                    ProjectsView.Entry(
+                        rank: e.rank, project: e.project, name: e.name, stage: e.stage.rawValue, score: String(format: "%.2f", e.score),
+                        fte: String(format: "%.1f", e.requiredFTE), fits: e.fits ? "fits" : "does not fit", fitClass: e.fits ? "ok" : "bad", note: e.note)
+                }))
     }
 
     func projectPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {

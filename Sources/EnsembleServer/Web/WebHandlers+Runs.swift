@@ -14,10 +14,7 @@ extension WebHandlers {
         let q = Self.param(Self.query(r), "q") ?? ""
         var all = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
         if !q.isEmpty { all = all.filter { $0.name.localizedCaseInsensitiveContains(q) } }
-        return render("experiments", [
-            "title": "Experiments", "q": q,
-            "experiments": all.map { ["id": $0.id, "name": $0.name, "updated": Self.when($0.lastUpdateTime)] },
-        ])
+        return render("experiments", ExperimentsView(q: q, experiments: all.map { .init(id: $0.id, name: $0.name, updated: Self.when($0.lastUpdateTime)) }))
     }
 
     static let pageSize = 50

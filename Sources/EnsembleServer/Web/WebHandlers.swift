@@ -58,7 +58,7 @@ struct WebHandlers: Sendable {
 
     /// The HTML error page (``ErrorMiddleware`` uses it for every page that fails).
     func errorPage(_ status: HTTPResponse.Status, heading: String, message: String) -> Response {
-        render("error", ["title": "Error", "heading": heading, "message": message], status: status)
+        render("error", ErrorView(heading: heading, message: message), status: status)
     }
 
     static func query(_ request: Request) -> [(String, String)] { (try? RequestFields.parseQuery(request.uri.query)) ?? [] }

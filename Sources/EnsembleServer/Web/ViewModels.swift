@@ -193,3 +193,30 @@ struct LineageView: PageView {
     let svg: String
     let edges: [Edge]
 }
+
+/// The project form (new and edit), refilled with what was typed when it is shown again with an error.
+struct ProjectFormView: PageView {
+    struct Option {
+        let value: Int
+        let selected: Bool
+    }
+    struct Score {
+        let key, label: String
+        let options: [Option]
+    }
+    let title: String
+    let heading, action, cancel: String
+    let error: String?
+    let name, problem, objective, framing, delivery, risks, stakeholders, technical, business, experiments, models, fte: String
+    let scores: [Score]
+}
+
+/// An artifact shown on its own page: an image, text (JSON pretty-printed), or a note why not.
+struct ArtifactView: PageView {
+    let title: String
+    let name, runID, runName, download: String
+    let size: Int64
+    var image: String?
+    var text: String?
+    var note: String?
+}

@@ -120,28 +120,23 @@ extension WebHandlers {
         return Self.redirect("/projects/\(Self.urlComponent(id))")
     }
 
-    func projectFormContext(_ p: Project, heading: String, action: String, cancel: String, error: String?) -> Context {
+    func projectFormView(_ p: Project, heading: String, action: String, cancel: String, error: String?) -> ProjectFormView {
         func metricLines(_ ms: [ProjectMetric]) -> String {
             ms.map { "\($0.name), \($0.baseline.map(Self.number) ?? ""), \($0.target.map(Self.number) ?? "")" }.joined(separator: "\n")
         }
-        let scoreFields: [(String, String, Int)] = [("impact", "Impact", p.scores.impact), ("cost", "Cost", p.scores.cost), ("bandwidth", "Bandwidth", p.scores.bandwidth),
-                                                    ("urgency", "Urgency", p.scores.urgency), ("confidence", "Confidence", p.scores.confidence)]
-        var ctx: Context = ["title": heading, "heading": heading, "action": action, "cancel": cancel, "error": error as Any, "name": p.name]
-        ctx["problem"] = p.brd.problem
-        ctx["objective"] = p.brd.objective
-        ctx["framing"] = p.brd.mlFraming
-        ctx["delivery"] = p.brd.delivery
-        ctx["risks"] = p.brd.risks.joined(separator: "\n")
-        ctx["stakeholders"] = p.brd.stakeholders.joined(separator: "\n")
-        ctx["technical"] = metricLines(p.technicalMetrics)
-        ctx["business"] = metricLines(p.businessMetrics)
-        ctx["experiments"] = p.experiments.joined(separator: ", ")
-        ctx["models"] = p.models.joined(separator: ", ")
-        ctx["fte"] = Self.number(p.requiredFTE)
-        ctx["scores"] = scoreFields.map { key, label, value -> Context in
-            ["key": key, "label": label, "options": (1...5).map { ["value": $0, "selected": $0 == value] }]
-        }
-        return ctx
+        let scoreFields: [(String, String, Int)] = [
+            ("impact", "Impact", p.scores.impact), ("cost", "Cost", p.scores.cost), ("bandwidth", "Bandwidth", p.scores.bandwidth),
+            ("urgency", "Urgency", p.scores.urgency), ("confidence", "Confidence", p.scores.confidence),
+        ]
+        return ProjectFormView(
+            title: heading, heading: heading, action: action, cancel: cancel, error: error, name: p.name,
+            problem: p.brd.problem, objective: p.brd.objective, framing: p.brd.mlFraming, delivery: p.brd.delivery,
+            risks: p.brd.risks.joined(separator: "\n"), stakeholders: p.brd.stakeholders.joined(separator: "\n"),
+            technical: metricLines(p.technicalMetrics), business: metricLines(p.businessMetrics),
+            experiments: p.experiments.joined(separator: ", "), models: p.models.joined(separator: ", "), fte: Self.number(p.requiredFTE),
+            scores: scoreFields.map { key, label, value in
+                ProjectFormView.Score(key: key, label: label, options: (1...5).map { ProjectFormView.Option(value: $0, selected: $0 == value) })
+            })
     }
 
     /// Applies the form's fields to a project; the error names the field.
@@ -183,7 +178,7 @@ extension WebHandlers {
     }
 
     func newProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
-        render("projectForm", projectFormContext(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil))
+        render("projectForm", projectFormView(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil))
     }
 
     func createProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -196,7 +191,7 @@ extension WebHandlers {
             }
             try await team.saveProject(p, create: true, actor: c.actor)
         } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
-            return render("projectForm", projectFormContext(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
+            return render("projectForm", projectFormView(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
         }
         return Self.redirect("/projects/\(Self.urlComponent(p.id))")
     }
@@ -204,7 +199,7 @@ extension WebHandlers {
     func editProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let p = try await team.project(id: try c.capture("id"))
         let path = "/projects/\(Self.urlComponent(p.id))"
-        return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
+        return render("projectForm", projectFormView(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
     }
 
     func saveProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -214,7 +209,7 @@ extension WebHandlers {
             try Self.apply(try await Self.form(ProjectForm.self, r), to: &p)
             try await team.saveProject(p, create: false, actor: c.actor)
         } catch let error as EnsembleError where error.code == .invalidParameterValue {
-            return render("projectForm", projectFormContext(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
+            return render("projectForm", projectFormView(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
         }
         return Self.redirect(path)
     }

@@ -175,21 +175,21 @@ extension WebHandlers {
         defer { reader.close() }
         let ext = path.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
         let download = "/get-artifact?run_id=\(run.info.runID)&path=\(Self.urlComponent(path.description))"
-        var ctx: Context = ["title": path.name, "name": path.name, "runID": run.info.runID, "runName": run.info.runName, "download": download, "size": reader.size]
+        var view = ArtifactView(title: path.name, name: path.name, runID: run.info.runID, runName: run.info.runName, download: download, size: reader.size)
         if ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"].contains(ext) {
-            ctx["image"] = download
+            view.image = download
         } else if reader.size <= Self.previewLimit {
             let bytes = try reader.readAll()
             if let text = String(validating: bytes, as: UTF8.self) {
                 if ext == "json", let value = try? JSONParser.parse(bytes) {
-                    ctx["text"] = Self.prettyJSON(value)
+                    view.text = Self.prettyJSON(value)
                 } else {
-                    ctx["text"] = text
+                    view.text = text
                 }
             }
         }
-        if ctx["text"] == nil && ctx["image"] == nil { ctx["note"] = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
-        return render("artifact", ctx)
+        if view.text == nil && view.image == nil { view.note = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
+        return render("artifact", view)
     }
 
     static func prettyJSON(_ v: JSONValue, indent: String = "") -> String {

@@ -32,10 +32,13 @@ extension SQLiteStore: TeamStore {
         guard !role.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("name: a role needs a name.") }
         try Validation.validateDisplayName(role.name, field: "name", maxLength: Validation.maxPersonNameLength)
         guard role.id.count <= Validation.maxSlugLength else { throw EnsembleError.invalid("id: at most \(Validation.maxSlugLength) characters.") }
-        guard !role.id.isEmpty, RoleCatalog.slug(role.id) == role.id else { throw EnsembleError.invalid("id: '\(role.id)' must be a slug of lower-case letters, digits and '-'.") }
         role.builtIn = RoleCatalog.builtIn.contains { $0.id == role.id }
         let doc = try Self.encode(role), id = role.id
         try await pool.write { db in
+            let existing = try Bool.fetchOne(db, sql: "SELECT 1 FROM team_roles WHERE id = ?", arguments: [id]) == true
+            guard RoleCatalog.isValidID(id, existing: existing) else {
+                throw EnsembleError.invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.")
+            }
             try db.execute(sql: "INSERT INTO team_roles (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", arguments: [id, doc])
         }
     }
@@ -76,7 +79,7 @@ extension SQLiteStore: TeamStore {
     public func savePerson(_ person: Person, create: Bool) async throws {
         let doc = try Self.encode(person)
         try await pool.write { db in
-            try person.validate(knownRoles: Set(try Self.roles(db).map(\.id)))
+            try person.validate(knownRoles: Set(try Self.roles(db).map(\.id)), existing: !create)
             if let other = try String.fetchOne(db, sql: "SELECT id FROM team_people WHERE email = ? AND id != ?", arguments: [person.email, person.id]) {
                 throw EnsembleError.alreadyExists("email: '\(person.email)' already belongs to '\(other)'.")
             }
@@ -133,7 +136,7 @@ extension SQLiteStore: TeamStore {
     }
 
     public func saveProject(_ project: Project, create: Bool, actor: String?) async throws {
-        try project.validate()
+        try project.validate(existing: !create)
         let now = Self.now()
         try await pool.write { db in
             var project = project

@@ -255,4 +255,17 @@ struct SlugTests {
         p.id = "p-1"
         #expect(throws: Never.self) { try p.validate() }
     }
+
+    @Test("a record stored before ids became ASCII keeps its id on update; new records need ASCII")
+    func legacyIDs() {
+        var p = Project(id: "café-2", name: "Café")
+        #expect(throws: EnsembleError.self) { try p.validate() }
+        #expect(throws: Never.self) { try p.validate(existing: true) }
+        p.id = "Café"
+        #expect(throws: EnsembleError.self) { try p.validate(existing: true) }
+        p.id = "a--b"
+        #expect(throws: EnsembleError.self) { try p.validate(existing: true) }
+        #expect(RoleCatalog.isValidID("模型-1", existing: true))
+        #expect(!RoleCatalog.isValidID("x y", existing: true))
+    }
 }

@@ -88,14 +88,15 @@ public struct Person: Sendable, Codable, Equatable {
     public var freeCapacity: Double { max(0, capacity - allocated) }
 
     /// Checks every field; the messages name the field and what is allowed.
-    public func validate(knownRoles: Set<String>) throws(EnsembleError) {
+    /// - Parameter existing: the record is already stored, so an id of the earlier slug form is kept.
+    public func validate(knownRoles: Set<String>, existing: Bool = false) throws(EnsembleError) {
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalid("name: must not be empty.") }
         try Validation.validateDisplayName(name, field: "name", maxLength: Validation.maxPersonNameLength)
         guard id.count <= Validation.maxSlugLength else { throw .invalid("id: at most \(Validation.maxSlugLength) characters; got \(id.count).") }
         guard email.count <= 320 else { throw .invalid("email: at most 320 characters.") }
         guard Self.isEmail(email) else { throw .invalid("email: '\(email)' is not an e-mail address (name@domain).") }
         guard !id.isEmpty else { throw .invalid("id: give an id of lower-case letters, digits and '-' (none could be made from the name).") }
-        guard RoleCatalog.slug(id) == id else { throw .invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.") }
+        guard RoleCatalog.isValidID(id, existing: existing) else { throw .invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.") }
         for role in roles where !knownRoles.contains(role) {
             throw .invalid("roles: unknown role '\(role)'. Known roles: \(knownRoles.sorted().joined(separator: ", ")).")
         }

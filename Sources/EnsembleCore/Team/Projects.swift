@@ -176,12 +176,13 @@ public struct Project: Sendable, Codable, Equatable {
         checklists[stage.rawValue] ?? (Self.defaultChecklists[stage] ?? []).map { ChecklistItem(text: $0) }
     }
 
-    public func validate() throws(EnsembleError) {
+    /// - Parameter existing: the record is already stored, so an id of the earlier slug form is kept.
+    public func validate(existing: Bool = false) throws(EnsembleError) {
         guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalid("name: must not be empty.") }
         try Validation.validateDisplayName(name, field: "name", maxLength: Validation.maxPersonNameLength)
         guard id.count <= Validation.maxSlugLength else { throw .invalid("id: at most \(Validation.maxSlugLength) characters; got \(id.count).") }
         guard !id.isEmpty else { throw .invalid("id: give an id of lower-case letters, digits and '-' (none could be made from the name).") }
-        guard RoleCatalog.slug(id) == id else { throw .invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.") }
+        guard RoleCatalog.isValidID(id, existing: existing) else { throw .invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.") }
         for (field, value) in [("impact", scores.impact), ("cost", scores.cost), ("bandwidth", scores.bandwidth), ("urgency", scores.urgency), ("confidence", scores.confidence)] {
             guard (1...5).contains(value) else { throw .invalid("scores.\(field): \(value) must be 1 to 5.") }
         }

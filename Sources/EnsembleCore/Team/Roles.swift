@@ -125,6 +125,19 @@ public enum RoleCatalog {
             leads: [.scoping], supports: [.data, .modeling, .deployment, .monitoring], builtIn: true),
     ]
 
+    /// Whether `id` is acceptable for a record: an ASCII slug, or — for a record that already exists
+    /// (`existing`) — the earlier slug form that kept lower-case letters of any script ("café"),
+    /// so records created before slugs became ASCII can still be updated.
+    public static func isValidID(_ id: String, existing: Bool) -> Bool {
+        guard !id.isEmpty else { return false }
+        if slug(id) == id { return true }
+        guard existing else { return false }
+        let parts = id.split(separator: "-", omittingEmptySubsequences: false)
+        return parts.allSatisfy { part in
+            !part.isEmpty && part.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && !$0.properties.isUppercase) || $0.properties.numericType != nil }
+        }
+    }
+
     /// Lower-case ASCII slug of a name, for ids that go into URLs: accents are dropped ("Café" →
     /// "cafe"), other runs of characters become one '-'. A name with no Latin letters or digits has
     /// an empty slug, and then an explicit id is needed.

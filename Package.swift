@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "EnsembleClient", targets: ["EnsembleClient"]),
         .library(name: "EnsembleMetrics", targets: ["EnsembleMetrics"]),
         .library(name: "EnsembleJSON", targets: ["EnsembleJSON"]),
+        .library(name: "EnsembleEval", targets: ["EnsembleEval"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -39,6 +40,9 @@ let package = Package(
         .target(name: "EnsembleMetrics"),
         // The fast JSON parser and writer, shared by the server and the CLI (`ensemble eval`).
         .target(name: "EnsembleJSON"),
+        // `ensemble eval`'s engine: streams a predictions file (CSV / JSON Lines) into EnsembleMetrics.
+        // A library of its own so the CLI, handoffs and the release gate share it without the server.
+        .target(name: "EnsembleEval", dependencies: ["EnsembleJSON", "EnsembleMetrics"]),
         .target(
             name: "EnsembleStore",
             dependencies: [
@@ -87,8 +91,8 @@ let package = Package(
                 "EnsembleCore",
                 "EnsembleServer",
                 "EnsembleClient",
+                "EnsembleEval",
                 "EnsembleMetrics",
-                "EnsembleJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -96,6 +100,7 @@ let package = Package(
         .testTarget(name: "EnsembleCoreTests", dependencies: ["EnsembleCore"]),
         .testTarget(name: "EnsembleMetricsTests", dependencies: ["EnsembleMetrics"]),
         .testTarget(name: "EnsembleJSONTests", dependencies: ["EnsembleJSON"]),
+        .testTarget(name: "EnsembleEvalTests", dependencies: ["EnsembleEval", "EnsembleMetrics"]),
         .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore", "EnsembleCore"]),
         .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts", "EnsembleCore"]),
         .testTarget(

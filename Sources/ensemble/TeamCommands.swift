@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnsembleClient
 import EnsembleCore
+import EnsembleEval
 import Foundation
 
 /// Prints rows as aligned columns.

@@ -2,41 +2,45 @@ import EnsembleJSON
 import Foundation
 
 /// A failure in an input file, with the line it happened on.
-struct InputError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
+public struct InputError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 /// Streams rows of a CSV (RFC 4180: quoted fields, doubled quotes, line breaks inside quotes) or
 /// JSON Lines file, keeping only the requested columns, in bounded memory (1 MiB reads).
-final class TableReader {
-    enum Format: String, CaseIterable {
+public final class TableReader {
+    public enum Format: String, CaseIterable, Sendable {
         case csv, jsonl
 
-        static func guess(_ path: String) -> Format {
+        public static func guess(_ path: String) -> Format {
             let lower = path.lowercased()
             return lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") ? .jsonl : .csv
         }
     }
 
-    let path: String
-    let format: Format
+    public let path: String
+    public let format: Format
     let handle: FileHandle
-    let size: Int64
-    private(set) var bytesRead: Int64 = 0
+    public let size: Int64
+    public private(set) var bytesRead: Int64 = 0
     private var buffer: [UInt8] = []
     private var position = 0
     private var atEnd = false
     /// 1-based line number of the row being returned.
-    private(set) var line = 0
+    public private(set) var line = 0
     private var nextLine = 1
     /// Index of each wanted column in a CSV row.
     private var csvIndex: [Int] = []
-    let columns: [String]
+    public let columns: [String]
     /// The CSV header row (empty for JSON Lines).
-    private(set) var header: [String] = []
+    public private(set) var header: [String] = []
 
-    init(path: String, format: Format?, columns: [String]) throws {
+    public init(path: String, format: Format?, columns: [String]) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw InputError(message: "Cannot open '\(path)'. Check the path and that the file is readable.")
         }
@@ -85,7 +89,7 @@ final class TableReader {
     private var usingFast = false
 
     /// Advances to the next row; false at the end. Read its fields with ``withField(_:_:)`` or ``string(_:)``.
-    func nextRow() throws -> Bool {
+    public func nextRow() throws -> Bool {
         if format == .csv, try nextUnquotedCSVRecord() {
             usingFast = true
             return true
@@ -97,7 +101,7 @@ final class TableReader {
     }
 
     /// The bytes of wanted field `k` of the current row (no copy on the fast path).
-    func withField<R>(_ k: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+    public func withField<R>(_ k: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         if usingFast {
             let (from, to) = fastBounds[k]
             return try buffer.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[from..<to])) }
@@ -106,12 +110,12 @@ final class TableReader {
         return try value.withUTF8(body)
     }
 
-    func string(_ k: Int) -> String {
+    public func string(_ k: Int) -> String {
         usingFast ? withField(k) { String(decoding: $0, as: UTF8.self) } : slowValues[k]
     }
 
     /// The next row's wanted values as strings, or nil at the end.
-    func next() throws -> [String]? {
+    public func next() throws -> [String]? {
         guard try nextRow() else { return nil }
         return (0..<columns.count).map(string)
     }
@@ -151,7 +155,7 @@ final class TableReader {
 
     /// A JSON value as text: strings as they are, numbers exactly as written (Foundation's JSON reader
     /// rounds some doubles), arrays and objects as JSON.
-    static func text(of value: JSONValue) -> String {
+    public static func text(of value: JSONValue) -> String {
         switch value {
         case .string(let s): return s
         case .number(let n): return n
@@ -235,7 +239,7 @@ final class TableReader {
     /// Parses a decimal number from bytes: plain decimals with at most 15 significant digits are
     /// converted exactly (one correctly rounded division, Clinger's fast path); anything else goes
     /// through `Double(String)`, which is correctly rounded too. `nil` when it is not a number.
-    static func parseDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
+    public static func parseDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
         var i = 0, negative = false
         if i < b.count, b[i] == 0x2D || b[i] == 0x2B {
             negative = b[i] == 0x2D

@@ -3,11 +3,11 @@ import EnsembleMetrics
 import Foundation
 
 /// Adds bootstrap intervals to a report when asked.
-func addIntervals(_ report: inout EvalReport, command: EvalCommand, count: Int, skipping: Set<String> = [], _ metric: (String, [Int]) throws -> Double) throws {
-    guard command.bootstrap > 0 else { return }
+func addIntervals(_ report: inout EvalReport, options: EvalOptions, count: Int, skipping: Set<String> = [], _ metric: (String, [Int]) throws -> Double) throws {
+    guard options.bootstrap > 0 else { return }
     for (name, _) in report.metrics where !skipping.contains(name) {
         report.intervals[name] = try Bootstrap.interval(
-            count: count, resamples: command.bootstrap, confidence: command.confidence, seed: command.seed) { try metric(name, $0) }
+            count: count, resamples: options.bootstrap, confidence: options.confidence, seed: options.seed) { try metric(name, $0) }
     }
 }
 
@@ -24,7 +24,8 @@ func numberArray(_ text: String, _ what: String, file: String, line: Int) throws
 }
 
 struct ClassificationEval {
-    let command: EvalCommand
+    let c: EvalOptions
+    let input: EvalInput
 
     enum Scores {
         case none
@@ -34,8 +35,8 @@ struct ClassificationEval {
         case matrix([Double], width: Int)
     }
 
-    func run(format: TableReader.Format?, progress: ProgressLine) throws -> EvalReport {
-        let c = command
+    func run() throws -> EvalReport {
+        let format = c.format
         let probaColumns = c.probaColumns?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } ?? []
         if c.scoreColumn != nil && (!probaColumns.isEmpty || c.probaColumn != nil) || !probaColumns.isEmpty && c.probaColumn != nil {
             throw InputError(message: "Give scores one way: --score-column, --proba-columns or --proba-column.")
@@ -87,18 +88,18 @@ struct ClassificationEval {
         columns += probaColumns
         let rows: Int
         do {
-            rows = try read(columns, format: format, progress: progress, withPrediction: true)
+            rows = try read(columns, format: format, withPrediction: true)
         } catch let error as InputError where hasScores && error.message.contains("no column '\(c.predictionColumn)'") {
             withPrediction = false
             columns.remove(at: 1)
-            rows = try read(columns, format: format, progress: progress, withPrediction: false)
+            rows = try read(columns, format: format, withPrediction: false)
         }
 
-        func read(_ columns: [String], format: TableReader.Format?, progress: ProgressLine, withPrediction: Bool) throws -> Int {
+        func read(_ columns: [String], format: TableReader.Format?, withPrediction: Bool) throws -> Int {
             truth.removeAll()
             predicted.removeAll()
             scores.removeAll()
-            return try c.readRows(columns, format: format, progress: progress) { reader, line in
+            return try input.readRows(columns, format: format) { reader, line in
                 let t = try intern(reader, 0, line: line)
                 var next = 1
                 if streaming {
@@ -117,7 +118,7 @@ struct ClassificationEval {
                     next = 2
                 }
                 if c.scoreColumn != nil {
-                    scores.append(try EvalCommand.number(reader, next, "the score", file: c.file, line: line))
+                    scores.append(try EvalOptions.number(reader, next, "the score", file: c.file, line: line))
                 } else if c.probaColumn != nil {
                     let row = try numberArray(reader.string(next), "the probabilities", file: c.file, line: line)
                     if width == 0 { width = row.count }
@@ -127,7 +128,7 @@ struct ClassificationEval {
                     scores += row
                 } else if !probaColumns.isEmpty {
                     for k in 0..<probaColumns.count {
-                        scores.append(try EvalCommand.number(reader, next + k, "probability '\(probaColumns[k])'", file: c.file, line: line))
+                        scores.append(try EvalOptions.number(reader, next + k, "probability '\(probaColumns[k])'", file: c.file, line: line))
                     }
                 }
             }
@@ -272,20 +273,21 @@ struct ClassificationEval {
             report.details.append(("average", average.rawValue))
             if average == .binary { report.details.append(("positive_label", labelSet[positive])) }
         }
-        try addIntervals(&report, command: c, count: rows) { try value($0, $1) }
+        try addIntervals(&report, options: c, count: rows) { try value($0, $1) }
         return report
     }
 }
 
 struct RegressionEval {
-    let command: EvalCommand
+    let c: EvalOptions
+    let input: EvalInput
 
-    func run(format: TableReader.Format?, progress: ProgressLine) throws -> EvalReport {
-        let c = command
+    func run() throws -> EvalReport {
+        let format = c.format
         var truth: [Double] = [], predicted: [Double] = []
-        let rows = try c.readRows([c.labelColumn, c.predictionColumn], format: format, progress: progress) { reader, line in
-            truth.append(try EvalCommand.number(reader, 0, "the true value", file: c.file, line: line))
-            predicted.append(try EvalCommand.number(reader, 1, "the prediction", file: c.file, line: line))
+        let rows = try input.readRows([c.labelColumn, c.predictionColumn], format: format) { reader, line in
+            truth.append(try EvalOptions.number(reader, 0, "the true value", file: c.file, line: line))
+            predicted.append(try EvalOptions.number(reader, 1, "the prediction", file: c.file, line: line))
         }
         var wanted = c.metrics
         if wanted.isEmpty {
@@ -310,17 +312,17 @@ struct RegressionEval {
         }
         var report = EvalReport(task: "regression", samples: rows)
         for name in wanted { report.metrics.append((name, try value(name, nil))) }
-        try addIntervals(&report, command: c, count: rows) { try value($0, $1) }
+        try addIntervals(&report, options: c, count: rows) { try value($0, $1) }
         return report
     }
 }
 
 struct TextEval {
-    let command: EvalCommand
-    let task: EvalCommand.Task
+    let c: EvalOptions
+    let input: EvalInput
 
-    func run(format: TableReader.Format?, progress: ProgressLine) throws -> EvalReport {
-        let c = command
+    func run() throws -> EvalReport {
+        let format = c.format, task = c.task
         var references: [String] = [], hypotheses: [String] = [], logprobs: [Double] = []
         var wanted = c.metrics
         if wanted.isEmpty {
@@ -332,7 +334,7 @@ struct TextEval {
             guard let col = c.logprobsColumn else { throw InputError(message: "perplexity needs --logprobs-column (a JSON array of per-token natural-log probabilities per row).") }
             columns.append(col)
         }
-        let rows = try c.readAll(columns, format: format, progress: progress) { values, line in
+        let rows = try input.readAll(columns, format: format) { values, line in
             if !onlyPerplexity {
                 references.append(values[0])
                 hypotheses.append(values[1])
@@ -363,17 +365,18 @@ struct TextEval {
             report.counts = [("substitutions", w.substitutions), ("deletions", w.deletions), ("insertions", w.insertions), ("hits", w.hits)]
         }
         // Perplexity pools tokens, not rows, so it has no row bootstrap.
-        try addIntervals(&report, command: c, count: rows, skipping: ["perplexity"]) { try value($0, $1) }
+        try addIntervals(&report, options: c, count: rows, skipping: ["perplexity"]) { try value($0, $1) }
         return report
     }
 }
 
 /// `--task detection`: one JSON Lines row per image with its ground-truth boxes and detections.
 struct DetectionEval {
-    let command: EvalCommand
+    let c: EvalOptions
+    let input: EvalInput
 
-    func run(format: TableReader.Format?, progress: ProgressLine) throws -> EvalReport {
-        let c = command
+    func run() throws -> EvalReport {
+        let format = c.format
         let xyxy: Bool
         switch c.boxFormat {
         case "xywh": xyxy = false
@@ -412,7 +415,7 @@ struct DetectionEval {
             guard case .number(let n)? = v, let id = Int(n) else { throw InputError(message: "\(c.file):\(line): 'category' must be an integer id.") }
             return id
         }
-        let count = try c.readAll([c.imageColumn, c.truthColumn, c.detectionsColumn], format: format ?? .jsonl, progress: progress) { values, line in
+        let count = try input.readAll([c.imageColumn, c.truthColumn, c.detectionsColumn], format: format ?? .jsonl) { values, line in
             var row = Row(image: values[0], truths: [], detections: [])
             for o in try objects(values[1], c.truthColumn, line: line) {
                 let dict = Dictionary(o, uniquingKeysWith: { a, _ in a })

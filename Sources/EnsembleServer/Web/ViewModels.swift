@@ -1,8 +1,8 @@
 import EnsembleCore
 
 /// Typed view models: what a template may show, one struct per page or part, built by the
-/// handlers and rendered by swift-mustache (which reads their properties by name). Pages not yet
-/// moved here still pass dictionaries.
+/// handlers and rendered by swift-mustache (which reads their properties by name; a `nil` property
+/// or a `false` one skips its section).
 protocol PageView {
     /// The page title (the header template shows it in `<title>`).
     var title: String { get }
@@ -219,4 +219,133 @@ struct ArtifactView: PageView {
     var image: String?
     var text: String?
     var note: String?
+}
+
+/// A chart in a card: its SVG (already escaped by ``SVGChart``) and the element its readout writes to.
+struct ChartCard {
+    let key: String
+    let points: Int
+    let readout: String
+    let svg: String
+}
+
+/// An experiment's run table: one page of runs with the chosen columns, sort and page links.
+struct RunsView: PageView {
+    struct Row {
+        let id, name, started, status, statusClass: String
+        let cells: [String]
+    }
+    struct Column {
+        let label, sortURL: String
+    }
+    struct Choice {
+        let key: String
+        let on: Bool
+    }
+    let title: String
+    let id, name, filter, order, cols: String
+    let error: String?
+    let rows: [Row]
+    let count, page: Int
+    let prev, next: String?
+    let sortName, sortStart: String
+    let columns: [Column]
+    let available: [Choice]
+}
+
+/// A run: its values, charts, dataset inputs and one folder of its artifacts.
+struct RunView: PageView {
+    struct Metric {
+        let key, value: String
+        let step: Int64
+    }
+    struct Input {
+        let name, digest, context: String
+    }
+    struct Artifact {
+        let path, urlPath, runID: String
+        let isDir: Bool
+        let size: Int64
+    }
+    let title: String
+    let id, name, status, statusClass, experimentID, experiment, started: String
+    let duration, user: String?
+    let params: [KeyValue]
+    let metrics: [Metric]
+    let tags: [KeyValue]
+    let inputs: [Input]
+    let charts: [ChartCard]
+    let log, xStep: Bool
+    let artifacts: [Artifact]
+    let dir, parentURL: String?
+}
+
+/// Several runs side by side: parameters (differing first), overlaid charts, one param against one metric.
+struct CompareView: PageView {
+    struct RunRef {
+        let id, name: String
+    }
+    struct Param {
+        let key: String
+        let values: [String]
+        let differs: Bool
+    }
+    struct Option {
+        let key: String
+        let selected: Bool
+    }
+    let title = "Compare runs"
+    let count: Int
+    let runs: [RunRef]
+    let params: [Param]
+    let charts: [ChartCard]
+    let paramOptions, metricOptions: [Option]
+    let scatter: String?
+}
+
+/// A project: its BRD, metrics against baseline and target, forecast, gate, staffing and updates.
+struct ProjectView: PageView {
+    struct Metric {
+        let name, kind, baseline, target: String
+        let best: String
+        let bestRun: String?
+    }
+    struct Due {
+        let date: String
+        let verdict, cls: String?
+    }
+    struct Forecast {
+        let p50, p80, p95: String
+        let trials: Int
+        let start, svg: String
+    }
+    struct Move {
+        let when, from, to: String
+        let by, why: String?
+    }
+    struct Candidate {
+        let person, name, score, reasons: String
+    }
+    struct Activity {
+        let when, kind, summary: String
+        let actor: String?
+    }
+    struct ChecklistItem {
+        let index: Int
+        let text: String
+        let done: Bool
+    }
+    let title: String
+    let id, name, stage: String
+    let problem, objective, framing, delivery, risks, stakeholders: String
+    let metrics: [Metric]
+    let forecast: Forecast?
+    let due: Due?
+    let history: [Move]
+    let staffing: [Candidate]
+    let experiments, models: [String]
+    let activity: [Activity]
+    let checklist: [ChecklistItem]
+    let stageOptions: [String]
+    let gateError: String?
 }

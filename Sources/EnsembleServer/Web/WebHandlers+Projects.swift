@@ -42,45 +42,52 @@ extension WebHandlers {
                     if let top, let value = top.metrics.first(where: { $0.key == m.name })?.value, value.isFinite { bestValues[m.name] = (top.info.runID, value) }
                 }
             }
-            func best(_ m: ProjectMetric) -> (String, Double)? { bestValues[m.name] }
-            let metrics: [Context] = p.technicalMetrics.map { ($0, "technical") } .map { m, kind in
-                let b = best(m)
-                return ["name": m.name, "kind": kind, "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—",
-                        "best": b.map { Self.number($0.1) } ?? "", "bestRun": b?.0 as Any]
-            } + p.businessMetrics.map { m -> Context in
-                ["name": m.name, "kind": "business", "baseline": m.baseline.map(Self.number) ?? "—", "target": m.target.map(Self.number) ?? "—", "bestRun": nil as Any?]
-            }
-            var forecast: Context? = nil
-            var due: Context? = nil
-            if let dueDate = p.dueDate {
-                due = ["date": dueDate]
-                if let s = slip(p, trials: 10_000) {
-                    let l = Self.lateness(s.p80)
-                    due?["verdict"] = l.text + (s.p50 > 0 ? "; late by \(s.p50) at P50" : "")
-                    due?["cls"] = l.cls
+            let metrics =
+                p.technicalMetrics.map { m in
+                    let b = bestValues[m.name]
+                    return ProjectView.Metric(
+                        name: m.name, kind: "technical", baseline: m.baseline.map(Self.number) ?? "—", target: m.target.map(Self.number) ?? "—",
+                        best: b.map { Self.number($0.1) } ?? "", bestRun: b?.0)
                 }
+                + p.businessMetrics.map { m in
+                    ProjectView.Metric(
+                        name: m.name, kind: "business", baseline: m.baseline.map(Self.number) ?? "—", target: m.target.map(Self.number) ?? "—",
+                        best: "", bestRun: nil)
+                }
+            var due: ProjectView.Due?
+            if let dueDate = p.dueDate {
+                let verdict = slip(p, trials: 10_000).map { s -> (String, String) in
+                    let l = Self.lateness(s.p80)
+                    return (l.text + (s.p50 > 0 ? "; late by \(s.p50) at P50" : ""), l.cls)
+                }
+                due = ProjectView.Due(date: dueDate, verdict: verdict?.0, cls: verdict?.1)
             }
-            if let f = forecasts.forecast(tasks: p.tasks, trials: 10_000) {
-                func label(_ days: Double) -> String { String(format: "%.1f d", days) + (p.startDate.flatMap { Forecast.date(after: days, from: $0) }.map { " (\($0))" } ?? "") }
-                forecast = ["p50": label(f.p50), "p80": label(f.p80), "p95": label(f.p95), "trials": f.trials, "start": p.startDate ?? "the start",
-                            "svg": SVGChart.histogram(f.histogram.map { ($0.from, $0.to, $0.count) }, markers: [("P50", f.p50), ("P80", f.p80), ("P95", f.p95)], xLabel: "working days")]
+            let forecast = forecasts.forecast(tasks: p.tasks, trials: 10_000).map { f in
+                func label(_ days: Double) -> String {
+                    String(format: "%.1f d", days) + (p.startDate.flatMap { Forecast.date(after: days, from: $0) }.map { " (\($0))" } ?? "")
+                }
+                return ProjectView.Forecast(
+                    p50: label(f.p50), p80: label(f.p80), p95: label(f.p95), trials: f.trials, start: p.startDate ?? "the start",
+                    svg: SVGChart.histogram(f.histogram.map { ($0.from, $0.to, $0.count) }, markers: [("P50", f.p50), ("P80", f.p80), ("P95", f.p95)], xLabel: "working days"))
             }
             let stage = ProjectStage.working.contains(p.stage) ? p.stage : .scoping
             let staffing = Staffing.rank(project: p, stage: stage, people: try await team.people(), roles: try await team.roles()).prefix(3)
             let activity = try await team.activity(project: p.id, limit: 20)
-            return render("project", [
-                "title": p.name, "id": p.id, "name": p.name, "stage": p.stage.rawValue,
-                "problem": p.brd.problem, "objective": p.brd.objective, "framing": p.brd.mlFraming, "delivery": p.brd.delivery,
-                "risks": p.brd.risks.joined(separator: "; "), "stakeholders": p.brd.stakeholders.joined(separator: "; "),
-                "metrics": metrics, "forecast": forecast as Any, "due": due as Any,
-                "history": p.history.reversed().map { ["when": Self.when($0.at), "from": $0.from.rawValue, "to": $0.to.rawValue, "by": $0.by as Any, "why": $0.why.isEmpty ? nil as Any? : $0.why] },
-                "staffing": staffing.map { ["person": $0.person, "name": $0.name, "score": String(format: "%.2f", $0.score), "reasons": $0.reasons.joined(separator: "; ")] },
-                "experiments": p.experiments, "models": p.models,
-                "activity": activity.map { ["when": Self.when($0.at), "kind": $0.kind, "summary": $0.summary, "actor": $0.actor as Any] },
-                "checklist": p.checklist(for: p.stage).enumerated().map { ["index": $0.offset, "text": $0.element.text, "done": $0.element.done] },
-                "stageOptions": ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
-                "gateError": gateError as Any,
-            ], status: gateError == nil ? .ok : .badRequest)
+            let view = ProjectView(
+                title: p.name, id: p.id, name: p.name, stage: p.stage.rawValue,
+                problem: p.brd.problem, objective: p.brd.objective, framing: p.brd.mlFraming, delivery: p.brd.delivery,
+                risks: p.brd.risks.joined(separator: "; "), stakeholders: p.brd.stakeholders.joined(separator: "; "),
+                metrics: metrics, forecast: forecast, due: due,
+                history: p.history.reversed().map {
+                    ProjectView.Move(when: Self.when($0.at), from: $0.from.rawValue, to: $0.to.rawValue, by: $0.by, why: $0.why.isEmpty ? nil : $0.why)
+                },
+                staffing: staffing.map { ProjectView.Candidate(person: $0.person, name: $0.name, score: String(format: "%.2f", $0.score), reasons: $0.reasons.joined(separator: "; ")) },
+                experiments: p.experiments, models: p.models,
+                activity: activity.map { ProjectView.Activity(when: Self.when($0.at), kind: $0.kind, summary: $0.summary, actor: $0.actor) },
+                checklist: p.checklist(for: p.stage).enumerated().map { ProjectView.ChecklistItem(index: $0.offset, text: $0.element.text, done: $0.element.done) },
+                stageOptions: ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
+                gateError: gateError)
+            return render("project", view, status: gateError == nil ? .ok : .badRequest)
         }
     }
 

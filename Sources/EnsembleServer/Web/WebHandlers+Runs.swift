@@ -61,28 +61,26 @@ extension WebHandlers {
             let descending = orderText == "\(base) DESC"
             return link(order: "\(base) \(descending ? "ASC" : "DESC")")
         }
-        let rows: [Context] = runs.map { run in
+        let rows = runs.map { run in
             let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             let params = Dictionary(run.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
             let cells = chosen.map { col -> String in
                 if col.hasPrefix("metrics.") { return metrics[String(col.dropFirst(8))].map(Self.number) ?? "" }
                 return params[String(col.dropFirst(7))] ?? ""
             }
-            return ["id": run.info.runID, "name": run.info.runName, "started": Self.when(run.info.startTime), "status": run.info.status.rawValue,
-                    "statusClass": Self.statusClass(run.info.status), "cells": cells]
+            return RunsView.Row(
+                id: run.info.runID, name: run.info.runName, started: Self.when(run.info.startTime), status: run.info.status.rawValue,
+                statusClass: Self.statusClass(run.info.status), cells: cells)
         }
-        var ctx: Context = ["title": experiment.name, "id": experiment.id, "name": experiment.name, "filter": filterText, "order": orderText, "cols": cols]
-        ctx["error"] = error as Any
-        ctx["rows"] = rows
-        ctx["count"] = runs.count
-        ctx["page"] = pageNumber
-        if pageNumber > 1 { ctx["prev"] = link(page: pageNumber - 1) }
-        if hasNext { ctx["next"] = link(page: pageNumber + 1) }
-        ctx["sortName"] = link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC"))
-        ctx["sortStart"] = link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC"))
-        ctx["columns"] = chosen.map { col -> Context in ["label": col, "sortURL": sortLink(col)] }
-        ctx["available"] = available.map { key -> Context in ["key": key, "on": chosen.contains(key)] }
-        return render("runs", ctx, status: status)
+        let view = RunsView(
+            title: experiment.name, id: experiment.id, name: experiment.name, filter: filterText, order: orderText, cols: cols, error: error,
+            rows: rows, count: runs.count, page: pageNumber,
+            prev: pageNumber > 1 ? link(page: pageNumber - 1) : nil, next: hasNext ? link(page: pageNumber + 1) : nil,
+            sortName: link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC")),
+            sortStart: link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC")),
+            columns: chosen.map { RunsView.Column(label: $0, sortURL: sortLink($0)) },
+            available: available.map { RunsView.Choice(key: $0, on: chosen.contains($0)) })
+        return render("runs", view, status: status)
     }
 
     func chartSeries(runID: String, key: String, byTime: Bool) async throws -> (points: [(Double, Double)], count: Int) {
@@ -98,20 +96,21 @@ extension WebHandlers {
         let q = Self.query(r)
         let logY = Self.param(q, "log") == "1"
         let byTime = Self.param(q, "x") == "time"
-        var charts: [Context] = []
+        var charts: [ChartCard] = []
         for (i, metric) in run.metrics.sorted(by: { $0.key < $1.key }).prefix(12).enumerated() {
             let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
             let readout = "readout-\(i)"
-            charts.append(["key": metric.key, "points": count, "readout": readout,
-                           "svg": SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)])
+            charts.append(ChartCard(
+                key: metric.key, points: count, readout: readout,
+                svg: SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)))
         }
         // The artifact folder being browsed (`?dir=`), checked like every artifact path.
         let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
-        var artifacts: [Context] = []
+        var artifacts: [RunView.Artifact] = []
         if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root.appending(dir)) {
-            artifacts = entries.map { e -> Context in
+            artifacts = entries.map { e in
                 let path = dir.isRoot ? e.name : "\(dir)/\(e.name)"
-                return ["path": e.name, "urlPath": Self.urlComponent(path), "isDir": e.isDirectory, "size": e.size ?? 0, "runID": run.info.runID]
+                return RunView.Artifact(path: e.name, urlPath: Self.urlComponent(path), runID: run.info.runID, isDir: e.isDirectory, size: e.size ?? 0)
             }
         }
         let parent = dir.isRoot ? nil : dir.segments.dropLast().joined(separator: "/")
@@ -119,17 +118,22 @@ extension WebHandlers {
             let s = Double(end - run.info.startTime) / 1000
             return s < 120 ? String(format: "%.0f s", s) : String(format: "%.1f min", s / 60)
         }
-        return render("run", [
-            "title": run.info.runName, "id": run.info.runID, "name": run.info.runName, "status": run.info.status.rawValue,
-            "statusClass": Self.statusClass(run.info.status), "experimentID": run.info.experimentID, "experiment": experiment?.name ?? run.info.experimentID,
-            "started": Self.when(run.info.startTime), "duration": duration as Any, "user": run.info.userID.isEmpty ? nil as Any? : run.info.userID,
-            "params": run.params.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": $0.value] },
-            "metrics": run.metrics.sorted { $0.key < $1.key }.map { ["key": $0.key, "value": Self.number($0.value), "step": $0.step] },
-            "tags": run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }.map { ["key": $0.key, "value": $0.value] },
-            "inputs": run.datasetInputs.map { ["name": $0.dataset.name, "digest": $0.dataset.digest, "context": $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used"] },
-            "charts": charts, "log": logY, "xStep": !byTime, "artifacts": artifacts, "dir": dir.isRoot ? nil as Any? : dir.description,
-            "parentURL": parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" } as Any,
-        ])
+        let shownTags = run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }
+        return render(
+            "run",
+            RunView(
+                title: run.info.runName, id: run.info.runID, name: run.info.runName, status: run.info.status.rawValue,
+                statusClass: Self.statusClass(run.info.status), experimentID: run.info.experimentID,
+                experiment: experiment?.name ?? run.info.experimentID, started: Self.when(run.info.startTime), duration: duration,
+                user: run.info.userID.isEmpty ? nil : run.info.userID,
+                params: run.params.sorted { $0.key < $1.key },
+                metrics: run.metrics.sorted { $0.key < $1.key }.map { RunView.Metric(key: $0.key, value: Self.number($0.value), step: $0.step) },
+                tags: shownTags,
+                inputs: run.datasetInputs.map {
+                    RunView.Input(name: $0.dataset.name, digest: $0.dataset.digest, context: $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used")
+                },
+                charts: charts, log: logY, xStep: !byTime, artifacts: artifacts, dir: dir.isRoot ? nil : dir.description,
+                parentURL: parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" }))
     }
 
     func compare(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -138,28 +142,30 @@ extension WebHandlers {
         var runs: [Run] = []
         for id in ids { runs.append(try await tracking.run(id: id)) }
         let keys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
-        let params: [Context] = keys.map { key in
+        let params = keys.map { key in
             let values = runs.map { r in r.params.first { $0.key == key }?.value ?? "—" }
-            return ["key": key, "values": values, "differs": Set(values).count > 1]
-        }.sorted { ($0["differs"] as! Bool) && !($1["differs"] as! Bool) }
-        var charts: [Context] = []
+            return CompareView.Param(key: key, values: values, differs: Set(values).count > 1)
+        }.sorted { $0.differs && !$1.differs }
+        var charts: [ChartCard] = []
         for (i, key) in Set(runs.flatMap { $0.metrics.map(\.key) }).sorted().prefix(8).enumerated() {
             var series: [SVGChart.Series] = []
             for run in runs where run.metrics.contains(where: { $0.key == key }) {
                 series.append(.init(name: run.info.runName, points: try await chartSeries(runID: run.info.runID, key: key, byTime: false).points))
             }
-            charts.append(["key": key, "readout": "cmp-\(i)", "svg": SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")])
+            charts.append(ChartCard(key: key, points: series.reduce(0) { $0 + $1.points.count }, readout: "cmp-\(i)", svg: SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")))
         }
         let q = Self.query(r)
         let paramKeys = keys, metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
         let chosenParam = Self.param(q, "param").flatMap { paramKeys.contains($0) ? $0 : nil } ?? paramKeys.first
         let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil } ?? metricKeys.first
-        var ctx: Context = ["title": "Compare runs", "count": runs.count, "runs": runs.map { ["id": $0.info.runID, "name": $0.info.runName] }, "params": params, "charts": charts]
-        ctx["runIDs"] = runs.map { ["id": $0.info.runID] }
-        ctx["paramOptions"] = paramKeys.map { ["key": $0, "selected": $0 == chosenParam] }
-        ctx["metricOptions"] = metricKeys.map { ["key": $0, "selected": $0 == chosenMetric] }
-        if let chosenParam, let chosenMetric { ctx["scatter"] = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
-        return render("compare", ctx)
+        var scatter: String?
+        if let chosenParam, let chosenMetric { scatter = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
+        return render(
+            "compare",
+            CompareView(
+                count: runs.count, runs: runs.map { CompareView.RunRef(id: $0.info.runID, name: $0.info.runName) }, params: params, charts: charts,
+                paramOptions: paramKeys.map { CompareView.Option(key: $0, selected: $0 == chosenParam) },
+                metricOptions: metricKeys.map { CompareView.Option(key: $0, selected: $0 == chosenMetric) }, scatter: scatter))
     }
 
     static let previewLimit: Int64 = 256 * 1024

@@ -19,8 +19,6 @@ struct WebHandlers: Sendable {
     /// Forecasts for the board and project pages, simulated once per version of a plan.
     let forecasts = ForecastCache()
 
-    typealias Context = [String: Any]
-
     // MARK: Plumbing
 
     /// Security headers (CSP, nosniff, referrer policy) are added by ``SecurityHeadersMiddleware``.
@@ -31,29 +29,6 @@ struct WebHandlers: Sendable {
     func render(_ template: String, _ view: some PageView, status: HTTPResponse.Status = .ok) -> Response {
         let html = library.render(view, withTemplate: template) ?? "template \(template) missing"
         return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
-    }
-
-    /// Renders a page from a dictionary (the pages not yet moved to typed views).
-    func render(_ template: String, _ context: Context, status: HTTPResponse.Status = .ok) -> Response {
-        let html = library.render(Self.unwrapped(context) as Any, withTemplate: template) ?? "template \(template) missing"
-        return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
-    }
-
-    /// Removes `nil` optionals (a template must see them as absent, not as the text "nil") and unwraps
-    /// the others, through nested dictionaries and arrays.
-    static func unwrapped(_ value: Any) -> Any? {
-        let mirror = Mirror(reflecting: value)
-        if mirror.displayStyle == .optional {
-            guard let inner = mirror.children.first?.value else { return nil }
-            return unwrapped(inner)
-        }
-        if let dict = value as? [String: Any] {
-            var out: [String: Any] = [:]
-            for (k, v) in dict { if let u = unwrapped(v) { out[k] = u } }
-            return out
-        }
-        if let array = value as? [Any] { return array.compactMap { unwrapped($0) } }
-        return value
     }
 
     /// The HTML error page (``ErrorMiddleware`` uses it for every page that fails).

@@ -97,14 +97,13 @@ enum WebTemplates {
     static let compare = #"""
 {{> header}}
 <h1>Compare {{count}} runs</h1>
-{{#error}}<p class="error">{{error}}</p>{{/error}}
 <h2>Parameters</h2>
 <div class="scroll"><table><thead><tr><th>Parameter</th>{{#runs}}<th><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></th>{{/runs}}</tr></thead>
 <tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td>{{key}}{{#differs}} <span class="badge warn">differs</span>{{/differs}}</td>{{#values}}<td>{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
 <h2>Metrics</h2>
 <div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
 <h2>One parameter against one metric</h2>
-<form class="inline noprint" method="get" action="/compare">{{#runIDs}}<input type="hidden" name="run" value="{{id}}">{{/runIDs}}
+<form class="inline noprint" method="get" action="/compare">{{#runs}}<input type="hidden" name="run" value="{{id}}">{{/runs}}
 <label>Parameter <select name="param">{{#paramOptions}}<option {{#selected}}selected{{/selected}}>{{key}}</option>{{/paramOptions}}</select></label>
 <label>Metric <select name="metric">{{#metricOptions}}<option {{#selected}}selected{{/selected}}>{{key}}</option>{{/metricOptions}}</select></label><button>Plot</button></form>
 {{{scatter}}}

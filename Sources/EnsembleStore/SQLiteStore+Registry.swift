@@ -277,9 +277,7 @@ extension SQLiteStore: RegistryStore {
 
     public func registryEvents(name: String) async throws -> [RegistryEvent] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT name, version, kind, detail, actor, timestamp FROM registry_events WHERE name = ? ORDER BY id", arguments: [name]).map {
-                RegistryEvent(name: $0[0], version: $0[1], kind: RegistryEvent.Kind(rawValue: $0[2]) ?? .stageChanged, detail: $0[3], actor: $0[4], timestamp: $0[5])
-            }
+            try RegistryEventRecord.filter(RegistryEventRecord.Columns.name == name).order(RegistryEventRecord.Columns.id).fetchAll(db).map(\.event)
         }
     }
 
@@ -305,10 +303,7 @@ extension SQLiteStore: RegistryStore {
     }
 
     static func recordEvent(_ db: Database, name: String, version: Int64?, kind: RegistryEvent.Kind, detail: String, actor: String?, timestamp: Int64) throws {
-        try db.execute(
-            sql: "INSERT INTO registry_events (name, version, kind, detail, actor, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [name, version, kind.rawValue, detail, actor, timestamp]
-        )
+        try RegistryEventRecord(RegistryEvent(name: name, version: version, kind: kind, detail: detail, actor: actor, timestamp: timestamp)).insert(db)
     }
 
     /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag, written exactly as

@@ -179,7 +179,7 @@ extension SQLiteStore: TeamStore {
     }
 
     static func event(_ db: Database, project: String?, kind: String, summary: String, actor: String?, at: Int64) throws {
-        try db.execute(sql: "INSERT INTO team_events (project, kind, summary, actor, at) VALUES (?, ?, ?, ?, ?)", arguments: [project, kind, summary, actor, at])
+        try TeamEventRecord(project: project, kind: kind, summary: summary, actor: actor, at: at).insert(db)
     }
 
     // MARK: Updates and activity
@@ -197,30 +197,22 @@ extension SQLiteStore: TeamStore {
         let stored = update
         return try await pool.write { db in
             _ = try Self.loadProject(db, stored.project)
-            try db.execute(
-                sql: "INSERT INTO team_updates (project, author, done, next, blocked, at) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [stored.project, stored.author, stored.done, stored.next, stored.blocked, stored.at])
+            var record = TeamUpdateRecord(stored)
+            try record.insert(db)
             var saved = stored
-            saved.id = db.lastInsertedRowID
+            saved.id = record.id ?? 0
             return saved
         }
     }
 
     public func activity(project: String?, limit: Int) async throws -> [ActivityItem] {
         try await pool.read { db in
-            var items: [ActivityItem] = []
-            let filter = project == nil ? "" : " WHERE project = ?"
-            let args: StatementArguments = project.map { [$0, limit] } ?? [limit]
-            for row in try Row.fetchAll(db, sql: "SELECT at, project, author, done, next, blocked FROM team_updates\(filter) ORDER BY at DESC, id DESC LIMIT ?", arguments: args) {
-                var parts: [String] = []
-                for (label, text) in [("done", row[3] as String), ("next", row[4] as String), ("blocked", row[5] as String)] where !text.isEmpty {
-                    parts.append("\(label): \(text)")
-                }
-                items.append(ActivityItem(at: row[0], project: row[1], kind: "update", summary: parts.joined(separator: " | "), actor: row[2]))
-            }
-            for row in try Row.fetchAll(db, sql: "SELECT at, project, kind, summary, actor FROM team_events\(filter) ORDER BY at DESC, id DESC LIMIT ?", arguments: args) {
-                items.append(ActivityItem(at: row[0], project: row[1], kind: row[2], summary: row[3], actor: row[4]))
-            }
+            typealias Updates = TeamUpdateRecord.Columns
+            typealias Events = TeamEventRecord.Columns
+            let updates = project.map { TeamUpdateRecord.filter(Updates.project == $0) } ?? TeamUpdateRecord.all()
+            let events = project.map { TeamEventRecord.filter(Events.project == $0) } ?? TeamEventRecord.all()
+            var items = try updates.order(Updates.at.desc, Updates.id.desc).limit(limit).fetchAll(db).map(\.activity)
+            items += try events.order(Events.at.desc, Events.id.desc).limit(limit).fetchAll(db).map(\.activity)
             // Tracking and registry events for the linked experiments and models.
             let linked = try (project.map { [try Self.loadProject(db, $0)] } ?? Row.fetchAll(db, sql: "SELECT doc FROM team_projects").map { try Self.decode(Project.self, $0[0]) })
             for p in linked {

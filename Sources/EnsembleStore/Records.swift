@@ -1,0 +1,141 @@
+import EnsembleCore
+import GRDB
+
+// GRDB record types for the tables that are off the hot path, where a typed row and GRDB's query
+// interface read better than SQL strings and positional columns. The tracking tables (metrics,
+// params, tags, runs) keep hand-written SQL and `RawStatement`: their inserts and history reads are
+// the measured hot loops (docs/PERFORMANCE.md).
+//
+// Each record names its columns once, in `CodingKeys` (the SQL names), and exposes them as
+// `Columns` for filters and orderings.
+
+/// A row of `stored_dataset_versions`: one immutable version of a content-addressed dataset.
+struct StoredDatasetVersionRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "stored_dataset_versions"
+
+    var id: Int64?
+    var name: String
+    var version: Int64
+    var digest: String
+    var description: String?
+    var fileCount: Int64
+    var totalSize: Int64
+    var createdAt: Int64
+    var createdBy: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, version, digest, description
+        case fileCount = "file_count", totalSize = "total_size", createdAt = "created_at", createdBy = "created_by"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let name = Column(CodingKeys.name)
+        static let version = Column(CodingKeys.version)
+        static let digest = Column(CodingKeys.digest)
+        static let createdAt = Column(CodingKeys.createdAt)
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    func version(files: [DatasetFile]) -> StoredDatasetVersion {
+        StoredDatasetVersion(
+            name: name, version: version, digest: digest, description: description, fileCount: fileCount, totalSize: totalSize,
+            createdAt: createdAt, createdBy: createdBy, files: files)
+    }
+}
+
+/// A row of `stored_dataset_files`: one file of a stored version, named by its content hash.
+struct StoredDatasetFileRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "stored_dataset_files"
+
+    var versionID: Int64
+    var path: String
+    var size: Int64
+    var sha256: String
+
+    enum CodingKeys: String, CodingKey {
+        case versionID = "version_id", path, size, sha256
+    }
+
+    enum Columns {
+        static let versionID = Column(CodingKeys.versionID)
+    }
+
+    var file: DatasetFile { DatasetFile(path: path, size: size, sha256: sha256) }
+}
+
+/// A row of `registry_events`: the append-only history of a registered model.
+struct RegistryEventRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "registry_events"
+
+    var name: String
+    var version: Int64?
+    var kind: String
+    var detail: String
+    var actor: String?
+    var timestamp: Int64
+
+    enum Columns {
+        static let id = Column("id")
+        static let name = Column(CodingKeys.name)
+    }
+
+    init(_ event: RegistryEvent) {
+        (name, version, kind, detail, actor, timestamp) = (event.name, event.version, event.kind.rawValue, event.detail, event.actor, event.timestamp)
+    }
+
+    /// An unknown kind (written by a newer Ensemble) reads as a stage change rather than failing the page.
+    var event: RegistryEvent {
+        RegistryEvent(name: name, version: version, kind: RegistryEvent.Kind(rawValue: kind) ?? .stageChanged, detail: detail, actor: actor, timestamp: timestamp)
+    }
+}
+
+/// A row of `team_updates`: a project update (done / next / blocked).
+struct TeamUpdateRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "team_updates"
+
+    var id: Int64?
+    var project: String
+    var author: String
+    var done: String
+    var next: String
+    var blocked: String
+    var at: Int64
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let project = Column(CodingKeys.project)
+        static let at = Column(CodingKeys.at)
+    }
+
+    init(_ u: ProjectUpdate) {
+        (id, project, author, done, next, blocked, at) = (u.id == 0 ? nil : u.id, u.project, u.author, u.done, u.next, u.blocked, u.at)
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    var activity: ActivityItem {
+        let parts = [("done", done), ("next", next), ("blocked", blocked)].filter { !$0.1.isEmpty }.map { "\($0.0): \($0.1)" }
+        return ActivityItem(at: at, project: project, kind: "update", summary: parts.joined(separator: " | "), actor: author)
+    }
+}
+
+/// A row of `team_events`: something that happened to the team or a project (created, moved, …).
+struct TeamEventRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "team_events"
+
+    var project: String?
+    var kind: String
+    var summary: String
+    var actor: String?
+    var at: Int64
+
+    enum Columns {
+        static let id = Column("id")
+        static let project = Column(CodingKeys.project)
+        static let at = Column(CodingKeys.at)
+    }
+
+    var activity: ActivityItem { ActivityItem(at: at, project: project, kind: kind, summary: summary, actor: actor) }
+}

@@ -29,12 +29,37 @@ public struct ServerConfiguration: Sendable {
     public var requestHeadTimeoutSeconds: Int64 = 15
     /// Log one line per request at `info` (else at `debug`).
     public var accessLog: Bool = false
+    /// `.required`: every route but health, version and static assets needs a verified user.
+    /// nil: decided by the address (see ``resolvedAuth()``).
+    public var auth: AuthMode? = nil
 
     public init() {}
+
+    /// Whether the configured host only accepts connections from this machine.
+    public var isLoopback: Bool { ["127.0.0.1", "::1", "localhost"].contains(host) || host.hasPrefix("127.") }
+
+    /// The authentication mode to run with: as configured, or off on a loopback address (the
+    /// zero-setup single-user default). Open on a reachable address is refused unless asked for.
+    public func resolvedAuth() throws(EnsembleError) -> AuthMode {
+        if let auth { return auth }
+        if isLoopback { return .none }
+        throw .invalid(
+            "Refusing to serve \(host) without authentication: anyone who reaches the port could read and change everything. "
+                + "Run with --auth required (and create the first admin: ensemble admin create-user NAME --email E --admin --data \(dataDirectory)), "
+                + "or pass --auth none to serve open on purpose.")
+    }
 
     public var databasePath: String { dataDirectory + "/ensemble.sqlite" }
     public var artifactDirectory: String { dataDirectory + "/artifacts" }
     public var contentDirectory: String { dataDirectory + "/blobs" }
+}
+
+/// Whether requests must authenticate.
+public enum AuthMode: String, Sendable, CaseIterable {
+    /// Single-user: no checks (loopback default, or explicitly on any address).
+    case none
+    /// Tokens, passwords or sessions; roles and ``Access`` on every route.
+    case required
 }
 
 /// Ensemble's version, reported by `ensemble --version` and the `X-Ensemble-Version` header.
@@ -48,12 +73,15 @@ public struct EnsembleServices: Sendable {
     public let artifacts: LocalArtifactStore
     /// Content-addressed blobs of stored datasets, outside the artifact proxy's tree.
     public let content: ContentStore
+    /// Checks tokens and passwords (with its cache and throttle) when authentication is on.
+    var authenticator: Authenticator
 
     public init(configuration: ServerConfiguration) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         self.store = try SQLiteStore(path: configuration.databasePath)
         self.artifacts = try LocalArtifactStore(root: configuration.artifactDirectory)
         self.content = try ContentStore(root: configuration.contentDirectory)
+        self.authenticator = Authenticator(store: store)
     }
 }
 
@@ -100,7 +128,7 @@ let mlflowPrefixes: [RouterPath] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]
 
 /// Builds the router: every area's routes, behind the middleware every request passes through
 /// (access log and request id → security headers → error mapping → context: body limit and principal).
-func buildRouter(configuration: ServerConfiguration, services: EnsembleServices) -> Router<EnsembleRequestContext> {
+func buildRouter(configuration: ServerConfiguration, services: EnsembleServices, audit: AuditWriter) -> Router<EnsembleRequestContext> {
     let limits = BodyLimits(json: configuration.maxJSONBodyBytes, large: configuration.maxLargeJSONBodyBytes)
     let files = ArtifactHandlers(store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes)
     var lineageBuilder = LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store)
@@ -114,7 +142,12 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices)
     router.add(middleware: AccessLogMiddleware(level: configuration.accessLog ? .info : .debug))
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(page: { status, heading, message in web.errorPage(status, heading: heading, message: message) }))
-    router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json))
+    let authRequired = (configuration.auth ?? .none) == .required
+    router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json, authenticationRequired: authRequired))
+    if authRequired {
+        router.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, audit: audit))
+    }
+    router.add(middleware: AuditMiddleware(writer: audit))
 
     // The MLflow REST API.
     let registry = RegistryHandlers(registry: services.store, tracking: services.store, models: services.store, files: files)
@@ -131,13 +164,13 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices)
         router.addRoutes(files.proxyRoutes, atPath: RouterPath(prefix))
     }
     let info = ServerInfoHandlers()
-    router.get("/api/3.0/mlflow/server-info", use: info.serverInfo)
-    router.get("/ajax-api/3.0/mlflow/server-info", use: info.serverInfo)
-    router.get("/health", use: info.health)
-    router.get("/version", use: info.version)
+    router.get("/api/3.0/mlflow/server-info", .open, use: info.serverInfo)
+    router.get("/ajax-api/3.0/mlflow/server-info", .open, use: info.serverInfo)
+    router.get("/health", .open, use: info.health)
+    router.get("/version", .open, use: info.version)
     // The UI's download helpers, at the root as MLflow serves them.
-    router.get("/get-artifact", use: files.getArtifact)
-    router.get("/model-versions/get-artifact", use: registry.getArtifact)
+    router.get("/get-artifact", .read, use: files.getArtifact)
+    router.get("/model-versions/get-artifact", .read, use: registry.getArtifact)
 
     // Ensemble's own API.
     let native = NativeHandlers(datasets: services.store, stored: services.store, registry: services.store)
@@ -145,6 +178,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices)
     router.addRoutes(StoredDatasetHandlers(store: services.store, content: services.content, maxBlobBytes: configuration.maxArtifactBytes).routes(limits), atPath: "/api/v1")
     router.addRoutes(TeamHandlers(team: services.store).routes(limits), atPath: "/api/v1")
     router.addRoutes(LineageHandler(builder: lineageBuilder).routes, atPath: "/api/v1")
+    router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired).routes, atPath: "/api/v1")
 
     // The web UI.
     router.addRoutes(web.routes)
@@ -154,8 +188,12 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices)
 /// Builds the Ensemble application: opens (and migrates) the store, then serves until SIGINT or
 /// SIGTERM, finishing in-flight requests before it returns.
 public func buildApplication(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
-    let services = try EnsembleServices(configuration: configuration)
-    let router = buildRouter(configuration: configuration, services: services)
+    buildApplication(configuration: configuration, services: try EnsembleServices(configuration: configuration), logger: logger)
+}
+
+func buildApplication(configuration: ServerConfiguration, services: EnsembleServices, logger: Logger) -> some ApplicationProtocol {
+    let audit = AuditWriter(store: services.store, logger: logger)
+    let router = buildRouter(configuration: configuration, services: services, audit: audit)
     return Application(
         router: router,
         server: .http1(
@@ -163,7 +201,8 @@ public func buildApplication(configuration: ServerConfiguration, logger: Logger)
                 additionalChannelHandlers: [ConnectionGuard(headTimeout: .seconds(configuration.requestHeadTimeoutSeconds))],
                 idleTimeout: .seconds(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Ensemble/\(ensembleVersion)"),
-        services: [StoreCheckpointService(store: services.store, logger: logger)],
+        // The audit writer stops (and flushes) before the checkpoint runs.
+        services: [StoreCheckpointService(store: services.store, logger: logger), audit],
         logger: logger
     )
 }

@@ -139,3 +139,117 @@ struct TeamEventRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
 
     var activity: ActivityItem { ActivityItem(at: at, project: project, kind: kind, summary: summary, actor: actor) }
 }
+
+/// A row of `users`.
+struct UserRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "users"
+
+    var name: String
+    var displayName: String
+    var email: String
+    var role: String
+    var disabled: Bool
+    var serviceAccount: Bool
+    var personID: String?
+    var passwordHash: String?
+    var createdAt: Int64
+    var passwordChangedAt: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case name, email, role, disabled
+        case displayName = "display_name", serviceAccount = "service_account", personID = "person_id", passwordHash = "password_hash"
+        case createdAt = "created_at", passwordChangedAt = "password_changed_at"
+    }
+
+    enum Columns {
+        static let name = Column(CodingKeys.name)
+        static let passwordHash = Column(CodingKeys.passwordHash)
+        static let passwordChangedAt = Column(CodingKeys.passwordChangedAt)
+    }
+
+    init(_ u: User, passwordHash: String?) {
+        (name, displayName, email, role, disabled) = (u.name, u.displayName, u.email, u.role.rawValue, u.disabled)
+        (serviceAccount, personID, createdAt, passwordChangedAt) = (u.isServiceAccount, u.personID, u.createdAt, u.passwordChangedAt)
+        self.passwordHash = passwordHash
+    }
+
+    /// A role this version does not know reads as the least privileged one.
+    var user: User {
+        User(
+            name: name, displayName: displayName, email: email, role: InstanceRole(rawValue: role) ?? .viewer, disabled: disabled,
+            isServiceAccount: serviceAccount, personID: personID, createdAt: createdAt, passwordChangedAt: passwordChangedAt)
+    }
+}
+
+/// A row of `api_tokens`.
+struct APITokenRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "api_tokens"
+
+    var id: Int64?
+    var userName: String
+    var label: String
+    var hint: String
+    var tokenHash: String
+    var createdAt: Int64
+    var expiresAt: Int64?
+    var lastUsedAt: Int64?
+    var revokedAt: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, label, hint
+        case userName = "user_name", tokenHash = "token_hash", createdAt = "created_at", expiresAt = "expires_at"
+        case lastUsedAt = "last_used_at", revokedAt = "revoked_at"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let userName = Column(CodingKeys.userName)
+        static let tokenHash = Column(CodingKeys.tokenHash)
+        static let lastUsedAt = Column(CodingKeys.lastUsedAt)
+        static let revokedAt = Column(CodingKeys.revokedAt)
+    }
+
+    mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+
+    var token: APIToken {
+        APIToken(
+            id: id ?? 0, userName: userName, label: label, hint: hint, createdAt: createdAt, expiresAt: expiresAt, lastUsedAt: lastUsedAt,
+            revokedAt: revokedAt)
+    }
+}
+
+/// A row of `audit_log`.
+struct AuditRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    static let databaseTableName = "audit_log"
+
+    var id: Int64?
+    var at: Int64
+    var actor: String?
+    var action: String
+    var target: String
+    var status: Int
+    var requestID: String?
+    var client: String?
+    var detail: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, at, actor, action, target, status, client, detail
+        case requestID = "request_id"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let at = Column(CodingKeys.at)
+        static let actor = Column(CodingKeys.actor)
+        static let action = Column(CodingKeys.action)
+    }
+
+    init(_ e: AuditEvent) {
+        (id, at, actor, action, target, status) = (e.id == 0 ? nil : e.id, e.at, e.actor, e.action, e.target, e.status)
+        (requestID, client, detail) = (e.requestID, e.client, e.detail)
+    }
+
+    var event: AuditEvent {
+        AuditEvent(id: id ?? 0, at: at, actor: actor, action: action, target: target, status: status, requestID: requestID, client: client, detail: detail)
+    }
+}

@@ -266,6 +266,50 @@ extension SQLiteStore {
                 CREATE INDEX team_events_by_project ON team_events(project, at);
                 """)
         }
+        migrator.registerMigration("2026-12-02-identity-v1") { db in
+            try db.execute(sql: """
+                -- Accounts. password_hash is bcrypt; NULL for service accounts (tokens only).
+                CREATE TABLE users (
+                    name TEXT PRIMARY KEY,
+                    display_name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    disabled INTEGER NOT NULL DEFAULT 0,
+                    service_account INTEGER NOT NULL DEFAULT 0,
+                    person_id TEXT,
+                    password_hash TEXT,
+                    created_at INTEGER NOT NULL,
+                    password_changed_at INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                -- API tokens by their SHA-256; the token itself is never stored.
+                CREATE TABLE api_tokens (
+                    id INTEGER PRIMARY KEY,
+                    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    label TEXT NOT NULL,
+                    hint TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    last_used_at INTEGER,
+                    revoked_at INTEGER
+                );
+                CREATE INDEX api_tokens_by_user ON api_tokens(user_name);
+                -- Append-only: every write and every security event.
+                CREATE TABLE audit_log (
+                    id INTEGER PRIMARY KEY,
+                    at INTEGER NOT NULL,
+                    actor TEXT,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    status INTEGER NOT NULL,
+                    request_id TEXT,
+                    client TEXT,
+                    detail TEXT NOT NULL
+                );
+                CREATE INDEX audit_log_by_actor ON audit_log(actor, id);
+                CREATE INDEX audit_log_by_time ON audit_log(at);
+                """)
+        }
         return migrator
     }
 }

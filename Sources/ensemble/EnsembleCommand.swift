@@ -9,8 +9,12 @@ struct EnsembleCommand: AsyncParsableCommand {
         commandName: "ensemble",
         abstract: "Ensemble: a self-hosted hub for a machine-learning team's experiments, models, data and work.",
         version: ensembleVersion,
-        subcommands: [Serve.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self]
+        subcommands: [Serve.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self]
     )
+}
+
+enum AuthModeOption: String, ExpressibleByArgument, CaseIterable {
+    case none, required
 }
 
 enum LogLevelOption: String, ExpressibleByArgument, CaseIterable {
@@ -46,6 +50,9 @@ extension EnsembleCommand {
         @Flag(help: "Log one line per request (method, path, status, milliseconds, user) at info level. (env: ENSEMBLE_ACCESS_LOG=1)")
         var accessLog = false
 
+        @Option(help: "required: every request needs a token, a password or a session (roles and permissions apply); none: single-user, no checks. (env: ENSEMBLE_AUTH; default: none on a loopback address; any other address refuses to start without it)")
+        var auth: AuthModeOption?
+
         func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
             var config = ServerConfiguration()
             if let host = host ?? environment["ENSEMBLE_HOST"] { config.host = host }
@@ -75,11 +82,23 @@ extension EnsembleCommand {
                 config.requestHeadTimeoutSeconds = Int64(seconds)
             }
             config.accessLog = accessLog || ["1", "true", "yes"].contains(environment["ENSEMBLE_ACCESS_LOG"]?.lowercased() ?? "")
+            if let auth {
+                config.auth = AuthMode(rawValue: auth.rawValue)
+            } else if let raw = environment["ENSEMBLE_AUTH"], !raw.isEmpty {
+                guard let mode = AuthMode(rawValue: raw.lowercased()) else { throw ValidationError("ENSEMBLE_AUTH must be none or required, got '\(raw)'.") }
+                config.auth = mode
+            }
             return config
         }
 
         func run() async throws {
-            let config = try configuration()
+            var resolved = try configuration()
+            do {
+                resolved.auth = try resolved.resolvedAuth()
+            } catch {
+                throw CLIFailure(message: error.message)
+            }
+            let config = resolved
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
                 handler.logLevel = config.logLevel
@@ -95,8 +114,14 @@ extension EnsembleCommand {
             }
             logger.info(
                 "Ensemble \(ensembleVersion) serving MLflow-compatible API",
-                metadata: ["address": "http://\(config.host):\(config.port)", "data": "\(config.dataDirectory)"]
+                metadata: ["address": "http://\(config.host):\(config.port)", "data": "\(config.dataDirectory)", "auth": "\(config.auth?.rawValue ?? "none")"]
             )
+            if config.auth == AuthMode.none, !config.isLoopback {
+                logger.warning("AUTHENTICATION IS OFF on \(config.host): anyone who can reach port \(config.port) can read, change and delete everything (--auth none).")
+            }
+            if config.auth == .required, try await app.userCount() == 0 {
+                logger.notice("No users yet. Create the first admin, then sign in with it: ensemble admin create-user NAME --email E --admin --data \(config.dataDirectory)")
+            }
             try await app.run()
         }
     }

@@ -18,10 +18,12 @@ struct RequestPathTests {
     static let requestID = HTTPField.Name("X-Request-Id")!
 
     /// The server's router over a fresh data folder in the temporary directory.
-    static func router() throws -> Router<EnsembleRequestContext> {
+    static func router(auth: AuthMode? = nil) throws -> Router<EnsembleRequestContext> {
         var config = ServerConfiguration()
         config.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-routes-\(UUID().uuidString)").path
-        return buildRouter(configuration: config, services: try EnsembleServices(configuration: config))
+        config.auth = auth
+        let services = try EnsembleServices(configuration: config)
+        return buildRouter(configuration: config, services: services, audit: AuditWriter(store: services.store, logger: Logger(label: "test")))
     }
 
     @Test("every answer carries a request id and the security headers; pages and APIs get their own CSP")

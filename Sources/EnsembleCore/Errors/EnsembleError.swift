@@ -16,6 +16,10 @@ public struct EnsembleError: Error, Sendable, Equatable, CustomStringConvertible
         case notImplemented = "NOT_IMPLEMENTED"
         case internalError = "INTERNAL_ERROR"
         case temporarilyUnavailable = "TEMPORARILY_UNAVAILABLE"
+        /// No credentials, or credentials that do not check out (401).
+        case unauthenticated = "UNAUTHENTICATED"
+        /// A known user without the permission the request needs (403).
+        case permissionDenied = "PERMISSION_DENIED"
     }
 
     public var code: Code
@@ -36,6 +40,9 @@ public struct EnsembleError: Error, Sendable, Equatable, CustomStringConvertible
     public static func missing(_ parameter: String) -> EnsembleError {
         .invalid("Missing value for required parameter '\(parameter)'. See the API docs for more information about request parameters.")
     }
+
+    public static func unauthenticated(_ message: String) -> EnsembleError { .init(.unauthenticated, message) }
+    public static func denied(_ message: String) -> EnsembleError { .init(.permissionDenied, message) }
 
     public static func runNotFound(_ id: String) -> EnsembleError { .notFound("Run with id=\(id) not found") }
     public static func experimentNotFound(_ id: String) -> EnsembleError { .notFound("No Experiment with id=\(id) exists") }

@@ -2,36 +2,59 @@ import EnsembleArtifacts
 import EnsembleCore
 import Foundation
 import Hummingbird
+import HummingbirdAuth
+import NIOCore
 import Logging
 
 /// Who a request acts as.
 ///
-/// Today this is the user name of an HTTP Basic `Authorization` header, which the MLflow client sends
-/// when `MLFLOW_TRACKING_USERNAME` is set; nothing verifies it yet, so it is recorded as a claim
-/// (`isVerified == false`). Authentication will replace this part of ``RequestContextMiddleware`` with a middleware
-/// that verifies the credentials and sets a verified principal.
+/// With authentication on, ``AuthenticationMiddleware`` sets a verified principal (a user, checked by
+/// token, password or session) with its role. In single-user mode (authentication off) the user name
+/// of an HTTP Basic header, which the MLflow client sends when `MLFLOW_TRACKING_USERNAME` is set, is
+/// kept as a claim (`isVerified == false`, no role).
 public struct Principal: Sendable, Equatable {
     public var name: String
     public var isVerified: Bool
+    public var role: InstanceRole?
+    /// How the identity was shown: `token`, `password`, `session`.
+    public var method: String?
+    /// The token used, when `method == "token"`.
+    public var tokenID: Int64?
 
-    public init(name: String, isVerified: Bool) {
+    public init(name: String, isVerified: Bool, role: InstanceRole? = nil, method: String? = nil, tokenID: Int64? = nil) {
         self.name = name
         self.isVerified = isVerified
+        self.role = role
+        self.method = method
+        self.tokenID = tokenID
     }
 }
 
 /// The context every Ensemble route receives: Hummingbird's core storage (logger with the request
-/// id, path parameters), the body limit of the matched route, and the acting principal.
-public struct EnsembleRequestContext: RequestContext {
+/// id, path parameters), the body limit of the matched route, and the acting principal (hummingbird-auth's
+/// `identity`).
+public struct EnsembleRequestContext: AuthRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The largest request body the matched route reads, in bytes. Routes that carry big documents
     /// raise it when they are registered (``RouterMethods/on(_:method:bodyLimit:use:)``).
     public var maxBodyBytes: Int
     /// Who the request acts as, when it says.
     public var principal: Principal?
+    /// Whether routes check ``Access`` (off in single-user mode); set by ``RequestContextMiddleware``.
+    public var authenticationRequired = false
+    /// The client's address, for the audit log and sign-in throttling.
+    public var remoteAddress: SocketAddress?
+    public var clientAddress: String? { remoteAddress?.ipAddress }
+
+    /// hummingbird-auth's name for the principal.
+    public var identity: Principal? {
+        get { principal }
+        set { principal = newValue }
+    }
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.remoteAddress = source.channel.remoteAddress
         self.maxBodyBytes = Self.defaultBodyLimit
         self.principal = nil
     }
@@ -67,20 +90,5 @@ public struct EnsembleRequestContext: RequestContext {
             throw EnsembleError.invalid("Invalid path: it is not valid percent-encoded UTF-8.")
         }
         return value
-    }
-}
-
-extension RouterMethods where Context == EnsembleRequestContext {
-    /// Registers a handler whose route reads bodies up to `bodyLimit` bytes instead of the default.
-    @discardableResult
-    func on(
-        _ path: RouterPath, method: HTTPRequest.Method, bodyLimit: Int,
-        use handler: @escaping @Sendable (Request, Context) async throws -> Response
-    ) -> Self {
-        on(path, method: method) { request, context in
-            var context = context
-            context.maxBodyBytes = bodyLimit
-            return try await handler(request, context)
-        }
     }
 }

@@ -73,11 +73,15 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
 struct RequestContextMiddleware: RouterMiddleware {
     typealias Context = EnsembleRequestContext
     let defaultBodyLimit: Int
+    /// Authentication on: ``AuthenticationMiddleware`` verifies credentials and routes check ``Access``.
+    let authenticationRequired: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.maxBodyBytes = defaultBodyLimit
-        if let name = Self.basicUserName(request.headers[.authorization]) {
+        context.authenticationRequired = authenticationRequired
+        // Single-user mode: the Basic user name is kept as an unverified claim of who is working.
+        if !authenticationRequired, let name = Self.basicUserName(request.headers[.authorization]) {
             context.principal = Principal(name: name, isVerified: false)
         }
         return try await next(request, context)
@@ -130,6 +134,10 @@ struct ErrorMiddleware: RouterMiddleware {
                     default: "Cannot show this page"
                     }
                 response = page(status, heading, ensembleError.message)
+            }
+            if status == .unauthorized {
+                // How to authenticate (RFC 9110 §11.6.1); browsers show their sign-in prompt for Basic.
+                response.headers[.wwwAuthenticate] = #"Basic realm="Ensemble", charset="UTF-8""#
             }
             if status == .contentTooLarge {
                 // The rest of an oversized body is not read: close the connection instead of draining it.
@@ -187,6 +195,8 @@ extension EnsembleError.Code {
         case .notImplemented: .notImplemented
         case .invalidState, .internalError: .internalServerError
         case .temporarilyUnavailable: .serviceUnavailable
+        case .unauthenticated: .unauthorized
+        case .permissionDenied: .forbidden
         }
     }
 }

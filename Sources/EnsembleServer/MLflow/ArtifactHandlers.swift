@@ -210,19 +210,19 @@ extension ArtifactHandlers {
     /// `artifacts/list`, `upload-artifact` and `get-artifact`, under the MLflow prefixes.
     var mlflowRoutes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
-        r.get("artifacts/list", use: listRunArtifacts)
-        r.post("upload-artifact", use: uploadArtifact)
-        r.get("get-artifact", use: getArtifact)
+        r.get("artifacts/list", .read, use: listRunArtifacts)
+        r.post("upload-artifact", .edit, use: uploadArtifact)
+        r.get("get-artifact", .read, use: getArtifact)
         return r
     }
 
     /// The artifact proxy: `GET|PUT|DELETE <prefix>/<path>`, and `GET <prefix>?path=dir` to list.
     var proxyRoutes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
-        r.get("", use: proxy)
-        for method in [HTTPRequest.Method.get, .put, .delete] {
-            r.on("**", method: method, use: proxy)
-        }
+        r.get("", .read, use: proxy)
+        r.get("**", .read, use: proxy)
+        r.put("**", .edit, use: proxy)
+        r.delete("**", .manage, use: proxy)
         return r
     }
 }

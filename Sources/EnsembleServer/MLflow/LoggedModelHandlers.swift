@@ -172,16 +172,16 @@ extension LoggedModelHandlers {
     /// MLflow 3 logged models, under the MLflow prefixes.
     var routes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
-        r.post("logged-models", use: create)
-        r.post("logged-models/search", use: search)
-        r.get("logged-models/{model_id}", use: get)
-        r.patch("logged-models/{model_id}", use: finalize)
-        r.delete("logged-models/{model_id}", use: delete)
-        r.patch("logged-models/{model_id}/tags", use: setTags)
-        r.delete("logged-models/{model_id}/tags/{tag_key}", use: deleteTag)
-        r.post("logged-models/{model_id}/params", use: logParams)
-        r.get("logged-models/{model_id}/artifacts/directories", use: listArtifacts)
-        r.get("logged-models/{model_id}/artifacts/files", use: getArtifact)
+        r.post("logged-models", .edit, use: create)
+        r.post("logged-models/search", .read, use: search)
+        r.get("logged-models/{model_id}", .read, use: get)
+        r.patch("logged-models/{model_id}", .edit, use: finalize)
+        r.delete("logged-models/{model_id}", .manage, use: delete)
+        r.patch("logged-models/{model_id}/tags", .edit, use: setTags)
+        r.delete("logged-models/{model_id}/tags/{tag_key}", .edit, use: deleteTag)
+        r.post("logged-models/{model_id}/params", .edit, use: logParams)
+        r.get("logged-models/{model_id}/artifacts/directories", .read, use: listArtifacts)
+        r.get("logged-models/{model_id}/artifacts/files", .read, use: getArtifact)
         return r
     }
 }

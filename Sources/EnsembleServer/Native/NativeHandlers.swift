@@ -168,10 +168,10 @@ extension NativeHandlers {
     /// Dataset names and versions, model history and the OpenAPI document, under `/api/v1`.
     var routes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
-        r.get("datasets", use: listDatasets)
-        r.get("datasets/{name}/versions", use: datasetVersions)
-        r.get("models/{name}/history", use: modelHistory)
-        r.get("openapi.json", use: openAPI)
+        r.get("datasets", .read, use: listDatasets)
+        r.get("datasets/{name}/versions", .read, use: datasetVersions)
+        r.get("models/{name}/history", .read, use: modelHistory)
+        r.get("openapi.json", .open, use: openAPI)
         return r
     }
 }
@@ -179,6 +179,6 @@ extension NativeHandlers {
 extension LineageHandler {
     /// `/api/v1/lineage`.
     var routes: RouteCollection<EnsembleRequestContext> {
-        RouteCollection(context: EnsembleRequestContext.self).get("lineage", use: lineage)
+        RouteCollection(context: EnsembleRequestContext.self).get("lineage", .read, use: lineage)
     }
 }

@@ -180,12 +180,12 @@ extension StoredDatasetHandlers {
     /// Blobs and stored dataset versions, under `/api/v1`.
     func routes(_ limits: BodyLimits) -> RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
-        r.on("blobs/missing", method: .post, bodyLimit: limits.large, use: missing)
-        r.get("blobs/{sha256}", use: blob)
-        r.head("blobs/{sha256}", use: blob)
-        r.put("blobs/{sha256}", use: blob)
-        r.on("datasets/{name}/versions", method: .post, bodyLimit: limits.large, use: addVersion)
-        r.get("datasets/{name}/versions/{version}", use: getVersion)
+        r.on("blobs/missing", method: .post, .edit, bodyLimit: limits.large, use: missing)
+        r.get("blobs/{sha256}", .read, use: blob)
+        r.head("blobs/{sha256}", .read, use: blob)
+        r.put("blobs/{sha256}", .edit, use: blob)
+        r.on("datasets/{name}/versions", method: .post, .edit, bodyLimit: limits.large, use: addVersion)
+        r.get("datasets/{name}/versions/{version}", .read, use: getVersion)
         return r
     }
 }

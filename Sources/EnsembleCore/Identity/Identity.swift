@@ -1,0 +1,232 @@
+import Crypto
+import Foundation
+
+/// What a user may do across the whole instance, before any per-resource grant.
+public enum InstanceRole: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Reads everything it is allowed to see; writes nothing.
+    case viewer
+    /// Reads and writes the team's work.
+    case member
+    /// Everything, including users, tokens, grants and the audit log.
+    case admin
+
+    private var rank: Int {
+        switch self {
+        case .viewer: 0
+        case .member: 1
+        case .admin: 2
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+}
+
+/// An account: a person who signs in, or a service account (no password) that CI uses through tokens.
+public struct User: Sendable, Equatable, Codable {
+    public var name: String
+    public var displayName: String
+    public var email: String
+    public var role: InstanceRole
+    public var disabled: Bool
+    /// No password: it authenticates with API tokens only.
+    public var isServiceAccount: Bool
+    /// The person of the team directory this account is (pages then show the person's name).
+    public var personID: String?
+    public var createdAt: Int64
+    /// When the password last changed; sessions and cached checks from before it are void.
+    public var passwordChangedAt: Int64
+
+    public init(
+        name: String, displayName: String = "", email: String = "", role: InstanceRole = .member, disabled: Bool = false,
+        isServiceAccount: Bool = false, personID: String? = nil, createdAt: Int64 = 0, passwordChangedAt: Int64 = 0
+    ) {
+        self.name = name
+        self.displayName = displayName
+        self.email = email
+        self.role = role
+        self.disabled = disabled
+        self.isServiceAccount = isServiceAccount
+        self.personID = personID
+        self.createdAt = createdAt
+        self.passwordChangedAt = passwordChangedAt
+    }
+
+    public var isAdmin: Bool { role == .admin }
+
+    /// User names: 1–64 characters of letters, digits, `.`, `_`, `-` and `@`, starting with a letter or digit.
+    /// Case matters; they appear in URLs, logs and the audit trail, so nothing invisible or look-alike.
+    public static func validateName(_ name: String) throws(EnsembleError) {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@".unicodeScalars)
+        guard !name.isEmpty, name.unicodeScalars.count <= 64, name.unicodeScalars.allSatisfy(allowed.contains),
+            let first = name.unicodeScalars.first, CharacterSet.alphanumerics.contains(first)
+        else {
+            throw .invalid("A user name is 1 to 64 ASCII letters, digits, '.', '_', '-' or '@', starting with a letter or digit; got '\(name.prefix(80))'.")
+        }
+    }
+
+    /// At least 12 characters; no upper bound below 256 (bcrypt reads 72 bytes, so longer ones are
+    /// pre-hashed by ``PasswordPolicy/prepared(_:)``).
+    public static func validatePassword(_ password: String) throws(EnsembleError) {
+        guard password.count >= 12 else { throw .invalid("A password needs at least 12 characters.") }
+        guard password.utf8.count <= 1024 else { throw .invalid("A password may be at most 1024 bytes.") }
+    }
+}
+
+/// How passwords are turned into bcrypt input: bcrypt ignores bytes past 72, so longer passwords are
+/// first reduced to their SHA-256 (hex), keeping every byte significant.
+public enum PasswordPolicy {
+    /// bcrypt's cost (log2 rounds). 12 costs ~250 ms per check on one core of this class of machine.
+    public static let cost: UInt8 = 12
+
+    public static func prepared(_ password: String) -> String {
+        password.utf8.count <= 72 ? password : SHA256.hash(data: Data(password.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// An API token as stored: never the token itself, only its SHA-256.
+public struct APIToken: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var userName: String
+    /// What it is for ("laptop", "ci-nightly").
+    public var label: String
+    /// The first characters of the token (`ens_ab12…`), to recognise it in lists.
+    public var hint: String
+    public var createdAt: Int64
+    public var expiresAt: Int64?
+    public var lastUsedAt: Int64?
+    public var revokedAt: Int64?
+
+    public init(
+        id: Int64 = 0, userName: String, label: String, hint: String, createdAt: Int64, expiresAt: Int64? = nil, lastUsedAt: Int64? = nil,
+        revokedAt: Int64? = nil
+    ) {
+        self.id = id
+        self.userName = userName
+        self.label = label
+        self.hint = hint
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastUsedAt = lastUsedAt
+        self.revokedAt = revokedAt
+    }
+
+    /// Usable at `now` (milliseconds): not revoked and not expired.
+    public func isActive(at now: Int64) -> Bool { revokedAt == nil && (expiresAt.map { now < $0 } ?? true) }
+}
+
+/// Making and recognising API tokens: `ens_` followed by 43 base64url characters (32 random bytes).
+public enum TokenFormat {
+    public static let prefix = "ens_"
+
+    /// A fresh token. Shown once to its owner; only ``hash(_:)`` of it is stored.
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return prefix + Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Whether a presented secret has a token's shape (so a password is never looked up as one).
+    public static func looksLikeToken(_ s: String) -> Bool {
+        s.hasPrefix(prefix) && s.utf8.count == prefix.utf8.count + 43
+            && s.utf8.dropFirst(prefix.utf8.count).allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || $0 == 0x2D || $0 == 0x5F }
+    }
+
+    /// The stored form: SHA-256, hex. A token has 256 bits of entropy, so a fast hash is enough.
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// What lists show: the prefix and the first four random characters.
+    public static func hint(_ token: String) -> String { String(token.prefix(prefix.count + 4)) + "…" }
+
+    /// `90d`, `12h`, `30m` or `1y` → milliseconds.
+    public static func duration(_ text: String) throws(EnsembleError) -> Int64 {
+        let units: [Character: Int64] = ["m": 60_000, "h": 3_600_000, "d": 86_400_000, "y": 365 * 86_400_000]
+        guard let unit = text.last, let ms = units[unit], let n = Int64(text.dropLast()), n > 0, n <= 100_000 else {
+            throw .invalid("A duration is a whole number and a unit: 30m, 12h, 90d or 1y; got '\(text.prefix(40))'.")
+        }
+        return n * ms
+    }
+}
+
+/// One line of the audit log: who did what to which thing, when, from where.
+public struct AuditEvent: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var at: Int64
+    /// The verified user (nil: anonymous, or a failed sign-in whose name is in `detail`).
+    public var actor: String?
+    /// `POST /api/2.0/mlflow/runs/create`, `auth.sign_in_failed`, `token.created`, …
+    public var action: String
+    /// What it acted on (a path, a user name, a token id).
+    public var target: String
+    public var status: Int
+    public var requestID: String?
+    public var client: String?
+    public var detail: String
+
+    public init(
+        id: Int64 = 0, at: Int64, actor: String?, action: String, target: String, status: Int = 200, requestID: String? = nil,
+        client: String? = nil, detail: String = ""
+    ) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.status = status
+        self.requestID = requestID
+        self.client = client
+        self.detail = detail
+    }
+}
+
+/// Which audit events to list.
+public struct AuditQuery: Sendable, Equatable {
+    public var actor: String?
+    /// A prefix of the action (`token.`, `POST /api/2.0/mlflow/registered-models`).
+    public var actionPrefix: String?
+    public var since: Int64?
+    public var until: Int64?
+    public var limit: Int
+    /// Events with an id below this one (paging newest first).
+    public var before: Int64?
+
+    public init(actor: String? = nil, actionPrefix: String? = nil, since: Int64? = nil, until: Int64? = nil, limit: Int = 100, before: Int64? = nil) {
+        self.actor = actor
+        self.actionPrefix = actionPrefix
+        self.since = since
+        self.until = until
+        self.limit = limit
+        self.before = before
+    }
+}
+
+/// Accounts, tokens and the audit log.
+public protocol IdentityStore: Sendable {
+    /// Creates an account. `passwordHash` is a bcrypt hash, nil for service accounts.
+    func createUser(_ user: User, passwordHash: String?) async throws -> User
+    func user(named name: String) async throws -> User?
+    func users() async throws -> [User]
+    func userCount() async throws -> Int
+    /// Changes role, display name, e-mail, disabled flag and person link.
+    func updateUser(_ user: User) async throws -> User
+    /// The bcrypt hash to check a password against (nil: no such user, or a service account).
+    func passwordHash(user name: String) async throws -> String?
+    /// Sets a new password; `passwordChangedAt` moves to now, voiding earlier sessions.
+    func setPassword(user name: String, hash: String) async throws
+
+    /// Stores a token by its hash; the token itself never reaches the store.
+    func createToken(user name: String, label: String, tokenHash: String, hint: String, expiresAt: Int64?) async throws -> APIToken
+    /// The token with this hash and its user, if any (revoked and expired ones included: the caller decides).
+    func token(hash: String) async throws -> (APIToken, User)?
+    func tokens(user name: String) async throws -> [APIToken]
+    /// Revokes a token of this user; revoking twice is fine.
+    func revokeToken(id: Int64, user name: String) async throws
+    func markTokenUsed(id: Int64, at: Int64) async throws
+
+    /// Appends events in one transaction (the audit writer batches them).
+    func appendAudit(_ events: [AuditEvent]) async throws
+    /// Newest first.
+    func audit(_ query: AuditQuery) async throws -> [AuditEvent]
+}

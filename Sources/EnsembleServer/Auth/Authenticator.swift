@@ -1,0 +1,147 @@
+import Crypto
+import EnsembleCore
+import Foundation
+import HummingbirdBcrypt
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// Checks credentials: API tokens (Bearer, or as the Basic password) and passwords (Basic).
+///
+/// bcrypt is slow on purpose (~250 ms at cost 12), and the MLflow client sends Basic credentials on
+/// every call, so a successful password check is remembered for ``cacheLifetime`` under a keyed hash
+/// (HMAC-SHA256 with a key made at start-up) of user name and password: never the password itself,
+/// and useless outside this process. A cached check is void once the password changes or the user is
+/// disabled. Failed checks are throttled per account and per client address.
+final class Authenticator: Sendable {
+    let store: any IdentityStore
+    /// bcrypt verification; tests count calls through it.
+    let verify: @Sendable (_ password: String, _ hash: String) async -> Bool
+    let throttle = SignInThrottle()
+    let cacheLifetime: Int64 = 5 * 60 * 1000
+    private let cacheKey = SymmetricKey(size: .bits256)
+    private let cache = NIOLockedValueBox([Data: CachedCheck]())
+    /// When each token was last recorded as used; a token is written back at most once a minute.
+    private let tokenUses = NIOLockedValueBox([Int64: Int64]())
+    private static let maxCacheEntries = 10_000
+
+    struct CachedCheck {
+        var user: String
+        var passwordChangedAt: Int64
+        var expires: Int64
+    }
+
+    /// A failed check: the message for the 401, and whether it counts toward throttling.
+    struct Failure: Error {
+        var message: String
+        var counts = true
+    }
+
+    init(store: any IdentityStore, verify: (@Sendable (String, String) async -> Bool)? = nil) {
+        self.store = store
+        self.verify = verify ?? { password, hash in
+            // Off the event loops and the cooperative pool: bcrypt blocks its thread for ~250 ms.
+            (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash) }) ?? false
+        }
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The user an API token belongs to, if the token is active and its user enabled.
+    func user(token: String, now: Int64 = now()) async throws -> (User, APIToken) {
+        guard TokenFormat.looksLikeToken(token), let (record, user) = try await store.token(hash: TokenFormat.hash(token)) else {
+            throw Failure(message: "The API token is not valid. Create a new one with `ensemble admin create-token` or on your account page.")
+        }
+        guard record.revokedAt == nil else { throw Failure(message: "The API token '\(record.hint)' was revoked; create a new one.") }
+        guard record.isActive(at: now) else { throw Failure(message: "The API token '\(record.hint)' expired; create a new one.") }
+        guard !user.disabled else { throw Failure(message: "The account '\(user.name)' is disabled; ask an admin.") }
+        let due = tokenUses.withLockedValue { uses -> Bool in
+            guard (uses[record.id] ?? 0) + 60_000 <= now else { return false }
+            uses[record.id] = now
+            return true
+        }
+        if due { try? await store.markTokenUsed(id: record.id, at: now) }
+        return (user, record)
+    }
+
+    /// The user a name and password identify. A password that is an API token of that user also works.
+    func user(name: String, password: String, client: String?, now: Int64 = now()) async throws -> (User, APIToken?) {
+        if TokenFormat.looksLikeToken(password) {
+            let (user, token) = try await self.user(token: password, now: now)
+            guard user.name == name else { throw Failure(message: "That API token belongs to another user.") }
+            return (user, token)
+        }
+        if let wait = throttle.wait(user: name, client: client, now: now) {
+            throw Failure(message: "Too many failed sign-ins for '\(name)' or from this address; try again in \(wait) s.", counts: false)
+        }
+        let key = Data(HMAC<SHA256>.authenticationCode(for: Data((name + "\u{0}" + password).utf8), using: cacheKey))
+        if let hit = cache.withLockedValue({ $0[key] }), hit.expires > now, let user = try await store.user(named: name),
+            user.passwordChangedAt == hit.passwordChangedAt, !user.disabled
+        {
+            return (user, nil)
+        }
+        let hash = try await store.passwordHash(user: name)
+        // An unknown user costs a bcrypt check too, so timing does not tell which names exist.
+        let matches = await verify(password, hash ?? Self.decoyHash)
+        guard matches, hash != nil, let user = try await store.user(named: name) else {
+            throttle.failed(user: name, client: client, now: now)
+            throw Failure(message: "Wrong user name or password.")
+        }
+        guard !user.disabled else { throw Failure(message: "The account '\(user.name)' is disabled; ask an admin.") }
+        throttle.succeeded(user: name, client: client)
+        cache.withLockedValue { entries in
+            if entries.count >= Self.maxCacheEntries { entries = entries.filter { $0.value.expires > now } }
+            if entries.count >= Self.maxCacheEntries { entries.removeAll() }
+            entries[key] = CachedCheck(user: name, passwordChangedAt: user.passwordChangedAt, expires: now + cacheLifetime)
+        }
+        return (user, nil)
+    }
+
+    /// A bcrypt hash of a random password, checked when the user does not exist.
+    private static let decoyHash = Bcrypt.hash(UUID().uuidString, cost: PasswordPolicy.cost)
+}
+
+/// Slows down password guessing: after 5 failures for an account or from an address within 15 minutes,
+/// each further attempt waits 2^(failures − 5) seconds (at most 5 minutes) from the last failure.
+final class SignInThrottle: Sendable {
+    struct Entry {
+        var failures: Int
+        var last: Int64
+    }
+    private let entries = NIOLockedValueBox([String: Entry]())
+    static let free = 5
+    static let window: Int64 = 15 * 60 * 1000
+
+    private func keys(user: String, client: String?) -> [String] { ["user:" + user] + (client.map { ["addr:" + $0] } ?? []) }
+
+    /// Seconds to wait before the next attempt, or nil when one may try now.
+    func wait(user: String, client: String?, now: Int64) -> Int? {
+        entries.withLockedValue { entries in
+            var longest: Int64 = 0
+            for key in keys(user: user, client: client) {
+                guard let e = entries[key], now - e.last < Self.window, e.failures >= Self.free else { continue }
+                let delay = Int64(1) << Int64(min(e.failures - Self.free, 8)) * 1000
+                longest = max(longest, e.last + min(delay, 300_000) - now)
+            }
+            return longest > 0 ? Int((longest + 999) / 1000) : nil
+        }
+    }
+
+    func failed(user: String, client: String?, now: Int64) {
+        entries.withLockedValue { entries in
+            if entries.count > 100_000 { entries = entries.filter { now - $0.value.last < Self.window } }
+            for key in keys(user: user, client: client) {
+                var e = entries[key] ?? Entry(failures: 0, last: now)
+                if now - e.last >= Self.window { e.failures = 0 }
+                e.failures += 1
+                e.last = now
+                entries[key] = e
+            }
+        }
+    }
+
+    func succeeded(user: String, client: String?) {
+        entries.withLockedValue { entries in
+            entries["user:" + user] = nil
+        }
+    }
+}

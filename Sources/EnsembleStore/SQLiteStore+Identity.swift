@@ -1,0 +1,151 @@
+import EnsembleCore
+import GRDB
+
+extension SQLiteStore: IdentityStore {
+    private typealias Users = UserRecord.Columns
+    private typealias Tokens = APITokenRecord.Columns
+
+    public func createUser(_ user: User, passwordHash: String?) async throws -> User {
+        try User.validateName(user.name)
+        try Self.validateProfile(user)
+        return try await pool.write { db in
+            // User names are unique ignoring case, so `Ana` and `ana` cannot both exist.
+            if try UserRecord.filter(sql: "name = ? COLLATE NOCASE", arguments: [user.name]).fetchCount(db) > 0 {
+                throw EnsembleError.alreadyExists("A user named '\(user.name)' already exists.")
+            }
+            var stored = user
+            stored.createdAt = Self.now()
+            stored.passwordChangedAt = stored.createdAt
+            try UserRecord(stored, passwordHash: user.isServiceAccount ? nil : passwordHash).insert(db)
+            return stored
+        }
+    }
+
+    public func user(named name: String) async throws -> User? {
+        try await pool.read { db in try UserRecord.fetchOne(db, key: name)?.user }
+    }
+
+    public func users() async throws -> [User] {
+        try await pool.read { db in try UserRecord.order(Users.name).fetchAll(db).map(\.user) }
+    }
+
+    public func userCount() async throws -> Int {
+        try await pool.read { db in try UserRecord.fetchCount(db) }
+    }
+
+    public func updateUser(_ user: User) async throws -> User {
+        try Self.validateProfile(user)
+        return try await pool.write { db in
+            guard let existing = try UserRecord.fetchOne(db, key: user.name) else { throw Self.noUser(user.name) }
+            var updated = user
+            // What the caller cannot change here: kind, creation, password.
+            updated.isServiceAccount = existing.serviceAccount
+            updated.createdAt = existing.createdAt
+            updated.passwordChangedAt = existing.passwordChangedAt
+            if existing.role == InstanceRole.admin.rawValue, updated.role != .admin || updated.disabled {
+                let admins = try UserRecord.filter(sql: "role = 'admin' AND disabled = 0").fetchCount(db)
+                if admins <= 1 { throw EnsembleError.invalid("'\(user.name)' is the last active admin; make another admin first.") }
+            }
+            try UserRecord(updated, passwordHash: existing.passwordHash).update(db)
+            return updated
+        }
+    }
+
+    public func passwordHash(user name: String) async throws -> String? {
+        try await pool.read { db in try UserRecord.fetchOne(db, key: name)?.passwordHash }
+    }
+
+    public func setPassword(user name: String, hash: String) async throws {
+        try await pool.write { db in
+            guard var record = try UserRecord.fetchOne(db, key: name) else { throw Self.noUser(name) }
+            guard !record.serviceAccount else { throw EnsembleError.invalid("'\(name)' is a service account; it signs in with tokens only.") }
+            record.passwordHash = hash
+            // Strictly later than before, so a check cached in the same millisecond is still void.
+            record.passwordChangedAt = max(Self.now(), record.passwordChangedAt + 1)
+            try record.update(db)
+        }
+    }
+
+    public func createToken(user name: String, label: String, tokenHash: String, hint: String, expiresAt: Int64?) async throws -> APIToken {
+        let label = label.trimmingCharacters(in: .whitespaces)
+        guard label.count <= 100, !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw EnsembleError.invalid("A token's name is at most 100 characters, without control characters.")
+        }
+        return try await pool.write { db in
+            guard try UserRecord.fetchOne(db, key: name) != nil else { throw Self.noUser(name) }
+            var record = APITokenRecord(
+                userName: name, label: label, hint: hint, tokenHash: tokenHash, createdAt: Self.now(), expiresAt: expiresAt)
+            try record.insert(db)
+            return record.token
+        }
+    }
+
+    public func token(hash: String) async throws -> (APIToken, User)? {
+        try await pool.read { db in
+            guard let token = try APITokenRecord.filter(Tokens.tokenHash == hash).fetchOne(db),
+                let user = try UserRecord.fetchOne(db, key: token.userName)
+            else { return nil }
+            return (token.token, user.user)
+        }
+    }
+
+    public func tokens(user name: String) async throws -> [APIToken] {
+        try await pool.read { db in try APITokenRecord.filter(Tokens.userName == name).order(Tokens.id.desc).fetchAll(db).map(\.token) }
+    }
+
+    public func revokeToken(id: Int64, user name: String) async throws {
+        try await pool.write { db in
+            guard var record = try APITokenRecord.fetchOne(db, key: id), record.userName == name else {
+                throw EnsembleError.notFound("User '\(name)' has no token \(id).")
+            }
+            if record.revokedAt == nil {
+                record.revokedAt = Self.now()
+                try record.update(db)
+            }
+        }
+    }
+
+    public func markTokenUsed(id: Int64, at: Int64) async throws {
+        _ = try await pool.write { db in
+            try APITokenRecord.filter(key: id).updateAll(db, Tokens.lastUsedAt.set(to: at))
+        }
+    }
+
+    public func appendAudit(_ events: [AuditEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await pool.write { db in
+            for event in events {
+                var record = AuditRecord(event)
+                record.id = nil
+                try record.insert(db)
+            }
+        }
+    }
+
+    public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
+        typealias Audit = AuditRecord.Columns
+        return try await pool.read { db in
+            var request = AuditRecord.all()
+            if let actor = query.actor { request = request.filter(Audit.actor == actor) }
+            if let prefix = query.actionPrefix { request = request.filter(Audit.action.like(Self.likePrefix(prefix), escape: "\\")) }
+            if let since = query.since { request = request.filter(Audit.at >= since) }
+            if let until = query.until { request = request.filter(Audit.at < until) }
+            if let before = query.before { request = request.filter(Audit.id < before) }
+            return try request.order(Audit.id.desc).limit(max(1, min(query.limit, 10_000))).fetchAll(db).map(\.event)
+        }
+    }
+
+    static func likePrefix(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
+
+    static func noUser(_ name: String) -> EnsembleError { .notFound("No user named '\(name)'.") }
+
+    static func validateProfile(_ user: User) throws {
+        try Validation.validateDisplayName(user.displayName.isEmpty ? user.name : user.displayName, field: "display name", maxLength: 200)
+        guard user.email.count <= 254, !user.email.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' is not valid.")
+        }
+        if !user.email.isEmpty, !user.email.contains("@") { throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' has no '@'.") }
+    }
+}

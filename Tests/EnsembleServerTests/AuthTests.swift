@@ -1,0 +1,238 @@
+import EnsembleCore
+import EnsembleStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdBcrypt
+import HummingbirdTesting
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import Testing
+
+@testable import EnsembleServer
+
+/// A server with authentication on, three users (admin `root`, member `mia`, viewer `vic`) with a
+/// password each (bcrypt at cost 4, so tests stay fast) and a token each, and a count of bcrypt checks.
+struct AuthFixture: Sendable {
+    /// Each route's method and path, with every capture and catch-all filled with `x`.
+    let routes: [(HTTPRequest.Method, String)]
+    let store: SQLiteStore
+    let audit: AuditWriter
+    let tokens: [String: String]
+    let bcryptChecks: NIOLockedValueBox<Int>
+    static let password = "correct horse battery"
+
+    static func make() async throws -> (AuthFixture, some ApplicationProtocol) {
+        var config = ServerConfiguration()
+        config.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-auth-\(UUID().uuidString)").path
+        config.auth = .required
+        var services = try EnsembleServices(configuration: config)
+        let checks = NIOLockedValueBox(0)
+        services.authenticator = Authenticator(store: services.store) { password, hash in
+            checks.withLockedValue { $0 += 1 }
+            return Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash)
+        }
+        var tokens: [String: String] = [:]
+        for (name, role) in [("root", InstanceRole.admin), ("mia", .member), ("vic", .viewer)] {
+            _ = try await services.store.createUser(
+                User(name: name, email: "\(name)@example.com", role: role), passwordHash: Bcrypt.hash(password, cost: 4))
+            tokens[name] = try await AccountAdmin.createToken(user: name, label: "test", expiresIn: nil, store: services.store).0
+        }
+        let audit = AuditWriter(store: services.store, logger: Logger(label: "test"))
+        let router = buildRouter(configuration: config, services: services, audit: audit)
+        let routes = router.routes.map { route -> (HTTPRequest.Method, String) in
+            let path = "/" + route.path.components.map { c -> String in
+                let s = "\(c)"
+                return s.hasPrefix("{") || s.hasPrefix(":") || s == "**" ? "x" : s
+            }.joined(separator: "/")
+            return (route.method, path.replacingOccurrences(of: "//", with: "/"))
+        }
+        let fixture = AuthFixture(routes: routes, store: services.store, audit: audit, tokens: tokens, bcryptChecks: checks)
+        return (fixture, Application(router: router))
+    }
+
+    func bearer(_ user: String) -> HTTPFields { [.authorization: "Bearer \(tokens[user]!)"] }
+
+    static func basic(_ user: String, _ password: String) -> HTTPFields {
+        [.authorization: "Basic " + Data("\(user):\(password)".utf8).base64EncodedString()]
+    }
+}
+
+@Suite("Authentication and access")
+struct AuthTests {
+    /// What the routes may be asked without identity, even with authentication on.
+    static let open: Set<String> = [
+        "/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info", "/static/app.css", "/static/app.js", "/favicon.ico",
+        "/api/v1/openapi.json",
+    ]
+    /// MLflow's searches are POSTs that only read.
+    static let readingPosts = [
+        "experiments/search", "experiments/search-datasets", "logged-models/search", "model-versions/search", "registered-models/get-latest-versions",
+        "registered-models/search", "runs/search",
+    ]
+
+    enum Need { case open, read, write, admin }
+
+    /// The expected level of a route, from its method and path alone: an independent statement of the
+    /// policy that the declarations in the route collections must match.
+    static func need(_ method: HTTPRequest.Method, _ path: String) -> Need {
+        if open.contains(path) { return .open }
+        if path.hasPrefix("/api/v1/me") || path.hasSuffix("/password") { return .read }  // self-service
+        if path.hasPrefix("/api/v1/users") || path.hasPrefix("/api/v1/audit") { return .admin }
+        if method == .get || method == .head { return .read }
+        if method == .post, readingPosts.contains(where: { path.hasSuffix("/" + $0) }) { return .read }
+        return .write
+    }
+
+    @Test("every route × anonymous, viewer, member, admin: 401, 403 or through, as the policy says")
+    func routeAccessMatrix() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        #expect(fixture.routes.count > 130)
+        try await app.test(.router) { client in
+            for (method, uri) in fixture.routes {
+                let need = Self.need(method, uri)
+                let body = method == .get || method == .head ? nil : ByteBuffer(string: "{}")
+                func status(_ headers: HTTPFields) async throws -> Int {
+                    var h = headers
+                    if body != nil { h[.contentType] = "application/json" }
+                    return Int(try await client.execute(uri: uri, method: method, headers: h, body: body).status.code)
+                }
+                let anonymous = try await status([:])
+                #expect((anonymous == 401) == (need != .open), "anonymous \(method) \(uri) → \(anonymous)")
+                for (user, role) in [("vic", InstanceRole.viewer), ("mia", .member), ("root", .admin)] {
+                    let got = try await status(fixture.bearer(user))
+                    let denied: Bool =
+                        switch need {
+                        case .open, .read: false
+                        case .write: role < .member
+                        case .admin: role < .admin
+                        }
+                    #expect(got != 401, "\(user) \(method) \(uri) → 401")
+                    #expect((got == 403) == denied, "\(user) (\(role)) \(method) \(uri) → \(got), expected \(denied ? "403" : "through")")
+                }
+            }
+        }
+    }
+
+    @Test("tokens: revoked, expired, malformed and a disabled user's are refused with a 401 that says how to authenticate")
+    func tokens() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            let path = "/api/2.0/mlflow/experiments/search?max_results=1"
+            #expect(try await client.execute(uri: path, method: .get, headers: fixture.bearer("mia")).status == .ok)
+
+            let anonymous = try await client.execute(uri: path, method: .get)
+            #expect(anonymous.status == .unauthorized)
+            #expect(anonymous.headers[.wwwAuthenticate]?.hasPrefix("Basic realm=\"Ensemble\"") == true)
+            #expect(String(buffer: anonymous.body).contains("MLFLOW_TRACKING_TOKEN"))
+
+            let bogus = try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer ens_nope"])
+            #expect(bogus.status == .unauthorized)
+            #expect(String(buffer: bogus.body).contains("UNAUTHENTICATED"))
+
+            let mine = try #require(try await fixture.store.tokens(user: "mia").first)
+            try await fixture.store.revokeToken(id: mine.id, user: "mia")
+            let revoked = try await client.execute(uri: path, method: .get, headers: fixture.bearer("mia"))
+            #expect(revoked.status == .unauthorized && String(buffer: revoked.body).contains("revoked"))
+
+            let (short, _) = try await AccountAdmin.createToken(user: "mia", label: "", expiresIn: "1m", store: fixture.store)
+            let auth = Authenticator(store: fixture.store)
+            await #expect(throws: Authenticator.Failure.self) { _ = try await auth.user(token: short, now: Authenticator.now() + 61_000) }
+            _ = try await auth.user(token: short)
+
+            var vic = try #require(try await fixture.store.user(named: "vic"))
+            vic.disabled = true
+            _ = try await fixture.store.updateUser(vic)
+            let disabled = try await client.execute(uri: path, method: .get, headers: fixture.bearer("vic"))
+            #expect(disabled.status == .unauthorized && String(buffer: disabled.body).contains("disabled"))
+            // No secret ever appears in an answer.
+            for r in [anonymous, bogus, revoked, disabled] {
+                for token in fixture.tokens.values { #expect(!String(buffer: r.body).contains(token)) }
+            }
+        }
+    }
+
+    @Test("Basic: bcrypt once, then a cached check until the password changes; a token works as the password of its own user only")
+    func basic() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            let path = "/api/2.0/mlflow/experiments/search?max_results=1"
+            for _ in 0..<5 {
+                #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", AuthFixture.password)).status == .ok)
+            }
+            #expect(fixture.bcryptChecks.withLockedValue { $0 } == 1)
+            #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", "wrong password!!")).status == .unauthorized)
+            #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("nobody", AuthFixture.password)).status == .unauthorized)
+
+            try await fixture.store.setPassword(user: "mia", hash: Bcrypt.hash("a brand new password", cost: 4))
+            #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", AuthFixture.password)).status == .unauthorized)
+            #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", "a brand new password")).status == .ok)
+
+            #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", fixture.tokens["mia"]!)).status == .ok)
+            #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", fixture.tokens["vic"]!)).status == .unauthorized)
+        }
+    }
+
+    @Test("failed sign-ins are throttled per account and per address, and the right password works after the cool-down")
+    func throttle() {
+        let t = SignInThrottle()
+        let start: Int64 = 1_000_000
+        for i in 0..<5 {
+            #expect(t.wait(user: "ana", client: "10.0.0.1", now: start + Int64(i)) == nil)
+            t.failed(user: "ana", client: "10.0.0.1", now: start + Int64(i))
+        }
+        #expect(t.wait(user: "ana", client: "10.0.0.2", now: start + 5) == 1)  // the account is throttled from anywhere
+        #expect(t.wait(user: "bo", client: "10.0.0.1", now: start + 5) == 1)  // and the address for any account
+        #expect(t.wait(user: "bo", client: "10.0.0.9", now: start + 5) == nil)
+        for i in 5..<20 { t.failed(user: "ana", client: "10.0.0.1", now: start + Int64(i)) }
+        let wait = try! #require(t.wait(user: "ana", client: "10.0.0.1", now: start + 20))
+        #expect(wait >= 256 && wait <= 300)  // 2^15 s, capped at five minutes
+        #expect(t.wait(user: "ana", client: "10.0.0.1", now: start + 20 + 300_000) == nil)
+        t.succeeded(user: "ana", client: "10.0.0.1")
+        #expect(t.wait(user: "ana", client: "10.0.0.3", now: start + 21) == nil)
+    }
+
+    @Test("the audit log records each write once with the verified actor, and security events")
+    func audit() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            let created = try await client.execute(
+                uri: "/api/2.0/mlflow/experiments/create", method: .post, headers: fixture.bearer("mia").merging([.contentType: "application/json"]),
+                body: ByteBuffer(string: #"{"name": "audited"}"#))
+            #expect(created.status == .ok)
+            _ = try await client.execute(uri: "/api/2.0/mlflow/experiments/search?max_results=1", method: .get, headers: fixture.bearer("mia"))
+            _ = try await client.execute(uri: "/api/v1/roles/x", method: .delete, headers: fixture.bearer("vic"))
+            _ = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer ens_wrong"])
+            await fixture.audit.flush()
+            let events = try await fixture.store.audit(AuditQuery(limit: 100))
+            let writes = events.filter { $0.action == "POST /api/2.0/mlflow/experiments/create" }
+            #expect(writes.count == 1 && writes.first?.actor == "mia" && writes.first?.status == 200)
+            #expect(!events.contains { $0.action.hasPrefix("GET ") })  // reads are not audited
+            #expect(events.contains { $0.action == "DELETE /api/v1/roles/x" && $0.actor == "vic" && $0.status == 403 })
+            #expect(events.contains { $0.action == "auth.failed" && $0.actor == nil && $0.status == 401 })
+            #expect(events.contains { $0.action == "token.first_used" && $0.actor == "mia" })
+            #expect(events.allSatisfy { !$0.detail.contains(fixture.tokens["mia"]!) })
+        }
+    }
+
+    @Test("serving a reachable address needs an explicit mode; loopback stays single-user")
+    func modes() throws {
+        var config = ServerConfiguration()
+        #expect(try config.resolvedAuth() == .none)
+        config.host = "0.0.0.0"
+        #expect(throws: EnsembleError.self) { try config.resolvedAuth() }
+        config.auth = AuthMode.none
+        #expect(try config.resolvedAuth() == .none)
+        config.auth = .required
+        #expect(try config.resolvedAuth() == .required)
+    }
+}
+
+extension HTTPFields {
+    func merging(_ other: HTTPFields) -> HTTPFields {
+        var out = self
+        for field in other { out.append(field) }
+        return out
+    }
+}

@@ -123,18 +123,18 @@ class Recorder:
         say(f"  PROBLEM: {msg}")
 
 
-def post(session, target, path, body, timeout=120):
-    r = session.post(target.api(path), json=body, timeout=timeout)
+def post(session, target, path, body, timeout=120, headers=None):
+    r = session.post(target.api(path), json=body, timeout=timeout, headers=headers)
     if r.status_code // 100 != 2:
         raise RuntimeError(f"POST {path} answered {r.status_code}: {r.text[:300]}")
     return r.json()
 
 
-def new_run(target, experiment_id="0", name=None):
+def new_run(target, experiment_id="0", name=None, headers=None):
     body = {"experiment_id": experiment_id, "start_time": int(time.time() * 1000)}
     if name:
         body["run_name"] = name
-    return post(requests.Session(), target, "runs/create", body)["run"]["info"]["run_id"]
+    return post(requests.Session(), target, "runs/create", body, headers=headers)["run"]["info"]["run_id"]
 
 
 def run_wrk(target, script, connections, duration, env):
@@ -586,6 +586,55 @@ def _terminate(signum, _frame):
     raise SystemExit(128 + signum)  # unwinds through the finally blocks: servers stopped, results written
 
 
+def bench_auth(args, tmp, piddir, rec):
+    """log-metric with authentication off, with an API token, and with Basic (bcrypt once, then the
+    cache), on two fresh servers measured alternately in one run, so the ratios compare like with like."""
+    import base64
+
+    f = rec.figures
+    auth_dir = tmp / "ensemble-auth"
+    password = "bench password 0123456789"
+
+    def admin(*a, stdin=None):
+        out = subprocess.run([args.ensemble_bin, "admin", *a, "--data", str(auth_dir / "data")], input=stdin,
+                             capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"ensemble admin {a[0]} failed: {out.stderr}")
+        return out.stdout
+
+    admin("create-user", "bench", "--email", "bench@example.com", "--password-stdin", stdin=password + "\n")
+    token = json.loads(admin("create-token", "bench", "--name", "bench", "--json"))["token"]
+    headers = {
+        "token": f"Bearer {token}",
+        "basic": "Basic " + base64.b64encode(f"bench:{password}".encode()).decode(),
+    }
+
+    def cmd(extra):
+        return lambda port, d: [args.ensemble_bin, "serve", "--host", LOOPBACK, "--port", str(port), "--data", str(d / "data"),
+                                "--log-level", "warning", *extra]
+
+    off = Target("ensemble-noauth", cmd([]), tmp / "ensemble-noauth", piddir).start()
+    on = Target("ensemble-auth", cmd(["--auth", "required"]), auth_dir, piddir).start()
+    try:
+        run_off = new_run(off, name="bench-auth-off")
+        run_on = new_run(on, name="bench-auth-on", headers={"Authorization": headers["token"]})
+        for c in (1, 32):
+            for label, target, run_id, auth in (("off", off, run_off, ""), ("token", on, run_on, headers["token"]),
+                                                ("basic", on, run_on, headers["basic"])):
+                r = run_wrk(target, "log_metric.lua", c, args.duration,
+                            {"RUN_ID": run_id, "METRIC_KEY": label, "STEP_BASE": str(c * PHASE_STEP), "AUTHORIZATION": auth})
+                f[f"auth_{label}_c{c}_rps"] = round(r["rps"], 1)
+                if r["non2xx"]:
+                    rec.problem(f"log-metric with auth {label}, c={c}: {r['non2xx']} non-2xx answers")
+            for label in ("token", "basic"):
+                f[f"auth_{label}_c{c}_ratio"] = round(f[f"auth_{label}_c{c}_rps"] / f[f"auth_off_c{c}_rps"], 3)
+            say(f"  log-metric c={c:<2}  auth off {f[f'auth_off_c{c}_rps']:9.1f} req/s   token {f[f'auth_token_c{c}_rps']:9.1f} "
+                f"({f[f'auth_token_c{c}_ratio']:.0%})   basic {f[f'auth_basic_c{c}_rps']:9.1f} ({f[f'auth_basic_c{c}_ratio']:.0%})")
+    finally:
+        off.stop()
+        on.stop()
+
+
 def main():
     signal.signal(signal.SIGTERM, _terminate)
     signal.signal(signal.SIGINT, _terminate)
@@ -602,6 +651,7 @@ def main():
     p.add_argument("--workers", type=int, default=6, help="client threads creating runs")
     p.add_argument("--mlflow-load-budget", type=float, default=180, help="cap in seconds for each MLflow data-loading phase")
     p.add_argument("--workdir", help="temporary folder (default: a new one, removed at the end)")
+    p.add_argument("--auth-only", action="store_true", help="only the authentication phases (log-metric with auth off, a token, Basic)")
     p.add_argument("--out", default=str(HERE / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     args = p.parse_args()
 
@@ -625,7 +675,10 @@ def main():
 
         ens = Target("ensemble", ens_cmd("main"), tmp / "ensemble", piddir)
         rec_e = recs["ensemble"] = Recorder("ensemble")
-        run_suite(ens, rec_e, args, args.runs, load_budget=1e9, create_budget=1e9)
+        if not args.auth_only:
+            run_suite(ens, rec_e, args, args.runs, load_budget=1e9, create_budget=1e9)
+        say(f"\n== ensemble: authentication cost (log-metric; auth off vs token vs Basic, alternating, {LOOPBACK}) ==")
+        bench_auth(args, tmp, piddir, rec_e)
 
         if args.mlflow:
             mlf = Target("mlflow", lambda port, d: [args.mlflow, "server", "--host", LOOPBACK, "--port", str(port),

@@ -2,11 +2,13 @@
 -- Every request carries a new step (and timestamp), so every body is unique and every
 -- acknowledged request must become one stored point.
 --   step = STEP_BASE + thread * 1e9 + n   (n counts this thread's requests from 1)
--- Env: RUN_ID (required), METRIC_KEY (default "m"), STEP_BASE (default 0).
+-- Env: RUN_ID (required), METRIC_KEY (default "m"), STEP_BASE (default 0), AUTHORIZATION (an
+-- Authorization header value, for the authentication phases).
 -- Prints one summary line prefixed with "WRKJSON ".
 local threads = {}
 local counter = 0
 local prefix, suffix, step_base
+local headers = {["Content-Type"] = "application/json"}
 
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -21,12 +23,14 @@ function init(args)
   step_base = base
   prefix = string.format('{"run_id": "%s", "key": "%s", "value": 1.5, "timestamp": ', run_id, key)
   suffix = "}"
+  local auth = os.getenv("AUTHORIZATION")
+  if auth and auth ~= "" then headers["Authorization"] = auth end
 end
 
 request = function()
   counter = counter + 1
   local body = string.format('%s%d, "step": %d%s', prefix, 1700000000000 + counter, step_base + counter, suffix)
-  return wrk.format("POST", "/api/2.0/mlflow/runs/log-metric", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/api/2.0/mlflow/runs/log-metric", headers, body)
 end
 
 function done(summary, latency, requests)

@@ -288,6 +288,7 @@ public struct DatasetTransfer: Sendable {
 
     func downloadBlob(_ file: DatasetFile, to target: String, progress: @escaping @Sendable (Int64) -> Void) async throws {
         var request = HTTPClientRequest(url: client.url("/api/v1/blobs/\(file.sha256)"))
+        if let authorization = client.authorization { request.headers.add(name: "Authorization", value: authorization) }
         request.method = .GET
         let response: HTTPClientResponse
         do {

@@ -27,8 +27,12 @@ public struct EnsembleClient: Sendable {
     public let server: String
     let http: HTTPClient
     let timeout: TimeAmount
+    /// Sent as `Authorization: Bearer` on every request (servers with `--auth required`).
+    public let token: String?
 
-    public init(server: String, timeout: TimeAmount = .minutes(10)) throws(ClientError) {
+    /// - Parameter token: an API token; nil looks it up (``Credentials/token(for:environment:)``:
+    ///   `ENSEMBLE_TOKEN`, else the one `ensemble login` saved for this server).
+    public init(server: String, token: String? = nil, timeout: TimeAmount = .minutes(10)) throws(ClientError) {
         var s = server
         while s.hasSuffix("/") { s.removeLast() }
         guard let url = URL(string: s), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https", url.host != nil else {
@@ -37,7 +41,11 @@ public struct EnsembleClient: Sendable {
         self.server = s
         self.http = HTTPClient.shared
         self.timeout = timeout
+        self.token = token ?? Credentials.token(for: s)
     }
+
+    /// The `Authorization` header value this client sends, if any (an empty token sends none).
+    var authorization: String? { token.flatMap { $0.isEmpty ? nil : "Bearer \($0)" } }
 
     /// The server to talk to when none is given: `ENSEMBLE_SERVER`, else an `http(s)` `MLFLOW_TRACKING_URI`,
     /// else `http://127.0.0.1:5000`.
@@ -67,12 +75,14 @@ public struct EnsembleClient: Sendable {
 
     /// Sends a request and returns the status and body, turning transport failures and error answers
     /// into ``ClientError``s that say what to do.
-    func send(_ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body? = nil, contentType: String? = nil, maxResponse: Int = 256 << 20)
-        async throws -> (status: Int, body: ByteBuffer)
-    {
+    func send(
+        _ method: HTTPMethod, _ path: String, body: HTTPClientRequest.Body? = nil, contentType: String? = nil, maxResponse: Int = 256 << 20,
+        authorization: String? = nil
+    ) async throws -> (status: Int, body: ByteBuffer) {
         var request = HTTPClientRequest(url: url(path))
         request.method = method
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        if let value = authorization ?? self.authorization { request.headers.add(name: "Authorization", value: value) }
         if let body { request.body = body }
         let response: HTTPClientResponse
         do {
@@ -90,6 +100,9 @@ public struct EnsembleClient: Sendable {
         if let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any], let message = object["message"] as? String {
             return ClientError(message, status: status)
         }
+        if status == 401 {
+            return ClientError("The server needs authentication: run `ensemble login --server URL`, or set ENSEMBLE_TOKEN to an API token.", status: status)
+        }
         if status == 404 {
             return ClientError("The server has no endpoint \(path) (HTTP 404). Is it an Ensemble server of the same version?", status: status)
         }
@@ -97,14 +110,16 @@ public struct EnsembleClient: Sendable {
     }
 
     /// GET or POST JSON, decoded into `T`.
-    public func json<T: Decodable>(_ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil, as: T.Type = T.self) async throws -> T {
+    public func json<T: Decodable>(
+        _ method: HTTPMethod, _ path: String, body: (any Encodable)? = nil, as: T.Type = T.self, authorization: String? = nil
+    ) async throws -> T {
         var payload: HTTPClientRequest.Body?
         if let body {
             let encoder = JSONEncoder()
             encoder.keyEncodingStrategy = .convertToSnakeCase
             payload = .bytes(ByteBuffer(bytes: try encoder.encode(body)))
         }
-        let (_, bytes) = try await send(method, path, body: payload, contentType: payload == nil ? nil : "application/json")
+        let (_, bytes) = try await send(method, path, body: payload, contentType: payload == nil ? nil : "application/json", authorization: authorization)
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {

@@ -32,6 +32,10 @@ public struct ServerConfiguration: Sendable {
     /// `.required`: every route but health, version and static assets needs a verified user.
     /// nil: decided by the address (see ``resolvedAuth()``).
     public var auth: AuthMode? = nil
+    /// A member's permission on resources they have no grant for (`--default-permission`).
+    public var memberDefaultPermission: Permission = .edit
+    /// Aliases that mean production: setting or deleting them needs MANAGE on the model.
+    public var protectedAliases: Set<String> = ["champion", "production"]
 
     public init() {}
 
@@ -143,7 +147,12 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ErrorMiddleware(page: { status, heading, message in web.errorPage(status, heading: heading, message: message) }))
     let authRequired = (configuration.auth ?? .none) == .required
-    router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json, authenticationRequired: authRequired))
+    let accessControl = authRequired
+        ? AccessControl(
+            grants: services.store, tracking: services.store, memberDefault: configuration.memberDefaultPermission,
+            protectedAliases: configuration.protectedAliases)
+        : nil
+    router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json, authenticationRequired: authRequired, accessControl: accessControl))
     if authRequired {
         router.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, audit: audit))
     }
@@ -151,7 +160,9 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
 
     // The MLflow REST API.
     let registry = RegistryHandlers(registry: services.store, tracking: services.store, models: services.store, files: files)
+    let mlflowAuth = MLflowAuthHandlers(identity: services.store, audit: audit)
     let mlflow = [
+        mlflowAuth.userRoutes,
         TrackingHandlers(store: services.store).routes(limits),
         LoggedModelHandlers(models: services.store, files: files).routes,
         registry.routes,
@@ -159,6 +170,9 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     ]
     for prefix in mlflowPrefixes {
         for collection in mlflow { router.addRoutes(collection, atPath: prefix) }
+    }
+    for prefix in ["/api/3.0/mlflow", "/ajax-api/3.0/mlflow"] as [RouterPath] {
+        router.addRoutes(mlflowAuth.permissionRoutes, atPath: prefix)
     }
     for prefix in ArtifactHandlers.proxyPrefixes {
         router.addRoutes(files.proxyRoutes, atPath: RouterPath(prefix))

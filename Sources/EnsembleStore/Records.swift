@@ -253,3 +253,30 @@ struct AuditRecord: Codable, Sendable, FetchableRecord, MutablePersistableRecord
         AuditEvent(id: id ?? 0, at: at, actor: actor, action: action, target: target, status: status, requestID: requestID, client: client, detail: detail)
     }
 }
+
+/// A row of `grants`.
+struct GrantRecord: Codable, Sendable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "grants"
+
+    var kind: String
+    var resource: String
+    var userName: String
+    var permission: String
+
+    enum CodingKeys: String, CodingKey {
+        case kind, resource, permission
+        case userName = "user_name"
+    }
+
+    enum Columns {
+        static let kind = Column(CodingKeys.kind)
+        static let resource = Column(CodingKeys.resource)
+        static let userName = Column(CodingKeys.userName)
+    }
+
+    /// Rows a newer Ensemble wrote with kinds or permissions this one does not know are skipped.
+    var grant: Grant? {
+        guard let kind = ResourceKind(rawValue: kind), let permission = Permission(rawValue: permission) else { return nil }
+        return Grant(kind: kind, resource: resource, user: userName, permission: permission)
+    }
+}

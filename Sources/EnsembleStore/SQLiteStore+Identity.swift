@@ -149,3 +149,63 @@ extension SQLiteStore: IdentityStore {
         if !user.email.isEmpty, !user.email.contains("@") { throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' has no '@'.") }
     }
 }
+
+extension SQLiteStore: GrantStore {
+    private typealias Grants = GrantRecord.Columns
+
+    public func setGrant(_ kind: ResourceKind, _ resource: String, user: String, permission: Permission?) async throws {
+        try await pool.write { db in
+            guard try UserRecord.fetchOne(db, key: user) != nil else { throw Self.noUser(user) }
+            let key = Grants.kind == kind.rawValue && Grants.resource == resource && Grants.userName == user
+            if let permission {
+                // Plain SQL: GRDB's upsert reads back a rowid, which this WITHOUT ROWID table has not.
+                try db.execute(
+                    sql: """
+                        INSERT INTO grants (kind, resource, user_name, permission) VALUES (?, ?, ?, ?)
+                        ON CONFLICT (kind, resource, user_name) DO UPDATE SET permission = excluded.permission
+                        """,
+                    arguments: [kind.rawValue, resource, user, permission.rawValue])
+            } else {
+                _ = try GrantRecord.filter(key).deleteAll(db)
+            }
+        }
+    }
+
+    public func grant(_ kind: ResourceKind, _ resource: String, user: String) async throws -> Permission? {
+        try await pool.read { db in
+            try GrantRecord.filter(Grants.kind == kind.rawValue && Grants.resource == resource && Grants.userName == user).fetchOne(db)?.grant?.permission
+        }
+    }
+
+    public func grants(_ kind: ResourceKind, _ resource: String) async throws -> [Grant] {
+        try await pool.read { db in
+            try GrantRecord.filter(Grants.kind == kind.rawValue && Grants.resource == resource).order(Grants.userName).fetchAll(db).compactMap(\.grant)
+        }
+    }
+
+    public func grants(user: String) async throws -> [Grant] {
+        try await pool.read { db in
+            try GrantRecord.filter(Grants.userName == user).order(Grants.kind, Grants.resource).fetchAll(db).compactMap(\.grant)
+        }
+    }
+
+    public func deleteUser(named name: String) async throws {
+        try await pool.write { db in
+            guard let user = try UserRecord.fetchOne(db, key: name) else { throw Self.noUser(name) }
+            if user.role == InstanceRole.admin.rawValue, !user.disabled {
+                let admins = try UserRecord.filter(sql: "role = 'admin' AND disabled = 0").fetchCount(db)
+                if admins <= 1 { throw EnsembleError.invalid("'\(name)' is the last active admin; make another admin first.") }
+            }
+            // Tokens and grants go with the account (foreign keys cascade).
+            _ = try APITokenRecord.filter(APITokenRecord.Columns.userName == name).deleteAll(db)
+            _ = try GrantRecord.filter(Grants.userName == name).deleteAll(db)
+            _ = try UserRecord.deleteOne(db, key: name)
+        }
+    }
+
+    public func renameGrants(_ kind: ResourceKind, from: String, to: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE grants SET resource = ? WHERE kind = ? AND resource = ?", arguments: [to, kind.rawValue, from])
+        }
+    }
+}

@@ -359,3 +359,12 @@ enum RunNames {
         "\(adjectives.randomElement()!)-\(nouns.randomElement()!)-\(Int.random(in: 100...999))"
     }
 }
+
+extension SQLiteStore {
+    public func experimentID(owning id: String) async throws -> String? {
+        try await pool.read { db in
+            if let e = try Int64.fetchOne(db, sql: "SELECT experiment_id FROM runs WHERE run_uuid = ?", arguments: [id]) { return String(e) }
+            return try Int64.fetchOne(db, sql: "SELECT experiment_id FROM logged_models WHERE model_id = ?", arguments: [id]).map(String.init)
+        }
+    }
+}

@@ -310,6 +310,19 @@ extension SQLiteStore {
                 CREATE INDEX audit_log_by_time ON audit_log(at);
                 """)
         }
+        migrator.registerMigration("2026-12-02-grants-v1") { db in
+            try db.execute(sql: """
+                -- Per-resource permissions: READ, EDIT, MANAGE (the creator of a resource gets MANAGE).
+                CREATE TABLE grants (
+                    kind TEXT NOT NULL,
+                    resource TEXT NOT NULL,
+                    user_name TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+                    permission TEXT NOT NULL,
+                    PRIMARY KEY (kind, resource, user_name)
+                ) WITHOUT ROWID;
+                CREATE INDEX grants_by_user ON grants(user_name);
+                """)
+        }
         return migrator
     }
 }

@@ -29,13 +29,14 @@ struct AdminCommand: AsyncParsableCommand {
     }
 
     /// A password from standard input (one line), or asked for twice on a terminal without echo.
-    static func readPassword(fromStdin: Bool) throws -> String {
+    static func readPassword(fromStdin: Bool, confirm: Bool = true) throws -> String {
         if fromStdin {
             guard let line = readLine(strippingNewline: true), !line.isEmpty else { throw CLIFailure(message: "No password on standard input.") }
             return line
         }
         guard isatty(0) == 1 else { throw CLIFailure(message: "Give the password with --password-stdin (standard input is not a terminal).") }
-        let first = String(cString: getpass("Password (at least 12 characters): "))
+        let first = String(cString: getpass(confirm ? "Password (at least 12 characters): " : "Password: "))
+        guard confirm else { return first }
         let second = String(cString: getpass("Again: "))
         guard first == second else { throw CLIFailure(message: "The two passwords differ; nothing was changed.") }
         return first

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnsembleCore
 import EnsembleServer
 import Foundation
 import Logging
@@ -9,7 +10,7 @@ struct EnsembleCommand: AsyncParsableCommand {
         commandName: "ensemble",
         abstract: "Ensemble: a self-hosted hub for a machine-learning team's experiments, models, data and work.",
         version: ensembleVersion,
-        subcommands: [Serve.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self]
+        subcommands: [Serve.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, LoginCommand.self, LogoutCommand.self]
     )
 }
 
@@ -53,6 +54,12 @@ extension EnsembleCommand {
         @Option(help: "required: every request needs a token, a password or a session (roles and permissions apply); none: single-user, no checks. (env: ENSEMBLE_AUTH; default: none on a loopback address; any other address refuses to start without it)")
         var auth: AuthModeOption?
 
+        @Option(help: "With --auth required: a member's permission on experiments, models and projects they were not granted anything on: EDIT (share by default) or READ (private to creators and grantees). (env: ENSEMBLE_DEFAULT_PERMISSION; default: EDIT)")
+        var defaultPermission: String?
+
+        @Option(name: .customLong("protected-alias"), help: "An alias that means production; setting or deleting it needs MANAGE (repeatable). (default: champion, production)")
+        var protectedAliases: [String] = []
+
         func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
             var config = ServerConfiguration()
             if let host = host ?? environment["ENSEMBLE_HOST"] { config.host = host }
@@ -88,6 +95,13 @@ extension EnsembleCommand {
                 guard let mode = AuthMode(rawValue: raw.lowercased()) else { throw ValidationError("ENSEMBLE_AUTH must be none or required, got '\(raw)'.") }
                 config.auth = mode
             }
+            if let raw = defaultPermission ?? environment["ENSEMBLE_DEFAULT_PERMISSION"], !raw.isEmpty {
+                guard let p = Permission(rawValue: raw.uppercased()), p != .manage else {
+                    throw ValidationError("--default-permission must be READ or EDIT, got '\(raw)'.")
+                }
+                config.memberDefaultPermission = p
+            }
+            if !protectedAliases.isEmpty { config.protectedAliases = Set(protectedAliases.map { $0.lowercased() }) }
             return config
         }
 

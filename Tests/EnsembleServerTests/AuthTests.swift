@@ -34,7 +34,7 @@ struct AuthFixture: Sendable {
             return Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash)
         }
         var tokens: [String: String] = [:]
-        for (name, role) in [("root", InstanceRole.admin), ("mia", .member), ("vic", .viewer)] {
+        for (name, role) in [("root", InstanceRole.admin), ("mia", .member), ("max", .member), ("vic", .viewer)] {
             _ = try await services.store.createUser(
                 User(name: name, email: "\(name)@example.com", role: role), passwordHash: Bcrypt.hash(password, cost: 4))
             tokens[name] = try await AccountAdmin.createToken(user: name, label: "test", expiresIn: nil, store: services.store).0
@@ -79,6 +79,11 @@ struct AuthTests {
     static func need(_ method: HTTPRequest.Method, _ path: String) -> Need {
         if open.contains(path) { return .open }
         if path.hasPrefix("/api/v1/me") || path.hasSuffix("/password") { return .read }  // self-service
+        // The MLflow auth API: managing accounts is for admins; reading yourself, your password and
+        // grants (checked against MANAGE on the resource in the handler) for any signed-in user.
+        if path.contains("/mlflow/users/") {
+            return ["create", "update-admin", "delete"].contains(where: { path.hasSuffix("/users/" + $0) }) ? .admin : .read
+        }
         if path.hasPrefix("/api/v1/users") || path.hasPrefix("/api/v1/audit") { return .admin }
         if method == .get || method == .head { return .read }
         if method == .post, readingPosts.contains(where: { path.hasSuffix("/" + $0) }) { return .read }
@@ -93,10 +98,13 @@ struct AuthTests {
             for (method, uri) in fixture.routes {
                 let need = Self.need(method, uri)
                 let body = method == .get || method == .head ? nil : ByteBuffer(string: "{}")
+                /// The status, and whether a 403 came from the role gate (not from a grant on a resource).
                 func status(_ headers: HTTPFields) async throws -> Int {
                     var h = headers
                     if body != nil { h[.contentType] = "application/json" }
-                    return Int(try await client.execute(uri: uri, method: method, headers: h, body: body).status.code)
+                    let r = try await client.execute(uri: uri, method: method, headers: h, body: body)
+                    if r.status == .forbidden, !String(buffer: r.body).contains("role or higher") { return 299 }  // a grant check: past the role gate
+                    return Int(r.status.code)
                 }
                 let anonymous = try await status([:])
                 #expect((anonymous == 401) == (need != .open), "anonymous \(method) \(uri) → \(anonymous)")
@@ -112,6 +120,53 @@ struct AuthTests {
                     #expect((got == 403) == denied, "\(user) (\(role)) \(method) \(uri) → \(got), expected \(denied ? "403" : "through")")
                 }
             }
+        }
+    }
+
+    @Test("grants: the creator manages, other members edit; deleting, sharing and production need MANAGE")
+    func grants() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            func call(_ user: String, _ method: HTTPRequest.Method, _ path: String, _ json: String = "{}") async throws -> TestResponse {
+                try await client.execute(
+                    uri: path, method: method, headers: fixture.bearer(user).merging([.contentType: "application/json"]), body: ByteBuffer(string: json))
+            }
+            let made = try await call("mia", .post, "/api/2.0/mlflow/experiments/create", #"{"name": "mias"}"#)
+            let id = try #require(String(buffer: made.body).split(separator: "\"").dropFirst(3).first.map(String.init))
+            #expect(try await fixture.store.grant(.experiment, id, user: "mia") == .manage)
+
+            // Another member edits (the default) but cannot delete.
+            #expect(try await call("max", .post, "/api/2.0/mlflow/experiments/set-experiment-tag", #"{"experiment_id": "\#(id)", "key": "k", "value": "v"}"#).status == .ok)
+            let run = try await call("max", .post, "/api/2.0/mlflow/runs/create", #"{"experiment_id": "\#(id)"}"#)
+            #expect(run.status == .ok)
+            let denied = try await call("max", .post, "/api/2.0/mlflow/experiments/delete", #"{"experiment_id": "\#(id)"}"#)
+            #expect(denied.status == .forbidden)
+            #expect(String(buffer: denied.body).contains("MANAGE permission on experiment '\(id)'; 'max' has EDIT"))
+            // Nor grant himself more; the creator can.
+            let grant = #"{"username": "max", "resource_type": "experiment", "resource_id": "\#(id)", "permission": "MANAGE"}"#
+            #expect(try await call("max", .post, "/api/3.0/mlflow/users/permissions/grant", grant).status == .forbidden)
+            #expect(try await call("mia", .post, "/api/3.0/mlflow/users/permissions/grant", grant).status == .ok)
+            #expect(try await call("max", .post, "/api/2.0/mlflow/experiments/delete", #"{"experiment_id": "\#(id)"}"#).status == .ok)
+
+            // Registry: EDIT moves a version to Staging and sets ordinary aliases; Production and protected aliases need MANAGE.
+            #expect(try await call("mia", .post, "/api/2.0/mlflow/registered-models/create", #"{"name": "churn"}"#).status == .ok)
+            #expect(try await call("mia", .post, "/api/2.0/mlflow/model-versions/create", #"{"name": "churn", "source": "s3://x"}"#).status == .ok)
+            func stage(_ user: String, _ stage: String) async throws -> HTTPResponse.Status {
+                return try await call(user, .post, "/api/2.0/mlflow/model-versions/transition-stage", #"{"name": "churn", "version": "1", "stage": "\#(stage)"}"#).status
+            }
+            #expect(try await stage("max", "Staging") == .ok)
+            #expect(try await stage("max", "Production") == .forbidden)
+            #expect(try await call("max", .post, "/api/2.0/mlflow/registered-models/alias", #"{"name": "churn", "alias": "candidate", "version": "1"}"#).status == .ok)
+            #expect(try await call("max", .post, "/api/2.0/mlflow/registered-models/alias", #"{"name": "churn", "alias": "champion", "version": "1"}"#).status == .forbidden)
+            #expect(try await stage("mia", "Production") == .ok)
+            #expect(try await stage("root", "Archived") == .ok)  // admins manage everything
+
+            // The effective permission, as the MLflow auth client reads it.
+            let got = try await call("max", .get, "/api/3.0/mlflow/users/permissions/get?username=max&resource_type=registered_model&resource_id=churn")
+            #expect(String(buffer: got.body).contains(#""permission":"EDIT""#))
+            // Renaming moves the grants with the model.
+            #expect(try await call("mia", .post, "/api/2.0/mlflow/registered-models/rename", #"{"name": "churn", "new_name": "churn-v2"}"#).status == .ok)
+            #expect(try await fixture.store.grant(.registeredModel, "churn-v2", user: "mia") == .manage)
         }
     }
 
@@ -200,7 +255,7 @@ struct AuthTests {
             let created = try await client.execute(
                 uri: "/api/2.0/mlflow/experiments/create", method: .post, headers: fixture.bearer("mia").merging([.contentType: "application/json"]),
                 body: ByteBuffer(string: #"{"name": "audited"}"#))
-            #expect(created.status == .ok)
+            #expect(created.status == .ok, "\(String(buffer: created.body))")
             _ = try await client.execute(uri: "/api/2.0/mlflow/experiments/search?max_results=1", method: .get, headers: fixture.bearer("mia"))
             _ = try await client.execute(uri: "/api/v1/roles/x", method: .delete, headers: fixture.bearer("vic"))
             _ = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer ens_wrong"])

@@ -86,4 +86,34 @@ struct IdentityStoreTests {
         #expect(try await store.audit(AuditQuery(actionPrefix: "POST /api/x%", limit: 100)).isEmpty)
         #expect(try await store.audit(AuditQuery(since: 1010, until: 1020, limit: 100)).count == 10)
     }
+
+    @Test("grants: set, replaced, listed per resource and per user, renamed, removed, gone with their user", arguments: StoreBackend.all)
+    func grants(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        _ = try await store.createUser(User(name: "ana", role: .admin), passwordHash: "h")
+        _ = try await store.createUser(User(name: "bo"), passwordHash: "h")
+        try await store.setGrant(.experiment, "7", user: "bo", permission: .read)
+        try await store.setGrant(.experiment, "7", user: "bo", permission: .manage)  // replaces
+        try await store.setGrant(.experiment, "7", user: "ana", permission: .edit)
+        try await store.setGrant(.registeredModel, "churn", user: "bo", permission: .edit)
+        #expect(try await store.grant(.experiment, "7", user: "bo") == .manage)
+        #expect(try await store.grant(.experiment, "8", user: "bo") == nil)
+        #expect(try await store.grants(.experiment, "7").map(\.user) == ["ana", "bo"])
+        #expect(try await store.grants(user: "bo").map(\.kind) == [.experiment, .registeredModel])
+        #expect(await errorCode { try await store.setGrant(.project, "p", user: "nobody", permission: .read) } == .resourceDoesNotExist)
+
+        try await store.renameGrants(.registeredModel, from: "churn", to: "churn-v2")
+        #expect(try await store.grant(.registeredModel, "churn-v2", user: "bo") == .edit)
+        #expect(try await store.grant(.registeredModel, "churn", user: "bo") == nil)
+        try await store.setGrant(.experiment, "7", user: "ana", permission: nil)
+        #expect(try await store.grants(.experiment, "7").map(\.user) == ["bo"])
+
+        // Deleting a user takes their tokens and grants; the last admin stays.
+        _ = try await store.createToken(user: "bo", label: "", tokenHash: "hash-bo", hint: "", expiresAt: nil)
+        try await store.deleteUser(named: "bo")
+        #expect(try await store.user(named: "bo") == nil)
+        #expect(try await store.grants(user: "bo").isEmpty)
+        #expect(try await store.token(hash: "hash-bo") == nil)
+        #expect(await errorCode { try await store.deleteUser(named: "ana") } == .invalidParameterValue)
+    }
 }

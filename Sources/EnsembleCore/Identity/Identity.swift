@@ -230,3 +230,69 @@ public protocol IdentityStore: Sendable {
     /// Newest first.
     func audit(_ query: AuditQuery) async throws -> [AuditEvent]
 }
+
+/// What a user may do with one resource (MLflow's names). Every signed-in user may read; grants
+/// decide who may change (EDIT) and who may delete, share or promote to production (MANAGE).
+public enum Permission: String, Sendable, Codable, CaseIterable, Comparable {
+    case read = "READ"
+    case edit = "EDIT"
+    case manage = "MANAGE"
+
+    private var rank: Int {
+        switch self {
+        case .read: 0
+        case .edit: 1
+        case .manage: 2
+        }
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+
+    /// MLflow also knows `USE` and `NO_PERMISSIONS`; `USE` reads as READ, `NO_PERMISSIONS` is refused
+    /// (everyone on the team reads everything in Ensemble).
+    public init(mlflowName: String) throws(EnsembleError) {
+        switch mlflowName.uppercased() {
+        case "READ", "USE": self = .read
+        case "EDIT": self = .edit
+        case "MANAGE": self = .manage
+        default: throw .invalid("Invalid permission '\(mlflowName.prefix(40))'; use READ, EDIT or MANAGE.")
+        }
+    }
+}
+
+/// The kinds of resources grants apply to.
+public enum ResourceKind: String, Sendable, Codable, CaseIterable {
+    case experiment
+    case registeredModel = "registered_model"
+    case project
+    case dataset
+}
+
+/// One user's permission on one resource.
+public struct Grant: Sendable, Equatable, Codable {
+    public var kind: ResourceKind
+    /// Experiment id, registered model name, project id or dataset name.
+    public var resource: String
+    public var user: String
+    public var permission: Permission
+
+    public init(kind: ResourceKind, resource: String, user: String, permission: Permission) {
+        self.kind = kind
+        self.resource = resource
+        self.user = user
+        self.permission = permission
+    }
+}
+
+/// Per-resource grants (the creator of a resource gets MANAGE on it).
+public protocol GrantStore: Sendable {
+    /// Sets (or with nil, removes) a user's permission on a resource.
+    func setGrant(_ kind: ResourceKind, _ resource: String, user: String, permission: Permission?) async throws
+    func grant(_ kind: ResourceKind, _ resource: String, user: String) async throws -> Permission?
+    func grants(_ kind: ResourceKind, _ resource: String) async throws -> [Grant]
+    func grants(user: String) async throws -> [Grant]
+    /// Deletes an account and its tokens and grants (its audit entries stay).
+    func deleteUser(named name: String) async throws
+    /// Moves grants when a resource is renamed (registered models).
+    func renameGrants(_ kind: ResourceKind, from: String, to: String) async throws
+}

@@ -93,6 +93,9 @@ public protocol TrackingStore: Sendable {
     // Runs
     func createRun(_ run: NewRun) async throws -> Run
     func run(id: String) async throws -> Run
+    /// The experiment a run (or a logged model) belongs to, without loading it; nil when there is no such thing.
+    /// Permission checks ask this on every write, so it is one indexed lookup.
+    func experimentID(owning id: String) async throws -> String?
     func updateRun(id: String, _ update: RunUpdate) async throws -> RunInfo
     func deleteRun(id: String) async throws
     func restoreRun(id: String) async throws

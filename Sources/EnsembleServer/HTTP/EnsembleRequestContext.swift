@@ -42,6 +42,10 @@ public struct EnsembleRequestContext: AuthRequestContext {
     public var principal: Principal?
     /// Whether routes check ``Access`` (off in single-user mode); set by ``RequestContextMiddleware``.
     public var authenticationRequired = false
+    /// Grants and their checks (with authentication on).
+    var accessControl: AccessControl?
+    /// The request's fields when a scoped access check already parsed them.
+    var parsedFields: RequestFields?
     /// The client's address, for the audit log and sign-in throttling.
     public var remoteAddress: SocketAddress?
     public var clientAddress: String? { remoteAddress?.ipAddress }

@@ -75,11 +75,13 @@ struct RequestContextMiddleware: RouterMiddleware {
     let defaultBodyLimit: Int
     /// Authentication on: ``AuthenticationMiddleware`` verifies credentials and routes check ``Access``.
     let authenticationRequired: Bool
+    var accessControl: AccessControl? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         context.maxBodyBytes = defaultBodyLimit
         context.authenticationRequired = authenticationRequired
+        context.accessControl = accessControl
         // Single-user mode: the Basic user name is kept as an unverified claim of who is working.
         if !authenticationRequired, let name = Self.basicUserName(request.headers[.authorization]) {
             context.principal = Principal(name: name, isVerified: false)

@@ -10,6 +10,7 @@ extension Request {
     ///
     /// The body is parsed once, by ``JSONParser``, straight from the bytes received.
     func fields(_ context: EnsembleRequestContext) async throws -> RequestFields {
+        if let parsed = context.parsedFields { return parsed }
         if method == .get || method == .head {
             return RequestFields(query: try RequestFields.parseQuery(uri.query))
         }

@@ -211,7 +211,7 @@ extension ArtifactHandlers {
     var mlflowRoutes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
         r.get("artifacts/list", .read, use: listRunArtifacts)
-        r.post("upload-artifact", .edit, use: uploadArtifact)
+        r.post("upload-artifact", .edit, scope: .runInQuery, use: uploadArtifact)
         r.get("get-artifact", .read, use: getArtifact)
         return r
     }
@@ -221,8 +221,8 @@ extension ArtifactHandlers {
         let r = RouteCollection(context: EnsembleRequestContext.self)
         r.get("", .read, use: proxy)
         r.get("**", .read, use: proxy)
-        r.put("**", .edit, use: proxy)
-        r.delete("**", .manage, use: proxy)
+        r.put("**", .edit, scope: .artifactPath, use: proxy)
+        r.delete("**", .manage, scope: .artifactPath, use: proxy)
         return r
     }
 }

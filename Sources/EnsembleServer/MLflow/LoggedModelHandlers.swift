@@ -172,14 +172,14 @@ extension LoggedModelHandlers {
     /// MLflow 3 logged models, under the MLflow prefixes.
     var routes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
-        r.post("logged-models", .edit, use: create)
+        r.post("logged-models", .edit, scope: .experiment, use: create)
         r.post("logged-models/search", .read, use: search)
         r.get("logged-models/{model_id}", .read, use: get)
-        r.patch("logged-models/{model_id}", .edit, use: finalize)
-        r.delete("logged-models/{model_id}", .manage, use: delete)
-        r.patch("logged-models/{model_id}/tags", .edit, use: setTags)
-        r.delete("logged-models/{model_id}/tags/{tag_key}", .edit, use: deleteTag)
-        r.post("logged-models/{model_id}/params", .edit, use: logParams)
+        r.patch("logged-models/{model_id}", .edit, scope: .loggedModel, use: finalize)
+        r.delete("logged-models/{model_id}", .manage, scope: .loggedModel, use: delete)
+        r.patch("logged-models/{model_id}/tags", .edit, scope: .loggedModel, use: setTags)
+        r.delete("logged-models/{model_id}/tags/{tag_key}", .edit, scope: .loggedModel, use: deleteTag)
+        r.post("logged-models/{model_id}/params", .edit, scope: .loggedModel, use: logParams)
         r.get("logged-models/{model_id}/artifacts/directories", .read, use: listArtifacts)
         r.get("logged-models/{model_id}/artifacts/files", .read, use: getArtifact)
         return r

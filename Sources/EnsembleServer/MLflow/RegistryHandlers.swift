@@ -43,6 +43,7 @@ struct RegistryHandlers: Sendable {
     func create(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let f = try await request.fields(context)
         let model = try await registry.createRegisteredModel(name: try Self.name(f), description: try f.string("description"), tags: try Self.tags(f))
+        try await context.accessControl?.created(.registeredModel, model.name, by: context.principal)
         return JSONResponse.wrapped("registered_model") { $0.registeredModel(model) }
     }
 
@@ -54,7 +55,10 @@ struct RegistryHandlers: Sendable {
 
     func rename(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let f = try await request.fields(context)
-        let model = try await registry.renameRegisteredModel(name: try Self.name(f), newName: try Self.name(f, "new_name"))
+        let old = try Self.name(f)
+        let model = try await registry.renameRegisteredModel(name: old, newName: try Self.name(f, "new_name"))
+        // Grants follow the model to its new name (the table is shared by all servers).
+        try await context.accessControl?.grants.renameGrants(.registeredModel, from: old, to: model.name)
         return JSONResponse.wrapped("registered_model") { $0.registeredModel(model) }
     }
 
@@ -66,7 +70,10 @@ struct RegistryHandlers: Sendable {
 
     func delete(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let f = try await request.fields(context)
-        try await registry.deleteRegisteredModel(name: try Self.name(f))
+        let name = try Self.name(f)
+        try await registry.deleteRegisteredModel(name: name)
+        // A later model of the same name starts without the old one's grants.
+        try await context.accessControl?.forget(.registeredModel, name)
         return JSONResponse.emptyObject
     }
 
@@ -348,28 +355,28 @@ extension RegistryHandlers {
         let r = RouteCollection(context: EnsembleRequestContext.self)
         r.post("registered-models/create", .edit, use: create)
         r.get("registered-models/get", .read, use: get)
-        r.post("registered-models/rename", .manage, use: rename)
-        r.patch("registered-models/update", .edit, use: update)
-        r.delete("registered-models/delete", .manage, use: delete)
+        r.post("registered-models/rename", .manage, scope: .registeredModel, use: rename)
+        r.patch("registered-models/update", .edit, scope: .registeredModel, use: update)
+        r.delete("registered-models/delete", .manage, scope: .registeredModel, use: delete)
         r.get("registered-models/search", .read, use: search)
         r.post("registered-models/search", .read, use: search)
         r.post("registered-models/get-latest-versions", .read, use: latestVersions)
         r.get("registered-models/get-latest-versions", .read, use: latestVersions)
-        r.post("registered-models/set-tag", .edit, use: setTag)
-        r.delete("registered-models/delete-tag", .edit, use: deleteTag)
-        r.post("registered-models/alias", .edit, use: setAlias)
-        r.delete("registered-models/alias", .edit, use: deleteAlias)
+        r.post("registered-models/set-tag", .edit, scope: .registeredModel, use: setTag)
+        r.delete("registered-models/delete-tag", .edit, scope: .registeredModel, use: deleteTag)
+        r.post("registered-models/alias", .edit, scope: .modelAlias, use: setAlias)
+        r.delete("registered-models/alias", .edit, scope: .modelAlias, use: deleteAlias)
         r.get("registered-models/alias", .read, use: getByAlias)
-        r.post("model-versions/create", .edit, use: createVersion)
+        r.post("model-versions/create", .edit, scope: .registeredModel, use: createVersion)
         r.get("model-versions/get", .read, use: getVersion)
-        r.patch("model-versions/update", .edit, use: updateVersion)
-        r.post("model-versions/transition-stage", .edit, use: transition)
-        r.delete("model-versions/delete", .manage, use: deleteVersion)
+        r.patch("model-versions/update", .edit, scope: .registeredModel, use: updateVersion)
+        r.post("model-versions/transition-stage", .edit, scope: .modelStage, use: transition)
+        r.delete("model-versions/delete", .manage, scope: .registeredModel, use: deleteVersion)
         r.get("model-versions/search", .read, use: searchVersions)
         r.post("model-versions/search", .read, use: searchVersions)
         r.get("model-versions/get-download-uri", .read, use: downloadURI)
-        r.post("model-versions/set-tag", .edit, use: setVersionTag)
-        r.delete("model-versions/delete-tag", .edit, use: deleteVersionTag)
+        r.post("model-versions/set-tag", .edit, scope: .registeredModel, use: setVersionTag)
+        r.delete("model-versions/delete-tag", .edit, scope: .registeredModel, use: deleteVersionTag)
         r.get("model-versions/get-artifact", .read, use: getArtifact)
         return r
     }

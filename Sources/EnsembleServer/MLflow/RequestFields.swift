@@ -8,8 +8,8 @@ import EnsembleJSON
 /// MLflow's client sends int64 as JSON numbers, may send them as strings, sends NaN and infinities as
 /// the strings `"NaN"`/`"Infinity"`, and sends every GET field as text. Wrong types get
 /// `Invalid value <json> for parameter '<name>' supplied` (400), never a crash.
-struct RequestFields {
-    enum Source {
+struct RequestFields: Sendable {
+    enum Source: Sendable {
         case json([(String, JSONValue)])
         case query([(String, String)])
     }

@@ -119,6 +119,7 @@ struct TeamHandlers: Sendable {
     func createProject(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let project = try await request.decodeJSON(Project.self, context)
         try await team.saveProject(project, create: true, actor: context.actor)
+        try await context.accessControl?.created(.project, project.id, by: context.principal)
         return try CodableResponse.ok(try await team.project(id: project.id), status: .created)
     }
 
@@ -297,13 +298,13 @@ extension TeamHandlers {
         r.get("projects", .read, use: listProjects)
         r.on("projects", method: .post, .edit, bodyLimit: limits.large, use: createProject)
         r.get("projects/{id}", .read, use: getProject)
-        r.put("projects/{id}", .edit, use: updateProject)
-        r.delete("projects/{id}", .manage, use: deleteProject)
-        r.on("projects/{id}/stage", method: .post, .edit, bodyLimit: limits.large, use: moveProject)
+        r.put("projects/{id}", .edit, scope: .project, use: updateProject)
+        r.delete("projects/{id}", .manage, scope: .project, use: deleteProject)
+        r.on("projects/{id}/stage", method: .post, .edit, scope: .project, bodyLimit: limits.large, use: moveProject)
         r.get("projects/{id}/staffing", .read, use: staffing)
         r.get("projects/{id}/forecast", .read, use: forecast)
         r.get("projects/{id}/updates", .read, use: projectActivity)
-        r.on("projects/{id}/updates", method: .post, .edit, bodyLimit: limits.large, use: postUpdate)
+        r.on("projects/{id}/updates", method: .post, .edit, scope: .project, bodyLimit: limits.large, use: postUpdate)
         r.get("projects/{id}/progress", .read, use: progress)
         r.get("portfolio", .read, use: portfolio)
         r.get("coverage", .read, use: coverage)

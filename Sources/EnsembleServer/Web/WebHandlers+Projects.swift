@@ -197,6 +197,7 @@ extension WebHandlers {
                 throw EnsembleError.invalid("Name: the project's id is made from the Latin letters and digits of its name, and this name has none; add some (e.g. 'Churn 模型').")
             }
             try await team.saveProject(p, create: true, actor: c.actor)
+            try await c.accessControl?.created(.project, p.id, by: c.principal)
         } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
             return render("projectForm", projectFormView(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
         }

@@ -4,6 +4,7 @@ import EnsembleJSON
 import EnsembleStore
 import Foundation
 import Hummingbird
+import HummingbirdAuth
 import Logging
 import Mustache
 import ServiceLifecycle
@@ -34,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     public var auth: AuthMode? = nil
     /// A member's permission on resources they have no grant for (`--default-permission`).
     public var memberDefaultPermission: Permission = .edit
+    /// Mark the session cookie `Secure` (serve behind HTTPS; `--secure-cookies`).
+    public var secureCookies: Bool = false
     /// Aliases that mean production: setting or deleting them needs MANAGE on the model.
     public var protectedAliases: Set<String> = ["champion", "production"]
 
@@ -145,7 +148,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     let router = Router(context: EnsembleRequestContext.self)
     router.add(middleware: AccessLogMiddleware(level: configuration.accessLog ? .info : .debug))
     router.add(middleware: SecurityHeadersMiddleware())
-    router.add(middleware: ErrorMiddleware(page: { status, heading, message in web.errorPage(status, heading: heading, message: message) }))
+    router.add(middleware: ErrorMiddleware(page: { context, status, heading, message in web.errorPage(context, status, heading: heading, message: message) }))
     let authRequired = (configuration.auth ?? .none) == .required
     let accessControl = authRequired
         ? AccessControl(
@@ -154,7 +157,15 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
         : nil
     router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json, authenticationRequired: authRequired, accessControl: accessControl))
     if authRequired {
+        // Browsers: hummingbird-auth's sessions, stored in the database (shared by every server).
+        router.add(
+            middleware: SessionMiddleware<EnsembleRequestContext>(
+                storage: StorePersistDriver(store: services.store, logger: Logger(label: "ensemble.sessions")),
+                configuration: .init(
+                    sessionCookieParameters: .init(name: "ensemble_session", secure: configuration.secureCookies, sameSite: .lax),
+                    defaultSessionExpiration: AccountPages.sessionLifetime)))
         router.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, audit: audit))
+        router.add(middleware: CSRFMiddleware())
     }
     router.add(middleware: AuditMiddleware(writer: audit))
 
@@ -196,6 +207,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
 
     // The web UI.
     router.addRoutes(web.routes)
+    router.addRoutes(AccountPages(web: web, identity: services.store, authenticator: services.authenticator, audit: audit).routes)
     return router
 }
 

@@ -1,4 +1,5 @@
 import EnsembleCore
+import Foundation
 import GRDB
 
 extension SQLiteStore: IdentityStore {
@@ -206,6 +207,45 @@ extension SQLiteStore: GrantStore {
     public func renameGrants(_ kind: ResourceKind, from: String, to: String) async throws {
         try await pool.write { db in
             try db.execute(sql: "UPDATE grants SET resource = ? WHERE kind = ? AND resource = ?", arguments: [to, kind.rawValue, from])
+        }
+    }
+}
+
+extension SQLiteStore: ExpiringValueStore {
+    public func createValue(key: String, value: [UInt8], expiresAt: Int64?) async throws -> Bool {
+        let now = Self.now()
+        return try await pool.write { db in
+            try db.execute(sql: "DELETE FROM expiring_values WHERE key = ? AND expires_at <= ?", arguments: [key, now])
+            try db.execute(sql: "INSERT OR IGNORE INTO expiring_values (key, value, expires_at) VALUES (?, ?, ?)", arguments: [key, Data(value), expiresAt])
+            return db.changesCount > 0
+        }
+    }
+
+    public func setValue(key: String, value: [UInt8], expiresAt: Int64?) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO expiring_values (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                arguments: [key, Data(value), expiresAt])
+        }
+    }
+
+    public func value(key: String, now: Int64) async throws -> (value: [UInt8], expiresAt: Int64?)? {
+        try await pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT value, expires_at FROM expiring_values WHERE key = ?", arguments: [key]) else { return nil }
+            let expires: Int64? = row[1]
+            if let expires, expires <= now { return nil }
+            return ([UInt8](row[0] as Data), expires)
+        }
+    }
+
+    public func removeValue(key: String) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM expiring_values WHERE key = ?", arguments: [key]) }
+    }
+
+    public func removeExpiredValues(now: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM expiring_values WHERE expires_at <= ?", arguments: [now])
+            return db.changesCount
         }
     }
 }

@@ -323,6 +323,13 @@ extension SQLiteStore {
                 CREATE INDEX grants_by_user ON grants(user_name);
                 """)
         }
+        migrator.registerMigration("2026-12-02-expiring-values-v1") { db in
+            try db.execute(sql: """
+                -- Web sessions and other short-lived values, keyed by a SHA-256 of their id.
+                CREATE TABLE expiring_values (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_at INTEGER) WITHOUT ROWID;
+                CREATE INDEX expiring_values_by_expiry ON expiring_values(expires_at);
+                """)
+        }
         return migrator
     }
 }

@@ -57,6 +57,9 @@ extension EnsembleCommand {
         @Option(help: "With --auth required: a member's permission on experiments, models and projects they were not granted anything on: EDIT (share by default) or READ (private to creators and grantees). (env: ENSEMBLE_DEFAULT_PERMISSION; default: EDIT)")
         var defaultPermission: String?
 
+        @Flag(help: "Mark the session cookie Secure (when browsers reach Ensemble over HTTPS, through a TLS proxy). (env: ENSEMBLE_SECURE_COOKIES=1)")
+        var secureCookies = false
+
         @Option(name: .customLong("protected-alias"), help: "An alias that means production; setting or deleting it needs MANAGE (repeatable). (default: champion, production)")
         var protectedAliases: [String] = []
 
@@ -101,6 +104,7 @@ extension EnsembleCommand {
                 }
                 config.memberDefaultPermission = p
             }
+            config.secureCookies = secureCookies || ["1", "true", "yes"].contains(environment["ENSEMBLE_SECURE_COOKIES"]?.lowercased() ?? "")
             if !protectedAliases.isEmpty { config.protectedAliases = Set(protectedAliases.map { $0.lowercased() }) }
             return config
         }

@@ -64,7 +64,7 @@ struct AuthTests {
     /// What the routes may be asked without identity, even with authentication on.
     static let open: Set<String> = [
         "/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info", "/static/app.css", "/static/app.js", "/favicon.ico",
-        "/api/v1/openapi.json",
+        "/api/v1/openapi.json", "/signin",
     ]
     /// MLflow's searches are POSTs that only read.
     static let readingPosts = [
@@ -78,7 +78,8 @@ struct AuthTests {
     /// policy that the declarations in the route collections must match.
     static func need(_ method: HTTPRequest.Method, _ path: String) -> Need {
         if open.contains(path) { return .open }
-        if path.hasPrefix("/api/v1/me") || path.hasSuffix("/password") { return .read }  // self-service
+        if path.hasPrefix("/api/v1/me") || path.hasSuffix("/password") || path.hasPrefix("/account") || path == "/signout" { return .read }  // self-service
+        if path.hasPrefix("/admin/") { return .admin }
         // The MLflow auth API: managing accounts is for admins; reading yourself, your password and
         // grants (checked against MANAGE on the resource in the handler) for any signed-in user.
         if path.contains("/mlflow/users/") {
@@ -95,7 +96,8 @@ struct AuthTests {
         let (fixture, app) = try await AuthFixture.make()
         #expect(fixture.routes.count > 130)
         try await app.test(.router) { client in
-            for (method, uri) in fixture.routes {
+            // POST /signin is open, and answers 401 itself when the form has no valid credentials.
+            for (method, uri) in fixture.routes where !(method == .post && uri == "/signin") {
                 let need = Self.need(method, uri)
                 let body = method == .get || method == .head ? nil : ByteBuffer(string: "{}")
                 /// The status, and whether a 403 came from the role gate (not from a grant on a resource).
@@ -103,6 +105,8 @@ struct AuthTests {
                     var h = headers
                     if body != nil { h[.contentType] = "application/json" }
                     let r = try await client.execute(uri: uri, method: method, headers: h, body: body)
+                    // A page asked for without being signed in sends the browser to the sign-in page.
+                    if r.status == .seeOther, r.headers[.location]?.hasPrefix("/signin?next=") == true { return 401 }
                     if r.status == .forbidden, !String(buffer: r.body).contains("role or higher") { return 299 }  // a grant check: past the role gate
                     return Int(r.status.code)
                 }
@@ -168,6 +172,69 @@ struct AuthTests {
             #expect(try await call("mia", .post, "/api/2.0/mlflow/registered-models/rename", #"{"name": "churn", "new_name": "churn-v2"}"#).status == .ok)
             #expect(try await fixture.store.grant(.registeredModel, "churn-v2", user: "mia") == .manage)
         }
+    }
+
+    @Test("web sessions: sign in sets an HttpOnly SameSite cookie; forms need the CSRF token; sign-out and a password change end the session")
+    func sessions() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
+            let wrong = try await client.execute(uri: "/signin", method: .post, headers: form, body: ByteBuffer(string: "user=mia&password=nope&next=%2Fteam"))
+            #expect(wrong.status == .unauthorized && String(buffer: wrong.body).contains("Wrong user name or password"))
+            // An off-site `next` is ignored.
+            let ok = try await client.execute(
+                uri: "/signin", method: .post, headers: form,
+                body: ByteBuffer(string: "user=mia&password=correct+horse+battery&next=%2F%2Fevil.example"))
+            #expect(ok.status == .seeOther && ok.headers[.location] == "/")
+            let setCookie = try #require(ok.headers[.setCookie])
+            #expect(setCookie.hasPrefix("ensemble_session=") && setCookie.contains("HttpOnly") && setCookie.lowercased().contains("samesite=lax"))
+            let cookie: HTTPFields = [.cookie: String(setCookie.prefix { $0 != ";" })]
+
+            let account = try await client.execute(uri: "/account", method: .get, headers: cookie)
+            #expect(account.status == .ok)
+            let page = String(buffer: account.body)
+            #expect(page.contains(">mia</bdi>") && page.contains("Sign out"))
+            let csrf = try #require(page.range(of: #"name="csrf" value=""#).map { String(page[$0.upperBound...].prefix { $0 != "\"" }) })
+            #expect(csrf.hasPrefix("ens_"))
+
+            var withForm = cookie
+            withForm[.contentType] = "application/x-www-form-urlencoded"
+            let forged = try await client.execute(uri: "/account/tokens", method: .post, headers: withForm, body: ByteBuffer(string: "name=x&expires_in=30d"))
+            #expect(forged.status == .forbidden && String(buffer: forged.body).contains("CSRF"))
+            let made = try await client.execute(
+                uri: "/account/tokens", method: .post, headers: withForm, body: ByteBuffer(string: "csrf=\(csrf)&name=laptop&expires_in=30d"))
+            #expect(made.status == .ok && String(buffer: made.body).contains("Your new API token"))
+            // The database keeps a hash of the session id, never the id.
+            let sessionID = String(cookie[.cookie]!.dropFirst("ensemble_session=".count))
+            #expect(try await fixture.store.value(key: sessionID, now: 0) == nil)
+            #expect(try await fixture.store.value(key: StorePersistDriver.key("hbs." + sessionID), now: 0) != nil)
+
+            let out = try await client.execute(uri: "/signout", method: .post, headers: withForm, body: ByteBuffer(string: "csrf=\(csrf)"))
+            #expect(out.status == .seeOther && out.headers[.location] == "/signin")
+            let after = try await client.execute(uri: "/account", method: .get, headers: cookie)
+            #expect(after.status == .seeOther && after.headers[.location] == "/signin?next=%2Faccount")
+
+            // A password change signs every session out.
+            let again = try await client.execute(
+                uri: "/signin", method: .post, headers: form, body: ByteBuffer(string: "user=mia&password=correct+horse+battery&next=%2Fteam"))
+            let cookie2: HTTPFields = [.cookie: String(try #require(again.headers[.setCookie]).prefix { $0 != ";" })]
+            #expect(try await client.execute(uri: "/team", method: .get, headers: cookie2).status == .ok)
+            try await fixture.store.setPassword(user: "mia", hash: Bcrypt.hash("another long password", cost: 4))
+            #expect(try await client.execute(uri: "/team", method: .get, headers: cookie2).status == .seeOther)
+        }
+    }
+
+    @Test("every form that posts carries the session's CSRF token")
+    func formsCarryTheCSRFToken() {
+        var posting = 0
+        for (name, text) in WebTemplates.all {
+            let forms = text.components(separatedBy: "<form").dropFirst().filter { $0.prefix { $0 != ">" }.contains(#"method="post""#) }
+            for form in forms {
+                posting += 1
+                #expect(form.contains(#"<input type="hidden" name="csrf" value="{{chromeCSRF}}">"#), "a form in '\(name)' posts without the CSRF field")
+            }
+        }
+        #expect(posting >= 12)
     }
 
     @Test("tokens: revoked, expired, malformed and a disabled user's are refused with a 401 that says how to authenticate")

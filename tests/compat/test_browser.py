@@ -181,3 +181,72 @@ def test_xss_shows_as_text_in_a_browser(browser, server):
         assert browser.execute_script("return window.__pwned === undefined"), path
         assert evil in browser.find_element(By.TAG_NAME, "body").text or "<script>" in browser.find_element(By.TAG_NAME, "body").text, path
     browser.save_screenshot(str(SHOTS / "xss.png"))
+
+
+def test_sign_in_forms_csrf_and_sign_out_in_a_browser(browser, tmp_path):
+    """With --auth required: a page sends you to sign in and back; a form posts with its CSRF token;
+    the same form without the token is refused; signing out ends the session; a session whose
+    password changed sends you to sign in again."""
+    from _server import Server
+
+    data = tmp_path / "data"
+    password = "correct horse battery staple"
+    for name, role in [("ana", "admin"), ("bo", "member")]:
+        out = subprocess.run([ensemble_binary(), "admin", "create-user", name, "--email", f"{name}@example.com", "--role", role,
+                              "--password-stdin", "--data", str(data)], input=password + "\n", capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+    srv = Server(data, tmp_path / "server.log", extra_args=["--auth", "required"]).start()
+    try:
+        browser.delete_all_cookies()
+        browser.get(srv.url + "/projects/new")
+        wait_for(browser, lambda d: "/signin" in d.current_url, "sent to the sign-in page")
+        browser.save_screenshot(str(SHOTS / "signin.png"))
+        browser.find_element(By.NAME, "user").send_keys("bo")
+        browser.find_element(By.NAME, "password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait_for(browser, lambda d: d.current_url.endswith("/projects/new"), "back where we started after signing in")
+        assert "Sign out" in browser.page_source and ">bo</bdi>" in browser.page_source
+
+        # A form posts (its hidden csrf field goes along) and the project exists.
+        browser.find_element(By.NAME, "name").send_keys("Signed-in project")
+        browser.find_element(By.CSS_SELECTOR, "form[action='/projects/new'] button[type=submit]").click()
+        wait_for(browser, lambda d: "Signed-in project" in d.page_source and "/projects/" in d.current_url, "the new project page")
+        # The update form has no free-text author any more: the author is the signed-in user.
+        assert 'name="author"' not in browser.page_source
+        browser.find_element(By.NAME, "done").send_keys("wired the data")
+        browser.find_element(By.CSS_SELECTOR, "form[action$='/updates'] button[type=submit]").click()
+        wait_for(browser, lambda d: "wired the data" in d.page_source, "the update in the feed")
+        assert "— bo" in browser.page_source
+
+        # The same form without its token is refused.
+        browser.execute_script("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+        browser.find_element(By.NAME, "done").send_keys("forged")
+        browser.find_element(By.CSS_SELECTOR, "form[action$='/updates'] button[type=submit]").click()
+        wait_for(browser, lambda d: "CSRF" in d.page_source, "the refusal")
+        browser.save_screenshot(str(SHOTS / "csrf-refused.png"))
+
+        # Account page with a new token, then sign out.
+        browser.get(srv.url + "/account")
+        browser.find_element(By.NAME, "name").send_keys("laptop")
+        browser.find_element(By.CSS_SELECTOR, "form[action='/account/tokens'] button").click()
+        wait_for(browser, lambda d: "Your new API token" in d.page_source, "the token shown once")
+        browser.save_screenshot(str(SHOTS / "account.png"))
+        browser.find_element(By.CSS_SELECTOR, "form.signout button").click()
+        wait_for(browser, lambda d: "/signin" in d.current_url, "signed out")
+        browser.get(srv.url + "/team")
+        wait_for(browser, lambda d: "/signin" in d.current_url, "pages need signing in again")
+
+        # Admin pages, and a session that ends when the password changes.
+        browser.get(srv.url + "/signin?next=/admin/users")
+        browser.find_element(By.NAME, "user").send_keys("ana")
+        browser.find_element(By.NAME, "password").send_keys(password)
+        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait_for(browser, lambda d: "New user" in d.page_source, "the users page")
+        browser.save_screenshot(str(SHOTS / "admin-users.png"))
+        out = subprocess.run([ensemble_binary(), "admin", "set-password", "ana", "--password-stdin", "--data", str(data)],
+                             input="a different long password\n", capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        browser.get(srv.url + "/admin/audit")
+        wait_for(browser, lambda d: "/signin" in d.current_url, "the old session is over")
+    finally:
+        srv.stop()

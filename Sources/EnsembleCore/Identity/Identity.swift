@@ -296,3 +296,16 @@ public protocol GrantStore: Sendable {
     /// Moves grants when a resource is renamed (registered models).
     func renameGrants(_ kind: ResourceKind, from: String, to: String) async throws
 }
+
+/// Small expiring values shared by every server (web sessions), so a user signed in on one server is
+/// signed in on all of them.
+public protocol ExpiringValueStore: Sendable {
+    /// Stores a new value; false if the key exists and has not expired.
+    func createValue(key: String, value: [UInt8], expiresAt: Int64?) async throws -> Bool
+    func setValue(key: String, value: [UInt8], expiresAt: Int64?) async throws
+    /// The value and its expiry, if present and not expired at `now`.
+    func value(key: String, now: Int64) async throws -> (value: [UInt8], expiresAt: Int64?)?
+    func removeValue(key: String) async throws
+    /// Removes what expired before `now`; returns how many.
+    func removeExpiredValues(now: Int64) async throws -> Int
+}

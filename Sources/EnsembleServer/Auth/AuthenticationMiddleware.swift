@@ -1,5 +1,6 @@
 import EnsembleCore
 import Hummingbird
+import HTTPTypes
 import HummingbirdAuth
 
 /// With authentication on: turns the request's credentials into a verified ``Principal``
@@ -26,11 +27,54 @@ struct AuthenticationMiddleware: AuthenticatorMiddleware {
                 }
                 return Principal(name: user.name, isVerified: true, role: user.role, method: token == nil ? "password" : "token", tokenID: token?.id)
             }
+            // A browser: the session hummingbird-auth's SessionMiddleware loaded from the cookie.
+            if let session = context.sessions.session {
+                guard let user = try await authenticator.user(session: session) else {
+                    // Signed out by a password change, a disabled account or a deleted user.
+                    context.sessions.clearSession()
+                    return nil
+                }
+                return Principal(name: user.name, isVerified: true, role: user.role, method: "session")
+            }
             return nil
         } catch let failure as Authenticator.Failure {
             let who = request.headers.basic?.username
             audit.security(context, actor: nil, action: "auth.failed", target: who.map { "user \($0.prefix(64))" } ?? "token", detail: failure.message, status: 401)
             throw EnsembleError.unauthenticated(failure.message)
         }
+    }
+}
+
+/// Refuses a state-changing request made with a session cookie unless it carries the session's CSRF
+/// token (the `csrf` field every form has, or an `X-CSRF-Token` header), so another site cannot make
+/// a signed-in browser post a form. Token and password requests carry no cookie and are not affected.
+struct CSRFMiddleware: RouterMiddleware {
+    typealias Context = EnsembleRequestContext
+    static let header = HTTPField.Name("X-CSRF-Token")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard context.principal?.method == "session", request.method != .get, request.method != .head, request.method != .options,
+            let expected = context.sessions.session?.csrf
+        else { return try await next(request, context) }
+        var request = request
+        var presented = request.headers[Self.header]
+        if presented == nil, request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
+            // Kept in the request, so the handler reads the same form afterwards.
+            let body = try await request.collectBody(upTo: 256 * 1024)
+            let pairs = (try? RequestFields.parseQuery(String(buffer: body))) ?? []
+            presented = pairs.first { $0.0 == "csrf" }?.1
+        }
+        guard let presented, Self.constantTimeEqual(presented, expected) else {
+            throw EnsembleError.denied("This form is missing its security token (CSRF), or the token is from an older session. Reload the page and try again.")
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in x.indices { diff |= x[i] ^ y[i] }
+        return diff == 0
     }
 }

@@ -33,7 +33,7 @@ public struct Principal: Sendable, Equatable {
 /// The context every Ensemble route receives: Hummingbird's core storage (logger with the request
 /// id, path parameters), the body limit of the matched route, and the acting principal (hummingbird-auth's
 /// `identity`).
-public struct EnsembleRequestContext: AuthRequestContext {
+public struct EnsembleRequestContext: AuthRequestContext, SessionRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The largest request body the matched route reads, in bytes. Routes that carry big documents
     /// raise it when they are registered (``RouterMethods/on(_:method:bodyLimit:use:)``).
@@ -46,6 +46,8 @@ public struct EnsembleRequestContext: AuthRequestContext {
     var accessControl: AccessControl?
     /// The request's fields when a scoped access check already parsed them.
     var parsedFields: RequestFields?
+    /// The browser session (hummingbird-auth's `SessionMiddleware`, with authentication on).
+    public let sessions = SessionContext<WebSession>()
     /// The client's address, for the audit log and sign-in throttling.
     public var remoteAddress: SocketAddress?
     public var clientAddress: String? { remoteAddress?.ipAddress }

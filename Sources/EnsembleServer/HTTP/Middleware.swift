@@ -109,8 +109,8 @@ struct RequestContextMiddleware: RouterMiddleware {
 /// else is logged with the request id and answered with a 500 that leaks nothing.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = EnsembleRequestContext
-    /// Renders an HTML error page: status, heading, message.
-    let page: @Sendable (HTTPResponse.Status, String, String) -> Response
+    /// Renders an HTML error page: context, status, heading, message.
+    let page: @Sendable (EnsembleRequestContext, HTTPResponse.Status, String, String) -> Response
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -135,7 +135,12 @@ struct ErrorMiddleware: RouterMiddleware {
                     case 500...: "Something went wrong"
                     default: "Cannot show this page"
                     }
-                response = page(status, heading, ensembleError.message)
+                if status == .unauthorized, request.method == .get || request.method == .head {
+                    // A page asked for without being signed in: to the sign-in page, and back afterwards.
+                    let next = request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")
+                    return Response(status: .seeOther, headers: [.location: "/signin?next=" + WebHandlers.urlComponent(next)])
+                }
+                response = page(context, status, heading, ensembleError.message)
             }
             if status == .unauthorized {
                 // How to authenticate (RFC 9110 §11.6.1); browsers show their sign-in prompt for Basic.

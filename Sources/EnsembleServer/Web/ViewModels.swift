@@ -349,3 +349,87 @@ struct ProjectView: PageView {
     let stageOptions: [String]
     let gateError: String?
 }
+
+/// What every page shows around itself: the signed-in user and the CSRF token of their session.
+struct Chrome {
+    /// Authentication is on (the header shows the user or a sign-in link).
+    let chromeAuth: Bool
+    let chromeUser: String?
+    let chromeAdmin: Bool
+    /// The session's CSRF token, put in a hidden `csrf` field of every form.
+    let chromeCSRF: String?
+
+    init(_ c: EnsembleRequestContext) {
+        chromeAuth = c.authenticationRequired
+        chromeUser = c.principal.flatMap { $0.isVerified ? $0.name : nil }
+        chromeAdmin = c.principal?.role == .admin
+        chromeCSRF = c.authenticationRequired ? c.sessions.session?.csrf : nil
+    }
+}
+
+/// A page and its chrome, as templates see them. Stored properties only: swift-mustache reads
+/// values through `Mirror`, which does not see computed ones.
+struct PageEnvelope<Page: PageView> {
+    let page: Page
+    let chromeAuth: Bool
+    let chromeUser: String?
+    let chromeAdmin: Bool
+    let chromeCSRF: String?
+
+    init(page: Page, chrome: Chrome) {
+        self.page = page
+        (chromeAuth, chromeUser, chromeAdmin, chromeCSRF) = (chrome.chromeAuth, chrome.chromeUser, chrome.chromeAdmin, chrome.chromeCSRF)
+    }
+}
+
+/// The sign-in page.
+struct SignInView: PageView {
+    let title = "Sign in"
+    let next: String
+    let error: String?
+    let user: String
+}
+
+/// Your account: password, API tokens (a new one shown once).
+struct AccountView: PageView {
+    struct Token {
+        let id: Int64
+        let name, hint, created, expires, lastUsed, state: String
+        let active: Bool
+    }
+    let title = "Account"
+    let name, displayName, email, role: String
+    let tokens: [Token]
+    let newToken: String?
+    let message: String?
+    let error: String?
+}
+
+/// Admins: the accounts.
+struct AdminUsersView: PageView {
+    struct Row {
+        let name, displayName, email, role, kind, state: String
+        let disabled: Bool
+        let roles: [Choice]
+    }
+    struct Choice {
+        let value: String
+        let selected: Bool
+    }
+    let title = "Users"
+    let users: [Row]
+    let error: String?
+    let message: String?
+}
+
+/// Admins: the newest audit log entries.
+struct AdminAuditView: PageView {
+    struct Row {
+        let when, actor, action, target, client, detail: String
+        let status: Int
+        let failed: Bool
+    }
+    let title = "Audit log"
+    let actor, action: String
+    let events: [Row]
+}

@@ -8,6 +8,11 @@ a { color: var(--accent); text-decoration: none; } a:hover, a:focus { text-decor
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 header.top { display: flex; gap: 1.2rem; align-items: center; padding: .6rem 1.2rem; background: #1d2b44; color: #fff; flex-wrap: wrap; }
 header.top a { color: #dfe7f5; } header.top .brand { font-weight: 700; color: #fff; margin-right: .6rem; }
+header.top .spacer { flex: 1; } header.top form.signout { margin: 0; }
+button.link { background: none; border: none; padding: 0; color: inherit; text-decoration: underline; cursor: pointer; font: inherit; }
+header.top button.link { color: #dfe7f5; }
+.narrow { max-width: 26rem; } pre.token { white-space: pre-wrap; word-break: break-all; background: #f3f5f9; padding: .6rem; border-radius: 6px; }
+.notice { background: #e3f1e4; color: var(--ok); padding: .6rem .8rem; border-radius: 6px; margin: .5rem 0; }
 main { padding: 1rem 1.2rem 3rem; max-width: 1280px; margin: 0 auto; }
 h1 { font-size: 1.5rem; margin: .4rem 0 1rem; } h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
 .muted { color: var(--muted); } .small { font-size: .85rem; }
@@ -29,7 +34,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .board .col h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: .2rem .3rem .5rem; }
 .board .item { background: var(--card); border-radius: 6px; padding: .45rem .6rem; margin-bottom: .45rem; border: 1px solid var(--line); }
 form.inline { display: flex; gap: .5rem; flex-wrap: wrap; margin: .5rem 0 1rem; }
-input[type=text], input[type=search], textarea, select { font: inherit; padding: .35rem .5rem; border: 1px solid #c8c6bf; border-radius: 6px; background: #fff; }
+input[type=text], input[type=search], input[type=password], input[type=email], textarea, select { font: inherit; padding: .35rem .5rem; border: 1px solid #c8c6bf; border-radius: 6px; background: #fff; }
 input[type=search] { min-width: min(36rem, 100%); }
 button { font: inherit; padding: .35rem .9rem; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
 .error { background: #fbe4e2; color: var(--bad); padding: .6rem .8rem; border-radius: 6px; margin: .5rem 0; }

@@ -15,7 +15,7 @@ extension WebHandlers {
         let rows = byName.sorted { $0.key < $1.key }.map { name, counts in
             DatasetsView.Row(name: name, urlName: Self.urlComponent(name), logged: counts.logged, stored: counts.stored)
         }
-        return render("datasets", DatasetsView(datasets: rows))
+        return render(c, "datasets", DatasetsView(datasets: rows))
     }
 
     func datasetPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -36,6 +36,7 @@ extension WebHandlers {
                     manifest: full.files.prefix(500).map { DatasetView.File(path: $0.path, size: $0.size, sha: $0.sha256) }))
         }
         return render(
+            c,
             "dataset",
             DatasetView(
                 title: name, name: name, stored: storedRows,

@@ -53,6 +53,7 @@ extension WebHandlers {
         ).items
         let activity = try await team.activity(project: nil, limit: 15)
         return render(
+            c,
             "home",
             HomeView(
                 // Counting stops at 1,000 so the home page stays one bounded query.

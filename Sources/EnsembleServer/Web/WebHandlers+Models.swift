@@ -18,7 +18,7 @@ extension WebHandlers {
 
     func models(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let models = try await registry.searchRegisteredModels(RegistrySearch(filter: [], maxResults: 1000)).items
-        return render("models", ModelsView(models: models.map(Self.modelRow)))
+        return render(c, "models", ModelsView(models: models.map(Self.modelRow)))
     }
 
     func model(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -28,6 +28,7 @@ extension WebHandlers {
             RegistrySearch(filter: try SearchFilterParser.parse("name = '\(name.replacingOccurrences(of: "'", with: "''"))'", for: .modelVersions), maxResults: 1000)).items
         let events = try await registry.registryEvents(name: name)
         return render(
+            c,
             "model",
             ModelView(
                 title: model.name, name: model.name, description: model.description ?? "",
@@ -58,6 +59,7 @@ extension WebHandlers {
         let nodes = Dictionary(graph.nodes.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let api = "/api/v1/lineage?" + (r.uri.query ?? "") + "&format=dot"
         return render(
+            c,
             "lineage",
             LineageView(
                 root: label, apiURL: api, svg: Self.lineageSVG(graph),

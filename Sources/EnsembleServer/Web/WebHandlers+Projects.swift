@@ -12,6 +12,7 @@ extension WebHandlers {
         let projects = try await team.projects(), people = try await team.people()
         let ranked = Portfolio.rank(projects: projects, people: people)
         return render(
+            c,
             "projects",
             ProjectsView(
                 stages: board(projects), freeFTE: String(format: "%.1f", people.reduce(0) { $0 + $1.freeCapacity }),
@@ -23,10 +24,10 @@ extension WebHandlers {
     }
 
     func projectPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
-        try await renderProject(try c.capture("id"), gateError: nil)
+        try await renderProject(c, try c.capture("id"), gateError: nil)
     }
 
-    func renderProject(_ id: String, gateError: String?) async throws -> Response {
+    func renderProject(_ c: EnsembleRequestContext, _ id: String, gateError: String?) async throws -> Response {
         do {
             let p = try await team.project(id: id)
             // Best value of each technical metric in the linked experiments: one ordered query per metric,
@@ -87,7 +88,7 @@ extension WebHandlers {
                 checklist: p.checklist(for: p.stage).enumerated().map { ProjectView.ChecklistItem(index: $0.offset, text: $0.element.text, done: $0.element.done) },
                 stageOptions: ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
                 gateError: gateError)
-            return render("project", view, status: gateError == nil ? .ok : .badRequest)
+            return render(c, "project", view, status: gateError == nil ? .ok : .badRequest)
         }
     }
 
@@ -122,7 +123,7 @@ extension WebHandlers {
                 if !problems.isEmpty { throw EnsembleError.invalid(problems.joined(separator: " ")) }
             }
         } catch let error as EnsembleError where error.code == .invalidParameterValue {
-            return try await renderProject(id, gateError: "Cannot move to \(target.rawValue): " + error.message)
+            return try await renderProject(c, id, gateError: "Cannot move to \(target.rawValue): " + error.message)
         }
         return Self.redirect("/projects/\(Self.urlComponent(id))")
     }
@@ -185,7 +186,7 @@ extension WebHandlers {
     }
 
     func newProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
-        render("projectForm", projectFormView(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil))
+        render(c, "projectForm", projectFormView(Project(id: "", name: ""), heading: "New project", action: "/projects/new", cancel: "/projects", error: nil))
     }
 
     func createProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -199,7 +200,7 @@ extension WebHandlers {
             try await team.saveProject(p, create: true, actor: c.actor)
             try await c.accessControl?.created(.project, p.id, by: c.principal)
         } catch let error as EnsembleError where error.code != .resourceDoesNotExist {
-            return render("projectForm", projectFormView(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
+            return render(c, "projectForm", projectFormView(p, heading: "New project", action: "/projects/new", cancel: "/projects", error: error.message), status: .badRequest)
         }
         return Self.redirect("/projects/\(Self.urlComponent(p.id))")
     }
@@ -207,7 +208,7 @@ extension WebHandlers {
     func editProjectForm(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let p = try await team.project(id: try c.capture("id"))
         let path = "/projects/\(Self.urlComponent(p.id))"
-        return render("projectForm", projectFormView(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
+        return render(c, "projectForm", projectFormView(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: nil))
     }
 
     func saveProject(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -217,7 +218,7 @@ extension WebHandlers {
             try Self.apply(try await Self.form(ProjectForm.self, r), to: &p)
             try await team.saveProject(p, create: false, actor: c.actor)
         } catch let error as EnsembleError where error.code == .invalidParameterValue {
-            return render("projectForm", projectFormView(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
+            return render(c, "projectForm", projectFormView(p, heading: "Edit \(p.name)", action: path + "/edit", cancel: path, error: error.message), status: .badRequest)
         }
         return Self.redirect(path)
     }

@@ -14,7 +14,7 @@ extension WebHandlers {
         let q = Self.param(Self.query(r), "q") ?? ""
         var all = try await tracking.searchExperiments(ExperimentSearch(maxResults: 1000)).items
         if !q.isEmpty { all = all.filter { $0.name.localizedCaseInsensitiveContains(q) } }
-        return render("experiments", ExperimentsView(q: q, experiments: all.map { .init(id: $0.id, name: $0.name, updated: Self.when($0.lastUpdateTime)) }))
+        return render(c, "experiments", ExperimentsView(q: q, experiments: all.map { .init(id: $0.id, name: $0.name, updated: Self.when($0.lastUpdateTime)) }))
     }
 
     static let pageSize = 50
@@ -80,7 +80,7 @@ extension WebHandlers {
             sortStart: link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC")),
             columns: chosen.map { RunsView.Column(label: $0, sortURL: sortLink($0)) },
             available: available.map { RunsView.Choice(key: $0, on: chosen.contains($0)) })
-        return render("runs", view, status: status)
+        return render(c, "runs", view, status: status)
     }
 
     func chartSeries(runID: String, key: String, byTime: Bool) async throws -> (points: [(Double, Double)], count: Int) {
@@ -120,6 +120,7 @@ extension WebHandlers {
         }
         let shownTags = run.tags.filter { !$0.key.hasPrefix("mlflow.") || $0.key == "mlflow.source.git.commit" || $0.key == "mlflow.source.name" }
         return render(
+            c,
             "run",
             RunView(
                 title: run.info.runName, id: run.info.runID, name: run.info.runName, status: run.info.status.rawValue,
@@ -161,6 +162,7 @@ extension WebHandlers {
         var scatter: String?
         if let chosenParam, let chosenMetric { scatter = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
         return render(
+            c,
             "compare",
             CompareView(
                 count: runs.count, runs: runs.map { CompareView.RunRef(id: $0.info.runID, name: $0.info.runName) }, params: params, charts: charts,
@@ -195,7 +197,7 @@ extension WebHandlers {
             }
         }
         if view.text == nil && view.image == nil { view.note = reader.size > Self.previewLimit ? "Too large to preview." : "Binary file." }
-        return render("artifact", view)
+        return render(c, "artifact", view)
     }
 
     static func prettyJSON(_ v: JSONValue, indent: String = "") -> String {

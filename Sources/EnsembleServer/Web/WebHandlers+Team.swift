@@ -17,6 +17,7 @@ extension WebHandlers {
             TeamView.Gap(subject: g.subject, who: g.people.isEmpty ? "nobody" : "only \(g.people.joined(separator: ", "))")
         }
         return render(
+            c,
             "team",
             TeamView(
                 people: people.map { p in
@@ -33,6 +34,7 @@ extension WebHandlers {
     func personPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let p = try await team.person(id: try c.capture("id"))
         return render(
+            c,
             "person",
             PersonPageView(
                 title: p.name, id: p.id, name: p.name, email: p.email, roles: p.roles.joined(separator: ", "),

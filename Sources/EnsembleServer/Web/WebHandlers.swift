@@ -24,16 +24,18 @@ struct WebHandlers: Sendable {
     /// Security headers (CSP, nosniff, referrer policy) are added by ``SecurityHeadersMiddleware``.
     static let pageHeaders: HTTPFields = [.contentType: "text/html; charset=utf-8"]
 
-    /// Renders a typed page view; swift-mustache reads its properties by name, and a `nil` property
-    /// is absent (its section is skipped).
-    func render(_ template: String, _ view: some PageView, status: HTTPResponse.Status = .ok) -> Response {
-        let html = library.render(view, withTemplate: template) ?? "template \(template) missing"
+    /// Renders a typed page view inside the page chrome (who is signed in, the CSRF token forms
+    /// carry); swift-mustache reads properties by name, and a `nil` property is absent (its section is
+    /// skipped). Templates are registered inside `{{#page}}…{{/page}}`, so a page reads its own
+    /// properties first and the chrome's (`chromeUser`, `chromeCSRF`, …) from the envelope around it.
+    func render(_ c: EnsembleRequestContext, _ template: String, _ view: some PageView, status: HTTPResponse.Status = .ok) -> Response {
+        let html = library.render(PageEnvelope(page: view, chrome: Chrome(c)), withTemplate: template) ?? "template \(template) missing"
         return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     /// The HTML error page (``ErrorMiddleware`` uses it for every page that fails).
-    func errorPage(_ status: HTTPResponse.Status, heading: String, message: String) -> Response {
-        render("error", ErrorView(heading: heading, message: message), status: status)
+    func errorPage(_ c: EnsembleRequestContext, _ status: HTTPResponse.Status, heading: String, message: String) -> Response {
+        render(c, "error", ErrorView(heading: heading, message: message), status: status)
     }
 
     static func query(_ request: Request) -> [(String, String)] { (try? RequestFields.parseQuery(request.uri.query)) ?? [] }

@@ -7,7 +7,7 @@ enum WebTemplates {
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}} · Ensemble</title><link rel="icon" href="/favicon.ico" type="image/svg+xml"><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/team">Team</a></header>
+<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/team">Team</a><span class="spacer"></span>{{#chromeUser}}{{#chromeAdmin}}<a href="/admin/users">Admin</a>{{/chromeAdmin}}<a href="/account" title="Your account and API tokens"><bdi>{{chromeUser}}</bdi></a><form class="inline signout" method="post" action="/signout">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<button class="link">Sign out</button></form>{{/chromeUser}}{{^chromeUser}}{{#chromeAuth}}<a href="/signin">Sign in</a>{{/chromeAuth}}{{/chromeUser}}</header>
 <main>
 """#
     static let footer = "</main></body></html>\n"
@@ -169,7 +169,7 @@ enum WebTemplates {
 <section class="card"><h2>History</h2><p>Success rate: <strong>{{success}}</strong></p><ul>{{#history}}<li>{{project}} — {{outcome}}</li>{{/history}}</ul></section>
 </div>
 <h2>Edit skills</h2>
-<form class="noprint" method="post" action="/people/{{id}}/skills">
+<form class="noprint" method="post" action="/people/{{id}}/skills">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
 <label>Skills (skill:level, separated by ;)<br><input type="text" name="skills" value="{{skillsText}}" size="60"></label><br>
 <label>Learning goals (separated by ;)<br><input type="text" name="learning" value="{{learningText}}" size="60"></label>
 <p><button type="submit">Save</button></p></form>
@@ -206,16 +206,16 @@ enum WebTemplates {
 <section class="card"><h2>Links</h2><p>Experiments: {{#experiments}}<a href="/experiments?q={{.}}">{{.}}</a> {{/experiments}}</p><p>Models: {{#models}}<a href="/models/{{.}}">{{.}}</a> {{/models}}</p></section>
 </div>
 <h2>Gate: leaving {{stage}}</h2>
-<form class="noprint" method="post" action="/projects/{{id}}/checklist">
+<form class="noprint" method="post" action="/projects/{{id}}/checklist">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
 <ul class="plain">{{#checklist}}<li><label><input type="checkbox" name="item[]" value="{{index}}" {{#done}}checked{{/done}}> {{text}}</label></li>{{/checklist}}</ul>
 {{^checklist}}<p class="muted">No checklist for this stage.</p>{{/checklist}}<p><button type="submit">Save checklist</button></p></form>
-<form class="inline noprint" method="post" action="/projects/{{id}}/stage"><label>Move to <select name="to">{{#stageOptions}}<option value="{{.}}">{{.}}</option>{{/stageOptions}}</select></label>
-<input type="text" name="why" placeholder="why" aria-label="why"><input type="text" name="by" placeholder="who" aria-label="who"><button>Move</button></form>
+<form class="inline noprint" method="post" action="/projects/{{id}}/stage">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<label>Move to <select name="to">{{#stageOptions}}<option value="{{.}}">{{.}}</option>{{/stageOptions}}</select></label>
+<input type="text" name="why" placeholder="why" aria-label="why">{{^chromeUser}}<input type="text" name="by" placeholder="who" aria-label="who">{{/chromeUser}}<button>Move</button></form>
 {{#gateError}}<p class="error">{{gateError}}</p>{{/gateError}}
 <p class="noprint"><a href="/projects/{{id}}/edit">Edit the project and its BRD</a></p>
 <h2>Updates</h2>
-<form class="noprint" method="post" action="/projects/{{id}}/updates">
-<div class="grid"><label>Author<br><input type="text" name="author" required></label><label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
+<form class="noprint" method="post" action="/projects/{{id}}/updates">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
+<div class="grid">{{^chromeUser}}<label>Author<br><input type="text" name="author" required></label>{{/chromeUser}}<label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
 <p><button type="submit">Post update</button></p></form>
 <ul>{{#activity}}<li><span class="muted small">{{when}}</span> <span class="badge">{{kind}}</span> {{summary}}{{#actor}} <span class="muted">— {{actor}}</span>{{/actor}}</li>{{/activity}}</ul>
 {{> footer}}
@@ -225,7 +225,7 @@ enum WebTemplates {
 {{> header}}
 <h1>{{heading}}</h1>
 {{#error}}<p class="error">{{error}}</p>{{/error}}
-<form method="post" action="{{action}}">
+<form method="post" action="{{action}}">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
 <div class="grid">
 <label>Name<br><input type="text" name="name" value="{{name}}" dir="auto" required></label>
 <label>Problem<br><textarea name="problem" rows="3">{{problem}}</textarea></label>
@@ -281,14 +281,87 @@ enum WebTemplates {
 {{> footer}}
 """#
 
-    static func library() throws -> MustacheLibrary {
-        var library = MustacheLibrary()
-        for (name, text) in [
+    static let signin = #"""
+{{> header}}
+<h1>Sign in</h1>
+{{#error}}<p class="error">{{error}}</p>{{/error}}
+<form class="card narrow" method="post" action="/signin">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<input type="hidden" name="next" value="{{next}}">
+<p><label>User name<br><input type="text" name="user" value="{{user}}" autocomplete="username" required autofocus></label></p>
+<p><label>Password<br><input type="password" name="password" autocomplete="current-password" required></label></p>
+<p><button type="submit">Sign in</button></p></form>
+<p class="muted small">No account yet? An admin creates one: <code>ensemble admin create-user NAME --email E</code>.</p>
+{{> footer}}
+"""#
+
+    static let account = #"""
+{{> header}}
+<h1><bdi>{{name}}</bdi> <span class="badge">{{role}}</span></h1>
+<p class="muted">{{displayName}} · {{email}}</p>
+{{#message}}<p class="notice">{{message}}</p>{{/message}}{{#error}}<p class="error">{{error}}</p>{{/error}}
+{{#newToken}}<section class="card"><h2>Your new API token</h2><p>Copy it now: Ensemble keeps only its hash and cannot show it again.</p><pre class="token">{{newToken}}</pre>
+<p class="small muted">Use it as <code>MLFLOW_TRACKING_TOKEN</code> for the mlflow client or <code>ENSEMBLE_TOKEN</code> for the CLI.</p></section>{{/newToken}}
+<h2>API tokens</h2>
+<div class="scroll"><table><thead><tr><th>Name</th><th>Token</th><th>Created</th><th>Expires</th><th>Last used</th><th>State</th><th></th></tr></thead><tbody>
+{{#tokens}}<tr><td>{{name}}</td><td><code>{{hint}}</code></td><td class="small">{{created}}</td><td class="small">{{expires}}</td><td class="small">{{lastUsed}}</td><td>{{state}}</td>
+<td>{{#active}}<form class="inline" method="post" action="/account/tokens/{{id}}/revoke">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<button class="link">Revoke</button></form>{{/active}}</td></tr>{{/tokens}}
+</tbody></table></div>{{^tokens}}<p class="muted">No tokens yet.</p>{{/tokens}}
+<form class="inline noprint" method="post" action="/account/tokens">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<label>Name <input type="text" name="name" placeholder="laptop" maxlength="100"></label>
+<label>Expires in <select name="expires_in"><option value="30d">30 days</option><option value="90d" selected>90 days</option><option value="1y">1 year</option><option value="">never</option></select></label><button>Create token</button></form>
+<h2>Password</h2>
+<form class="noprint" method="post" action="/account/password">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
+<div class="grid"><label>Current password<br><input type="password" name="current" autocomplete="current-password" required></label>
+<label>New password (at least 12 characters)<br><input type="password" name="password" autocomplete="new-password" minlength="12" required></label></div>
+<p><button type="submit">Change password</button> <span class="muted small">Signs you out everywhere else.</span></p></form>
+{{> footer}}
+"""#
+
+    static let adminUsers = #"""
+{{> header}}
+<h1>Users</h1><p><a href="/admin/audit">Audit log</a></p>
+{{#message}}<p class="notice">{{message}}</p>{{/message}}{{#error}}<p class="error">{{error}}</p>{{/error}}
+<div class="scroll"><table><thead><tr><th>User</th><th>Name</th><th>E-mail</th><th>Kind</th><th>Role and state</th></tr></thead><tbody>
+{{#users}}<tr><td><bdi>{{name}}</bdi></td><td><bdi>{{displayName}}</bdi></td><td class="small">{{email}}</td><td class="small">{{kind}}</td>
+<td><form class="inline" method="post" action="/admin/users/{{name}}">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<select name="role" aria-label="role of {{name}}">{{#roles}}<option {{#selected}}selected{{/selected}}>{{value}}</option>{{/roles}}</select>
+<label><input type="checkbox" name="disabled" value="1" {{#disabled}}checked{{/disabled}}> disabled</label><button>Save</button></form></td></tr>{{/users}}
+</tbody></table></div>
+<h2>New user</h2>
+<form class="noprint" method="post" action="/admin/users">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<div class="grid">
+<label>User name<br><input type="text" name="name" required pattern="[A-Za-z0-9][A-Za-z0-9._@\-]{0,63}"></label>
+<label>Display name<br><input type="text" name="display_name" dir="auto"></label><label>E-mail<br><input type="email" name="email"></label>
+<label>Role<br><select name="role"><option>viewer</option><option selected>member</option><option>admin</option></select></label>
+<label>Password (empty for a service account)<br><input type="password" name="password" autocomplete="new-password"></label></div>
+<p><button type="submit">Create</button></p></form>
+{{> footer}}
+"""#
+
+    static let adminAudit = #"""
+{{> header}}
+<h1>Audit log</h1><p><a href="/admin/users">Users</a></p>
+<form class="inline" method="get" action="/admin/audit"><label>User <input type="text" name="actor" value="{{actor}}"></label>
+<label>Action starts with <input type="text" name="action" value="{{action}}" placeholder="token."></label><button>Filter</button></form>
+<div class="scroll"><table><thead><tr><th>When (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th class="num">Status</th><th>From</th><th>Detail</th></tr></thead><tbody>
+{{#events}}<tr{{#failed}} class="differs"{{/failed}}><td class="small">{{when}}</td><td><bdi>{{actor}}</bdi></td><td class="small"><code>{{action}}</code></td><td class="small"><bdi>{{target}}</bdi></td><td class="num">{{status}}</td><td class="small">{{client}}</td><td class="small">{{detail}}</td></tr>{{/events}}
+</tbody></table></div>{{^events}}<p class="muted">Nothing recorded.</p>{{/events}}
+{{> footer}}
+"""#
+
+    /// Every template by name.
+    static var all: [(String, String)] {
+        [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
             ("run", run), ("compare", compare), ("models", models), ("model", model), ("lineage", lineage), ("team", team), ("person", person),
             ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
-        ] {
-            try library.register(text, named: name)
+            ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminAudit", adminAudit),
+        ]
+    }
+
+    static func library() throws -> MustacheLibrary {
+        var library = MustacheLibrary()
+        for (name, text) in all {
+            // Pages render inside their envelope (`WebHandlers.render`): the page's own properties
+            // first, then the chrome's. Partials are looked up where they are used.
+            let wrapped = ["header", "footer", "board"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
+            try library.register(wrapped, named: name)
         }
         return library
     }

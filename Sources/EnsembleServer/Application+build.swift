@@ -171,7 +171,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
 
     // The MLflow REST API.
     let registry = RegistryHandlers(registry: services.store, tracking: services.store, models: services.store, files: files)
-    let mlflowAuth = MLflowAuthHandlers(identity: services.store, audit: audit)
+    let mlflowAuth = MLflowAuthHandlers(identity: services.store, audit: audit, authenticator: services.authenticator)
     let mlflow = [
         mlflowAuth.userRoutes,
         TrackingHandlers(store: services.store).routes(limits),
@@ -203,7 +203,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.addRoutes(StoredDatasetHandlers(store: services.store, content: services.content, maxBlobBytes: configuration.maxArtifactBytes).routes(limits), atPath: "/api/v1")
     router.addRoutes(TeamHandlers(team: services.store).routes(limits), atPath: "/api/v1")
     router.addRoutes(LineageHandler(builder: lineageBuilder).routes, atPath: "/api/v1")
-    router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired).routes, atPath: "/api/v1")
+    router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired, authenticator: services.authenticator).routes, atPath: "/api/v1")
 
     // The web UI.
     router.addRoutes(web.routes)

@@ -253,10 +253,19 @@ struct AuthTests {
             #expect(bogus.status == .unauthorized)
             #expect(String(buffer: bogus.body).contains("UNAUTHENTICATED"))
 
+            // Revoked through the API: refused at once, though the token was just used (and cached).
             let mine = try #require(try await fixture.store.tokens(user: "mia").first)
-            try await fixture.store.revokeToken(id: mine.id, user: "mia")
+            #expect(try await client.execute(uri: "/api/v1/me/tokens/\(mine.id)", method: .delete, headers: fixture.bearer("mia")).status == .ok)
             let revoked = try await client.execute(uri: path, method: .get, headers: fixture.bearer("mia"))
             #expect(revoked.status == .unauthorized && String(buffer: revoked.body).contains("revoked"))
+            // Revoked behind this server's back (another server, `ensemble admin`): seen once the cached copy is stale.
+            let (other, otherToken) = try await AccountAdmin.createToken(user: "max", label: "", expiresIn: nil, store: fixture.store)
+            let checker = Authenticator(store: fixture.store)
+            let start = Authenticator.now()
+            _ = try await checker.user(token: other, now: start)
+            try await fixture.store.revokeToken(id: otherToken.id, user: "max")
+            _ = try await checker.user(token: other, now: start + 1_000)  // still the cached copy
+            await #expect(throws: Authenticator.Failure.self) { _ = try await checker.user(token: other, now: start + Authenticator.freshness + 1) }
 
             let (short, _) = try await AccountAdmin.createToken(user: "mia", label: "", expiresIn: "1m", store: fixture.store)
             let auth = Authenticator(store: fixture.store)
@@ -287,7 +296,11 @@ struct AuthTests {
             #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", "wrong password!!")).status == .unauthorized)
             #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("nobody", AuthFixture.password)).status == .unauthorized)
 
-            try await fixture.store.setPassword(user: "mia", hash: Bcrypt.hash("a brand new password", cost: 4))
+            // A new password set by an admin through the API voids the cached check at once.
+            let change = try await client.execute(
+                uri: "/api/v1/users/mia/password", method: .post, headers: fixture.bearer("root").merging([.contentType: "application/json"]),
+                body: ByteBuffer(string: #"{"password": "a brand new password"}"#))
+            #expect(change.status == .ok)
             #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", AuthFixture.password)).status == .unauthorized)
             #expect(try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("mia", "a brand new password")).status == .ok)
 

@@ -79,7 +79,7 @@ public enum PasswordPolicy {
     public static let cost: UInt8 = 12
 
     public static func prepared(_ password: String) -> String {
-        password.utf8.count <= 72 ? password : SHA256.hash(data: Data(password.utf8)).map { String(format: "%02x", $0) }.joined()
+        password.utf8.count <= 72 ? password : DatasetManifest.hex(SHA256.hash(data: Data(password.utf8)))
     }
 }
 
@@ -134,7 +134,7 @@ public enum TokenFormat {
 
     /// The stored form: SHA-256, hex. A token has 256 bits of entropy, so a fast hash is enough.
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        DatasetManifest.hex(SHA256.hash(data: Data(token.utf8)))
     }
 
     /// What lists show: the prefix and the first four random characters.

@@ -12,6 +12,8 @@ import NIOPosix
 struct MLflowAuthHandlers: Sendable {
     let identity: any IdentityStore & GrantStore
     let audit: AuditWriter
+    /// Told when roles or passwords change, so its caches forget them.
+    var authenticator: Authenticator? = nil
 
     /// MLflow's users have numeric ids; ours are keyed by name, so the id is a stable hash of it.
     static func userID(_ name: String) -> Int64 {
@@ -94,6 +96,7 @@ struct MLflowAuthHandlers: Sendable {
         try User.validatePassword(password)
         _ = try await user(name)
         try await identity.setPassword(user: name, hash: try await AccountAdmin.hashPassword(password))
+        authenticator?.invalidate()
         audit.security(context, actor: context.actor, action: "user.password_changed", target: "user \(name)")
         return JSONResponse.emptyObject
     }
@@ -105,6 +108,7 @@ struct MLflowAuthHandlers: Sendable {
         var u = try await user(name)
         u.role = isAdmin ? .admin : (u.role == .admin ? .member : u.role)
         _ = try await identity.updateUser(u)
+        authenticator?.invalidate()
         audit.security(context, actor: context.actor, action: "user.updated", target: "user \(name)", detail: "admin \(isAdmin)")
         return JSONResponse.emptyObject
     }
@@ -112,6 +116,7 @@ struct MLflowAuthHandlers: Sendable {
     func deleteUser(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let name = try await request.fields(context).requiredString("username")
         try await identity.deleteUser(named: name)
+        authenticator?.invalidate()
         audit.security(context, actor: context.actor, action: "user.deleted", target: "user \(name)")
         return JSONResponse.emptyObject
     }

@@ -20,7 +20,7 @@ struct StorePersistDriver: PersistDriver {
     let store: any ExpiringValueStore
     let logger: Logger
 
-    static func key(_ key: String) -> String { SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined() }
+    static func key(_ key: String) -> String { DatasetManifest.hex(SHA256.hash(data: Data(key.utf8))) }
 
     static func expiry(_ expires: Duration?) -> Int64? {
         expires.map { Authenticator.now() + $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }

@@ -80,6 +80,8 @@ struct IdentityHandlers: Sendable {
     let store: any IdentityStore
     let audit: AuditWriter
     let authRequired: Bool
+    /// Told when tokens, roles or passwords change, so its caches forget them.
+    var authenticator: Authenticator? = nil
 
     /// The signed-in user (or, in single-user mode, who the requests say they are).
     func me(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
@@ -139,6 +141,7 @@ struct IdentityHandlers: Sendable {
         let user = try currentUser(context)
         guard let id = Int64(try context.capture("id")) else { throw EnsembleError.invalid("A token id is a number (see GET /api/v1/me/tokens).") }
         try await store.revokeToken(id: id, user: user)
+        authenticator?.invalidate()
         audit.security(context, actor: user, action: "token.revoked", target: "token \(id) of \(user)")
         return JSONResponse.emptyObject
     }
@@ -204,6 +207,7 @@ struct IdentityHandlers: Sendable {
         if let v = change.disabled { user.disabled = v }
         if let v = change.personID { user.personID = v.isEmpty ? nil : v }
         let updated = try await store.updateUser(user)
+        authenticator?.invalidate()
         var what: [String] = []
         if before.role != updated.role { what.append("role \(before.role.rawValue) → \(updated.role.rawValue)") }
         if before.disabled != updated.disabled { what.append(updated.disabled ? "disabled" : "enabled") }
@@ -233,6 +237,7 @@ struct IdentityHandlers: Sendable {
         try User.validatePassword(body.password)
         guard try await store.user(named: name) != nil else { throw EnsembleError.notFound("No user named '\(name)'.") }
         try await store.setPassword(user: name, hash: try await AccountAdmin.hashPassword(body.password))
+        authenticator?.invalidate()
         audit.security(context, actor: context.actor, action: "user.password_changed", target: "user \(name)")
         return JSONResponse.emptyObject
     }

@@ -109,6 +109,7 @@ struct AccountPages: Sendable {
         let user = try await signedInUser(c)
         guard let id = Int64(try c.capture("id")) else { throw EnsembleError.invalid("A token id is a number.") }
         try await identity.revokeToken(id: id, user: user.name)
+        authenticator.invalidate()
         audit.security(c, actor: user.name, action: "token.revoked", target: "token \(id) of \(user.name)")
         return WebHandlers.redirect("/account")
     }
@@ -130,6 +131,7 @@ struct AccountPages: Sendable {
             let password = form.password ?? ""
             try User.validatePassword(password)
             try await identity.setPassword(user: user.name, hash: try await AccountAdmin.hashPassword(password))
+            authenticator.invalidate()
         } catch let error as EnsembleError {
             return web.render(c, "account", try await accountView(c, error: error.message), status: .badRequest)
         }
@@ -193,6 +195,7 @@ struct AccountPages: Sendable {
         user.disabled = form.disabled == "1"
         do {
             _ = try await identity.updateUser(user)
+            authenticator.invalidate()
         } catch let error as EnsembleError {
             return web.render(c, "adminUsers", try await usersView(error: error.message), status: .badRequest)
         }

@@ -143,7 +143,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     let web = WebHandlers(
         tracking: services.store, registry: services.store, team: services.store, files: files, lineage: lineageBuilder,
         datasets: services.store, stored: services.store,
-        library: (try? WebTemplates.library()) ?? MustacheLibrary())
+        library: (try? WebTemplates.library()) ?? MustacheLibrary(), identity: services.store)
 
     let router = Router(context: EnsembleRequestContext.self)
     router.add(middleware: AccessLogMiddleware(level: configuration.accessLog ? .info : .debug))
@@ -152,7 +152,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     let authRequired = (configuration.auth ?? .none) == .required
     let accessControl = authRequired
         ? AccessControl(
-            grants: services.store, tracking: services.store, memberDefault: configuration.memberDefaultPermission,
+            grants: services.store, tracking: services.store, datasets: services.store, memberDefault: configuration.memberDefaultPermission,
             protectedAliases: configuration.protectedAliases)
         : nil
     router.add(middleware: RequestContextMiddleware(defaultBodyLimit: limits.json, authenticationRequired: authRequired, accessControl: accessControl))
@@ -164,7 +164,10 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
                 configuration: .init(
                     sessionCookieParameters: .init(name: "ensemble_session", secure: configuration.secureCookies, sameSite: .lax),
                     defaultSessionExpiration: AccountPages.sessionLifetime)))
-        router.add(middleware: AuthenticationMiddleware(authenticator: services.authenticator, audit: audit))
+        let team = services.store
+        router.add(
+            middleware: AuthenticationMiddleware(
+                authenticator: services.authenticator, audit: audit, personName: { id in try? await team.person(id: id).name }))
         router.add(middleware: CSRFMiddleware())
     }
     router.add(middleware: AuditMiddleware(writer: audit))

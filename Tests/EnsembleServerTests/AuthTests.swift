@@ -1,3 +1,4 @@
+import Crypto
 import EnsembleCore
 import EnsembleStore
 import Foundation
@@ -326,6 +327,89 @@ struct AuthTests {
         #expect(t.wait(user: "ana", client: "10.0.0.1", now: start + 20 + 300_000) == nil)
         t.succeeded(user: "ana", client: "10.0.0.1")
         #expect(t.wait(user: "ana", client: "10.0.0.3", now: start + 21) == nil)
+    }
+
+    @Test("datasets: the first version's author manages the dataset; a READ grant stops another member adding versions")
+    func datasetGrants() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            func call(_ user: String, _ method: HTTPRequest.Method, _ path: String, _ body: String, json: Bool = true) async throws -> TestResponse {
+                var h = fixture.bearer(user)
+                if json { h[.contentType] = "application/json" }
+                return try await client.execute(uri: path, method: method, headers: h, body: ByteBuffer(string: body))
+            }
+            let bytes = "a,b\n1,2\n"
+            let sha = DatasetManifest.hex(SHA256.hash(data: Data(bytes.utf8)))
+            let put = try await call("mia", .put, "/api/v1/blobs/\(sha)", bytes, json: false)
+            #expect(put.status == .created)
+            let manifest = #"{"files": [{"path": "train.csv", "size": \#(bytes.utf8.count), "sha256": "\#(sha)"}]}"#
+            #expect(try await call("mia", .post, "/api/v1/datasets/iris/versions", manifest).status == .created)
+            #expect(try await fixture.store.grant(.dataset, "iris", user: "mia") == .manage)
+            #expect(try await fixture.store.storedDatasetVersion(name: "iris", version: 1).createdBy == "mia")
+            let readOnly = #"{"username": "max", "resource_type": "dataset", "resource_id": "iris", "permission": "READ"}"#
+            #expect(try await call("mia", .post, "/api/3.0/mlflow/users/permissions/grant", readOnly).status == .ok)
+            let more = #"{"files": [{"path": "other.csv", "size": \#(bytes.utf8.count), "sha256": "\#(sha)"}]}"#
+            #expect(try await call("max", .post, "/api/v1/datasets/iris/versions", more).status == .forbidden)
+            #expect(try await call("mia", .post, "/api/v1/datasets/iris/versions", more).status == .created)
+        }
+    }
+
+    @Test("an account linked to a person is shown by the person's name; a session past its lifetime is gone")
+    func peopleAndExpiry() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await fixture.store.savePerson(Person(id: "ana-lima", name: "Ana Lima", email: "ana@example.com"), create: true)
+        var mia = try #require(try await fixture.store.user(named: "mia"))
+        mia.personID = "ana-lima"
+        _ = try await fixture.store.updateUser(mia)
+        try await app.test(.router) { client in
+            let signIn = try await client.execute(
+                uri: "/signin", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: ByteBuffer(string: "user=mia&password=correct+horse+battery&next=%2Fprojects%2Fnew"))
+            let cookie: HTTPFields = [.cookie: String(try #require(signIn.headers[.setCookie]).prefix { $0 != ";" })]
+            let page = String(buffer: try await client.execute(uri: "/projects/new", method: .get, headers: cookie).body)
+            #expect(page.contains("<bdi>Ana Lima</bdi>"))
+            // What mia does is shown under the person's name.
+            let made = try await client.execute(
+                uri: "/api/v1/projects", method: .post, headers: fixture.bearer("mia").merging([.contentType: "application/json"]),
+                body: ByteBuffer(string: #"{"name": "Churn"}"#))
+            #expect(made.status == .created)
+            let home = String(buffer: try await client.execute(uri: "/", method: .get, headers: cookie).body)
+            #expect(home.contains("Ana Lima"))
+        }
+        // Sessions (and anything else in the expiring store) vanish at their expiry.
+        let driver = StorePersistDriver(store: fixture.store, logger: Logger(label: "test"))
+        try await driver.create(key: "hbs.short", value: WebSession(user: "mia", csrf: "c", passwordChangedAt: 0), expires: .milliseconds(50))
+        #expect(try await driver.get(key: "hbs.short", as: WebSession.self)?.user == "mia")
+        await #expect(throws: PersistError.duplicate) {
+            try await driver.create(key: "hbs.short", value: WebSession(user: "x", csrf: "c", passwordChangedAt: 0), expires: .seconds(60))
+        }
+        try await Task.sleep(for: .milliseconds(120))
+        #expect(try await driver.get(key: "hbs.short", as: WebSession.self) == nil)
+    }
+
+    @Test("twenty wrong passwords over HTTP are slowed down, and say so, while tokens keep working")
+    func throttledOverHTTP() async throws {
+        let (fixture, app) = try await AuthFixture.make()
+        try await app.test(.router) { client in
+            let path = "/api/2.0/mlflow/experiments/search?max_results=1"
+            var messages: [String] = []
+            for i in 0..<20 {
+                let r = try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("max", "wrong password \(i)"))
+                #expect(r.status == .unauthorized)
+                messages.append(String(buffer: r.body))
+            }
+            #expect(messages.prefix(5).allSatisfy { $0.contains("Wrong user name or password") })
+            #expect(messages[5].contains("Too many failed sign-ins"))
+            // The waits double (1 s, 2 s, …), so in a burst most attempts never reach bcrypt; on a slow
+            // machine one wait may run out during the burst and let one more guess through.
+            let throttled = messages.filter { $0.contains("Too many failed sign-ins") }.count
+            #expect(throttled >= 12)
+            #expect(fixture.bcryptChecks.withLockedValue { $0 } <= 7)
+            // During the cool-down even the right password waits; a token is not a password guess.
+            let right = try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("max", AuthFixture.password))
+            #expect(String(buffer: right.body).contains("Too many failed sign-ins"))
+            #expect(try await client.execute(uri: path, method: .get, headers: fixture.bearer("max")).status == .ok)
+        }
     }
 
     @Test("the audit log records each write once with the verified actor, and security events")

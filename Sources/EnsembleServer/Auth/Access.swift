@@ -89,7 +89,10 @@ extension EnsembleRequestContext {
         case .project:
             (kind, resource) = (.project, try capture("id"))
         case .dataset:
-            (kind, resource) = (.dataset, try capture("name"))
+            let name = try capture("name")
+            // The first version of a new dataset needs only the member role (its author then manages it).
+            guard try await control.datasetExists(name) else { return }
+            (kind, resource) = (.dataset, name)
         case .artifactPath:
             guard let first = try catchAllPath(of: request).split(separator: "/").first else { return }
             (kind, resource) = (.experiment, String(first))

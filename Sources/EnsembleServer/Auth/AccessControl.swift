@@ -12,6 +12,7 @@ import NIOConcurrencyHelpers
 final class AccessControl: Sendable {
     let grants: any GrantStore
     let tracking: any TrackingStore
+    let datasets: (any StoredDatasetStore)?
     let memberDefault: Permission
     /// Aliases that count as production: setting or deleting them needs MANAGE.
     let protectedAliases: Set<String>
@@ -20,9 +21,13 @@ final class AccessControl: Sendable {
     /// Runs and logged models never move between experiments, so their owner is cached for good.
     private let owners = NIOLockedValueBox([String: String]())
 
-    init(grants: any GrantStore, tracking: any TrackingStore, memberDefault: Permission = .edit, protectedAliases: Set<String> = ["champion", "production"]) {
+    init(
+        grants: any GrantStore, tracking: any TrackingStore, datasets: (any StoredDatasetStore)? = nil, memberDefault: Permission = .edit,
+        protectedAliases: Set<String> = ["champion", "production"]
+    ) {
         self.grants = grants
         self.tracking = tracking
+        self.datasets = datasets
         self.memberDefault = memberDefault
         self.protectedAliases = protectedAliases
     }
@@ -70,6 +75,12 @@ final class AccessControl: Sendable {
         try await grants.setGrant(kind, resource, user: user, permission: permission)
         let key = "\(kind.rawValue)\u{0}\(resource)\u{0}\(user)"
         cache.withLockedValue { $0[key] = nil }
+    }
+
+    /// Whether a stored dataset of this name has any version.
+    func datasetExists(_ name: String) async throws -> Bool {
+        guard let datasets else { return false }
+        return try await !datasets.storedDatasetVersions(name: name).isEmpty
     }
 
     /// Drops every grant on a resource that is gone for good.

@@ -12,6 +12,8 @@ struct AuthenticationMiddleware: AuthenticatorMiddleware {
     typealias Identity = Principal
     let authenticator: Authenticator
     let audit: AuditWriter
+    /// The name of a person of the team directory, for accounts linked to one.
+    var personName: @Sendable (String) async -> String? = { _ in nil }
 
     func authenticate(request: Request, context: Context) async throws -> Principal? {
         do {
@@ -34,7 +36,11 @@ struct AuthenticationMiddleware: AuthenticatorMiddleware {
                     context.sessions.clearSession()
                     return nil
                 }
-                return Principal(name: user.name, isVerified: true, role: user.role, method: "session")
+                var principal = Principal(name: user.name, isVerified: true, role: user.role, method: "session")
+                // Pages name the user as the team knows them (one read, for page loads only).
+                if let person = user.personID { principal.displayName = await personName(person) }
+                if principal.displayName == nil, !user.displayName.isEmpty { principal.displayName = user.displayName }
+                return principal
             }
             return nil
         } catch let failure as Authenticator.Failure {

@@ -20,6 +20,8 @@ public struct Principal: Sendable, Equatable {
     public var method: String?
     /// The token used, when `method == "token"`.
     public var tokenID: Int64?
+    /// How pages name the user (a linked person's name, or the display name); set for browser sessions.
+    public var displayName: String?
 
     public init(name: String, isVerified: Bool, role: InstanceRole? = nil, method: String? = nil, tokenID: Int64? = nil) {
         self.name = name

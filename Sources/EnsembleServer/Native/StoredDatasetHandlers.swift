@@ -121,7 +121,9 @@ struct StoredDatasetHandlers: Sendable {
             )
         }
         let (version, created) = try await store.addDatasetVersion(
-            name: name, files: sorted, description: try f.string("description"), createdBy: try f.string("created_by"))
+            name: name, files: sorted, description: try f.string("description"), createdBy: context.actor ?? f.string("created_by"))
+        // Whoever adds the first version of a dataset manages it.
+        if created, version.version == 1 { try await context.accessControl?.created(.dataset, name, by: context.principal) }
         var w = JSONWriter(capacity: 160 * version.files.count + 512)
         w.beginObject()
         w.key("version")
@@ -184,7 +186,7 @@ extension StoredDatasetHandlers {
         r.get("blobs/{sha256}", .read, use: blob)
         r.head("blobs/{sha256}", .read, use: blob)
         r.put("blobs/{sha256}", .edit, use: blob)
-        r.on("datasets/{name}/versions", method: .post, .edit, bodyLimit: limits.large, use: addVersion)
+        r.on("datasets/{name}/versions", method: .post, .edit, scope: .dataset, bodyLimit: limits.large, use: addVersion)
         r.get("datasets/{name}/versions/{version}", .read, use: getVersion)
         return r
     }

@@ -361,7 +361,7 @@ struct Chrome {
 
     init(_ c: EnsembleRequestContext) {
         chromeAuth = c.authenticationRequired
-        chromeUser = c.principal.flatMap { $0.isVerified ? $0.name : nil }
+        chromeUser = c.principal.flatMap { $0.isVerified ? ($0.displayName ?? $0.name) : nil }
         chromeAdmin = c.principal?.role == .admin
         chromeCSRF = c.authenticationRequired ? c.sessions.session?.csrf : nil
     }

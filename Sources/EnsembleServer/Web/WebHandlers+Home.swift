@@ -52,6 +52,7 @@ extension WebHandlers {
             RegistrySearch(filter: [], orderBy: [try SearchFilterParser.parseOrderBy("last_updated_timestamp DESC", for: .registeredModels)], maxResults: 6)
         ).items
         let activity = try await team.activity(project: nil, limit: 15)
+        let who = await displayNames()
         return render(
             c,
             "home",
@@ -64,7 +65,7 @@ extension WebHandlers {
                         when: Self.when(run.info.startTime))
                 },
                 models: models.map(Self.modelRow),
-                activity: activity.map { HomeView.Activity(when: Self.when($0.at), project: $0.project, summary: $0.summary, actor: $0.actor) },
+                activity: activity.map { HomeView.Activity(when: Self.when($0.at), project: $0.project, summary: $0.summary, actor: $0.actor.map { who[$0] ?? $0 }) },
                 stages: board(try await team.projects())))
     }
 }

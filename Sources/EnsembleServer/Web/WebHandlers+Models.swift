@@ -27,6 +27,7 @@ extension WebHandlers {
         let versions = try await registry.searchModelVersions(
             RegistrySearch(filter: try SearchFilterParser.parse("name = '\(name.replacingOccurrences(of: "'", with: "''"))'", for: .modelVersions), maxResults: 1000)).items
         let events = try await registry.registryEvents(name: name)
+        let who = await displayNames()
         return render(
             c,
             "model",
@@ -38,7 +39,9 @@ extension WebHandlers {
                         urlName: Self.urlComponent(model.name))
                 },
                 history: events.reversed().map {
-                    ModelView.Event(when: Self.when($0.timestamp), version: $0.version.map { "v\($0)" } ?? "", kind: $0.kind.rawValue, detail: $0.detail, actor: $0.actor ?? "")
+                    ModelView.Event(
+                        when: Self.when($0.timestamp), version: $0.version.map { "v\($0)" } ?? "", kind: $0.kind.rawValue, detail: $0.detail,
+                        actor: $0.actor.map { who[$0] ?? $0 } ?? "")
                 }))
     }
 

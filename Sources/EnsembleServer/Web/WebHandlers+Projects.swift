@@ -74,17 +74,18 @@ extension WebHandlers {
             let stage = ProjectStage.working.contains(p.stage) ? p.stage : .scoping
             let staffing = Staffing.rank(project: p, stage: stage, people: try await team.people(), roles: try await team.roles()).prefix(3)
             let activity = try await team.activity(project: p.id, limit: 20)
+            let who = await displayNames()
             let view = ProjectView(
                 title: p.name, id: p.id, name: p.name, stage: p.stage.rawValue,
                 problem: p.brd.problem, objective: p.brd.objective, framing: p.brd.mlFraming, delivery: p.brd.delivery,
                 risks: p.brd.risks.joined(separator: "; "), stakeholders: p.brd.stakeholders.joined(separator: "; "),
                 metrics: metrics, forecast: forecast, due: due,
                 history: p.history.reversed().map {
-                    ProjectView.Move(when: Self.when($0.at), from: $0.from.rawValue, to: $0.to.rawValue, by: $0.by, why: $0.why.isEmpty ? nil : $0.why)
+                    ProjectView.Move(when: Self.when($0.at), from: $0.from.rawValue, to: $0.to.rawValue, by: $0.by.map { who[$0] ?? $0 }, why: $0.why.isEmpty ? nil : $0.why)
                 },
                 staffing: staffing.map { ProjectView.Candidate(person: $0.person, name: $0.name, score: String(format: "%.2f", $0.score), reasons: $0.reasons.joined(separator: "; ")) },
                 experiments: p.experiments, models: p.models,
-                activity: activity.map { ProjectView.Activity(when: Self.when($0.at), kind: $0.kind, summary: $0.summary, actor: $0.actor) },
+                activity: activity.map { ProjectView.Activity(when: Self.when($0.at), kind: $0.kind, summary: $0.summary, actor: $0.actor.map { who[$0] ?? $0 }) },
                 checklist: p.checklist(for: p.stage).enumerated().map { ProjectView.ChecklistItem(index: $0.offset, text: $0.element.text, done: $0.element.done) },
                 stageOptions: ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
                 gateError: gateError)

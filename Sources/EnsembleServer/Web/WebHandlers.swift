@@ -16,6 +16,8 @@ struct WebHandlers: Sendable {
     let datasets: any DatasetCatalog
     let stored: any StoredDatasetStore
     let library: MustacheLibrary
+    /// Accounts, to show who did what by their name (a linked person's, else the display name).
+    var identity: (any IdentityStore)? = nil
     /// Forecasts for the board and project pages, simulated once per version of a plan.
     let forecasts = ForecastCache()
 
@@ -31,6 +33,22 @@ struct WebHandlers: Sendable {
     func render(_ c: EnsembleRequestContext, _ template: String, _ view: some PageView, status: HTTPResponse.Status = .ok) -> Response {
         let html = library.render(PageEnvelope(page: view, chrome: Chrome(c)), withTemplate: template) ?? "template \(template) missing"
         return Response(status: status, headers: Self.pageHeaders, body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// How pages name each account: the linked person's name, else the display name (user names
+    /// that are neither stay as they are).
+    func displayNames() async -> [String: String] {
+        guard let identity, let users = try? await identity.users(), !users.isEmpty else { return [:] }
+        let people = Dictionary(((try? await team.people()) ?? []).map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        var names: [String: String] = [:]
+        for u in users {
+            if let id = u.personID, let name = people[id] {
+                names[u.name] = name
+            } else if !u.displayName.isEmpty {
+                names[u.name] = u.displayName
+            }
+        }
+        return names
     }
 
     /// The HTML error page (``ErrorMiddleware`` uses it for every page that fails).

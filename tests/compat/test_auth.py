@@ -248,3 +248,30 @@ def test_cli_login_saves_a_private_token_that_later_commands_send(auth_server, t
     subprocess.run([ensemble_binary(), "logout"], capture_output=True, text=True, timeout=60, env=env, check=True)
     refused = subprocess.run([ensemble_binary(), "team", "list"], capture_output=True, text=True, timeout=60, env=env)
     assert refused.returncode != 0 and "ensemble login" in refused.stderr
+
+
+def test_auth_on_with_no_user_yet_says_how_to_make_the_first_admin(tmp_path):
+    srv = Server(tmp_path / "data", tmp_path / "server.log", extra_args=["--auth", "required"]).start()
+    try:
+        deadline = time.time() + 10
+        while "ensemble admin create-user" not in srv.log_tail() and time.time() < deadline:
+            time.sleep(0.1)
+        assert "ensemble admin create-user" in srv.log_tail()
+        # No credential exists that nobody made: everything but health asks for one.
+        assert requests.get(srv.url + "/api/v1/me", timeout=10).status_code == 401
+        assert requests.get(srv.url + "/api/v1/me", auth=("admin", "password1234"), timeout=10).status_code == 401
+    finally:
+        srv.stop()
+
+
+def test_cli_audit_reads_a_servers_log_with_an_admin_token(auth_server):
+    def audit_cli(user, *args):
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "ENSEMBLE_SERVER": auth_server.url, "ENSEMBLE_TOKEN": auth_server.tokens[user]}
+        return subprocess.run([ensemble_binary(), "audit", *args], capture_output=True, text=True, timeout=60, env=env)
+
+    out = audit_cli("root", "--action", "user.created", "--json", "--limit", "100")
+    assert out.returncode == 0, out.stderr
+    targets = {json.loads(line)["target"] for line in out.stdout.splitlines()}
+    assert {"user root", "user mia", "user vic"} <= targets
+    refused = audit_cli("mia", "--limit", "5")
+    assert refused.returncode != 0 and "admin" in refused.stderr

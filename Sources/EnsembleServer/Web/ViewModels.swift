@@ -410,6 +410,7 @@ struct AdminUsersView: PageView {
     struct Row {
         let name, displayName, email, role, kind, state: String
         let disabled: Bool
+        let serviceAccount: Bool
         let roles: [Choice]
     }
     struct Choice {
@@ -418,6 +419,21 @@ struct AdminUsersView: PageView {
     }
     let title = "Users"
     let users: [Row]
+    let error: String?
+    let message: String?
+    /// A service account's new token, shown once.
+    var newToken: String? = nil
+}
+
+/// Admins: every grant, and a form to set or remove one.
+struct AdminGrantsView: PageView {
+    struct Row {
+        let kind, resource, user, permission: String
+    }
+    let title = "Grants"
+    let grants: [Row]
+    let users: [String]
+    let kinds: [String]
     let error: String?
     let message: String?
 }

@@ -148,7 +148,7 @@ struct AccountPages: Sendable {
             users: try await identity.users().map { u in
                 AdminUsersView.Row(
                     name: u.name, displayName: u.displayName, email: u.email, role: u.role.rawValue, kind: u.isServiceAccount ? "service account" : "person",
-                    state: u.disabled ? "disabled" : "active", disabled: u.disabled,
+                    state: u.disabled ? "disabled" : "active", disabled: u.disabled, serviceAccount: u.isServiceAccount,
                     roles: InstanceRole.allCases.map { AdminUsersView.Choice(value: $0.rawValue, selected: $0 == u.role) })
             }, error: error, message: message)
     }
@@ -203,6 +203,60 @@ struct AccountPages: Sendable {
         return web.render(c, "adminUsers", try await usersView(message: "Saved '\(name)'."))
     }
 
+    func createServiceToken(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let name = try c.capture("name")
+        let form = try await WebHandlers.form(TokenForm.self, r)
+        guard let user = try await identity.user(named: name) else { throw EnsembleError.notFound("No user named '\(name)'.") }
+        let (secret, token) = try await AccountAdmin.createToken(user: user.name, label: form.name ?? "", expiresIn: nil, store: identity)
+        audit.security(c, actor: c.actor, action: "token.created", target: "token \(token.id) of \(user.name)", detail: token.hint)
+        var view = try await usersView(message: "New token for '\(user.name)'.")
+        view.newToken = secret
+        return web.render(c, "adminUsers", view)
+    }
+
+    struct GrantForm: Decodable {
+        let user: String?
+        let kind: String?
+        let resource: String?
+        let permission: String?
+    }
+
+    func grantsView(message: String? = nil, error: String? = nil) async throws -> AdminGrantsView {
+        let users = try await identity.users()
+        var rows: [AdminGrantsView.Row] = []
+        if let grants = identity as? any GrantStore {
+            for u in users {
+                for g in try await grants.grants(user: u.name) {
+                    rows.append(AdminGrantsView.Row(kind: g.kind.rawValue, resource: g.resource, user: g.user, permission: g.permission.rawValue))
+                }
+            }
+        }
+        rows.sort { ($0.kind, $0.resource, $0.user) < ($1.kind, $1.resource, $1.user) }
+        return AdminGrantsView(
+            grants: rows, users: users.filter { !$0.disabled }.map(\.name), kinds: ResourceKind.allCases.map(\.rawValue), error: error, message: message)
+    }
+
+    func grants(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        web.render(c, "adminGrants", try await grantsView())
+    }
+
+    func setGrant(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        let form = try await WebHandlers.form(GrantForm.self, r)
+        do {
+            guard let user = form.user, let kind = form.kind.flatMap(ResourceKind.init(rawValue:)),
+                let resource = form.resource?.trimmingCharacters(in: .whitespaces), !resource.isEmpty
+            else { throw EnsembleError.invalid("Choose a user, a kind and a resource.") }
+            let permission = try form.permission.flatMap { $0.isEmpty ? nil : try Permission(mlflowName: $0) }
+            guard let control = c.accessControl else { throw EnsembleError.invalid("Grants need authentication on.") }
+            try await control.set(kind, resource, user: user, permission)
+            audit.security(c, actor: c.actor, action: permission == nil ? "grant.revoked" : "grant.set", target: "\(kind.rawValue) \(resource)",
+                detail: "\(user): \(permission?.rawValue ?? "none")")
+            return web.render(c, "adminGrants", try await grantsView(message: "Saved."))
+        } catch let error as EnsembleError {
+            return web.render(c, "adminGrants", try await grantsView(error: error.message), status: .badRequest)
+        }
+    }
+
     func auditLog(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         await audit.flush()
         let q = WebHandlers.query(r)
@@ -233,6 +287,9 @@ extension AccountPages {
         r.get("admin/users", .admin, use: users)
         r.post("admin/users", .admin, use: createUser)
         r.post("admin/users/{name}", .admin, use: updateUser)
+        r.post("admin/users/{name}/tokens", .admin, use: createServiceToken)
+        r.get("admin/grants", .admin, use: grants)
+        r.post("admin/grants", .admin, use: setGrant)
         r.get("admin/audit", .admin, use: auditLog)
         return r
     }

@@ -317,12 +317,14 @@ enum WebTemplates {
 
     static let adminUsers = #"""
 {{> header}}
-<h1>Users</h1><p><a href="/admin/audit">Audit log</a></p>
+<h1>Users</h1><p><a href="/admin/grants">Grants</a> · <a href="/admin/audit">Audit log</a></p>
 {{#message}}<p class="notice">{{message}}</p>{{/message}}{{#error}}<p class="error">{{error}}</p>{{/error}}
+{{#newToken}}<section class="card"><h2>The service account's new token</h2><p>Copy it now into the CI secret: it is not shown again.</p><pre class="token">{{newToken}}</pre></section>{{/newToken}}
 <div class="scroll"><table><thead><tr><th>User</th><th>Name</th><th>E-mail</th><th>Kind</th><th>Role and state</th></tr></thead><tbody>
 {{#users}}<tr><td><bdi>{{name}}</bdi></td><td><bdi>{{displayName}}</bdi></td><td class="small">{{email}}</td><td class="small">{{kind}}</td>
 <td><form class="inline" method="post" action="/admin/users/{{name}}">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<select name="role" aria-label="role of {{name}}">{{#roles}}<option {{#selected}}selected{{/selected}}>{{value}}</option>{{/roles}}</select>
-<label><input type="checkbox" name="disabled" value="1" {{#disabled}}checked{{/disabled}}> disabled</label><button>Save</button></form></td></tr>{{/users}}
+<label><input type="checkbox" name="disabled" value="1" {{#disabled}}checked{{/disabled}}> disabled</label><button>Save</button></form>
+{{#serviceAccount}}<form class="inline" method="post" action="/admin/users/{{name}}/tokens">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<input type="text" name="name" placeholder="ci-nightly" aria-label="token name for {{name}}" maxlength="100"><button>New token</button></form>{{/serviceAccount}}</td></tr>{{/users}}
 </tbody></table></div>
 <h2>New user</h2>
 <form class="noprint" method="post" action="/admin/users">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<div class="grid">
@@ -334,9 +336,26 @@ enum WebTemplates {
 {{> footer}}
 """#
 
+    static let adminGrants = #"""
+{{> header}}
+<h1>Grants</h1><p><a href="/admin/users">Users</a> · <a href="/admin/audit">Audit log</a></p>
+<p class="muted">Everyone signed in reads everything. A member without a grant has the default permission; creators have MANAGE on what they create.</p>
+{{#message}}<p class="notice">{{message}}</p>{{/message}}{{#error}}<p class="error">{{error}}</p>{{/error}}
+<div class="scroll"><table><thead><tr><th>Kind</th><th>Resource</th><th>User</th><th>Permission</th></tr></thead><tbody>
+{{#grants}}<tr><td class="small">{{kind}}</td><td><bdi>{{resource}}</bdi></td><td><bdi>{{user}}</bdi></td><td><span class="badge">{{permission}}</span></td></tr>{{/grants}}
+</tbody></table></div>{{^grants}}<p class="muted">No grants yet.</p>{{/grants}}
+<h2>Set a grant</h2>
+<form class="inline noprint" method="post" action="/admin/grants">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
+<label>User <select name="user">{{#users}}<option>{{.}}</option>{{/users}}</select></label>
+<label>Kind <select name="kind">{{#kinds}}<option>{{.}}</option>{{/kinds}}</select></label>
+<label>Resource <input type="text" name="resource" placeholder="experiment id, model name, project id, dataset name" required></label>
+<label>Permission <select name="permission"><option>READ</option><option selected>EDIT</option><option>MANAGE</option><option value="">remove</option></select></label><button>Set</button></form>
+{{> footer}}
+"""#
+
     static let adminAudit = #"""
 {{> header}}
-<h1>Audit log</h1><p><a href="/admin/users">Users</a></p>
+<h1>Audit log</h1><p><a href="/admin/users">Users</a> · <a href="/admin/grants">Grants</a></p>
 <form class="inline" method="get" action="/admin/audit"><label>User <input type="text" name="actor" value="{{actor}}"></label>
 <label>Action starts with <input type="text" name="action" value="{{action}}" placeholder="token."></label><button>Filter</button></form>
 <div class="scroll"><table><thead><tr><th>When (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th class="num">Status</th><th>From</th><th>Detail</th></tr></thead><tbody>
@@ -351,7 +370,7 @@ enum WebTemplates {
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
             ("run", run), ("compare", compare), ("models", models), ("model", model), ("lineage", lineage), ("team", team), ("person", person),
             ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
-            ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminAudit", adminAudit),
+            ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminGrants", adminGrants), ("adminAudit", adminAudit),
         ]
     }
 

@@ -250,3 +250,64 @@ def test_sign_in_forms_csrf_and_sign_out_in_a_browser(browser, tmp_path):
         wait_for(browser, lambda d: "/signin" in d.current_url, "the old session is over")
     finally:
         srv.stop()
+
+
+def test_run_page_at_real_shape_in_a_browser(browser, server):
+    """A fine-tuning run as people log it: 120 params with long dotted names, prefixed metric families,
+    system metrics, a metric with one point. Names wrap instead of being cut, values stay beside them,
+    block.2 comes before block.10, system metrics have their own section, one point is a dot."""
+    api = server.api("")
+    s = requests.Session()
+    exp = s.post(api + "experiments/create", json={"name": "llm-finetune"}).json()["experiment_id"]
+    rid = s.post(api + "runs/create", json={"experiment_id": exp, "run_name": "t5-large-lora-r16-alpha32-lr3e-4-bs64-seed1234", "start_time": 1}).json()["run"]["info"]["run_id"]
+    params = [{"key": f"model.decoder.block.{i}.self_attention.dropout_probability", "value": str(0.1 + i / 1000)} for i in range(100)]
+    params += [{"key": f"optimizer.param_groups.{i}.weight_decay_exclusion_pattern", "value": "layer_norm|bias|embeddings.position_embeddings.weight"} for i in range(20)]
+    for chunk in range(0, len(params), 100):
+        assert s.post(api + "runs/log-batch", json={"run_id": rid, "params": params[chunk:chunk + 100]}).status_code == 200
+    metrics = []
+    for step in range(50):
+        for key in ["train/loss", "train/learning_rate", "val/loss", "val/rouge_l"]:
+            metrics.append({"key": key, "value": 1.0 / (step + 1), "timestamp": 1000 + step, "step": step})
+        for key in ["system/cpu_utilization_percentage", "system/system_memory_usage_megabytes", "system/gpu_0_utilization_percentage",
+                    "system/gpu_1_utilization_percentage", "system/network_receive_megabytes"]:
+            metrics.append({"key": key, "value": 40 + step % 7, "timestamp": 1000 + step, "step": step})
+    metrics.append({"key": "test/accuracy", "value": 0.8731, "timestamp": 2000, "step": 0})
+    for chunk in range(0, len(metrics), 1000):
+        assert s.post(api + "runs/log-batch", json={"run_id": rid, "metrics": metrics[chunk:chunk + 1000]}).status_code == 200
+
+    for width, shot in [(1280, "run-real-shape"), (390, "run-real-shape-phone")]:
+        html = visit(browser, server, f"/runs/{rid}", shot, width=width)
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {width}px"
+        # Every parameter's value is on screen beside its (wrapped) name, at this width too.
+        hidden = browser.execute_script("""
+            return Array.from(document.querySelectorAll('#params tbody tr')).filter(function (tr) {
+                var v = tr.querySelector('td.value').getBoundingClientRect(), n = tr.querySelector('td.name').getBoundingClientRect();
+                return v.right > window.innerWidth + 1 || n.right > window.innerWidth + 1 || v.width < 20;
+            }).length""")
+        assert hidden == 0, f"{hidden} parameter rows do not fit at {width}px"
+    assert html.index("model.decoder.block.2.self_attention") < html.index("model.decoder.block.10.self_attention")
+    # A long name is not cut: its cell is at least as wide as the text needs (it wraps), and its value is on the same row.
+    cut = browser.execute_script("""
+        var cells = document.querySelectorAll('#params td.name code');
+        var bad = 0;
+        cells.forEach(function (c) { if (c.scrollWidth > c.clientWidth + 1 && !c.title) bad++; });
+        var row = cells[0].closest('tr');
+        return [bad, row.querySelector('td.value').getBoundingClientRect().width > 0];
+    """)
+    assert cut == [0, True]
+    browser.execute_script("document.getElementById('system-metrics').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "run-real-shape-system.png"))
+    browser.execute_script("document.querySelector('details.group').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "run-real-shape-charts.png"))
+    system = browser.find_element(By.ID, "system-metrics")
+    assert len(system.find_elements(By.CSS_SELECTOR, "svg.chart")) == 5
+    assert "gpu 0 utilization (%)" in system.text
+    assert html.count('<circle class="point"') >= 1 and "0.8731" in html
+    assert "not drawn" not in html  # every chart of this run fits the budget
+    # The filter narrows the parameters table.
+    browser.set_window_size(1280, 1000)
+    box = browser.find_element(By.CSS_SELECTOR, "input[data-filter=params]")
+    box.send_keys("block.1")
+    visible = browser.execute_script("return Array.from(document.querySelectorAll('#params tbody tr')).filter(r => !r.hidden).length")
+    assert visible == 11  # block.1 and block.10 … block.19

@@ -74,8 +74,9 @@ enum SVGChart {
             return "<p class=\"muted\">No finite values to draw.</p>"
         }
         let xSpan = xMax > xMin ? xMax - xMin : 1, ySpan = yMax > yMin ? yMax - yMin : 1
-        func px(_ x: Double) -> Double { left + (x - xMin) / xSpan * plotW }
-        func py(_ y: Double) -> Double { top + plotH - (y - yMin) / ySpan * plotH }
+        // One step or one value: draw it in the middle instead of on an edge.
+        func px(_ x: Double) -> Double { xMax > xMin ? left + (x - xMin) / xSpan * plotW : left + plotW / 2 }
+        func py(_ y: Double) -> Double { yMax > yMin ? top + plotH - (y - yMin) / ySpan * plotH : top + plotH / 2 }
         var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(htmlEscape(sampled.map(\.name).joined(separator: ", ")))\" data-readout=\"\(htmlEscape(readout))\""
         var hover: [String] = []
         for s in sampled {
@@ -103,6 +104,14 @@ enum SVGChart {
                 let upper = valid.map { String(format: "%.1f,%.1f", $0.0, $0.2) }
                 let lower = valid.reversed().map { String(format: "%.1f,%.1f", $0.0, $0.1) }
                 svg += "<polygon class=\"band\" fill=\"\(color)\" points=\"\((upper + lower).joined(separator: " "))\"/>"
+            }
+            if valid.count == 1, let only = valid.first, let last = s.points.first?.last {
+                // A single point is a dot with its value, not an empty axis.
+                let y = (only.1 + only.2) / 2
+                svg += String(format: "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%@\">", only.0, y, color)
+                svg += "<title>\(htmlEscape(s.name)) = \(fmt(last))</title></circle>"
+                svg += String(format: "<text class=\"value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", only.0, y - 10) + "\(fmt(last))</text>"
+                continue
             }
             let mid = valid.map { String(format: "%.1f,%.1f", $0.0, ($0.1 + $0.2) / 2) }
             svg += "<polyline class=\"line\" stroke=\"\(color)\" points=\"\(mid.joined(separator: " "))\"><title>\(htmlEscape(s.name))</title></polyline>"

@@ -270,11 +270,24 @@ struct RunView: PageView {
     let title: String
     let id, name, status, statusClass, experimentID, experiment, started: String
     let duration, user: String?
+    /// Charts of metrics that share a name prefix (`train/…`, `val/…`), in a collapsible section.
+    struct ChartGroup {
+        let name: String
+        let count: Int
+        let charts: [ChartCard]
+        /// Metrics in the group beyond the charts drawn (nil: all drawn).
+        let more: Int?
+    }
     let params: [KeyValue]
+    let paramCount: Int
     let metrics: [Metric]
+    let metricCount: Int
     let tags: [KeyValue]
     let inputs: [Input]
-    let charts: [ChartCard]
+    let chartGroups: [ChartGroup]
+    /// `system/…` metrics (CPU, memory, disk, network, GPU), apart from the model's.
+    let systemMetrics: [Metric]
+    let systemCharts: [ChartCard]
     let log, xStep: Bool
     let artifacts: [Artifact]
     let dir, parentURL: String?

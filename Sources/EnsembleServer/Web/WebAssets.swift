@@ -11,6 +11,10 @@ header.top a { color: #dfe7f5; } header.top .brand { font-weight: 700; color: #f
 header.top .spacer { flex: 1; } header.top form.signout { margin: 0; }
 button.link { background: none; border: none; padding: 0; color: inherit; text-decoration: underline; cursor: pointer; font: inherit; }
 header.top button.link { color: #dfe7f5; }
+table.props td.name { width: 55%; } table.props td.name code, figcaption code { overflow-wrap: anywhere; word-break: break-word; white-space: normal; }
+table.props td.value { overflow-wrap: anywhere; word-break: break-word; }
+input.filter { margin: .2rem 0 .5rem; min-width: 16rem; } details.group { margin: .6rem 0; } details.group > summary { cursor: pointer; padding: .3rem 0; }
+svg.chart circle.point { stroke: #fff; stroke-width: 1.5; } svg.chart text.value { font-weight: 600; }
 .narrow { max-width: 26rem; } pre.token { white-space: pre-wrap; word-break: break-all; background: #f3f5f9; padding: .6rem; border-radius: 6px; }
 .notice { background: #e3f1e4; color: var(--ok); padding: .6rem .8rem; border-radius: 6px; margin: .5rem 0; }
 main { padding: 1rem 1.2rem 3rem; max-width: 1280px; margin: 0 auto; }
@@ -56,6 +60,21 @@ svg.chart .line { fill: none; stroke-width: 1.6; } svg.chart .band { opacity: .1
 // Small progressive enhancements; every page works without them.
 document.addEventListener("DOMContentLoaded", function () {
   // Hover values on charts: the nearest point's value in the chart's caption.
+  // Filter boxes: table rows by their text, charts by their metric name.
+  document.querySelectorAll("input[data-filter]").forEach(function (input) {
+    var table = document.getElementById(input.getAttribute("data-filter"));
+    if (!table) return;
+    input.addEventListener("input", function () {
+      var q = input.value.toLowerCase();
+      table.querySelectorAll("tbody tr").forEach(function (tr) { tr.hidden = q !== "" && tr.textContent.toLowerCase().indexOf(q) < 0; });
+    });
+  });
+  document.querySelectorAll("input[data-filter-charts]").forEach(function (input) {
+    input.addEventListener("input", function () {
+      var q = input.value.toLowerCase();
+      document.querySelectorAll("figure.chart-card").forEach(function (f) { f.hidden = q !== "" && f.getAttribute("data-key").toLowerCase().indexOf(q) < 0; });
+    });
+  });
   document.querySelectorAll("svg.chart[data-points]").forEach(function (svg) {
     var pts = JSON.parse(svg.getAttribute("data-points"));
     var out = document.getElementById(svg.getAttribute("data-readout"));

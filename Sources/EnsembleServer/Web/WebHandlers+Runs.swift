@@ -83,6 +83,24 @@ extension WebHandlers {
         return render(c, "runs", view, status: status)
     }
 
+    /// Charts drawn on a run page at most (the tables list every metric).
+    static let chartBudget = 48
+
+    /// `system/gpu_0_memory_usage_megabytes` → `gpu 0 memory usage (MB)`: MLflow's system metric names
+    /// end in their unit.
+    static func systemLabel(_ key: String) -> String {
+        var name = String(key.dropFirst("system/".count))
+        var unit = ""
+        for (suffix, u) in [("_percentage", "%"), ("_megabytes", "MB"), ("_gigabytes", "GB"), ("_watts", "W"), ("_bytes", "bytes"), ("_seconds", "s")]
+        where name.hasSuffix(suffix) {
+            name.removeLast(suffix.count)
+            unit = u
+            break
+        }
+        name = name.replacingOccurrences(of: "system_", with: "").replacingOccurrences(of: "_", with: " ")
+        return unit.isEmpty ? name : "\(name) (\(unit))"
+    }
+
     func chartSeries(runID: String, key: String, byTime: Bool) async throws -> (points: [(Double, Double)], count: Int) {
         let history = try await tracking.metricHistory(runID: runID, key: key, limit: 1_000_000, offset: 0).items
         let first = history.map(\.timestamp).min() ?? 0
@@ -96,14 +114,34 @@ extension WebHandlers {
         let q = Self.query(r)
         let logY = Self.param(q, "log") == "1"
         let byTime = Self.param(q, "x") == "time"
-        var charts: [ChartCard] = []
-        for (i, metric) in run.metrics.sorted(by: { $0.key < $1.key }).prefix(12).enumerated() {
-            let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
-            let readout = "readout-\(i)"
-            charts.append(ChartCard(
-                key: metric.key, points: count, readout: readout,
-                svg: SVGChart.line([.init(name: metric.key, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout)))
+        // Model metrics in sections by name prefix; `system/…` metrics apart, with their units.
+        let sorted = run.metrics.sorted { NaturalOrder.less($0.key, $1.key) }
+        let system = sorted.filter { $0.key.hasPrefix("system/") }, model = sorted.filter { !$0.key.hasPrefix("system/") }
+        var groups: [(String, [Metric])] = []
+        for m in model {
+            let name = m.key.contains("/") ? String(m.key.split(separator: "/", maxSplits: 1)[0]) + "/" : "metrics"
+            if let i = groups.firstIndex(where: { $0.0 == name }) { groups[i].1.append(m) } else { groups.append((name, [m])) }
         }
+        var drawn = 0, chartIndex = 0
+        func card(_ metric: Metric, label: String) async throws -> ChartCard {
+            let (points, count) = try await chartSeries(runID: run.info.runID, key: metric.key, byTime: byTime)
+            chartIndex += 1
+            let readout = "readout-\(chartIndex)"
+            return ChartCard(
+                key: metric.key, points: count, readout: readout,
+                svg: SVGChart.line([.init(name: label, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout))
+        }
+        var chartGroups: [RunView.ChartGroup] = []
+        for (name, metrics) in groups {
+            // Up to 12 charts a section and 48 in all keep the page quick; the filter finds the rest in the table.
+            let budget = min(12, max(0, Self.chartBudget - drawn))
+            var charts: [ChartCard] = []
+            for m in metrics.prefix(budget) { charts.append(try await card(m, label: m.key)) }
+            drawn += charts.count
+            chartGroups.append(RunView.ChartGroup(name: name, count: metrics.count, charts: charts, more: metrics.count > charts.count ? metrics.count - charts.count : nil))
+        }
+        var systemCharts: [ChartCard] = []
+        for m in system.prefix(24) { systemCharts.append(try await card(m, label: Self.systemLabel(m.key))) }
         // The artifact folder being browsed (`?dir=`), checked like every artifact path.
         let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
         var artifacts: [RunView.Artifact] = []
@@ -127,13 +165,15 @@ extension WebHandlers {
                 statusClass: Self.statusClass(run.info.status), experimentID: run.info.experimentID,
                 experiment: experiment?.name ?? run.info.experimentID, started: Self.when(run.info.startTime), duration: duration,
                 user: run.info.userID.isEmpty ? nil : run.info.userID,
-                params: run.params.sorted { $0.key < $1.key },
-                metrics: run.metrics.sorted { $0.key < $1.key }.map { RunView.Metric(key: $0.key, value: Self.number($0.value), step: $0.step) },
-                tags: shownTags,
+                params: run.params.sorted { NaturalOrder.less($0.key, $1.key) }, paramCount: run.params.count,
+                metrics: model.map { RunView.Metric(key: $0.key, value: Self.number($0.value), step: $0.step) }, metricCount: model.count,
+                tags: shownTags.sorted { NaturalOrder.less($0.key, $1.key) },
                 inputs: run.datasetInputs.map {
                     RunView.Input(name: $0.dataset.name, digest: $0.dataset.digest, context: $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used")
                 },
-                charts: charts, log: logY, xStep: !byTime, artifacts: artifacts, dir: dir.isRoot ? nil : dir.description,
+                chartGroups: chartGroups,
+                systemMetrics: system.map { RunView.Metric(key: Self.systemLabel($0.key), value: Self.number($0.value), step: $0.step) },
+                systemCharts: systemCharts, log: logY, xStep: !byTime, artifacts: artifacts, dir: dir.isRoot ? nil : dir.description,
                 parentURL: parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" }))
     }
 

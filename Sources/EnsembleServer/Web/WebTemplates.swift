@@ -76,16 +76,30 @@ enum WebTemplates {
 {{> header}}
 <h1><bdi>{{name}}</bdi> <span class="badge {{statusClass}}">{{status}}</span></h1>
 <p class="muted small">Run {{id}} in <a href="/experiments/{{experimentID}}"><bdi>{{experiment}}</bdi></a> · started {{started}}{{#duration}} · {{duration}}{{/duration}}{{#user}} · by {{user}}{{/user}}</p>
+<h2>Parameters <span class="muted small">{{paramCount}}</span></h2>
+<input type="search" class="filter noprint" data-filter="params" placeholder="Filter parameters" aria-label="Filter parameters">
+<div class="scroll"><table class="props" id="params"><tbody>{{#params}}<tr><td class="name"><code title="{{key}}">{{key}}</code></td><td class="value">{{value}}</td></tr>{{/params}}</tbody></table></div>
+{{^params}}<p class="muted">None.</p>{{/params}}
+<h2>Metrics <span class="muted small">{{metricCount}}</span></h2>
+<input type="search" class="filter noprint" data-filter="metrics" placeholder="Filter metrics" aria-label="Filter metrics">
+<div class="scroll"><table class="props" id="metrics"><thead><tr><th>Metric</th><th class="num">Latest</th><th class="num">Step</th></tr></thead><tbody>{{#metrics}}<tr><td class="name"><code title="{{key}}">{{key}}</code></td><td class="num value">{{value}}</td><td class="num muted small">{{step}}</td></tr>{{/metrics}}</tbody></table></div>
+{{^metrics}}<p class="muted">None.</p>{{/metrics}}
 <div class="grid">
-<section class="card"><h2>Parameters</h2><dl class="kv">{{#params}}<dt>{{key}}</dt><dd>{{value}}</dd>{{/params}}</dl>{{^params}}<p class="muted">None.</p>{{/params}}</section>
-<section class="card"><h2>Latest metrics</h2><dl class="kv">{{#metrics}}<dt>{{key}}</dt><dd>{{value}} <span class="muted small">step {{step}}</span></dd>{{/metrics}}</dl>{{^metrics}}<p class="muted">None.</p>{{/metrics}}</section>
-<section class="card"><h2>Tags</h2><dl class="kv">{{#tags}}<dt>{{key}}</dt><dd>{{value}}</dd>{{/tags}}</dl>{{^tags}}<p class="muted">None.</p>{{/tags}}</section>
+<section class="card"><h2>Tags</h2><table class="props"><tbody>{{#tags}}<tr><td class="name"><code title="{{key}}">{{key}}</code></td><td class="value">{{value}}</td></tr>{{/tags}}</tbody></table>{{^tags}}<p class="muted">None.</p>{{/tags}}</section>
 <section class="card"><h2>Dataset inputs</h2><ul>{{#inputs}}<li><bdi>{{name}}</bdi> <span class="muted small">@{{digest}} · {{context}}</span></li>{{/inputs}}</ul>{{^inputs}}<p class="muted">None.</p>{{/inputs}}</section>
 </div>
 <h2>Charts</h2>
 <form class="inline noprint" method="get" action="/runs/{{id}}"><label><input type="checkbox" name="log" value="1" {{#log}}checked{{/log}}> log scale</label>
-<label>x axis <select name="x"><option value="step" {{#xStep}}selected{{/xStep}}>step</option><option value="time" {{^xStep}}selected{{/xStep}}>time (s)</option></select></label><button>Redraw</button></form>
-<div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<label>x axis <select name="x"><option value="step" {{#xStep}}selected{{/xStep}}>step</option><option value="time" {{^xStep}}selected{{/xStep}}>time (s)</option></select></label><button>Redraw</button>
+<input type="search" class="filter" data-filter-charts="1" placeholder="Filter charts" aria-label="Filter charts"></form>
+{{#chartGroups}}<details class="group" open><summary><strong>{{name}}</strong> <span class="muted small">{{count}} metric(s){{#more}}, {{more}} not drawn: filter the table{{/more}}</span></summary>
+<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{key}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div></details>{{/chartGroups}}
+{{^chartGroups}}<p class="muted">No metrics.</p>{{/chartGroups}}
+<section id="system-metrics">
+<h2>System metrics</h2>
+{{^systemMetrics}}<p class="muted">None logged. <code>mlflow.start_run(log_system_metrics=True)</code> records CPU, memory, disk, network and GPU use.</p>{{/systemMetrics}}
+<div class="scroll"><table class="props"><tbody>{{#systemMetrics}}<tr><td class="name">{{key}}</td><td class="num value">{{value}}</td><td class="num muted small">step {{step}}</td></tr>{{/systemMetrics}}</tbody></table></div>
+<div class="grid">{{#systemCharts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{key}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/systemCharts}}</div></section>
 <h2>Artifacts{{#dir}} <span class="muted small">/{{dir}}</span>{{/dir}}</h2>
 {{#parentURL}}<p><a href="{{parentURL}}">↑ up</a></p>{{/parentURL}}
 <ul>{{#artifacts}}<li>{{#isDir}}<a href="/runs/{{runID}}?dir={{urlPath}}">{{path}}/</a>{{/isDir}}{{^isDir}}<a href="/runs/{{runID}}/artifact?path={{urlPath}}">{{path}}</a> <span class="muted small">{{size}} bytes</span> <a class="small" href="/get-artifact?run_id={{runID}}&amp;path={{urlPath}}">download</a>{{/isDir}}</li>{{/artifacts}}</ul>

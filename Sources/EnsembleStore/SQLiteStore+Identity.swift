@@ -147,6 +147,9 @@ extension SQLiteStore: IdentityStore {
         guard user.email.count <= 254, !user.email.contains(where: { $0.isWhitespace || $0.isNewline }) else {
             throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' is not valid.")
         }
+        if let person = user.personID, person.isEmpty || person.count > 200 || person.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw EnsembleError.invalid("person_id must be the id of a person of the team directory (1 to 200 characters); got '\(person.prefix(80))'.")
+        }
         if !user.email.isEmpty, !user.email.contains("@") { throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' has no '@'.") }
     }
 }

@@ -3,8 +3,6 @@ import EnsembleCore
 import EnsembleJSON
 import Foundation
 import Hummingbird
-import HummingbirdBcrypt
-import NIOPosix
 
 /// The MLflow auth client's REST API (`mlflow.server.get_app_client("basic-auth", …)`): users under
 /// `/api/2.0/mlflow/users/…`, per-resource permissions under `/api/3.0/mlflow/users/permissions/…`.
@@ -66,7 +64,6 @@ struct MLflowAuthHandlers: Sendable {
     func createUser(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let f = try await request.fields(context)
         let name = try f.requiredString("username")
-        try User.validateName(name)
         let created = try await AccountAdmin.createUser(User(name: name, role: .member), password: try f.requiredString("password"), store: identity)
         audit.security(context, actor: context.actor, action: "user.created", target: "user \(name)", detail: "through the MLflow auth API")
         return try await userJSON(created)
@@ -89,9 +86,9 @@ struct MLflowAuthHandlers: Sendable {
         let password = try f.requiredString("password")
         try Self.requireSelfOrAdmin(context, name)
         if context.authenticationRequired, context.principal?.role != .admin {
-            guard let current = try f.string("current_password"), let hash = try await identity.passwordHash(user: name),
-                try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(PasswordPolicy.prepared(current), hash: hash) })
-            else { throw EnsembleError.denied("The current password is wrong (current_password).") }
+            guard try await AccountAdmin.checkPassword(try f.string("current_password"), user: name, store: identity) else {
+                throw EnsembleError.denied("The current password is wrong (current_password).")
+            }
         }
         try User.validatePassword(password)
         _ = try await user(name)

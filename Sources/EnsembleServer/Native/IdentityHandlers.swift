@@ -53,6 +53,8 @@ struct TokenJSON: Encodable {
 public enum AccountAdmin {
     /// Creates an account; `password` is required unless it is a service account.
     public static func createUser(_ user: User, password: String?, store: any IdentityStore) async throws -> User {
+        // Before bcrypt (a quarter of a second), so a bad name is refused at once.
+        try User.validateName(user.name)
         var hash: String?
         if !user.isServiceAccount {
             guard let password else { throw EnsembleError.invalid("A user needs a password (at least 12 characters); service accounts use tokens instead.") }
@@ -60,6 +62,12 @@ public enum AccountAdmin {
             hash = try await hashPassword(password)
         }
         return try await store.createUser(user, passwordHash: hash)
+    }
+
+    /// Whether `password` is the user's current one (false for unknown users and service accounts).
+    public static func checkPassword(_ password: String?, user: String, store: any IdentityStore) async throws -> Bool {
+        guard let password, let hash = try await store.passwordHash(user: user) else { return false }
+        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash) }
     }
 
     public static func hashPassword(_ password: String) async throws -> String {
@@ -90,7 +98,8 @@ struct IdentityHandlers: Sendable {
             let user: UserJSON?
             let via: String?
         }
-        let user = try await context.principal.flatMap { $0.isVerified ? $0.name : nil }.asyncMap { try await store.user(named: $0) }
+        var user: User?
+        if let p = context.principal, p.isVerified { user = try await store.user(named: p.name) }
         return try CodableResponse.ok(Answer(mode: authRequired ? "required" : "single-user", user: user.map(UserJSON.init), via: context.principal?.method))
     }
 
@@ -178,7 +187,6 @@ struct IdentityHandlers: Sendable {
         let user = User(
             name: body.name, displayName: body.displayName ?? "", email: body.email ?? "", role: try Self.role(body.role) ?? .member,
             isServiceAccount: body.serviceAccount ?? false, personID: body.personID)
-        try User.validateName(user.name)
         let created = try await AccountAdmin.createUser(user, password: body.password, store: store)
         audit.security(context, actor: context.actor, action: "user.created", target: "user \(created.name)", detail: "role \(created.role.rawValue)")
         return try CodableResponse.ok(UserJSON(created), status: .created)
@@ -230,9 +238,9 @@ struct IdentityHandlers: Sendable {
         let isAdmin = !authRequired || context.principal?.role == .admin
         if !isAdmin {
             guard context.principal?.name == name else { throw EnsembleError.denied("Only an admin can change another user's password.") }
-            guard let current = body.currentPassword, let hash = try await store.passwordHash(user: name),
-                try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(PasswordPolicy.prepared(current), hash: hash) })
-            else { throw EnsembleError.denied("The current password is wrong.") }
+            guard try await AccountAdmin.checkPassword(body.currentPassword, user: name, store: store) else {
+                throw EnsembleError.denied("The current password is wrong.")
+            }
         }
         try User.validatePassword(body.password)
         guard try await store.user(named: name) != nil else { throw EnsembleError.notFound("No user named '\(name)'.") }
@@ -310,12 +318,5 @@ extension IdentityHandlers {
         r.post("users/{name}/tokens", .admin, use: createUserToken)
         r.get("audit", .admin, use: auditLog)
         return r
-    }
-}
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }

@@ -2,8 +2,6 @@ import EnsembleCore
 import Foundation
 import Hummingbird
 import HummingbirdAuth
-import HummingbirdBcrypt
-import NIOPosix
 
 /// Signing in and out, your account (password, API tokens), and the admin pages (users, audit log).
 /// Exists with authentication on; in single-user mode these pages say there is nothing to sign in to.
@@ -122,9 +120,7 @@ struct AccountPages: Sendable {
     func changePassword(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let user = try await signedInUser(c)
         let form = try await WebHandlers.form(PasswordForm.self, r)
-        guard let hash = try await identity.passwordHash(user: user.name), let current = form.current,
-            try await NIOThreadPool.singleton.runIfActive({ Bcrypt.verify(PasswordPolicy.prepared(current), hash: hash) })
-        else {
+        guard try await AccountAdmin.checkPassword(form.current, user: user.name, store: identity) else {
             return web.render(c, "account", try await accountView(c, error: "The current password is wrong."), status: .badRequest)
         }
         do {
@@ -169,7 +165,6 @@ struct AccountPages: Sendable {
         let form = try await WebHandlers.form(NewUserForm.self, r)
         do {
             let name = (form.name ?? "").trimmingCharacters(in: .whitespaces)
-            try User.validateName(name)
             let password = form.password.flatMap { $0.isEmpty ? nil : $0 }
             let user = User(
                 name: name, displayName: form.display_name ?? "", email: form.email ?? "", role: InstanceRole(rawValue: form.role ?? "") ?? .member,

@@ -6,18 +6,11 @@ extension SQLiteStore {
     /// param, tag and input tables (all indexed), ordering becomes `LEFT JOIN`s, and only the page's
     /// runs are loaded in full.
     public func searchRuns(_ search: RunSearch) async throws -> Page<Run> {
-        let experimentKeys = try search.experimentIDs.map(Self.experimentKey)
-        guard !experimentKeys.isEmpty else { return Page(items: [], nextPageToken: nil) }
+        guard !search.experimentIDs.isEmpty else { return Page(items: [], nextPageToken: nil) }
         var joinArgs: [DatabaseValue] = []
-        var whereArgs: [DatabaseValue] = experimentKeys.map(\.databaseValue)
+        var whereArgs: [DatabaseValue] = []
         var joins: [String] = []
-        var wheres = [
-            "r.experiment_id IN (\(Array(repeating: "?", count: experimentKeys.count).joined(separator: ",")))",
-            "r.lifecycle_stage IN (\(search.viewType.stages.map { "'\($0.rawValue)'" }.joined(separator: ", ")))",
-        ]
-        for clause in search.filter {
-            wheres.append(try Self.runPredicate(clause, args: &whereArgs))
-        }
+        let wheres = try Self.runConditions(search, args: &whereArgs)
         var order: [String] = []
         var orderedByStart = false
         var orderedByID = false
@@ -57,6 +50,65 @@ extension SQLiteStore {
             let ids = try Int64.fetchAll(db, sql: sql, arguments: args)
             let page = PageToken.page(ids, offset: search.offset, limit: search.maxResults)
             return Page(items: try Self.loadRuns(db, ids: page.items), nextPageToken: page.nextPageToken)
+        }
+    }
+
+    /// The WHERE conditions of a run search: its experiments, view type and filter.
+    static func runConditions(_ search: RunSearch, args: inout [DatabaseValue]) throws -> [String] {
+        let experimentKeys = try search.experimentIDs.map(Self.experimentKey)
+        args += experimentKeys.map(\.databaseValue)
+        var wheres = [
+            "r.experiment_id IN (\(Array(repeating: "?", count: experimentKeys.count).joined(separator: ",")))",
+            "r.lifecycle_stage IN (\(search.viewType.stages.map { "'\($0.rawValue)'" }.joined(separator: ", ")))",
+        ]
+        for clause in search.filter {
+            wheres.append(try Self.runPredicate(clause, args: &args))
+        }
+        return wheres
+    }
+
+    /// One aggregate query: the group key and each metric are `LEFT JOIN`s on their (run, key) primary
+    /// keys, so every run counts once and a run without the key falls into the NULL group.
+    public func groupRuns(_ search: RunSearch, by key: SearchKey, metrics: [String], limit: Int) async throws -> [RunGroup] {
+        guard !search.experimentIDs.isEmpty else { return [] }
+        guard metrics.count <= 50 else { throw EnsembleError.invalid("Summarise at most 50 metrics at a time, got \(metrics.count).") }
+        var joinArgs: [DatabaseValue] = []
+        var joins: [String] = []
+        let group: String
+        switch key.type {
+        case .param, .tag:
+            joins.append("LEFT JOIN \(key.type == .param ? "params" : "tags") g ON g.run_id = r.id AND g.key = ?")
+            joinArgs.append(key.name.databaseValue)
+            group = "g.value"
+        case .attribute where ["status", "user_id", "run_name"].contains(key.name):
+            group = Self.runColumn(key.name)
+        default:
+            throw EnsembleError.invalid("Group runs by a param, a tag, or the status, user_id or run_name attribute; got '\(key.type.rawValue).\(key.name)'.")
+        }
+        var columns = [group, "COUNT(*) AS n"]
+        for (i, metric) in metrics.enumerated() {
+            joins.append("LEFT JOIN latest_metrics m\(i) ON m\(i).run_id = r.id AND m\(i).key = ? AND m\(i).is_nan = 0")
+            joinArgs.append(metric.databaseValue)
+            columns += ["COUNT(m\(i).value)", "AVG(m\(i).value)", "MIN(m\(i).value)", "MAX(m\(i).value)"]
+        }
+        var whereArgs: [DatabaseValue] = []
+        let wheres = try Self.runConditions(search, args: &whereArgs)
+        let sql = """
+            SELECT \(columns.joined(separator: ", ")) FROM runs r \(joins.joined(separator: " "))
+            WHERE \(wheres.joined(separator: " AND "))
+            GROUP BY \(group) ORDER BY n DESC, \(group) LIMIT ?
+            """
+        let args = StatementArguments(joinArgs + whereArgs + [max(1, limit).databaseValue])
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: args).map { row in
+                var summaries: [String: RunGroup.Summary] = [:]
+                for (i, metric) in metrics.enumerated() {
+                    let base = 2 + i * 4
+                    let count: Int = row[base]
+                    if count > 0 { summaries[metric] = .init(count: count, mean: row[base + 1], min: row[base + 2], max: row[base + 3]) }
+                }
+                return RunGroup(value: row[0], runs: row[1], metrics: summaries)
+            }
         }
     }
 

@@ -208,6 +208,15 @@ struct DemoCommand: AsyncParsableCommand {
                 _ = try await client.request("POST", "/api/v1/projects/\(project)/updates", json: String(decoding: try JSONEncoder().encode(U(author: author, done: done, next: next, blocked: blocked)), as: UTF8.self))
             }
             print("Projects: 5 (scoping, data, modeling, deployment, cancelled) with BRDs, tasks and updates.")
+
+            // A sweep at the shape real fine-tuning has, so the pages are seen with long names and many values.
+            let sweep = SweepFixture(start: now - 4 * day)
+            let terminal = isatty(STDOUT_FILENO) != 0
+            let sweepID = try await sweep.upload(to: client) { done, total in
+                // Progress on a terminal, overwritten in place; nothing in a pipe or a log.
+                if terminal { print("Sweep \(SweepFixture.experimentName): \(done)/\(total) runs", terminator: done == total ? "\n" : "\r") }
+            }
+            print("Sweep \(SweepFixture.experimentName) (experiment \(sweepID)): \(sweep.runCount) runs with 120+ params, train/val/test/system metrics, a 100,000-point series.")
             print("Next: ensemble team list · ensemble portfolio · ensemble project staffing churn --stage deployment · ensemble team coverage · ensemble forecast churn")
         }
     }

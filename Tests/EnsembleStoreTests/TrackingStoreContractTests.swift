@@ -332,6 +332,29 @@ struct TrackingStoreContractTests {
         #expect(try await names(store, "", orderBy: ["attributes.run_name DESC"]) == ["r4", "r3", "r2", "r1", "r0"])
     }
 
+    @Test("group runs by a param, tag or attribute with metric mean, min and max", arguments: StoreBackend.all)
+    func groupRuns(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        _ = try await seed(store)
+        let all = RunSearch(experimentIDs: ["0"])
+        let byModel = try await store.groupRuns(all, by: SearchKey(.param, "model"), metrics: ["acc", "absent"], limit: 10)
+        // Largest group first; NaN (r4) and a missing value (r3) are left out of the summary, not counted as numbers.
+        #expect(byModel.map(\.value) == ["cnn", "rnn", "mlp"])
+        #expect(byModel.map(\.runs) == [2, 2, 1])
+        let cnn = try #require(byModel[0].metrics["acc"])
+        #expect(cnn.count == 2 && abs(cnn.mean - 0.65) < 1e-12 && cnn.min == 0.4 && cnn.max == 0.9)
+        #expect(byModel[1].metrics["acc"] == RunGroup.Summary(count: 1, mean: 0.7, min: 0.7, max: 0.7))
+        #expect(byModel[2].metrics.isEmpty && byModel[0].metrics["absent"] == nil)
+        // Runs without the tag form the nil group; the filter applies before grouping.
+        let byTeam = try await store.groupRuns(all, by: SearchKey(.tag, "team"), metrics: [], limit: 10)
+        #expect(byTeam.reduce(0) { $0 + $1.runs } == 5 && byTeam.contains { $0.value == nil && $0.runs == 1 })
+        let filtered = RunSearch(experimentIDs: ["0"], filter: try SearchFilterParser.parse("metrics.acc > 0.5", for: .runs))
+        #expect(try await store.groupRuns(filtered, by: SearchKey(.param, "model"), metrics: ["acc"], limit: 10).map(\.value) == ["cnn", "rnn"])
+        let byStatus = try await store.groupRuns(all, by: SearchKey(.attribute, "status"), metrics: ["acc"], limit: 1)
+        #expect(byStatus.count == 1 && byStatus[0].value == "FINISHED" && byStatus[0].runs == 3)
+        #expect(await errorCode { _ = try await store.groupRuns(all, by: SearchKey(.metric, "acc"), metrics: [], limit: 10) } == .invalidParameterValue)
+    }
+
     @Test("view types and pagination without duplicates", arguments: StoreBackend.all)
     func viewTypesAndPages(backend: StoreBackend) async throws {
         let store = try backend.make()

@@ -311,3 +311,188 @@ def test_run_page_at_real_shape_in_a_browser(browser, server):
     box.send_keys("block.1")
     visible = browser.execute_script("return Array.from(document.querySelectorAll('#params tbody tr')).filter(r => !r.hidden).length")
     assert visible == 11  # block.1 and block.10 … block.19
+
+
+# Text that is cut off without a way to read it: an element that hides its overflow (or ends in an
+# ellipsis) while its content is wider or taller than its box, with no title on it or near it; and SVG
+# text that runs past its drawing's edge without a <title>. Scrolling containers are not clipping.
+CLIPPED_TEXT = """
+    var out = [];
+    function titled(el) {
+        for (var e = el, k = 0; e && k < 4; e = e.parentElement, k++) { if (e.getAttribute && e.getAttribute('title')) return true; }
+        return false;
+    }
+    document.querySelectorAll('main *').forEach(function (el) {
+        if (el.closest('svg') || !el.textContent.trim() || el.offsetParent === null) return;
+        var s = getComputedStyle(el);
+        var hidesX = s.overflowX === 'hidden' || s.overflowX === 'clip' || s.textOverflow === 'ellipsis';
+        var hidesY = s.overflowY === 'hidden' || s.overflowY === 'clip';
+        if (((hidesX && el.scrollWidth > el.clientWidth + 1) || (hidesY && el.scrollHeight > el.clientHeight + 1)) && !titled(el))
+            out.push(el.tagName + ': ' + el.textContent.trim().slice(0, 60));
+    });
+    document.querySelectorAll('main svg text').forEach(function (t) {
+        var svg = t.ownerSVGElement, vb = svg.viewBox.baseVal, b = t.getBBox();
+        if (!vb || !vb.width || !t.textContent.trim()) return;
+        var outside = b.x < vb.x - 1 || b.y < vb.y - 1 || b.x + b.width > vb.x + vb.width + 1 || b.y + b.height > vb.y + vb.height + 1;
+        if (outside && !t.querySelector('title')) out.push('svg text: ' + t.textContent.trim().slice(0, 60));
+    });
+    return out;
+"""
+
+
+def assert_nothing_clipped(driver, where):
+    clipped = driver.execute_script(CLIPPED_TEXT)
+    assert not clipped, f"text cut off without a tooltip on {where}: {clipped[:10]}"
+
+
+def assert_no_page_scroll(driver, where):
+    overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{where} scrolls sideways by {overflow}px"
+
+
+def sweep_experiment(browser, demo):
+    return re.search(r'href="/experiments/(\d+)"><bdi>llm-finetune-sweep', visit(browser, demo, "/experiments")).group(1)
+
+
+def test_the_layout_check_finds_clipped_text(browser, demo):
+    """The check used below is not vacuous: text cut by a hidden overflow, and SVG text drawn past the
+    edge, are both found; with a title they are not."""
+    visit(browser, demo, "/experiments")
+    browser.execute_script("""
+        var d = document.createElement('div'); d.id = 'probe';
+        d.innerHTML = '<div>model.decoder.block.12.layer.1.dropout</div>' +
+            '<svg viewBox="0 0 100 20" width="100"><text x="90" y="15">a label that runs off the edge</text></svg>';
+        // Styles set through the DOM (the page's CSP refuses inline style attributes).
+        var cut = d.firstChild; cut.style.width = '40px'; cut.style.overflow = 'hidden'; cut.style.whiteSpace = 'nowrap';
+        document.querySelector('main').appendChild(d);""")
+    clipped = browser.execute_script(CLIPPED_TEXT)
+    assert any("model.decoder.block.12" in c for c in clipped) and any(c.startswith("svg text") for c in clipped), clipped
+    browser.execute_script("""document.querySelector('#probe div').title = 'full name';
+        var t = document.querySelector('#probe text'); t.appendChild(document.createElementNS('http://www.w3.org/2000/svg', 'title'));""")
+    assert browser.execute_script(CLIPPED_TEXT) == []
+
+
+def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
+    """The demo's sweep (48 runs, 120+ params with long dotted names): grouped headers, sticky run
+    column, scrolling inside the table, the column chooser's search, grouping by a param with the
+    same aggregates as computed from the API."""
+    exp = sweep_experiment(browser, demo)
+    for width, shot in [(1280, "sweep-runs"), (390, "sweep-runs-phone")]:
+        visit(browser, demo, f"/experiments/{exp}", shot, width=width)
+        assert_no_page_scroll(browser, f"the runs table at {width}px")
+        assert_nothing_clipped(browser, f"the runs table at {width}px")
+        # The table scrolls inside its frame; the run names stay put while it does.
+        wrap = browser.find_element(By.CSS_SELECTOR, ".table-wrap")
+        assert browser.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", wrap)
+        before = browser.execute_script("return document.querySelector('#runs tbody td.second').getBoundingClientRect().left")
+        browser.execute_script("arguments[0].scrollLeft = 400", wrap)
+        after = browser.execute_script("return document.querySelector('#runs tbody td.second').getBoundingClientRect().left")
+        assert abs(before - after) < 1, (before, after)
+    heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#runs th.group-head")]
+    assert heads == ["Metrics", "Parameters"]
+    # The default columns are the model's metrics and the swept params (not 100 identical ones).
+    params = [th.get_attribute("title") for th in browser.find_elements(By.CSS_SELECTOR, "#runs th.col a") if th.get_attribute("title").startswith("params.")]
+    assert set(params) == {"params.data.train_batch_size", "params.lora.alpha", "params.lora.r", "params.optimizer.learning_rate",
+                           "params.trainer.gradient_accumulation_steps", "params.trainer.seed"}
+
+    # Column chooser: search, tick the shown, show them.
+    browser.set_window_size(1280, 1000)
+    browser.find_element(By.CSS_SELECTOR, "details.chooser summary").click()
+    browser.find_element(By.CSS_SELECTOR, "input[data-filter-choices]").send_keys("EncDecAttention")
+    shown = browser.execute_script("return Array.from(document.querySelectorAll('#choices label')).filter(l => !l.hidden).length")
+    assert shown == 24
+    browser.find_element(By.CSS_SELECTOR, "button[data-check='choices'][data-state='1']").click()
+    browser.find_element(By.CSS_SELECTOR, "details.chooser form button:not([type])").click()
+    wait_for(browser, lambda d: "EncDecAttention" in d.find_element(By.ID, "runs").text, "the new columns")
+    titles = [a.get_attribute("title") for a in browser.find_elements(By.CSS_SELECTOR, "#runs th.col a")]
+    block = [t for t in titles if "EncDecAttention" in t]
+    assert len(block) == 24 and block.index("params.model.decoder.block.2.layer.1.EncDecAttention.dropout_probability") < \
+        block.index("params.model.decoder.block.10.layer.1.EncDecAttention.dropout_probability")
+    assert browser.find_elements(By.CSS_SELECTOR, "#runs th.group-head")[1].get_attribute("colspan") == "30"
+    assert_nothing_clipped(browser, "the runs table with 30 param columns")
+    browser.save_screenshot(str(SHOTS / "sweep-runs-many-columns.png"))
+
+    # Group by lora.r: four groups of 12 runs, in numeric order, with the metric's mean/min/max.
+    visit(browser, demo, f"/experiments/{exp}")
+    from selenium.webdriver.support.ui import Select
+    Select(browser.find_element(By.ID, "group")).select_by_value("params.lora.r")
+    browser.find_element(By.CSS_SELECTOR, "form.inline button").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "groups"), "the grouped table")
+    browser.save_screenshot(str(SHOTS / "sweep-runs-grouped.png"))
+    assert_nothing_clipped(browser, "the grouped runs table")
+    rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr")]
+    assert [r[0] for r in rows] == ["8", "16", "32", "64"] and all(r[1] == "12" for r in rows)
+    runs = requests.post(demo.api("runs/search"), json={"experiment_ids": [exp], "max_results": 100}).json()["runs"]
+    accuracy = {}
+    for run in runs:
+        rank = next(p["value"] for p in run["data"]["params"] if p["key"] == "lora.r")
+        accuracy.setdefault(rank, []).append(next(m["value"] for m in run["data"]["metrics"] if m["key"] == "test/accuracy"))
+    # test/accuracy is the first metric column: mean, min, max follow the run count.
+    for r in rows:
+        values = accuracy[r[0]]
+        assert abs(float(r[2]) - sum(values) / len(values)) < 1e-3 and abs(float(r[3]) - min(values)) < 1e-4 and abs(float(r[4]) - max(values)) < 1e-4
+    # A group's value leads to its runs.
+    browser.find_element(By.LINK_TEXT, "32").click()
+    wait_for(browser, lambda d: d.find_elements(By.ID, "runs"), "the group's runs")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 12
+    visit(browser, demo, f"/experiments/{exp}?group=params.lora.r", "sweep-runs-grouped-phone", width=390)
+    assert_no_page_scroll(browser, "the grouped table at 390px")
+
+
+def test_compare_48_runs_with_parallel_coordinates_in_a_browser(browser, demo):
+    exp = sweep_experiment(browser, demo)
+    visit(browser, demo, f"/experiments/{exp}")
+    browser.find_element(By.CSS_SELECTOR, "button[data-check-all='runs']").click()
+    browser.find_element(By.CSS_SELECTOR, "#compare button[type=submit]").click()
+    wait_for(browser, lambda d: "Compare 48 runs" in d.page_source, "the compare page")
+    url = browser.current_url
+    assert_no_page_scroll(browser, "compare at 1280px")
+    assert_nothing_clipped(browser, "compare")
+    browser.save_screenshot(str(SHOTS / "sweep-compare.png"))
+    # Only the params that differ, by default; all of them on request.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-params tbody tr")) == 6
+    assert "102 parameter(s) with one value in every run are hidden" in browser.page_source
+    # One legend entry and one line per run in each chart; pointing at a run dims the others.
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#legend li")) == 48
+    loss = browser.find_element(By.CSS_SELECTOR, "figure[data-key='train/loss'] svg")
+    assert len(loss.find_elements(By.CSS_SELECTOR, "polyline[data-series]")) == 48
+    webdriver.ActionChains(browser).move_to_element(browser.find_elements(By.CSS_SELECTOR, "#legend li")[5]).perform()
+    dimmed = browser.execute_script("return document.querySelectorAll(\"figure[data-key='train/loss'] polyline.dim\").length")
+    lit = browser.execute_script("return Array.from(document.querySelectorAll('polyline.hl')).map(p => p.getAttribute('data-series'))")
+    assert dimmed == 47 and lit and set(lit) == {"5"}
+    # Parallel coordinates: the swept params (not the seed) and the metric as axes, a line per run.
+    parallel = browser.find_element(By.CSS_SELECTOR, "#parallel svg")
+    assert len(parallel.find_elements(By.CSS_SELECTOR, "polyline.pc")) == 48
+    axes = [t.text for t in parallel.find_elements(By.CSS_SELECTOR, "text.axis-name")]
+    assert "lora.r" in axes and "test/accuracy" in axes and not any("seed" in a for a in axes), axes
+    browser.execute_script("document.getElementById('parallel').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "sweep-compare-parallel.png"))
+    # Colour by a param: one legend entry per value, lines carry their group.
+    visit(browser, demo, url.split(demo.url)[1] + "&colour=params.lora.r", "sweep-compare-by-rank")
+    groups = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "ul.legend.groups li")]
+    assert [g.split()[0] for g in groups] == ["8", "16", "32", "64"] and all("12 run(s)" in g for g in groups)
+    webdriver.ActionChains(browser).move_to_element(browser.find_elements(By.CSS_SELECTOR, "ul.legend.groups li")[2]).perform()
+    lit = browser.execute_script("return document.querySelectorAll(\"#parallel polyline.hl\").length")
+    assert lit == 12
+    visit(browser, demo, url.split(demo.url)[1] + "&all=1", "sweep-compare-all-params")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#compare-params tbody tr")) == 108
+    visit(browser, demo, url.split(demo.url)[1], "sweep-compare-phone", width=390)
+    assert_no_page_scroll(browser, "compare at 390px")
+
+
+def test_run_page_of_the_sweeps_largest_run_in_a_browser(browser, demo):
+    """The run with the 100,000-point series: its charts are drawn, system metrics have their section
+    with a chart each, nothing is cut off, at desktop and phone width."""
+    exp = sweep_experiment(browser, demo)
+    first = requests.post(demo.api("runs/search"), json={"experiment_ids": [exp], "order_by": ["attributes.start_time ASC"], "max_results": 1}).json()["runs"][0]
+    rid = first["info"]["run_id"]
+    for width, shot in [(1280, "sweep-run"), (390, "sweep-run-phone")]:
+        html = visit(browser, demo, f"/runs/{rid}", shot, width=width)
+        assert_no_page_scroll(browser, f"the run page at {width}px")
+        assert_nothing_clipped(browser, f"the run page at {width}px")
+    assert "100000 point(s)" in html
+    system = browser.find_element(By.ID, "system-metrics")
+    assert len(system.find_elements(By.CSS_SELECTOR, "svg.chart")) == 16 and "gpu 1 power usage (W)" in system.text
+    browser.set_window_size(1280, 1000)
+    browser.execute_script("document.getElementById('system-metrics').scrollIntoView()")
+    browser.save_screenshot(str(SHOTS / "sweep-run-system.png"))

@@ -135,9 +135,53 @@ def test_charts_downsample_a_long_series_and_compare_runs(server):
     assert '<polygon class="band"' in run  # min/max band keeps the spike visible
     assert "log y" in get(server, f"/runs/{ids[0]}?log=1&x=step")
     compare = get(server, f"/compare?run={ids[0]}&run={ids[1]}")
-    # The one-point run is a dot with its value, the long one a line.
+    # The one-point run is a dot, the long one a line.
     assert "differs" in compare and compare.count('<polyline class="line"') == 1 and compare.count('<circle class="point"') == 1
     assert "at least two runs" in get(server, f"/compare?run={ids[0]}", status=400)
+
+
+def test_runs_grouped_by_a_value_and_compare_up_to_100_runs(server):
+    exp = api(server, "experiments/create", {"name": "grouping"})["experiment_id"]
+    ids, acc = [], {}
+    for i in range(30):
+        opt = ["adam", "sgd", "it's \"quoted\"", None][i % 4]
+        rid = api(server, "runs/create", {"experiment_id": exp, "start_time": 1000 + i, "run_name": f"run-{i}"})["run"]["info"]["run_id"]
+        ids.append(rid)
+        value = (i * 37 % 100) / 100
+        acc.setdefault(opt, []).append(value)
+        params = [{"key": "same", "value": "1"}, {"key": "seed", "value": str(i)}] + ([{"key": "opt", "value": opt}] if opt else [])
+        api(server, "runs/log-batch", {"run_id": rid, "params": params, "metrics": [{"key": "acc", "value": value, "timestamp": 1, "step": 0}]})
+    page = get(server, f"/experiments/{exp}?group=params.opt&cols=metrics.acc")
+    rows = re.findall(r'<tr><td class="stick gv">(.*?)</td><td class="num">(\d+)</td><td class="num">([^<]*)</td><td class="num">([^<]*)</td><td class="num">([^<]*)</td>', page)
+    assert len(rows) == 4
+    by_value = {re.sub(r"<[^>]+>", "", r[0]).replace("&#39;", "'").replace("&quot;", '"'): r[1:] for r in rows}
+    for opt, values in acc.items():
+        count, mean, low, high = by_value[opt if opt else "(not set)"]
+        assert int(count) == len(values) and abs(float(mean) - sum(values) / len(values)) < 1e-3
+        assert float(low) == min(values) and float(high) == max(values)
+    # Runs without the param come last; each value links to a filter that finds exactly its runs,
+    # the quoted value too.
+    assert re.sub(r"<[^>]+>", "", rows[-1][0]) == "(not set)"
+    for link, opt in [(re.search(r'href="([^"]+)"><bdi>it&#39;s', page).group(1), "it's \"quoted\""), (re.search(r'href="([^"]+)"><bdi>\(not set\)', page).group(1), None)]:
+        runs = get(server, link.replace("&amp;", "&"))
+        assert runs.count('name="run" value=') == len(acc[opt]), link
+    # The filter applies before grouping; a bad group key is a 400 that says what is allowed.
+    filtered = get(server, f"/experiments/{exp}?group=params.opt&cols=metrics.acc&filter=metrics.acc%20%3E%200.5")
+    assert sum(int(n) for n in re.findall(r'</td><td class="num">(\d+)</td>', filtered)) == sum(v > 0.5 for vs in acc.values() for v in vs)
+    assert "Group by params.NAME" in get(server, f"/experiments/{exp}?group=metrics.acc", status=400)
+    by_status = get(server, f"/experiments/{exp}?group=attributes.status")
+    assert "RUNNING" in by_status and ">30<" in by_status
+
+    compare = get(server, "/compare?" + "&".join(f"run={i}" for i in ids))
+    assert compare.count('<li data-hl-series=') == 30
+    assert "1 parameter(s) with one value in every run are hidden" in compare
+    assert re.findall(r'<td class="stick gv"><code title="([^"]+)"', compare) == ["opt", "seed"]
+    assert compare.count('<polyline class="line pc"') == 23  # the 7 runs without opt have no value on that axis
+    assert "7 run(s) without a value on some axis are not drawn" in compare
+    every = get(server, "/compare?" + "&".join(f"run={i}" for i in ids) + "&all=1")
+    assert re.findall(r'<td class="stick gv"><code title="([^"]+)"', every) == ["opt", "same", "seed"]
+    too_many = get(server, "/compare?" + "&".join(f"run={i:032x}" for i in range(101)), status=400)
+    assert "at most 100 runs" in too_many
 
 
 def test_forms_create_edit_gate_and_skills(demo, tmp_path):

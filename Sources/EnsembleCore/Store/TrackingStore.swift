@@ -37,6 +37,26 @@ public struct RunSearch: Sendable {
     }
 }
 
+/// Runs that share one value of a param, tag or attribute, with their count and each chosen metric's
+/// latest values summarised (NaN values left out).
+public struct RunGroup: Sendable, Equatable {
+    public struct Summary: Sendable, Equatable {
+        public var count: Int
+        public var mean, min, max: Double
+        public init(count: Int, mean: Double, min: Double, max: Double) {
+            (self.count, self.mean, self.min, self.max) = (count, mean, min, max)
+        }
+    }
+    /// The shared value; nil for runs that do not have the key.
+    public var value: String?
+    public var runs: Int
+    /// Keyed by metric name; a metric no run of the group has is absent.
+    public var metrics: [String: Summary]
+    public init(value: String?, runs: Int, metrics: [String: Summary]) {
+        (self.value, self.runs, self.metrics) = (value, runs, metrics)
+    }
+}
+
 public struct ExperimentSearch: Sendable {
     public var filter: [SearchClause]
     public var orderBy: [OrderByClause]
@@ -106,6 +126,10 @@ public protocol TrackingStore: Sendable {
     func logInputs(runID: String, datasets: [DatasetInput], modelIDs: [String]) async throws
     func logOutputs(runID: String, models: [ModelOutput]) async throws
     func searchRuns(_ search: RunSearch) async throws -> Page<Run>
+    /// The runs a search matches (its filter and view type; order and paging are ignored), grouped by
+    /// the value of `key` (a param, a tag, or the `status`/`user_id`/`run_name` attribute), largest group
+    /// first, at most `limit` groups; with mean, min and max of each metric in `metrics`.
+    func groupRuns(_ search: RunSearch, by key: SearchKey, metrics: [String], limit: Int) async throws -> [RunGroup]
 
     // Metric history
     /// Points of one series ordered by step, timestamp and value; `limit == nil` returns them all.

@@ -196,11 +196,11 @@ public enum Forecast {
 
 /// A seeded random source (SplitMix64 steps) with the draws forecasts need; the same seed gives the
 /// same forecast on every machine.
-struct SeededRandom {
+public struct SeededRandom: Sendable {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -209,7 +209,7 @@ struct SeededRandom {
     }
 
     /// Uniform in [0, 1).
-    mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1p-53 }
+    public mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     /// Standard normal (Box–Muller).
     mutating func normal() -> Double {

@@ -25,6 +25,18 @@ enum SVGChart {
         var name: String
         /// (x, y) sorted by x.
         var points: [(Double, Double)]
+        /// The stroke colour; nil picks one from ``colors`` by position.
+        var color: String? = nil
+        /// Written as `data-series` and `data-group` on the line, for the legend's highlight.
+        var id: Int? = nil
+        var group: Int? = nil
+    }
+
+    /// A colour for each of up to hundreds of runs: hues a golden angle apart, two lightnesses.
+    static func color(_ i: Int, of count: Int) -> String {
+        if count <= colors.count { return colors[i % colors.count] }
+        let hue = (Double(i) * 137.508).truncatingRemainder(dividingBy: 360)
+        return String(format: "hsl(%.0f,70%%,%d%%)", hue, i % 2 == 0 ? 40 : 52)
     }
 
     static let colors = ["#2456a6", "#c0392b", "#2e7d32", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b7950b"]
@@ -32,6 +44,16 @@ enum SVGChart {
     static func fmt(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e9 { return String(Int(v)) }
         return String(format: abs(v) >= 1000 || abs(v) < 0.01 ? "%.3g" : "%.4g", v)
+    }
+
+    /// An axis label that fits the margin: 651000 → 651k, 0.0000000617 → 6.2e-08.
+    static func axisLabel(_ v: Double) -> String {
+        let a = abs(v)
+        for (limit, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")] where a >= limit {
+            return String(format: "%.3g", v / limit) + suffix
+        }
+        if a != 0 && a < 0.01 { return String(format: "%.2g", v) }
+        return fmt(v)
     }
 
     /// Min/max per bucket along x, so a million points draw as a few hundred while spikes stay visible.
@@ -64,7 +86,7 @@ enum SVGChart {
     /// A line chart: one polyline per series (bucket means of min and max, with a min–max band), axes
     /// with the data range, optional log scale on y, and hover data for the page script.
     static func line(_ series: [Series], xLabel: String, logY: Bool = false, width: Int = 640, height: Int = 260, readout: String) -> String {
-        let left = 56.0, right = 12.0, top = 12.0, bottom = 34.0
+        let left = 60.0, right = 14.0, top = 12.0, bottom = 34.0
         let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
         let sampled = series.map { (name: $0.name, points: downsample($0.points, buckets: 300)) }
         let xs = sampled.flatMap { $0.points.map(\.x) }
@@ -79,8 +101,10 @@ enum SVGChart {
         func py(_ y: Double) -> Double { yMax > yMin ? top + plotH - (y - yMin) / ySpan * plotH : top + plotH / 2 }
         var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(htmlEscape(sampled.map(\.name).joined(separator: ", ")))\" data-readout=\"\(htmlEscape(readout))\""
         var hover: [String] = []
+        // Fewer hover points a series when many are overlaid (the line itself names its run on hover).
+        let hoverPoints = series.count > 8 ? 8 : 60
         for s in sampled {
-            for p in s.points.enumerated().filter({ $0.offset % max(1, s.points.count / 60) == 0 }).map(\.element) {
+            for p in s.points.enumerated().filter({ $0.offset % max(1, s.points.count / hoverPoints) == 0 }).map(\.element) {
                 hover.append("[\(String(format: "%.1f", px(p.x))),0,\"\(jsonEscape(s.name + " @ " + fmt(p.x)))\",\"\(fmt(p.last))\"]")
             }
         }
@@ -88,19 +112,22 @@ enum SVGChart {
         svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(top + plotH)\" x2=\"\(left + plotW)\" y2=\"\(top + plotH)\"/>"
         svg += "<line class=\"axis\" x1=\"\(left)\" y1=\"\(top)\" x2=\"\(left)\" y2=\"\(top + plotH)\"/>"
         let yLow = logY ? pow(10, yMin) : yMin, yHigh = logY ? pow(10, yMax) : yMax
-        svg += "<text x=\"\(left - 4)\" y=\"\(top + plotH)\" text-anchor=\"end\">\(fmt(yLow))</text>"
-        svg += "<text x=\"\(left - 4)\" y=\"\(top + 10)\" text-anchor=\"end\">\(fmt(yHigh))</text>"
-        svg += "<text x=\"\(left)\" y=\"\(Double(height) - 8)\">\(fmt(xMin))</text>"
-        svg += "<text x=\"\(left + plotW)\" y=\"\(Double(height) - 8)\" text-anchor=\"end\">\(fmt(xMax))</text>"
+        svg += "<text x=\"\(left - 4)\" y=\"\(top + plotH)\" text-anchor=\"end\">\(axisLabel(yLow))<title>\(fmt(yLow))</title></text>"
+        svg += "<text x=\"\(left - 4)\" y=\"\(top + 10)\" text-anchor=\"end\">\(axisLabel(yHigh))<title>\(fmt(yHigh))</title></text>"
+        svg += "<text x=\"\(left)\" y=\"\(Double(height) - 8)\">\(axisLabel(xMin))</text>"
+        svg += "<text x=\"\(left + plotW)\" y=\"\(Double(height) - 8)\" text-anchor=\"end\">\(axisLabel(xMax))</text>"
         svg += "<text x=\"\(left + plotW / 2)\" y=\"\(Double(height) - 8)\" text-anchor=\"middle\">\(htmlEscape(xLabel + (logY ? " · log y" : "")))</text>"
         for (i, s) in sampled.enumerated() {
-            let color = colors[i % colors.count]
+            let color = series[i].color ?? colors[i % colors.count]
+            var marks = ""
+            if let id = series[i].id { marks += " data-series=\"\(id)\"" }
+            if let group = series[i].group { marks += " data-group=\"\(group)\"" }
             let valid = s.points.compactMap { p -> (Double, Double, Double)? in
                 guard let lo = ty(p.lo), let hi = ty(p.hi) else { return nil }
                 return (px(p.x), py(lo), py(hi))
             }
             guard !valid.isEmpty else { continue }
-            if valid.contains(where: { $0.1 != $0.2 }) {
+            if series.count <= 8, valid.contains(where: { $0.1 != $0.2 }) {
                 let upper = valid.map { String(format: "%.1f,%.1f", $0.0, $0.2) }
                 let lower = valid.reversed().map { String(format: "%.1f,%.1f", $0.0, $0.1) }
                 svg += "<polygon class=\"band\" fill=\"\(color)\" points=\"\((upper + lower).joined(separator: " "))\"/>"
@@ -108,13 +135,16 @@ enum SVGChart {
             if valid.count == 1, let only = valid.first, let last = s.points.first?.last {
                 // A single point is a dot with its value, not an empty axis.
                 let y = (only.1 + only.2) / 2
-                svg += String(format: "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%@\">", only.0, y, color)
+                svg += String(format: "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"%@\"", only.0, y, color) + marks + ">"
                 svg += "<title>\(htmlEscape(s.name)) = \(fmt(last))</title></circle>"
-                svg += String(format: "<text class=\"value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", only.0, y - 10) + "\(fmt(last))</text>"
+                // Its value beside it when it is the chart's only series (many runs' dots name themselves on hover).
+                if series.count == 1 {
+                    svg += String(format: "<text class=\"value\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", only.0, y - 10) + "\(fmt(last))</text>"
+                }
                 continue
             }
             let mid = valid.map { String(format: "%.1f,%.1f", $0.0, ($0.1 + $0.2) / 2) }
-            svg += "<polyline class=\"line\" stroke=\"\(color)\" points=\"\(mid.joined(separator: " "))\"><title>\(htmlEscape(s.name))</title></polyline>"
+            svg += "<polyline class=\"line\" stroke=\"\(color)\"\(marks) points=\"\(mid.joined(separator: " "))\"><title>\(htmlEscape(s.name))</title></polyline>"
         }
         return svg + "</svg>"
     }
@@ -180,7 +210,7 @@ extension WebHandlers {
             svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"#2456a6\" fill-opacity=\"0.75\">", px(p.x), py(p.y)) + "<title>\(htmlEscape(p.label))</title></circle>"
         }
         let xLow = categories.isEmpty ? SVGChart.fmt(xMin) : categories.first!, xHigh = categories.isEmpty ? SVGChart.fmt(xMax) : categories.last!
-        svg += "<text x=\"\(l - 4)\" y=\"\(h - b)\" text-anchor=\"end\">\(SVGChart.fmt(yMin))</text><text x=\"\(l - 4)\" y=\"\(t + 10)\" text-anchor=\"end\">\(SVGChart.fmt(yMax))</text>"
+        svg += "<text x=\"\(l - 4)\" y=\"\(h - b)\" text-anchor=\"end\">\(SVGChart.axisLabel(yMin))</text><text x=\"\(l - 4)\" y=\"\(t + 10)\" text-anchor=\"end\">\(SVGChart.axisLabel(yMax))</text>"
         svg += "<text x=\"\(l)\" y=\"\(h - 8)\">\(htmlEscape(xLow))</text><text x=\"\(w - rgt)\" y=\"\(h - 8)\" text-anchor=\"end\">\(htmlEscape(xHigh))</text>"
         svg += "<text x=\"\(w / 2)\" y=\"\(h - 8)\" text-anchor=\"middle\">\(htmlEscape(param)) → \(htmlEscape(metric))</text>"
         return svg + "</svg>"

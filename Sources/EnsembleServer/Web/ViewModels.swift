@@ -224,33 +224,63 @@ struct ArtifactView: PageView {
 /// A chart in a card: its SVG (already escaped by ``SVGChart``) and the element its readout writes to.
 struct ChartCard {
     let key: String
+    /// The caption: the key, or a friendlier name with the key as its tooltip (system metrics).
+    let label: String
     let points: Int
     let readout: String
     let svg: String
+
+    init(key: String, label: String? = nil, points: Int, readout: String, svg: String) {
+        (self.key, self.label, self.points, self.readout, self.svg) = (key, label ?? key, points, readout, svg)
+    }
 }
 
-/// An experiment's run table: one page of runs with the chosen columns, sort and page links.
+/// An experiment's run table: one page of runs with the chosen columns under grouped headers (metrics,
+/// params), sort and page links, the column chooser; or the runs grouped by one value.
 struct RunsView: PageView {
+    struct Cell {
+        let text: String
+        let num: Bool
+    }
     struct Row {
         let id, name, started, status, statusClass: String
-        let cells: [String]
+        let cells: [Cell]
     }
     struct Column {
-        let label, sortURL: String
+        let key, label, sortURL: String
     }
     struct Choice {
-        let key: String
+        let key, label: String
         let on: Bool
     }
+    struct GroupRow {
+        let value: String
+        let runs: Int
+        /// The runs table filtered to this group (nil when the value cannot be written as a filter).
+        let runsURL: String?
+        /// Mean, min and max of each metric, in the order of `Grouped.metrics`.
+        let cells: [String]
+    }
+    struct Grouped {
+        let key: String
+        let rows: [GroupRow]
+        let metrics: [String]
+        /// More groups exist than are listed.
+        let more: Bool
+    }
     let title: String
-    let id, name, filter, order, cols: String
+    let id, name, filter, order, cols, group: String
     let error: String?
     let rows: [Row]
     let count, page: Int
     let prev, next: String?
     let sortName, sortStart: String
-    let columns: [Column]
-    let available: [Choice]
+    let metricColumns, paramColumns: [Column]
+    /// Widths of the grouped headers (nil: no such column).
+    let metricSpan, paramSpan: Int?
+    let metricChoices, paramChoices: [Choice]
+    let groupOptions: [Choice]
+    let grouped: Grouped?
 }
 
 /// A run: its values, charts, dataset inputs and one folder of its artifacts.
@@ -293,10 +323,22 @@ struct RunView: PageView {
     let dir, parentURL: String?
 }
 
-/// Several runs side by side: parameters (differing first), overlaid charts, one param against one metric.
+/// Up to 100 runs side by side: a legend (a colour per run or per group), the params that differ (or
+/// all), overlaid charts, parallel coordinates, one param against one metric. Every setting is a field of
+/// the form `cmp`, so changing one keeps the others.
 struct CompareView: PageView {
     struct RunRef {
         let id, name: String
+        let index: Int
+        /// A colour square (SVG we write and escape).
+        let swatch: String
+        let group: Int?
+    }
+    struct Group {
+        let index: Int
+        let value: String
+        let runs: Int
+        let swatch: String
     }
     struct Param {
         let key: String
@@ -304,16 +346,21 @@ struct CompareView: PageView {
         let differs: Bool
     }
     struct Option {
-        let key: String
+        let key, label: String
         let selected: Bool
     }
     let title = "Compare runs"
     let count: Int
     let runs: [RunRef]
+    let groups: [Group]
+    let colouredBy: String?
     let params: [Param]
+    /// Params with one value in every run, left out of the table (nil: none, or all shown).
+    let hiddenParams: Int?
+    let showAll: Bool
     let charts: [ChartCard]
-    let paramOptions, metricOptions: [Option]
-    let scatter: String?
+    let chartOptions, paramOptions, axisOptions, metricOptions, colourOptions: [Option]
+    let scatter, parallel: String?
 }
 
 /// A project: its BRD, metrics against baseline and target, forecast, gate, staffing and updates.

@@ -50,7 +50,25 @@ svg.chart .axis { stroke: #999; stroke-width: 1; } svg.chart text { font-size: 1
 svg.chart .line { fill: none; stroke-width: 1.6; } svg.chart .band { opacity: .18; }
 .kv { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 .kv dt { color: var(--muted); } .kv dd { margin: 0; }
-@media (max-width: 640px) { main { padding: .6rem; } header.top { gap: .7rem; } h1 { font-size: 1.25rem; } .grid { grid-template-columns: 1fr; } }
+figure { margin: 0; } form.inline label { max-width: 100%; min-width: 0; } #group, .inline select { max-width: min(20rem, 100%); } table.runs th.group-head { white-space: normal; overflow-wrap: anywhere; }
+.table-wrap { overflow: auto; max-width: 100%; max-height: 80vh; border: 1px solid var(--line); border-radius: 6px; background: var(--card); }
+table.runs { width: max-content; min-width: 100%; } table.runs thead th { background: #f3f2ee; }
+table.runs th.col { white-space: normal; min-width: 5rem; max-width: 11rem; overflow-wrap: anywhere; vertical-align: bottom; }
+table.runs td.cell { max-width: 14rem; overflow-wrap: anywhere; } table.runs th.group-head { text-align: center; border-left: 2px solid var(--line); }
+table.runs .stick { position: sticky; background: var(--card); z-index: 1; } table.runs thead .stick { background: #f3f2ee; z-index: 2; }
+table.runs .first { left: 0; width: 2.6rem; min-width: 2.6rem; max-width: 2.6rem; }
+table.runs .second { left: 2.6rem; min-width: 10rem; max-width: 18rem; white-space: normal; overflow-wrap: anywhere; box-shadow: inset -1px 0 0 var(--line); }
+table.runs .gv { left: 0; min-width: 8rem; max-width: 16rem; overflow-wrap: anywhere; box-shadow: inset -1px 0 0 var(--line); }
+.nowrap { white-space: nowrap; } button.secondary { background: #fff; color: var(--accent); }
+.chooser { margin: .4rem 0 .8rem; } .chooser > summary { cursor: pointer; }
+.chooser .choices { max-height: 22rem; overflow: auto; display: grid; gap: .6rem; grid-template-columns: repeat(auto-fit, minmax(min(22rem, 100%), 1fr)); }
+.chooser fieldset { border: 1px solid var(--line); border-radius: 6px; min-width: 0; } .chooser label { display: block; overflow-wrap: anywhere; font-size: .9rem; }
+ol.legend, ul.legend { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(20rem, 100%), 1fr)); gap: .15rem 1rem; padding-left: 0; list-style: none; max-height: 16rem; overflow: auto; margin: .3rem 0; }
+.legend li { overflow-wrap: anywhere; font-size: .88rem; } .legend li:hover, th[data-hl-series]:hover { background: #eef2fa; }
+svg.swatch { width: 12px; height: 12px; vertical-align: -1px; } svg.chart .dim { opacity: .1; } svg.chart .line.hl { stroke-width: 3; opacity: 1; }
+svg.chart .line.pc { stroke-width: 1.4; opacity: .7; } svg.chart text.axis-name { font-weight: 600; fill: #333; } svg.chart text.metric { fill: var(--accent); }
+.wide-chart { overflow-x: auto; } .half { max-width: 760px; } .wide-chart svg.chart { min-width: 640px; }
+@media (max-width: 640px) { table.runs .second { min-width: 7rem; max-width: 9rem; } table.runs .gv { min-width: 6rem; max-width: 9rem; } main { padding: .6rem; } header.top { gap: .7rem; } h1 { font-size: 1.25rem; } .grid { grid-template-columns: 1fr; } }
 @media print { header.top, form, .noprint { display: none !important; } body { background: #fff; font-size: 11pt; } main { padding: 0; max-width: none; } .card { border: none; padding: 0; } }
 """#
 
@@ -74,6 +92,44 @@ document.addEventListener("DOMContentLoaded", function () {
       var q = input.value.toLowerCase();
       document.querySelectorAll("figure.chart-card").forEach(function (f) { f.hidden = q !== "" && f.getAttribute("data-key").toLowerCase().indexOf(q) < 0; });
     });
+  });
+  // Column chooser: the search narrows the choices; the buttons tick or untick the ones shown.
+  document.querySelectorAll("input[data-filter-choices]").forEach(function (input) {
+    var box = document.getElementById(input.getAttribute("data-filter-choices"));
+    if (!box) return;
+    input.addEventListener("input", function () {
+      var q = input.value.toLowerCase();
+      box.querySelectorAll("label").forEach(function (l) { l.hidden = q !== "" && l.textContent.toLowerCase().indexOf(q) < 0; });
+    });
+  });
+  document.querySelectorAll("button[data-check]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var box = document.getElementById(b.getAttribute("data-check"));
+      box.querySelectorAll("label:not([hidden]) input[type=checkbox]").forEach(function (c) { c.checked = b.getAttribute("data-state") === "1"; });
+    });
+  });
+  document.querySelectorAll("button[data-check-all]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      document.getElementById(b.getAttribute("data-check-all")).querySelectorAll("tbody input[type=checkbox]").forEach(function (c) { c.checked = true; });
+    });
+  });
+  // Compare: pointing at a run (or a group) in the legend, a column or a line picks out its lines everywhere.
+  function highlight(attr, value) {
+    document.querySelectorAll("svg [data-series]").forEach(function (el) {
+      var on = value === null || el.getAttribute(attr) === value;
+      el.classList.toggle("dim", !on);
+      el.classList.toggle("hl", value !== null && on);
+    });
+  }
+  document.querySelectorAll("[data-hl-series], [data-hl-group]").forEach(function (el) {
+    var bySeries = el.hasAttribute("data-hl-series");
+    var value = el.getAttribute(bySeries ? "data-hl-series" : "data-hl-group");
+    el.addEventListener("mouseenter", function () { highlight(bySeries ? "data-series" : "data-group", value); });
+    el.addEventListener("mouseleave", function () { highlight("data-series", null); });
+  });
+  document.querySelectorAll("svg [data-series]").forEach(function (el) {
+    el.addEventListener("mouseenter", function () { highlight("data-series", el.getAttribute("data-series")); });
+    el.addEventListener("mouseleave", function () { highlight("data-series", null); });
   });
   document.querySelectorAll("svg.chart[data-points]").forEach(function (svg) {
     var pts = JSON.parse(svg.getAttribute("data-points"));

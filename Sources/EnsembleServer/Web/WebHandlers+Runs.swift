@@ -17,72 +17,6 @@ extension WebHandlers {
         return render(c, "experiments", ExperimentsView(q: q, experiments: all.map { .init(id: $0.id, name: $0.name, updated: Self.when($0.lastUpdateTime)) }))
     }
 
-    static let pageSize = 50
-
-    func experimentRuns(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
-        let experiment = try await tracking.experiment(id: try c.capture("id"))
-        let q = Self.query(r)
-        let filterText = Self.param(q, "filter") ?? ""
-        let orderText = Self.param(q, "order") ?? ""
-        // Bounded so that the offset can neither overflow nor pass the store's largest offset.
-        let pageNumber = min(max(1, Int(Self.param(q, "page") ?? "1") ?? 1), 1_000_000)
-        var chosen = q.filter { $0.0 == "col" }.map(\.1)
-        if chosen.isEmpty, let cols = Self.param(q, "cols"), !cols.isEmpty { chosen = cols.split(separator: ",").map(String.init) }
-        var error: String?
-        var status = HTTPResponse.Status.ok
-        var runs: [Run] = []
-        var hasNext = false
-        do {
-            let filter = try SearchFilterParser.parse(filterText, for: .runs)
-            let order = orderText.isEmpty ? [] : [try SearchFilterParser.parseOrderBy(orderText, for: .runs)]
-            let found = try await tracking.searchRuns(RunSearch(
-                experimentIDs: [experiment.id], filter: filter, orderBy: order, maxResults: Self.pageSize + 1, offset: (pageNumber - 1) * Self.pageSize))
-            hasNext = found.items.count > Self.pageSize
-            runs = Array(found.items.prefix(Self.pageSize))
-        } catch let e as EnsembleError {
-            error = e.message
-            status = .badRequest
-        }
-        let metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
-        let paramKeys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
-        let available = metricKeys.map { "metrics.\($0)" } + paramKeys.map { "params.\($0)" }
-        if chosen.isEmpty { chosen = Array((metricKeys.prefix(4).map { "metrics.\($0)" }) + paramKeys.prefix(3).map { "params.\($0)" }) }
-        chosen = chosen.filter { available.contains($0) || $0.hasPrefix("metrics.") || $0.hasPrefix("params.") }
-        let cols = chosen.joined(separator: ",")
-        func link(order: String? = nil, page: Int? = nil) -> String {
-            var parts = ["filter=\(Self.urlComponent(filterText))", "cols=\(Self.urlComponent(cols))"]
-            parts.append("order=\(Self.urlComponent(order ?? orderText))")
-            if let page { parts.append("page=\(page)") }
-            return "/experiments/\(Self.urlComponent(experiment.id))?" + parts.joined(separator: "&")
-        }
-        func sortLink(_ key: String) -> String {
-            let quoted = key.contains(".") ? key.split(separator: ".", maxSplits: 1).map(String.init) : [key]
-            let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1])`" : key
-            let descending = orderText == "\(base) DESC"
-            return link(order: "\(base) \(descending ? "ASC" : "DESC")")
-        }
-        let rows = runs.map { run in
-            let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            let params = Dictionary(run.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-            let cells = chosen.map { col -> String in
-                if col.hasPrefix("metrics.") { return metrics[String(col.dropFirst(8))].map(Self.number) ?? "" }
-                return params[String(col.dropFirst(7))] ?? ""
-            }
-            return RunsView.Row(
-                id: run.info.runID, name: run.info.runName, started: Self.when(run.info.startTime), status: run.info.status.rawValue,
-                statusClass: Self.statusClass(run.info.status), cells: cells)
-        }
-        let view = RunsView(
-            title: experiment.name, id: experiment.id, name: experiment.name, filter: filterText, order: orderText, cols: cols, error: error,
-            rows: rows, count: runs.count, page: pageNumber,
-            prev: pageNumber > 1 ? link(page: pageNumber - 1) : nil, next: hasNext ? link(page: pageNumber + 1) : nil,
-            sortName: link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC")),
-            sortStart: link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC")),
-            columns: chosen.map { RunsView.Column(label: $0, sortURL: sortLink($0)) },
-            available: available.map { RunsView.Choice(key: $0, on: chosen.contains($0)) })
-        return render(c, "runs", view, status: status)
-    }
-
     /// Charts drawn on a run page at most (the tables list every metric).
     static let chartBudget = 48
 
@@ -128,7 +62,7 @@ extension WebHandlers {
             chartIndex += 1
             let readout = "readout-\(chartIndex)"
             return ChartCard(
-                key: metric.key, points: count, readout: readout,
+                key: metric.key, label: label, points: count, readout: readout,
                 svg: SVGChart.line([.init(name: label, points: points)], xLabel: byTime ? "seconds" : "step", logY: logY, readout: readout))
         }
         var chartGroups: [RunView.ChartGroup] = []
@@ -175,39 +109,6 @@ extension WebHandlers {
                 systemMetrics: system.map { RunView.Metric(key: Self.systemLabel($0.key), value: Self.number($0.value), step: $0.step) },
                 systemCharts: systemCharts, log: logY, xStep: !byTime, artifacts: artifacts, dir: dir.isRoot ? nil : dir.description,
                 parentURL: parent.map { "/runs/\(run.info.runID)?dir=\(Self.urlComponent($0))" }))
-    }
-
-    func compare(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
-        let ids = Array(Self.query(r).filter { $0.0 == "run" }.map(\.1).prefix(10))
-        guard ids.count >= 2 else { throw EnsembleError.invalid("Choose at least two runs to compare (tick them in an experiment's run table).") }
-        var runs: [Run] = []
-        for id in ids { runs.append(try await tracking.run(id: id)) }
-        let keys = Set(runs.flatMap { $0.params.map(\.key) }).sorted()
-        let params = keys.map { key in
-            let values = runs.map { r in r.params.first { $0.key == key }?.value ?? "—" }
-            return CompareView.Param(key: key, values: values, differs: Set(values).count > 1)
-        }.sorted { $0.differs && !$1.differs }
-        var charts: [ChartCard] = []
-        for (i, key) in Set(runs.flatMap { $0.metrics.map(\.key) }).sorted().prefix(8).enumerated() {
-            var series: [SVGChart.Series] = []
-            for run in runs where run.metrics.contains(where: { $0.key == key }) {
-                series.append(.init(name: run.info.runName, points: try await chartSeries(runID: run.info.runID, key: key, byTime: false).points))
-            }
-            charts.append(ChartCard(key: key, points: series.reduce(0) { $0 + $1.points.count }, readout: "cmp-\(i)", svg: SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")))
-        }
-        let q = Self.query(r)
-        let paramKeys = keys, metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted()
-        let chosenParam = Self.param(q, "param").flatMap { paramKeys.contains($0) ? $0 : nil } ?? paramKeys.first
-        let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil } ?? metricKeys.first
-        var scatter: String?
-        if let chosenParam, let chosenMetric { scatter = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
-        return render(
-            c,
-            "compare",
-            CompareView(
-                count: runs.count, runs: runs.map { CompareView.RunRef(id: $0.info.runID, name: $0.info.runName) }, params: params, charts: charts,
-                paramOptions: paramKeys.map { CompareView.Option(key: $0, selected: $0 == chosenParam) },
-                metricOptions: metricKeys.map { CompareView.Option(key: $0, selected: $0 == chosenMetric) }, scatter: scatter))
     }
 
     static let previewLimit: Int64 = 256 * 1024

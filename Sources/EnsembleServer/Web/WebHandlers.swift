@@ -67,7 +67,15 @@ struct WebHandlers: Sendable {
         return f
     }()
     static func when(_ ms: Int64) -> String { timeFormat.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) + " UTC" }
-    static func number(_ v: Double) -> String { v.isFinite ? SVGChart.fmt(v) : (v.isNaN ? "NaN" : (v > 0 ? "∞" : "-∞")) }
+    /// A value for a table: up to 4 significant digits, but large numbers in full (65200.3, not 6.52e+04).
+    static func number(_ v: Double) -> String {
+        guard v.isFinite else { return v.isNaN ? "NaN" : (v > 0 ? "∞" : "-∞") }
+        if abs(v) >= 1000 && abs(v) < 1e15 {
+            let text = String(format: "%.1f", v)
+            return text.hasSuffix(".0") ? String(text.dropLast(2)) : text
+        }
+        return SVGChart.fmt(v)
+    }
     static func pct(_ v: Double?) -> String { v.map { String(format: "%.0f%%", $0 * 100) } ?? "—" }
     static func urlComponent(_ s: String) -> String {
         var allowed = CharacterSet.alphanumerics

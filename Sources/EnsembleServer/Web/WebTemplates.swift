@@ -54,21 +54,38 @@ enum WebTemplates {
 <form class="inline" method="get" action="/experiments/{{id}}">
   <label for="filter" class="muted">Filter</label>
   <input type="search" id="filter" name="filter" value="{{filter}}" placeholder="metrics.accuracy > 0.9 and params.model = 'xgb'">
-  <input type="hidden" name="order" value="{{order}}"><input type="hidden" name="cols" value="{{cols}}"><button>Search</button>
+  <input type="hidden" name="order" value="{{order}}"><input type="hidden" name="cols" value="{{cols}}">
+  <label>Group by <select name="group" id="group">{{#groupOptions}}<option value="{{key}}" {{#on}}selected{{/on}}>{{label}}</option>{{/groupOptions}}</select></label><button>Search</button>
 </form>
 {{#error}}<p class="error">{{error}}</p>{{/error}}
+<details class="noprint chooser"><summary>Columns <span class="muted small">{{count(metricColumns)}} metric(s), {{count(paramColumns)}} param(s) shown</span></summary>
+<form method="get" action="/experiments/{{id}}"><input type="hidden" name="filter" value="{{filter}}"><input type="hidden" name="order" value="{{order}}"><input type="hidden" name="group" value="{{group}}">
+<input type="search" class="filter" data-filter-choices="choices" placeholder="Search columns" aria-label="Search columns">
+<div id="choices" class="choices"><fieldset><legend>Metrics</legend>{{#metricChoices}}<label title="{{key}}"><input type="checkbox" name="col" value="{{key}}" {{#on}}checked{{/on}}> <code>{{label}}</code></label>{{/metricChoices}}</fieldset>
+<fieldset><legend>Parameters</legend>{{#paramChoices}}<label title="{{key}}"><input type="checkbox" name="col" value="{{key}}" {{#on}}checked{{/on}}> <code>{{label}}</code></label>{{/paramChoices}}</fieldset></div>
+<p><button>Show columns</button> <button type="button" class="secondary" data-check="choices" data-state="1">Tick the shown</button> <button type="button" class="secondary" data-check="choices" data-state="0">Untick the shown</button></p></form></details>
+{{#grouped}}
+<h2>Grouped by <code>{{key}}</code></h2>
+<div class="table-wrap"><table class="runs" id="groups"><thead>
+<tr><th class="stick gv" rowspan="2">Value</th><th class="num" rowspan="2">Runs</th>{{#metrics}}<th class="group-head" colspan="3"><code title="{{.}}">{{.}}</code></th>{{/metrics}}</tr>
+<tr>{{#metrics}}<th class="num">mean</th><th class="num">min</th><th class="num">max</th>{{/metrics}}</tr></thead>
+<tbody>{{#rows}}<tr><td class="stick gv">{{#runsURL}}<a href="{{runsURL}}"><bdi>{{value}}</bdi></a>{{/runsURL}}{{^runsURL}}<bdi>{{value}}</bdi>{{/runsURL}}</td><td class="num">{{runs}}</td>{{#cells}}<td class="num">{{.}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
+{{^rows}}<p class="muted">No runs match.</p>{{/rows}}
+{{#more}}<p class="muted small">Only the {{count(rows)}} largest groups are listed.</p>{{/more}}
+<p class="small muted">Each value links to its runs. The metrics are the chosen metric columns (latest values; NaN left out).</p>
+{{/grouped}}
+{{^grouped}}
 <form method="get" action="/compare" id="compare">
-<div class="scroll"><table id="runs"><thead><tr><th><span class="muted">cmp</span></th>
-  <th><a href="{{sortName}}">Run</a></th><th><a href="{{sortStart}}">Started</a></th><th>Status</th>
-  {{#columns}}<th class="num"><a href="{{sortURL}}">{{label}}</a></th>{{/columns}}</tr></thead>
-<tbody>{{#rows}}<tr><td><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></td><td class="muted small">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="num">{{.}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
+<div class="table-wrap"><table class="runs" id="runs"><thead>
+<tr><th class="stick first" rowspan="2"><span class="muted">cmp</span></th><th class="stick second" rowspan="2"><a href="{{sortName}}">Run</a></th><th rowspan="2"><a href="{{sortStart}}">Started</a></th><th rowspan="2">Status</th>
+{{#metricSpan}}<th class="group-head" colspan="{{.}}">Metrics</th>{{/metricSpan}}{{#paramSpan}}<th class="group-head" colspan="{{.}}">Parameters</th>{{/paramSpan}}</tr>
+<tr>{{#metricColumns}}<th class="num col"><a href="{{sortURL}}" title="{{key}}">{{label}}</a></th>{{/metricColumns}}{{#paramColumns}}<th class="col"><a href="{{sortURL}}" title="{{key}}">{{label}}</a></th>{{/paramColumns}}</tr></thead>
+<tbody>{{#rows}}<tr><td class="stick first"><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td class="stick second name"><a href="/runs/{{id}}" title="{{name}}"><bdi>{{name}}</bdi></a></td><td class="muted small nowrap">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="{{#num}}num{{/num}} cell">{{text}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
 {{^rows}}<p class="muted">No runs match.</p>{{/rows}}
 <div class="pager">{{#prev}}<a href="{{prev}}" rel="prev">← Previous</a>{{/prev}}<span class="muted">Page {{page}} · {{count}} run(s) shown</span>{{#next}}<a href="{{next}}" rel="next">Next →</a>{{/next}}
-<button type="submit">Compare selected</button></div>
+<button type="submit">Compare selected</button> <button type="button" class="secondary" data-check-all="runs">Tick all on this page</button></div>
 </form>
-<details class="noprint"><summary>Columns</summary>
-<form class="inline" method="get" action="/experiments/{{id}}"><input type="hidden" name="filter" value="{{filter}}"><input type="hidden" name="order" value="{{order}}">
-{{#available}}<label><input type="checkbox" name="col" value="{{key}}" {{#on}}checked{{/on}}> {{key}}</label>{{/available}}<button>Show</button></form></details>
+{{/grouped}}
 {{> footer}}
 """#
 
@@ -93,13 +110,13 @@ enum WebTemplates {
 <label>x axis <select name="x"><option value="step" {{#xStep}}selected{{/xStep}}>step</option><option value="time" {{^xStep}}selected{{/xStep}}>time (s)</option></select></label><button>Redraw</button>
 <input type="search" class="filter" data-filter-charts="1" placeholder="Filter charts" aria-label="Filter charts"></form>
 {{#chartGroups}}<details class="group" open><summary><strong>{{name}}</strong> <span class="muted small">{{count}} metric(s){{#more}}, {{more}} not drawn: filter the table{{/more}}</span></summary>
-<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{key}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div></details>{{/chartGroups}}
+<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{label}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div></details>{{/chartGroups}}
 {{^chartGroups}}<p class="muted">No metrics.</p>{{/chartGroups}}
 <section id="system-metrics">
 <h2>System metrics</h2>
 {{^systemMetrics}}<p class="muted">None logged. <code>mlflow.start_run(log_system_metrics=True)</code> records CPU, memory, disk, network and GPU use.</p>{{/systemMetrics}}
 <div class="scroll"><table class="props"><tbody>{{#systemMetrics}}<tr><td class="name">{{key}}</td><td class="num value">{{value}}</td><td class="num muted small">step {{step}}</td></tr>{{/systemMetrics}}</tbody></table></div>
-<div class="grid">{{#systemCharts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{key}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/systemCharts}}</div></section>
+<div class="grid">{{#systemCharts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{label}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/systemCharts}}</div></section>
 <h2>Artifacts{{#dir}} <span class="muted small">/{{dir}}</span>{{/dir}}</h2>
 {{#parentURL}}<p><a href="{{parentURL}}">↑ up</a></p>{{/parentURL}}
 <ul>{{#artifacts}}<li>{{#isDir}}<a href="/runs/{{runID}}?dir={{urlPath}}">{{path}}/</a>{{/isDir}}{{^isDir}}<a href="/runs/{{runID}}/artifact?path={{urlPath}}">{{path}}</a> <span class="muted small">{{size}} bytes</span> <a class="small" href="/get-artifact?run_id={{runID}}&amp;path={{urlPath}}">download</a>{{/isDir}}</li>{{/artifacts}}</ul>
@@ -111,16 +128,33 @@ enum WebTemplates {
     static let compare = #"""
 {{> header}}
 <h1>Compare {{count}} runs</h1>
+<form id="cmp" method="get" action="/compare">{{#runs}}<input type="hidden" name="run" value="{{id}}">{{/runs}}</form>
+<section class="card legend-card"><h2>Runs <span class="muted small">point at a name to pick out its lines</span></h2>
+<p class="inline noprint"><label>Colour by <select name="colour" form="cmp">{{#colourOptions}}<option value="{{key}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/colourOptions}}</select></label> <button form="cmp">Apply</button></p>
+<ul class="legend groups">{{#groups}}<li data-hl-group="{{index}}">{{{swatch}}} <bdi>{{value}}</bdi> <span class="muted small">{{runs}} run(s)</span></li>{{/groups}}</ul>
+<ol class="legend" id="legend">{{#runs}}<li data-hl-series="{{index}}"><a href="/runs/{{id}}" title="{{name}}">{{{swatch}}} <bdi>{{name}}</bdi></a></li>{{/runs}}</ol>
+</section>
 <h2>Parameters</h2>
-<div class="scroll"><table><thead><tr><th>Parameter</th>{{#runs}}<th><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></th>{{/runs}}</tr></thead>
-<tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td>{{key}}{{#differs}} <span class="badge warn">differs</span>{{/differs}}</td>{{#values}}<td>{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
+<p class="small noprint">{{#hiddenParams}}{{.}} parameter(s) with one value in every run are hidden. {{/hiddenParams}}<label><input type="checkbox" name="all" value="1" form="cmp" {{#showAll}}checked{{/showAll}}> show every parameter</label> <button form="cmp">Apply</button></p>
+<div class="table-wrap"><table class="runs" id="compare-params"><thead><tr><th class="stick gv">Parameter</th>{{#runs}}<th class="col" data-hl-series="{{index}}">{{{swatch}}} <a href="/runs/{{id}}" title="{{name}}"><bdi>{{name}}</bdi></a></th>{{/runs}}</tr></thead>
+<tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td class="stick gv"><code title="{{key}}">{{key}}</code></td>{{#values}}<td class="cell">{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
+{{^params}}<p class="muted">Every parameter has the same value in these runs.</p>{{/params}}
 <h2>Metrics</h2>
-<div class="grid">{{#charts}}<figure class="card"><figcaption><strong>{{key}}</strong> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<details class="noprint chooser"><summary>Charts <span class="muted small">{{count(charts)}} shown</span></summary>
+<input type="search" class="filter" data-filter-choices="chart-choices" placeholder="Search metrics" aria-label="Search metrics">
+<div id="chart-choices" class="choices"><fieldset><legend>Metrics</legend>{{#chartOptions}}<label title="{{key}}"><input type="checkbox" name="chart" value="{{key}}" form="cmp" {{#selected}}checked{{/selected}}> <code>{{label}}</code></label>{{/chartOptions}}</fieldset></div>
+<p><button form="cmp">Show charts</button></p></details>
+<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{label}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<h2>Parallel coordinates</h2>
+<details class="noprint chooser"><summary>Axes</summary>
+<input type="search" class="filter" data-filter-choices="axis-choices" placeholder="Search parameters" aria-label="Search parameters">
+<div id="axis-choices" class="choices"><fieldset><legend>Parameters (the differing ones first)</legend>{{#axisOptions}}<label title="{{key}}"><input type="checkbox" name="axis" value="{{key}}" form="cmp" {{#selected}}checked{{/selected}}> <code>{{label}}</code></label>{{/axisOptions}}</fieldset></div></details>
+<p class="inline noprint"><label>Metric <select name="metric" form="cmp">{{#metricOptions}}<option value="{{key}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/metricOptions}}</select></label> <button form="cmp">Draw</button></p>
+<div class="wide-chart" id="parallel">{{{parallel}}}</div>
+{{^parallel}}<p class="muted">Choose parameters as axes (no parameter differs between these runs).</p>{{/parallel}}
 <h2>One parameter against one metric</h2>
-<form class="inline noprint" method="get" action="/compare">{{#runs}}<input type="hidden" name="run" value="{{id}}">{{/runs}}
-<label>Parameter <select name="param">{{#paramOptions}}<option {{#selected}}selected{{/selected}}>{{key}}</option>{{/paramOptions}}</select></label>
-<label>Metric <select name="metric">{{#metricOptions}}<option {{#selected}}selected{{/selected}}>{{key}}</option>{{/metricOptions}}</select></label><button>Plot</button></form>
-{{{scatter}}}
+<p class="inline noprint"><label>Parameter <select name="param" form="cmp">{{#paramOptions}}<option value="{{key}}" {{#selected}}selected{{/selected}}>{{label}}</option>{{/paramOptions}}</select></label> <button form="cmp">Plot</button></p>
+<div class="half">{{{scatter}}}</div>
 {{> footer}}
 """#
 

@@ -10,6 +10,26 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Fill a fresh server with a demo team: people, projects in every stage, tasks, updates, runs and a registered model.",
         discussion: "Run it once against an empty server (ensemble serve --data ./demo-data), then try ensemble team list, ensemble portfolio, ensemble forecast churn.")
     @OptionGroup var server: ServerOption
+    @Option(help: "Runs in the demo's hyperparameter sweep (1 to 10000).") var sweepRuns = 48
+    @Option(help: "The sweep experiment's name.") var sweepName = SweepFixture.experimentName
+    @Flag(help: "Only add the sweep, to any server (a fixture with long names, 108 params, metric families, system metrics and a 100,000-point series).")
+    var sweepOnly = false
+
+    func validate() throws {
+        guard (1...10_000).contains(sweepRuns) else { throw ValidationError("--sweep-runs must be between 1 and 10000, got \(sweepRuns).") }
+    }
+
+    /// Uploads the sweep, with progress on a terminal.
+    func uploadSweep(_ client: EnsembleClient, start: Int64) async throws {
+        let sweep = SweepFixture(runs: sweepRuns, start: start)
+        let terminal = isatty(STDOUT_FILENO) != 0
+        let name = sweepName
+        let id = try await sweep.upload(to: client, experiment: name) { done, total in
+            // Progress on a terminal, overwritten in place; nothing in a pipe or a log.
+            if terminal { print("Sweep \(name): \(done)/\(total) runs", terminator: done == total ? "\n" : "\r") }
+        }
+        print("Sweep \(name) (experiment \(id)): \(sweep.runCount) runs with 108 params, train/val/test/system metrics, a 100,000-point series.")
+    }
 
     static func person(_ name: String, _ roles: [String], _ skills: [String: Int], capacity: Double = 1, goals: [String] = [], expertise: [String] = [],
                        assignments: [(String, Double)] = [], history: [(String, ProjectOutcome, [String])] = []) -> Person {
@@ -144,6 +164,10 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let client = try await server.client()
         try await reportingErrors {
+            if sweepOnly {
+                try await uploadSweep(client, start: Int64(Date().timeIntervalSince1970 * 1000) - 86_400_000)
+                return
+            }
             struct Count: Decodable { let people: [Person] }
             let existing = try await client.get("/api/v1/people", as: Count.self).people.count
             guard existing == 0 else {
@@ -210,13 +234,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("Projects: 5 (scoping, data, modeling, deployment, cancelled) with BRDs, tasks and updates.")
 
             // A sweep at the shape real fine-tuning has, so the pages are seen with long names and many values.
-            let sweep = SweepFixture(start: now - 4 * day)
-            let terminal = isatty(STDOUT_FILENO) != 0
-            let sweepID = try await sweep.upload(to: client) { done, total in
-                // Progress on a terminal, overwritten in place; nothing in a pipe or a log.
-                if terminal { print("Sweep \(SweepFixture.experimentName): \(done)/\(total) runs", terminator: done == total ? "\n" : "\r") }
-            }
-            print("Sweep \(SweepFixture.experimentName) (experiment \(sweepID)): \(sweep.runCount) runs with 120+ params, train/val/test/system metrics, a 100,000-point series.")
+            try await uploadSweep(client, start: now - 4 * day)
             print("Next: ensemble team list · ensemble portfolio · ensemble project staffing churn --stage deployment · ensemble team coverage · ensemble forecast churn")
         }
     }

@@ -157,13 +157,13 @@ def test_runs_table_with_5000_runs_in_a_browser(browser, server):
     names = re.findall(r'href="/runs/[0-9a-f]+"><bdi>(run-\d+)<', browser.page_source)
     assert names and all(((int(n[4:]) * 37) % 1000) >= 990 and int(n[4:]) % 3 == 1 for n in names)
     # Sort by the score column, descending (first click), then ascending.
-    browser.find_element(By.LINK_TEXT, "metrics.score").click()
+    browser.find_element(By.CSS_SELECTOR, "button.sort[title='metrics.score']").click()
     wait_for(browser, lambda d: "DESC" in d.current_url, "descending sort")
-    first = re.findall(r'<td class="num">(\d+)</td>', browser.page_source)
+    first = re.findall(r'<td class="num cell">(\d+)</td>', browser.page_source)
     assert first == sorted(first, key=int, reverse=True)
-    browser.find_element(By.LINK_TEXT, "metrics.score").click()
+    browser.find_element(By.CSS_SELECTOR, "button.sort[title='metrics.score']").click()
     wait_for(browser, lambda d: "ASC" in d.current_url, "ascending sort")
-    second = re.findall(r'<td class="num">(\d+)</td>', browser.page_source)
+    second = re.findall(r'<td class="num cell">(\d+)</td>', browser.page_source)
     assert second == sorted(second, key=int)
     assert time.perf_counter() - t < 60  # sanity only
 
@@ -391,7 +391,7 @@ def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
     heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#runs th.group-head")]
     assert heads == ["Metrics", "Parameters"]
     # The default columns are the model's metrics and the swept params (not 100 identical ones).
-    params = [th.get_attribute("title") for th in browser.find_elements(By.CSS_SELECTOR, "#runs th.col a") if th.get_attribute("title").startswith("params.")]
+    params = [b.get_attribute("title") for b in browser.find_elements(By.CSS_SELECTOR, "#runs th.col button") if b.get_attribute("title").startswith("params.")]
     assert set(params) == {"params.data.train_batch_size", "params.lora.alpha", "params.lora.r", "params.optimizer.learning_rate",
                            "params.trainer.gradient_accumulation_steps", "params.trainer.seed"}
 
@@ -404,7 +404,7 @@ def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
     browser.find_element(By.CSS_SELECTOR, "button[data-check='choices'][data-state='1']").click()
     browser.find_element(By.CSS_SELECTOR, "details.chooser form button:not([type])").click()
     wait_for(browser, lambda d: "EncDecAttention" in d.find_element(By.ID, "runs").text, "the new columns")
-    titles = [a.get_attribute("title") for a in browser.find_elements(By.CSS_SELECTOR, "#runs th.col a")]
+    titles = [b.get_attribute("title") for b in browser.find_elements(By.CSS_SELECTOR, "#runs th.col button")]
     block = [t for t in titles if "EncDecAttention" in t]
     assert len(block) == 24 and block.index("params.model.decoder.block.2.layer.1.EncDecAttention.dropout_probability") < \
         block.index("params.model.decoder.block.10.layer.1.EncDecAttention.dropout_probability")

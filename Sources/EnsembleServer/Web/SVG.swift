@@ -19,6 +19,19 @@ func htmlEscape(_ s: String) -> String {
     return out
 }
 
+/// A name escaped for HTML with a `<wbr>` after each `.`, `/` and `_`, so a long dotted name
+/// (`model.decoder.block.12.layer.1.EncDecAttention.dropout_probability`) wraps between its parts
+/// rather than in the middle of one.
+func breakableHTML(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.utf8.count + 16)
+    for c in s {
+        out += htmlEscape(String(c))
+        if c == "." || c == "/" || c == "_" { out += "<wbr>" }
+    }
+    return out
+}
+
 /// Server-side SVG charts.
 enum SVGChart {
     struct Series {
@@ -46,11 +59,23 @@ enum SVGChart {
         return String(format: abs(v) >= 1000 || abs(v) < 0.01 ? "%.3g" : "%.4g", v)
     }
 
+    /// `12.3,45.6`: a point of a polyline, to a tenth of a unit.
+    static func coord(_ x: Double, _ y: Double) -> String { tenths(x) + "," + tenths(y) }
+
+    /// A number to one decimal, written with integer arithmetic: `String(format:)` goes through
+    /// Foundation's formatter, and a 100-run compare writes about 100,000 coordinates.
+    static func tenths(_ v: Double) -> String {
+        guard v.isFinite, abs(v) < 1e15 else { return "0" }
+        let t = Int((v * 10).rounded())
+        let a = t.magnitude
+        return (t < 0 ? "-" : "") + String(a / 10) + "." + String(a % 10)
+    }
+
     /// An axis label that fits the margin: 651000 → 651k, 0.0000000617 → 6.2e-08.
     static func axisLabel(_ v: Double) -> String {
         let a = abs(v)
-        for (limit, suffix) in [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")] where a >= limit {
-            return String(format: "%.3g", v / limit) + suffix
+        for (from, unit, suffix) in [(1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")] where a >= from {
+            return String(format: "%.3g", v / unit) + suffix
         }
         if a != 0 && a < 0.01 { return String(format: "%.2g", v) }
         return fmt(v)
@@ -88,7 +113,10 @@ enum SVGChart {
     static func line(_ series: [Series], xLabel: String, logY: Bool = false, width: Int = 640, height: Int = 260, readout: String) -> String {
         let left = 60.0, right = 14.0, top = 12.0, bottom = 34.0
         let plotW = Double(width) - left - right, plotH = Double(height) - top - bottom
-        let sampled = series.map { (name: $0.name, points: downsample($0.points, buckets: 300)) }
+        // 300 buckets a series; 80 when many runs are overlaid (one 640-unit-wide chart of 100 lines shows no
+        // more, and 100 runs × 8 charts of 200-point series made a 1.7 MB compare page).
+        let buckets = series.count > 8 ? 80 : 300
+        let sampled = series.map { (name: $0.name, points: downsample($0.points, buckets: buckets)) }
         let xs = sampled.flatMap { $0.points.map(\.x) }
         func ty(_ v: Double) -> Double? { logY ? (v > 0 ? log10(v) : nil) : v }
         let ys = sampled.flatMap { $0.points.flatMap { [ty($0.lo), ty($0.hi)].compactMap { $0 } } }
@@ -105,7 +133,7 @@ enum SVGChart {
         let hoverPoints = series.count > 8 ? 8 : 60
         for s in sampled {
             for p in s.points.enumerated().filter({ $0.offset % max(1, s.points.count / hoverPoints) == 0 }).map(\.element) {
-                hover.append("[\(String(format: "%.1f", px(p.x))),0,\"\(jsonEscape(s.name + " @ " + fmt(p.x)))\",\"\(fmt(p.last))\"]")
+                hover.append("[\(tenths(px(p.x))),0,\"\(jsonEscape(s.name + " @ " + fmt(p.x)))\",\"\(fmt(p.last))\"]")
             }
         }
         svg += " data-points=\"\(htmlEscape("[" + hover.joined(separator: ",") + "]"))\">"
@@ -128,8 +156,8 @@ enum SVGChart {
             }
             guard !valid.isEmpty else { continue }
             if series.count <= 8, valid.contains(where: { $0.1 != $0.2 }) {
-                let upper = valid.map { String(format: "%.1f,%.1f", $0.0, $0.2) }
-                let lower = valid.reversed().map { String(format: "%.1f,%.1f", $0.0, $0.1) }
+                let upper = valid.map { coord($0.0, $0.2) }
+                let lower = valid.reversed().map { coord($0.0, $0.1) }
                 svg += "<polygon class=\"band\" fill=\"\(color)\" points=\"\((upper + lower).joined(separator: " "))\"/>"
             }
             if valid.count == 1, let only = valid.first, let last = s.points.first?.last {
@@ -143,7 +171,7 @@ enum SVGChart {
                 }
                 continue
             }
-            let mid = valid.map { String(format: "%.1f,%.1f", $0.0, ($0.1 + $0.2) / 2) }
+            let mid = valid.map { coord($0.0, ($0.1 + $0.2) / 2) }
             svg += "<polyline class=\"line\" stroke=\"\(color)\"\(marks) points=\"\(mid.joined(separator: " "))\"><title>\(htmlEscape(s.name))</title></polyline>"
         }
         return svg + "</svg>"

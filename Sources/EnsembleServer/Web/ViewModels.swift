@@ -224,15 +224,21 @@ struct ArtifactView: PageView {
 /// A chart in a card: its SVG (already escaped by ``SVGChart``) and the element its readout writes to.
 struct ChartCard {
     let key: String
-    /// The caption: the key, or a friendlier name with the key as its tooltip (system metrics).
+    /// The caption (escaped, breakable): the key, or a friendlier name with the key as its tooltip (system metrics).
     let label: String
     let points: Int
     let readout: String
     let svg: String
 
     init(key: String, label: String? = nil, points: Int, readout: String, svg: String) {
-        (self.key, self.label, self.points, self.readout, self.svg) = (key, label ?? key, points, readout, svg)
+        (self.key, self.label, self.points, self.readout, self.svg) = (key, breakableHTML(label ?? key), points, readout, svg)
     }
+}
+
+/// A name and its value in a table, the name also as escaped HTML that wraps at `.`, `/` and `_`.
+struct NamedValue {
+    let key, name, value: String
+    init(_ key: String, _ value: String) { (self.key, self.name, self.value) = (key, breakableHTML(key), value) }
 }
 
 /// An experiment's run table: one page of runs with the chosen columns under grouped headers (metrics,
@@ -247,7 +253,10 @@ struct RunsView: PageView {
         let cells: [Cell]
     }
     struct Column {
-        let key, label, sortURL: String
+        /// `label` is escaped HTML that wraps at `.`, `/` and `_`; `sortOrder` is the `order` its header's
+        /// button submits (a button of one form, not a link: a link would repeat every chosen column, and
+        /// 103 of them made a page of 880 KiB).
+        let key, label, sortOrder: String
     }
     struct Choice {
         let key, label: String
@@ -274,6 +283,7 @@ struct RunsView: PageView {
     let rows: [Row]
     let count, page: Int
     let prev, next: String?
+    /// The `order` values of the run-name and start-time headers.
     let sortName, sortStart: String
     let metricColumns, paramColumns: [Column]
     /// Widths of the grouped headers (nil: no such column).
@@ -286,8 +296,10 @@ struct RunsView: PageView {
 /// A run: its values, charts, dataset inputs and one folder of its artifacts.
 struct RunView: PageView {
     struct Metric {
-        let key, value: String
+        /// `name` is the key as escaped HTML that wraps at `.`, `/` and `_`.
+        let key, name, value: String
         let step: Int64
+        init(key: String, value: String, step: Int64) { (self.key, self.name, self.value, self.step) = (key, breakableHTML(key), value, step) }
     }
     struct Input {
         let name, digest, context: String
@@ -308,11 +320,11 @@ struct RunView: PageView {
         /// Metrics in the group beyond the charts drawn (nil: all drawn).
         let more: Int?
     }
-    let params: [KeyValue]
+    let params: [NamedValue]
     let paramCount: Int
     let metrics: [Metric]
     let metricCount: Int
-    let tags: [KeyValue]
+    let tags: [NamedValue]
     let inputs: [Input]
     let chartGroups: [ChartGroup]
     /// `system/…` metrics (CPU, memory, disk, network, GPU), apart from the model's.
@@ -342,6 +354,8 @@ struct CompareView: PageView {
     }
     struct Param {
         let key: String
+        /// The key as escaped HTML that wraps at `.`, `/` and `_`.
+        let name: String
         let values: [String]
         let differs: Bool
     }

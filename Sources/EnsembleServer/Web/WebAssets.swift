@@ -11,7 +11,7 @@ header.top a { color: #dfe7f5; } header.top .brand { font-weight: 700; color: #f
 header.top .spacer { flex: 1; } header.top form.signout { margin: 0; }
 button.link { background: none; border: none; padding: 0; color: inherit; text-decoration: underline; cursor: pointer; font: inherit; }
 header.top button.link { color: #dfe7f5; }
-table.props td.name { width: 55%; } table.props td.name code, figcaption code { overflow-wrap: anywhere; word-break: break-word; white-space: normal; }
+table.props td.name { width: 55%; } table.props td.name code, figcaption code, table.runs th.col a, table.runs .gv code { overflow-wrap: break-word; white-space: normal; }
 table.props td.value { overflow-wrap: anywhere; word-break: break-word; }
 input.filter { margin: .2rem 0 .5rem; min-width: 16rem; } details.group { margin: .6rem 0; } details.group > summary { cursor: pointer; padding: .3rem 0; }
 svg.chart circle.point { stroke: #fff; stroke-width: 1.5; } svg.chart text.value { font-weight: 600; }
@@ -53,13 +53,14 @@ svg.chart .line { fill: none; stroke-width: 1.6; } svg.chart .band { opacity: .1
 figure { margin: 0; } form.inline label { max-width: 100%; min-width: 0; } #group, .inline select { max-width: min(20rem, 100%); } table.runs th.group-head { white-space: normal; overflow-wrap: anywhere; }
 .table-wrap { overflow: auto; max-width: 100%; max-height: 80vh; border: 1px solid var(--line); border-radius: 6px; background: var(--card); }
 table.runs { width: max-content; min-width: 100%; } table.runs thead th { background: #f3f2ee; }
-table.runs th.col { white-space: normal; min-width: 5rem; max-width: 11rem; overflow-wrap: anywhere; vertical-align: bottom; }
+table.runs th.col { white-space: normal; min-width: 5rem; max-width: 11rem; overflow-wrap: break-word; vertical-align: bottom; }
 table.runs td.cell { max-width: 14rem; overflow-wrap: anywhere; } table.runs th.group-head { text-align: center; border-left: 2px solid var(--line); }
 table.runs .stick { position: sticky; background: var(--card); z-index: 1; } table.runs thead .stick { background: #f3f2ee; z-index: 2; }
 table.runs .first { left: 0; width: 2.6rem; min-width: 2.6rem; max-width: 2.6rem; }
 table.runs .second { left: 2.6rem; min-width: 10rem; max-width: 18rem; white-space: normal; overflow-wrap: anywhere; box-shadow: inset -1px 0 0 var(--line); }
 table.runs .gv { left: 0; min-width: 8rem; max-width: 16rem; overflow-wrap: anywhere; box-shadow: inset -1px 0 0 var(--line); }
-.nowrap { white-space: nowrap; } button.secondary { background: #fff; color: var(--accent); }
+th button.sort { color: var(--accent); text-decoration: none; font-weight: 600; text-align: inherit; overflow-wrap: break-word; white-space: normal; }
+th button.sort:hover, th button.sort:focus { text-decoration: underline; } .nowrap { white-space: nowrap; } button.secondary { background: #fff; color: var(--accent); }
 .chooser { margin: .4rem 0 .8rem; } .chooser > summary { cursor: pointer; }
 .chooser .choices { max-height: 22rem; overflow: auto; display: grid; gap: .6rem; grid-template-columns: repeat(auto-fit, minmax(min(22rem, 100%), 1fr)); }
 .chooser fieldset { border: 1px solid var(--line); border-radius: 6px; min-width: 0; } .chooser label { display: block; overflow-wrap: anywhere; font-size: .9rem; }

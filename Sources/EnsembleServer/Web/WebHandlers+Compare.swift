@@ -46,7 +46,7 @@ extension WebHandlers {
         }
 
         let params = (showAll ? paramKeys : differing).map { key in
-            CompareView.Param(key: key, values: paramValues[key]!.map { $0 ?? "—" }, differs: differing.contains(key))
+            CompareView.Param(key: key, name: breakableHTML(key), values: paramValues[key]!.map { $0 ?? "—" }, differs: differing.contains(key))
         }
         // Charts: those chosen, else the model's first metrics (system ones are in the menu).
         var chartKeys = q.filter { $0.0 == "chart" }.map(\.1).filter(metricKeys.contains)

@@ -99,9 +99,9 @@ extension WebHandlers {
                 statusClass: Self.statusClass(run.info.status), experimentID: run.info.experimentID,
                 experiment: experiment?.name ?? run.info.experimentID, started: Self.when(run.info.startTime), duration: duration,
                 user: run.info.userID.isEmpty ? nil : run.info.userID,
-                params: run.params.sorted { NaturalOrder.less($0.key, $1.key) }, paramCount: run.params.count,
+                params: run.params.sorted { NaturalOrder.less($0.key, $1.key) }.map { NamedValue($0.key, $0.value) }, paramCount: run.params.count,
                 metrics: model.map { RunView.Metric(key: $0.key, value: Self.number($0.value), step: $0.step) }, metricCount: model.count,
-                tags: shownTags.sorted { NaturalOrder.less($0.key, $1.key) },
+                tags: shownTags.sorted { NaturalOrder.less($0.key, $1.key) }.map { NamedValue($0.key, $0.value) },
                 inputs: run.datasetInputs.map {
                     RunView.Input(name: $0.dataset.name, digest: $0.dataset.digest, context: $0.tags.first { $0.key == "mlflow.data.context" }?.value ?? "used")
                 },

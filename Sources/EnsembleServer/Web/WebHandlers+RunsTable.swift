@@ -75,10 +75,11 @@ extension WebHandlers {
             if let page { parts.append("page=\(page)") }
             return "/experiments/\(Self.urlComponent(experiment.id))?" + parts.joined(separator: "&")
         }
-        func sortLink(_ key: String) -> String {
+        /// The order a header's button asks for: descending first, then the other way.
+        func sortOrder(_ key: String) -> String {
             let quoted = key.split(separator: ".", maxSplits: 1).map(String.init)
-            let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1])`" : key
-            return link(order: "\(base) \(orderText == "\(base) DESC" ? "ASC" : "DESC")")
+            let base = quoted.count == 2 ? "\(quoted[0]).`\(quoted[1].replacingOccurrences(of: "`", with: "``"))`" : key
+            return "\(base) \(orderText == "\(base) DESC" ? "ASC" : "DESC")"
         }
         let rows = runs.map { run in
             let metrics = Dictionary(run.metrics.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
@@ -121,10 +122,10 @@ extension WebHandlers {
             title: experiment.name, id: experiment.id, name: experiment.name, filter: filterText, order: orderText, cols: cols, group: groupText,
             error: error, rows: rows, count: runs.count, page: pageNumber,
             prev: pageNumber > 1 ? link(page: pageNumber - 1) : nil, next: hasNext ? link(page: pageNumber + 1) : nil,
-            sortName: link(order: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC")),
-            sortStart: link(order: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC")),
-            metricColumns: metricCols.map { RunsView.Column(key: $0, label: String($0.dropFirst(8)), sortURL: sortLink($0)) },
-            paramColumns: paramCols.map { RunsView.Column(key: $0, label: String($0.dropFirst(7)), sortURL: sortLink($0)) },
+            sortName: "attributes.run_name " + (orderText == "attributes.run_name ASC" ? "DESC" : "ASC"),
+            sortStart: "attributes.start_time " + (orderText == "attributes.start_time DESC" ? "ASC" : "DESC"),
+            metricColumns: metricCols.map { RunsView.Column(key: $0, label: breakableHTML(String($0.dropFirst(8))), sortOrder: sortOrder($0)) },
+            paramColumns: paramCols.map { RunsView.Column(key: $0, label: breakableHTML(String($0.dropFirst(7))), sortOrder: sortOrder($0)) },
             metricSpan: metricCols.isEmpty ? nil : metricCols.count, paramSpan: paramCols.isEmpty ? nil : paramCols.count,
             metricChoices: metricKeys.map { RunsView.Choice(key: "metrics.\($0)", label: $0, on: chosen.contains("metrics.\($0)")) },
             paramChoices: paramKeys.map { RunsView.Choice(key: "params.\($0)", label: $0, on: chosen.contains("params.\($0)")) },

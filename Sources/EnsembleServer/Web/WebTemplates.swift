@@ -75,12 +75,13 @@ enum WebTemplates {
 <p class="small muted">Each value links to its runs. The metrics are the chosen metric columns (latest values; NaN left out).</p>
 {{/grouped}}
 {{^grouped}}
+<form method="get" action="/experiments/{{id}}" id="sort"><input type="hidden" name="filter" value="{{filter}}"><input type="hidden" name="cols" value="{{cols}}"><input type="hidden" name="group" value="{{group}}"></form>
 <form method="get" action="/compare" id="compare">
 <div class="table-wrap"><table class="runs" id="runs"><thead>
-<tr><th class="stick first" rowspan="2"><span class="muted">cmp</span></th><th class="stick second" rowspan="2"><a href="{{sortName}}">Run</a></th><th rowspan="2"><a href="{{sortStart}}">Started</a></th><th rowspan="2">Status</th>
+<tr><th class="stick first" rowspan="2"><span class="muted">cmp</span></th><th class="stick second" rowspan="2"><button class="link sort" form="sort" name="order" value="{{sortName}}">Run</button></th><th rowspan="2"><button class="link sort" form="sort" name="order" value="{{sortStart}}">Started</button></th><th rowspan="2">Status</th>
 {{#metricSpan}}<th class="group-head" colspan="{{.}}">Metrics</th>{{/metricSpan}}{{#paramSpan}}<th class="group-head" colspan="{{.}}">Parameters</th>{{/paramSpan}}</tr>
-<tr>{{#metricColumns}}<th class="num col"><a href="{{sortURL}}" title="{{key}}">{{label}}</a></th>{{/metricColumns}}{{#paramColumns}}<th class="col"><a href="{{sortURL}}" title="{{key}}">{{label}}</a></th>{{/paramColumns}}</tr></thead>
-<tbody>{{#rows}}<tr><td class="stick first"><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td class="stick second name"><a href="/runs/{{id}}" title="{{name}}"><bdi>{{name}}</bdi></a></td><td class="muted small nowrap">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="{{#num}}num{{/num}} cell">{{text}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
+<tr>{{#metricColumns}}<th class="num col"><button class="link sort" form="sort" name="order" value="{{sortOrder}}" title="{{key}}">{{{label}}}</button></th>{{/metricColumns}}{{#paramColumns}}<th class="col"><button class="link sort" form="sort" name="order" value="{{sortOrder}}" title="{{key}}">{{{label}}}</button></th>{{/paramColumns}}</tr></thead>
+<tbody>{{#rows}}<tr><td class="stick first"><input type="checkbox" name="run" value="{{id}}" aria-label="compare {{name}}"></td><td class="stick second name"><a href="/runs/{{id}}"><bdi>{{name}}</bdi></a></td><td class="muted small nowrap">{{started}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td>{{#cells}}<td class="{{#num}}num{{/num}} cell">{{text}}</td>{{/cells}}</tr>{{/rows}}</tbody></table></div>
 {{^rows}}<p class="muted">No runs match.</p>{{/rows}}
 <div class="pager">{{#prev}}<a href="{{prev}}" rel="prev">← Previous</a>{{/prev}}<span class="muted">Page {{page}} · {{count}} run(s) shown</span>{{#next}}<a href="{{next}}" rel="next">Next →</a>{{/next}}
 <button type="submit">Compare selected</button> <button type="button" class="secondary" data-check-all="runs">Tick all on this page</button></div>
@@ -95,14 +96,14 @@ enum WebTemplates {
 <p class="muted small">Run {{id}} in <a href="/experiments/{{experimentID}}"><bdi>{{experiment}}</bdi></a> · started {{started}}{{#duration}} · {{duration}}{{/duration}}{{#user}} · by {{user}}{{/user}}</p>
 <h2>Parameters <span class="muted small">{{paramCount}}</span></h2>
 <input type="search" class="filter noprint" data-filter="params" placeholder="Filter parameters" aria-label="Filter parameters">
-<div class="scroll"><table class="props" id="params"><tbody>{{#params}}<tr><td class="name"><code title="{{key}}">{{key}}</code></td><td class="value">{{value}}</td></tr>{{/params}}</tbody></table></div>
+<div class="scroll"><table class="props" id="params"><tbody>{{#params}}<tr><td class="name"><code title="{{key}}">{{{name}}}</code></td><td class="value">{{value}}</td></tr>{{/params}}</tbody></table></div>
 {{^params}}<p class="muted">None.</p>{{/params}}
 <h2>Metrics <span class="muted small">{{metricCount}}</span></h2>
 <input type="search" class="filter noprint" data-filter="metrics" placeholder="Filter metrics" aria-label="Filter metrics">
-<div class="scroll"><table class="props" id="metrics"><thead><tr><th>Metric</th><th class="num">Latest</th><th class="num">Step</th></tr></thead><tbody>{{#metrics}}<tr><td class="name"><code title="{{key}}">{{key}}</code></td><td class="num value">{{value}}</td><td class="num muted small">{{step}}</td></tr>{{/metrics}}</tbody></table></div>
+<div class="scroll"><table class="props" id="metrics"><thead><tr><th>Metric</th><th class="num">Latest</th><th class="num">Step</th></tr></thead><tbody>{{#metrics}}<tr><td class="name"><code title="{{key}}">{{{name}}}</code></td><td class="num value">{{value}}</td><td class="num muted small">{{step}}</td></tr>{{/metrics}}</tbody></table></div>
 {{^metrics}}<p class="muted">None.</p>{{/metrics}}
 <div class="grid">
-<section class="card"><h2>Tags</h2><table class="props"><tbody>{{#tags}}<tr><td class="name"><code title="{{key}}">{{key}}</code></td><td class="value">{{value}}</td></tr>{{/tags}}</tbody></table>{{^tags}}<p class="muted">None.</p>{{/tags}}</section>
+<section class="card"><h2>Tags</h2><table class="props"><tbody>{{#tags}}<tr><td class="name"><code title="{{key}}">{{{name}}}</code></td><td class="value">{{value}}</td></tr>{{/tags}}</tbody></table>{{^tags}}<p class="muted">None.</p>{{/tags}}</section>
 <section class="card"><h2>Dataset inputs</h2><ul>{{#inputs}}<li><bdi>{{name}}</bdi> <span class="muted small">@{{digest}} · {{context}}</span></li>{{/inputs}}</ul>{{^inputs}}<p class="muted">None.</p>{{/inputs}}</section>
 </div>
 <h2>Charts</h2>
@@ -110,13 +111,13 @@ enum WebTemplates {
 <label>x axis <select name="x"><option value="step" {{#xStep}}selected{{/xStep}}>step</option><option value="time" {{^xStep}}selected{{/xStep}}>time (s)</option></select></label><button>Redraw</button>
 <input type="search" class="filter" data-filter-charts="1" placeholder="Filter charts" aria-label="Filter charts"></form>
 {{#chartGroups}}<details class="group" open><summary><strong>{{name}}</strong> <span class="muted small">{{count}} metric(s){{#more}}, {{more}} not drawn: filter the table{{/more}}</span></summary>
-<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{label}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div></details>{{/chartGroups}}
+<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{{label}}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div></details>{{/chartGroups}}
 {{^chartGroups}}<p class="muted">No metrics.</p>{{/chartGroups}}
 <section id="system-metrics">
 <h2>System metrics</h2>
 {{^systemMetrics}}<p class="muted">None logged. <code>mlflow.start_run(log_system_metrics=True)</code> records CPU, memory, disk, network and GPU use.</p>{{/systemMetrics}}
 <div class="scroll"><table class="props"><tbody>{{#systemMetrics}}<tr><td class="name">{{key}}</td><td class="num value">{{value}}</td><td class="num muted small">step {{step}}</td></tr>{{/systemMetrics}}</tbody></table></div>
-<div class="grid">{{#systemCharts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{label}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/systemCharts}}</div></section>
+<div class="grid">{{#systemCharts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{{label}}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/systemCharts}}</div></section>
 <h2>Artifacts{{#dir}} <span class="muted small">/{{dir}}</span>{{/dir}}</h2>
 {{#parentURL}}<p><a href="{{parentURL}}">↑ up</a></p>{{/parentURL}}
 <ul>{{#artifacts}}<li>{{#isDir}}<a href="/runs/{{runID}}?dir={{urlPath}}">{{path}}/</a>{{/isDir}}{{^isDir}}<a href="/runs/{{runID}}/artifact?path={{urlPath}}">{{path}}</a> <span class="muted small">{{size}} bytes</span> <a class="small" href="/get-artifact?run_id={{runID}}&amp;path={{urlPath}}">download</a>{{/isDir}}</li>{{/artifacts}}</ul>
@@ -137,14 +138,14 @@ enum WebTemplates {
 <h2>Parameters</h2>
 <p class="small noprint">{{#hiddenParams}}{{.}} parameter(s) with one value in every run are hidden. {{/hiddenParams}}<label><input type="checkbox" name="all" value="1" form="cmp" {{#showAll}}checked{{/showAll}}> show every parameter</label> <button form="cmp">Apply</button></p>
 <div class="table-wrap"><table class="runs" id="compare-params"><thead><tr><th class="stick gv">Parameter</th>{{#runs}}<th class="col" data-hl-series="{{index}}">{{{swatch}}} <a href="/runs/{{id}}" title="{{name}}"><bdi>{{name}}</bdi></a></th>{{/runs}}</tr></thead>
-<tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td class="stick gv"><code title="{{key}}">{{key}}</code></td>{{#values}}<td class="cell">{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
+<tbody>{{#params}}<tr{{#differs}} class="differs"{{/differs}}><td class="stick gv"><code title="{{key}}">{{{name}}}</code></td>{{#values}}<td class="cell">{{.}}</td>{{/values}}</tr>{{/params}}</tbody></table></div>
 {{^params}}<p class="muted">Every parameter has the same value in these runs.</p>{{/params}}
 <h2>Metrics</h2>
 <details class="noprint chooser"><summary>Charts <span class="muted small">{{count(charts)}} shown</span></summary>
 <input type="search" class="filter" data-filter-choices="chart-choices" placeholder="Search metrics" aria-label="Search metrics">
 <div id="chart-choices" class="choices"><fieldset><legend>Metrics</legend>{{#chartOptions}}<label title="{{key}}"><input type="checkbox" name="chart" value="{{key}}" form="cmp" {{#selected}}checked{{/selected}}> <code>{{label}}</code></label>{{/chartOptions}}</fieldset></div>
 <p><button form="cmp">Show charts</button></p></details>
-<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{label}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{{label}}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
 <h2>Parallel coordinates</h2>
 <details class="noprint chooser"><summary>Axes</summary>
 <input type="search" class="filter" data-filter-choices="axis-choices" placeholder="Search parameters" aria-label="Search parameters">

@@ -376,7 +376,9 @@ def bench_history(target, rec, args, load_budget_s):
 
 # --- (d) runs/search -----------------------------------------------------------------------------
 
-def make_runs(target, experiment_id, n, workers, budget_s):
+def run_parallel(n, workers, budget_s, work, progress_every=None):
+    """Calls work(session, rnd, i) for i in 0..<n from `workers` threads (each with its own session and
+    seeded random source) until done, an error, or the budget runs out. Returns (done, seconds)."""
     lock = threading.Lock()
     state = {"next": 0, "done": 0, "error": None}
     deadline = time.time() + budget_s
@@ -391,20 +393,15 @@ def make_runs(target, experiment_id, n, workers, budget_s):
                 i = state["next"]
                 state["next"] += 1
             try:
-                rid = post(s, target, "runs/create", {"experiment_id": experiment_id, "run_name": f"r{i}",
-                                                      "start_time": 1_700_000_000_000 + i})["run"]["info"]["run_id"]
-                post(s, target, "runs/log-batch", {"run_id": rid,
-                    "metrics": [{"key": k, "value": rnd.random(), "timestamp": 1_700_000_000_000, "step": 0} for k in ("acc", "loss", "f1")],
-                    "params": [{"key": "model", "value": rnd.choice(["cnn", "rnn", "mlp"])},
-                               {"key": "lr", "value": str(rnd.choice([0.1, 0.01, 0.001]))},
-                               {"key": "depth", "value": str(rnd.randint(1, 9))}],
-                    "tags": [{"key": "team", "value": rnd.choice(["vision", "nlp"])}, {"key": "stage", "value": "dev"}]})
+                work(s, rnd, i)
             except Exception as e:  # noqa: BLE001 - reported by the caller
                 with lock:
                     state["error"] = state["error"] or e
                 return
             with lock:
                 state["done"] += 1
+                if progress_every and state["done"] % progress_every == 0:
+                    say(f"  {state['done']:,} runs")
 
     threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(workers)]
     t = time.time()
@@ -415,6 +412,20 @@ def make_runs(target, experiment_id, n, workers, budget_s):
     if state["error"]:
         raise RuntimeError(f"creating runs failed after {state['done']}: {state['error']}")
     return state["done"], time.time() - t
+
+
+def make_runs(target, experiment_id, n, workers, budget_s):
+    def one(s, rnd, i):
+        rid = post(s, target, "runs/create", {"experiment_id": experiment_id, "run_name": f"r{i}",
+                                              "start_time": 1_700_000_000_000 + i})["run"]["info"]["run_id"]
+        post(s, target, "runs/log-batch", {"run_id": rid,
+            "metrics": [{"key": k, "value": rnd.random(), "timestamp": 1_700_000_000_000, "step": 0} for k in ("acc", "loss", "f1")],
+            "params": [{"key": "model", "value": rnd.choice(["cnn", "rnn", "mlp"])},
+                       {"key": "lr", "value": str(rnd.choice([0.1, 0.01, 0.001]))},
+                       {"key": "depth", "value": str(rnd.randint(1, 9))}],
+            "tags": [{"key": "team", "value": rnd.choice(["vision", "nlp"])}, {"key": "stage", "value": "dev"}]})
+
+    return run_parallel(n, workers, budget_s, one)
 
 
 SEARCH_CASES = {

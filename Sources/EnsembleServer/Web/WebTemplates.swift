@@ -145,7 +145,7 @@ enum WebTemplates {
 <input type="search" class="filter" data-filter-choices="chart-choices" placeholder="Search metrics" aria-label="Search metrics">
 <div id="chart-choices" class="choices"><fieldset><legend>Metrics</legend>{{#chartOptions}}<label title="{{key}}"><input type="checkbox" name="chart" value="{{key}}" form="cmp" {{#selected}}checked{{/selected}}> <code>{{label}}</code></label>{{/chartOptions}}</fieldset></div>
 <p><button form="cmp">Show charts</button></p></details>
-<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{{label}}}</code> <span class="muted small">{{points}} point(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
+<div class="grid">{{#charts}}<figure class="card chart-card" data-key="{{key}}"><figcaption><code title="{{key}}">{{{label}}}</code> <span class="muted small">{{points}} run(s)</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>
 <h2>Parallel coordinates</h2>
 <details class="noprint chooser"><summary>Axes</summary>
 <input type="search" class="filter" data-filter-choices="axis-choices" placeholder="Search parameters" aria-label="Search parameters">

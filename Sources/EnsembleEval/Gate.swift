@@ -1,0 +1,341 @@
+import EnsembleJSON
+import EnsembleMetrics
+import Foundation
+
+/// The release gate: a candidate model against the baseline on the same examples, each metric judged
+/// by a rule on the **paired bootstrap** interval of the difference (the same resampled examples for
+/// both models), so a real improvement is told apart from noise.
+///
+/// Binary tasks: an example is positive when its label equals `positive`; a prediction is positive
+/// when it equals `positive` or is a number ≥ `threshold` (so `0`/`1` labels and scores both work).
+public enum Gate {
+    public enum Rule: String, Sendable, CaseIterable {
+        /// The candidate may be worse by at most `margin`: the interval's lower end ≥ −margin.
+        case nonInferior = "non-inferior"
+        /// The candidate is better by more than `margin` (default 0): the interval's lower end > margin.
+        case superior
+        /// The candidate reaches an absolute floor: its own interval's lower end ≥ floor.
+        case atLeast = "at-least"
+    }
+
+    public static let metrics = ["accuracy", "precision", "recall", "f1", "roc_auc"]
+
+    public struct MetricRule: Sendable {
+        public var name: String
+        public var rule: Rule
+        public var margin: Double
+        public var floor: Double?
+        public init(name: String, rule: Rule, margin: Double = 0, floor: Double? = nil) {
+            (self.name, self.rule, self.margin, self.floor) = (name, rule, margin, floor)
+        }
+    }
+
+    public struct EvaluationSet: Sendable {
+        public var name: String
+        public var file: String
+        public var format: TableReader.Format?
+        public var idColumn = "id"
+        public var labelColumn = "label"
+        public var baselineColumn = "baseline"
+        public var candidateColumn = "candidate"
+        public init(name: String, file: String) {
+            (self.name, self.file) = (name, file)
+        }
+    }
+
+    public struct Options: Sendable {
+        public var sets: [EvaluationSet] = []
+        public var metrics: [MetricRule] = []
+        public var resamples = 10_000
+        public var confidence = 0.95
+        public var seed: UInt64 = 0
+        /// Resample positives and negatives separately, keeping their counts.
+        public var stratify = false
+        public var positive = "1"
+        public var threshold = 0.5
+        public init() {}
+    }
+
+    public struct MetricResult: Sendable, Equatable {
+        public var name: String
+        public var baseline, candidate, difference, ciLow, ciHigh: Double
+        /// The candidate's own interval (used by `at-least`).
+        public var candidateLow, candidateHigh: Double
+        public var rule: Rule
+        public var margin: Double
+        public var floor: Double?
+        public var passed: Bool
+    }
+
+    public struct SetResult: Sendable, Equatable {
+        public var name: String
+        public var n: Int
+        public var metrics: [MetricResult]
+    }
+
+    public struct Report: Sendable, Equatable {
+        public var passed: Bool
+        public var sets: [SetResult]
+        public var resamples: Int
+        public var confidence: Double
+        public var seed: UInt64
+    }
+
+    /// One evaluation set in memory: truth and both models' scores, in file order.
+    public struct Examples: Sendable {
+        public var positives: [Bool]
+        public var baseline: [Double]
+        public var candidate: [Double]
+        public var count: Int { positives.count }
+        public init(positives: [Bool], baseline: [Double], candidate: [Double]) {
+            (self.positives, self.baseline, self.candidate) = (positives, baseline, candidate)
+        }
+    }
+
+    // MARK: Reading
+
+    /// Reads a set; every problem names the file, the line and the column.
+    public static func read(_ set: EvaluationSet, positive: String) throws -> Examples {
+        let reader = try TableReader(path: set.file, format: set.format, columns: [set.idColumn, set.labelColumn, set.baselineColumn, set.candidateColumn])
+        var seen: [String: Int] = [:]
+        var examples = Examples(positives: [], baseline: [], candidate: [])
+        func score(_ text: String, column: String) throws -> Double {
+            if text == positive { return 1 }
+            guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
+                // Any other label is a negative prediction.
+                guard !text.isEmpty else { throw InputError(message: "\(set.file):\(reader.line): column '\(column)' is empty; every example needs both models' predictions.") }
+                return 0
+            }
+            guard v.isFinite else { throw InputError(message: "\(set.file):\(reader.line): column '\(column)' is \(text); scores must be finite numbers.") }
+            return v
+        }
+        while let row = try reader.next() {
+            let id = row[0]
+            guard !id.isEmpty else { throw InputError(message: "\(set.file):\(reader.line): column '\(set.idColumn)' is empty; every example needs an id.") }
+            if let first = seen[id] {
+                throw InputError(message: "\(set.file):\(reader.line): id '\(id)' in column '\(set.idColumn)' already appeared on line \(first); ids must be unique.")
+            }
+            seen[id] = reader.line
+            guard !row[1].isEmpty else { throw InputError(message: "\(set.file):\(reader.line): column '\(set.labelColumn)' is empty; every example needs its label.") }
+            examples.positives.append(row[1] == positive || Double(row[1]).map { $0 == Double(positive) } == true)
+            examples.baseline.append(try score(row[2], column: set.baselineColumn))
+            examples.candidate.append(try score(row[3], column: set.candidateColumn))
+        }
+        guard examples.count > 0 else { throw InputError(message: "\(set.file): set '\(set.name)' has no examples; it needs a header row and at least one data row.") }
+        return examples
+    }
+
+    // MARK: Metrics on weighted examples
+
+    /// A metric of one model over examples weighted by how often a resample drew them (all 1: the plain value).
+    /// `order` sorts the examples by that model's score, ascending (for ROC AUC).
+    static func value(_ metric: String, scores: [Double], positives: [Bool], weights: [UInt32]?, order: [Int], threshold: Double) -> Double {
+        if metric == "roc_auc" {
+            var area = 0.0, negBelow = 0.0, pos = 0.0, neg = 0.0
+            var i = 0
+            while i < order.count {
+                var j = i, groupPos = 0.0, groupNeg = 0.0
+                let s = scores[order[i]]
+                while j < order.count, scores[order[j]] == s {
+                    let w = weights.map { Double($0[order[j]]) } ?? 1
+                    if positives[order[j]] { groupPos += w } else { groupNeg += w }
+                    j += 1
+                }
+                area += groupPos * (negBelow + groupNeg / 2)
+                negBelow += groupNeg
+                pos += groupPos
+                neg += groupNeg
+                i = j
+            }
+            return pos > 0 && neg > 0 ? area / (pos * neg) : .nan
+        }
+        var tp = 0.0, fp = 0.0, fn = 0.0, tn = 0.0
+        for k in 0..<scores.count {
+            let w = weights.map { Double($0[k]) } ?? 1
+            if w == 0 { continue }
+            switch (positives[k], scores[k] >= threshold) {
+            case (true, true): tp += w
+            case (false, true): fp += w
+            case (true, false): fn += w
+            case (false, false): tn += w
+            }
+        }
+        switch metric {
+        case "accuracy": return (tp + tn) / (tp + fp + fn + tn)
+        // Like scikit-learn with zero_division=0.
+        case "precision": return tp + fp > 0 ? tp / (tp + fp) : 0
+        case "recall": return tp + fn > 0 ? tp / (tp + fn) : 0
+        default: return 2 * tp + fp + fn > 0 ? 2 * tp / (2 * tp + fp + fn) : 0
+        }
+    }
+
+    // MARK: The gate
+
+    public static func run(_ options: Options, progress: ((String) -> Void)? = nil) throws -> Report {
+        guard !options.sets.isEmpty else { throw InputError(message: "Give at least one evaluation set (a FILE argument or \"sets\" in --policy).") }
+        guard !options.metrics.isEmpty else { throw InputError(message: "Give at least one metric (--metric NAME or \"metrics\" in --policy).") }
+        for m in options.metrics where !metrics.contains(m.name) {
+            throw InputError(message: "Unknown metric '\(m.name)'. The gate supports: \(metrics.joined(separator: ", ")).")
+        }
+        guard options.resamples >= 100, options.resamples <= 1_000_000 else { throw InputError(message: "--resamples must be between 100 and 1000000, got \(options.resamples).") }
+        guard options.confidence > 0.5, options.confidence < 1 else { throw InputError(message: "--confidence must be between 0.5 and 1 (e.g. 0.95), got \(options.confidence).") }
+        var sets: [SetResult] = []
+        for set in options.sets {
+            progress?("reading \(set.file)")
+            let data = try read(set, positive: options.positive)
+            progress?("bootstrap on \(set.name): \(data.count) examples × \(options.resamples) resamples")
+            sets.append(try evaluate(set.name, data, options))
+        }
+        return Report(passed: sets.allSatisfy { $0.metrics.allSatisfy(\.passed) }, sets: sets, resamples: options.resamples, confidence: options.confidence, seed: options.seed)
+    }
+
+    /// Both models' metrics on the set, and on `resamples` paired resamples of it.
+    public static func evaluate(_ name: String, _ data: Examples, _ options: Options) throws -> SetResult {
+        let n = data.count
+        let positives = data.positives.indices.filter { data.positives[$0] }, negatives = data.positives.indices.filter { !data.positives[$0] }
+        let needsOrder = options.metrics.contains { $0.name == "roc_auc" }
+        let baseOrder = needsOrder ? data.baseline.indices.sorted { data.baseline[$0] < data.baseline[$1] } : []
+        let candOrder = needsOrder ? data.candidate.indices.sorted { data.candidate[$0] < data.candidate[$1] } : []
+        if needsOrder && (positives.isEmpty || negatives.isEmpty) {
+            throw InputError(message: "Set '\(name)': ROC AUC needs both classes; the labels hold \(positives.count) positive and \(negatives.count) negative examples.")
+        }
+        func both(_ metric: String, _ w: [UInt32]?) -> (Double, Double) {
+            (value(metric, scores: data.baseline, positives: data.positives, weights: w, order: baseOrder, threshold: options.threshold),
+             value(metric, scores: data.candidate, positives: data.positives, weights: w, order: candOrder, threshold: options.threshold))
+        }
+        let names = options.metrics.map(\.name)
+        var differences = names.map { _ in [Double]() }, candidates = names.map { _ in [Double]() }
+        var rng = SplitMix64(seed: options.seed)
+        var weights = [UInt32](repeating: 0, count: n)
+        for _ in 0..<options.resamples {
+            for k in 0..<n { weights[k] = 0 }
+            if options.stratify {
+                for group in [positives, negatives] where !group.isEmpty {
+                    for _ in 0..<group.count { weights[group[Int(rng.next() % UInt64(group.count))]] += 1 }
+                }
+            } else {
+                for _ in 0..<n { weights[Int(rng.next() % UInt64(n))] += 1 }
+            }
+            for (m, metric) in names.enumerated() {
+                let (b, c) = both(metric, weights)
+                // A resample with one class only has no ROC AUC; it is left out (the interval counts what remains).
+                if b.isNaN || c.isNaN { continue }
+                differences[m].append(c - b)
+                candidates[m].append(c)
+            }
+        }
+        var results: [MetricResult] = []
+        for (m, rule) in options.metrics.enumerated() {
+            let (b, c) = both(rule.name, nil)
+            guard differences[m].count * 2 >= options.resamples else {
+                throw InputError(message: "Set '\(name)': \(rule.name) was undefined on most resamples; the set is too small or has too few examples of one class.")
+            }
+            let (low, high) = percentiles(&differences[m], options.confidence)
+            let (cLow, cHigh) = percentiles(&candidates[m], options.confidence)
+            let passed: Bool
+            switch rule.rule {
+            case .nonInferior: passed = low >= -rule.margin
+            case .superior: passed = low > rule.margin
+            case .atLeast: passed = cLow >= (rule.floor ?? 0)
+            }
+            results.append(MetricResult(name: rule.name, baseline: b, candidate: c, difference: c - b, ciLow: low, ciHigh: high,
+                                        candidateLow: cLow, candidateHigh: cHigh, rule: rule.rule, margin: rule.margin, floor: rule.floor, passed: passed))
+        }
+        return SetResult(name: name, n: n, metrics: results)
+    }
+
+    /// The two-sided percentile interval (linear interpolation between order statistics, like NumPy).
+    static func percentiles(_ values: inout [Double], _ confidence: Double) -> (Double, Double) {
+        values.sort()
+        func at(_ q: Double) -> Double {
+            let position = q * Double(values.count - 1)
+            let lo = Int(position.rounded(.down)), hi = min(lo + 1, values.count - 1)
+            return values[lo] + (values[hi] - values[lo]) * (position - Double(lo))
+        }
+        return (at((1 - confidence) / 2), at((1 + confidence) / 2))
+    }
+
+    // MARK: Output
+
+    public static func json(_ report: Report) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("decision", report.passed ? "pass" : "fail")
+        w.member("resamples", Int64(report.resamples))
+        w.member("confidence", double: report.confidence)
+        w.member("seed", Int64(bitPattern: report.seed))
+        w.key("sets")
+        w.beginArray()
+        for set in report.sets {
+            w.beginObject()
+            w.member("name", set.name)
+            w.member("n", Int64(set.n))
+            w.key("metrics")
+            w.beginArray()
+            for m in set.metrics {
+                w.beginObject()
+                w.member("name", m.name)
+                w.member("baseline", double: m.baseline)
+                w.member("candidate", double: m.candidate)
+                w.member("difference", double: m.difference)
+                w.member("ci_low", double: m.ciLow)
+                w.member("ci_high", double: m.ciHigh)
+                w.member("candidate_ci_low", double: m.candidateLow)
+                w.member("candidate_ci_high", double: m.candidateHigh)
+                w.member("rule", m.rule.rawValue)
+                w.member("margin", double: m.margin)
+                if let floor = m.floor { w.member("floor", double: floor) }
+                w.member("passed", m.passed)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return w.string
+    }
+
+    static func f(_ v: Double) -> String { String(format: "%.4f", v) }
+    static func signed(_ v: Double) -> String { (v >= 0 ? "+" : "") + String(format: "%.4f", v) }
+
+    /// What the rule asked, in words.
+    static func ruleText(_ m: MetricResult) -> String {
+        switch m.rule {
+        case .nonInferior: "non-inferior (margin \(f(m.margin)))"
+        case .superior: m.margin == 0 ? "superior" : "superior by > \(f(m.margin))"
+        case .atLeast: "at least \(f(m.floor ?? 0))"
+        }
+    }
+
+    public static func table(_ report: Report) -> String {
+        var lines: [String] = []
+        for set in report.sets {
+            lines.append("\(set.name) (n = \(set.n))")
+            lines.append("  " + ["metric", "baseline", "candidate", "difference"].map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                + " " + "\(Int(report.confidence * 100))% CI".padding(toLength: 22, withPad: " ", startingAt: 0) + " rule, verdict")
+            for m in set.metrics {
+                let ci = "[\(signed(m.ciLow)), \(signed(m.ciHigh))]"
+                lines.append("  " + [m.name, f(m.baseline), f(m.candidate), signed(m.difference)].map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined(separator: " ")
+                    + " " + ci.padding(toLength: 22, withPad: " ", startingAt: 0) + " " + ruleText(m) + "  " + (m.passed ? "PASS" : "FAIL"))
+            }
+        }
+        lines.append("Decision: \(report.passed ? "PASS" : "FAIL") (\(report.resamples) paired bootstrap resamples, seed \(report.seed))")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A Markdown report for a pull-request comment.
+    public static func markdown(_ report: Report) -> String {
+        var out = "### Release gate: \(report.passed ? "✅ pass" : "❌ fail")\n\n"
+        for set in report.sets {
+            out += "**\(set.name)** (n = \(set.n))\n\n"
+            out += "| metric | baseline | candidate | difference | \(Int(report.confidence * 100))% CI | rule | verdict |\n|---|---|---|---|---|---|---|\n"
+            for m in set.metrics {
+                out += "| \(m.name) | \(f(m.baseline)) | \(f(m.candidate)) | \(signed(m.difference)) | \(signed(m.ciLow)) to \(signed(m.ciHigh)) | \(ruleText(m)) | \(m.passed ? "pass" : "**fail**") |\n"
+            }
+            out += "\n"
+        }
+        out += "Paired bootstrap: \(report.resamples) resamples of the same examples for both models, seed \(report.seed).\n"
+        return out
+    }
+}

@@ -127,39 +127,30 @@ public enum Gate {
 
     // MARK: Metrics on weighted examples
 
-    /// A metric of one model over examples weighted by how often a resample drew them (all 1: the plain value).
-    /// `order` sorts the examples by that model's score, ascending (for ROC AUC).
-    static func value(_ metric: String, scores: [Double], positives: [Bool], weights: [UInt32]?, order: [Int], threshold: Double) -> Double {
-        if metric == "roc_auc" {
-            var area = 0.0, negBelow = 0.0, pos = 0.0, neg = 0.0
-            var i = 0
-            while i < order.count {
-                var j = i, groupPos = 0.0, groupNeg = 0.0
-                let s = scores[order[i]]
-                while j < order.count, scores[order[j]] == s {
-                    let w = weights.map { Double($0[order[j]]) } ?? 1
-                    if positives[order[j]] { groupPos += w } else { groupNeg += w }
-                    j += 1
-                }
-                area += groupPos * (negBelow + groupNeg / 2)
-                negBelow += groupNeg
-                pos += groupPos
-                neg += groupNeg
-                i = j
+    /// ROC AUC of one model over examples weighted by how often a resample drew them (nil: each once):
+    /// the Mann–Whitney count over `order` (the examples by that model's score, ascending), ties counted half.
+    static func weightedAUC(scores: [Double], positives: [Bool], weights: [UInt32]?, order: [Int]) -> Double {
+        var area = 0.0, negBelow = 0.0, pos = 0.0, neg = 0.0
+        var i = 0
+        while i < order.count {
+            var j = i, groupPos = 0.0, groupNeg = 0.0
+            let s = scores[order[i]]
+            while j < order.count, scores[order[j]] == s {
+                let w = weights.map { Double($0[order[j]]) } ?? 1
+                if positives[order[j]] { groupPos += w } else { groupNeg += w }
+                j += 1
             }
-            return pos > 0 && neg > 0 ? area / (pos * neg) : .nan
+            area += groupPos * (negBelow + groupNeg / 2)
+            negBelow += groupNeg
+            pos += groupPos
+            neg += groupNeg
+            i = j
         }
-        var tp = 0.0, fp = 0.0, fn = 0.0, tn = 0.0
-        for k in 0..<scores.count {
-            let w = weights.map { Double($0[k]) } ?? 1
-            if w == 0 { continue }
-            switch (positives[k], scores[k] >= threshold) {
-            case (true, true): tp += w
-            case (false, true): fp += w
-            case (true, false): fn += w
-            case (false, false): tn += w
-            }
-        }
+        return pos > 0 && neg > 0 ? area / (pos * neg) : .nan
+    }
+
+    /// A threshold metric from a confusion matrix's counts.
+    static func confusionValue(_ metric: String, tp: Double, fp: Double, fn: Double, tn: Double) -> Double {
         switch metric {
         case "accuracy": return (tp + tn) / (tp + fp + fn + tn)
         // Like scikit-learn with zero_division=0.
@@ -199,34 +190,61 @@ public enum Gate {
         if needsOrder && (positives.isEmpty || negatives.isEmpty) {
             throw InputError(message: "Set '\(name)': ROC AUC needs both classes; the labels hold \(positives.count) positive and \(negatives.count) negative examples.")
         }
-        func both(_ metric: String, _ w: [UInt32]?) -> (Double, Double) {
-            (value(metric, scores: data.baseline, positives: data.positives, weights: w, order: baseOrder, threshold: options.threshold),
-             value(metric, scores: data.candidate, positives: data.positives, weights: w, order: candOrder, threshold: options.threshold))
+        // Each example falls in one of 8 cells (truth, baseline's call, candidate's call): the threshold metrics of
+        // both models follow from a resample's 8 cell counts, so one pass draws the resample for all of them.
+        let cells = (0..<n).map { k in
+            UInt8((data.positives[k] ? 4 : 0) | (data.baseline[k] >= options.threshold ? 2 : 0) | (data.candidate[k] >= options.threshold ? 1 : 0))
+        }
+        func both(_ metric: String, _ counts: [Int], _ w: [UInt32]?) -> (Double, Double) {
+            if metric == "roc_auc" {
+                return (weightedAUC(scores: data.baseline, positives: data.positives, weights: w, order: baseOrder),
+                        weightedAUC(scores: data.candidate, positives: data.positives, weights: w, order: candOrder))
+            }
+            func of(_ bit: Int) -> Double {
+                var tp = 0, fp = 0, fn = 0, tn = 0
+                for c in 0..<8 {
+                    switch (c & 4 != 0, c & bit != 0) {
+                    case (true, true): tp += counts[c]
+                    case (false, true): fp += counts[c]
+                    case (true, false): fn += counts[c]
+                    case (false, false): tn += counts[c]
+                    }
+                }
+                return confusionValue(metric, tp: Double(tp), fp: Double(fp), fn: Double(fn), tn: Double(tn))
+            }
+            return (of(2), of(1))
         }
         let names = options.metrics.map(\.name)
         var differences = names.map { _ in [Double]() }, candidates = names.map { _ in [Double]() }
         var rng = SplitMix64(seed: options.seed)
-        var weights = [UInt32](repeating: 0, count: n)
+        var weights = [UInt32](repeating: 0, count: needsOrder ? n : 0)
+        var counts = [Int](repeating: 0, count: 8)
         for _ in 0..<options.resamples {
-            for k in 0..<n { weights[k] = 0 }
+            if needsOrder { for k in 0..<n { weights[k] = 0 } }
+            for c in 0..<8 { counts[c] = 0 }
+            func draw(_ i: Int) {
+                counts[Int(cells[i])] += 1
+                if needsOrder { weights[i] += 1 }
+            }
             if options.stratify {
                 for group in [positives, negatives] where !group.isEmpty {
-                    for _ in 0..<group.count { weights[group[Int(rng.next() % UInt64(group.count))]] += 1 }
+                    for _ in 0..<group.count { draw(group[Int(rng.next() % UInt64(group.count))]) }
                 }
             } else {
-                for _ in 0..<n { weights[Int(rng.next() % UInt64(n))] += 1 }
+                for _ in 0..<n { draw(Int(rng.next() % UInt64(n))) }
             }
             for (m, metric) in names.enumerated() {
-                let (b, c) = both(metric, weights)
+                let (b, c) = both(metric, counts, needsOrder ? weights : nil)
                 // A resample with one class only has no ROC AUC; it is left out (the interval counts what remains).
                 if b.isNaN || c.isNaN { continue }
                 differences[m].append(c - b)
                 candidates[m].append(c)
             }
         }
+        let allCounts = (0..<8).map { c in cells.lazy.filter { Int($0) == c }.count }
         var results: [MetricResult] = []
         for (m, rule) in options.metrics.enumerated() {
-            let (b, c) = both(rule.name, nil)
+            let (b, c) = both(rule.name, allCounts, nil)
             guard differences[m].count * 2 >= options.resamples else {
                 throw InputError(message: "Set '\(name)': \(rule.name) was undefined on most resamples; the set is too small or has too few examples of one class.")
             }

@@ -170,6 +170,10 @@ public enum Gate {
         }
         guard options.resamples >= 100, options.resamples <= 1_000_000 else { throw InputError(message: "--resamples must be between 100 and 1000000, got \(options.resamples).") }
         guard options.confidence > 0.5, options.confidence < 1 else { throw InputError(message: "--confidence must be between 0.5 and 1 (e.g. 0.95), got \(options.confidence).") }
+        guard options.threshold.isFinite else { throw InputError(message: "--threshold must be a finite number, e.g. 0.5.") }
+        for m in options.metrics where !m.margin.isFinite || m.margin < 0 || !(m.floor?.isFinite ?? true) {
+            throw InputError(message: "The margin of \(m.name) must be a finite number ≥ 0 and its floor a finite number.")
+        }
         var sets: [SetResult] = []
         for set in options.sets {
             progress?("reading \(set.file)")
@@ -183,6 +187,9 @@ public enum Gate {
     /// Both models' metrics on the set, and on `resamples` paired resamples of it.
     public static func evaluate(_ name: String, _ data: Examples, _ options: Options) throws -> SetResult {
         let n = data.count
+        guard n > 0, data.baseline.count == n, data.candidate.count == n else {
+            throw InputError(message: "Set '\(name)' needs at least one example, with a label and both models' scores for each.")
+        }
         let positives = data.positives.indices.filter { data.positives[$0] }, negatives = data.positives.indices.filter { !data.positives[$0] }
         let needsOrder = options.metrics.contains { $0.name == "roc_auc" }
         let baseOrder = needsOrder ? data.baseline.indices.sorted { data.baseline[$0] < data.baseline[$1] } : []
@@ -262,15 +269,10 @@ public enum Gate {
         return SetResult(name: name, n: n, metrics: results)
     }
 
-    /// The two-sided percentile interval (linear interpolation between order statistics, like NumPy).
+    /// The two-sided percentile interval.
     static func percentiles(_ values: inout [Double], _ confidence: Double) -> (Double, Double) {
         values.sort()
-        func at(_ q: Double) -> Double {
-            let position = q * Double(values.count - 1)
-            let lo = Int(position.rounded(.down)), hi = min(lo + 1, values.count - 1)
-            return values[lo] + (values[hi] - values[lo]) * (position - Double(lo))
-        }
-        return (at((1 - confidence) / 2), at((1 + confidence) / 2))
+        return (Bootstrap.percentile(sorted: values, (1 - confidence) / 2), Bootstrap.percentile(sorted: values, (1 + confidence) / 2))
     }
 
     // MARK: Output

@@ -76,12 +76,16 @@ public enum Bootstrap {
             throw MetricError("The metric was undefined on \(resamples - values.count) of \(resamples) resamples; the sample is too small or too unbalanced for a bootstrap.")
         }
         values.sort()
-        func percentile(_ q: Double) -> Double {
-            let position = q * Double(values.count - 1)
-            let lo = Int(position.rounded(.down)), hi = min(lo + 1, values.count - 1)
-            return values[lo] + (values[hi] - values[lo]) * (position - Double(lo))
-        }
-        return Interval(estimate: estimate, lower: percentile((1 - confidence) / 2), upper: percentile((1 + confidence) / 2), confidence: confidence, resamples: values.count)
+        return Interval(
+            estimate: estimate, lower: percentile(sorted: values, (1 - confidence) / 2), upper: percentile(sorted: values, (1 + confidence) / 2),
+            confidence: confidence, resamples: values.count)
+    }
+
+    /// The `q` quantile of sorted, non-empty values, interpolating linearly between order statistics (NumPy's default).
+    public static func percentile(sorted values: [Double], _ q: Double) -> Double {
+        let position = q * Double(values.count - 1)
+        let lo = Int(position.rounded(.down)), hi = min(lo + 1, values.count - 1)
+        return values[lo] + (values[hi] - values[lo]) * (position - Double(lo))
     }
 }
 

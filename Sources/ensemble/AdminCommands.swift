@@ -156,19 +156,7 @@ struct AdminCommand: AsyncParsableCommand {
         func run() async throws {
             guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 10000.") }
             let events = try await data.store().audit(AuditQuery(actor: actor, actionPrefix: action, limit: limit))
-            let f = ISO8601DateFormatter()
-            for e in events {
-                let when = f.string(from: Date(timeIntervalSince1970: Double(e.at) / 1000))
-                if json {
-                    let data = try JSONSerialization.data(withJSONObject: [
-                        "id": e.id, "at": e.at, "actor": e.actor as Any, "action": e.action, "target": e.target, "status": e.status,
-                        "request_id": e.requestID as Any, "client": e.client as Any, "detail": e.detail,
-                    ], options: [.sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
-                } else {
-                    print("\(when)  \(e.actor ?? "-")  \(e.status)  \(e.action)  \(e.target)\(e.detail.isEmpty ? "" : "  (\(e.detail))")")
-                }
-            }
+            try AuditOutput.print(events, json: json)
         }
     }
 }

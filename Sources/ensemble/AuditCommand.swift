@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnsembleClient
+import EnsembleCore
 import Foundation
 
 /// `ensemble audit`: the audit log of a running server (admins), newest first.
@@ -22,21 +23,6 @@ struct AuditCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON Lines.") var json = false
     @OptionGroup var server: ServerOption
 
-    struct Page: Decodable {
-        struct Event: Codable {
-            let id: Int64
-            let at: Int64
-            let actor: String?
-            let action: String
-            let target: String
-            let status: Int
-            let requestId: String?
-            let client: String?
-            let detail: String
-        }
-        let events: [Event]
-    }
-
     func run() async throws {
         guard (1...1000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000.") }
         var query = ["limit=\(limit)"]
@@ -51,19 +37,29 @@ struct AuditCommand: AsyncParsableCommand {
             query.append("since=\(Int64(day.timeIntervalSince1970 * 1000))")
         }
         let client = try await server.client()
-        let page: Page = try await reportingErrors { try await client.json(.GET, "/api/v1/audit?" + query.joined(separator: "&")) }
+        struct Page: Decodable { let events: [AuditEvent] }
+        let text = try await reportingErrors { try await client.text("/api/v1/audit?" + query.joined(separator: "&")) }
+        guard let page = try? JSONDecoder().decode(Page.self, from: Data(text.utf8)) else {
+            throw CLIFailure(message: "The server's audit answer was not what this client expects. Are the client and server the same version?")
+        }
+        try AuditOutput.print(page.events, json: json)
+        if page.events.isEmpty, !json { print("Nothing recorded that matches.") }
+    }
+}
+
+/// Audit events as lines for people, or JSON Lines (`ensemble audit` and `ensemble admin audit`).
+enum AuditOutput {
+    static func print(_ events: [AuditEvent], json: Bool) throws {
         let iso = ISO8601DateFormatter()
-        for e in page.events {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        for e in events {
             if json {
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(e), as: UTF8.self))
+                Swift.print(String(decoding: try encoder.encode(e), as: UTF8.self))
             } else {
                 let when = iso.string(from: Date(timeIntervalSince1970: Double(e.at) / 1000))
-                print("\(when)  \(e.actor ?? "-")  \(e.status)  \(e.action)  \(e.target)\(e.detail.isEmpty ? "" : "  (\(e.detail))")")
+                Swift.print("\(when)  \(e.actor ?? "-")  \(e.status)  \(e.action)  \(e.target)\(e.detail.isEmpty ? "" : "  (\(e.detail))")")
             }
         }
-        if page.events.isEmpty, !json { print("Nothing recorded that matches.") }
     }
 }

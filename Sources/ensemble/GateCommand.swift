@@ -66,6 +66,8 @@ struct GateCommand: ParsableCommand {
     }
 
     func makeOptions() throws -> Gate.Options {
+        // Seeds above 2^53 would not survive the JSON report (nor a policy file) exactly.
+        guard seed <= 1 << 53 else { throw InputError(message: "--seed must be at most 9007199254740992, got \(seed).") }
         var o = Gate.Options()
         (o.resamples, o.confidence, o.seed, o.stratify, o.positive, o.threshold) = (resamples, confidence, seed, stratify, positive, threshold)
         if let policy { try readPolicy(policy, into: &o) }

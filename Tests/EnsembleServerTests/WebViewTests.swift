@@ -77,7 +77,7 @@ struct WebViewTests {
         let opt = ParallelCoordinates.Axis(name: "opt", values: ["block.10", "block.2", "adam"])
         #expect(!opt.numeric && opt.categories == ["adam", "block.2", "block.10"] && opt.position(1) == 0.5)
         let runs = (0..<3).map { i in Self.run(i, params: i == 2 ? [] : [("opt", ["a", "b"][i])], metrics: [("acc", Double(i))]) }
-        let svg = ParallelCoordinates.svg(runs: runs, params: ["opt"], metric: "acc", colours: ["#000", "#111", "#222"], groups: nil)
+        let svg = ParallelCoordinates.svg(runs: runs, params: ["opt"], metric: "acc", colours: ["#000", "#111", "#222"], groups: [nil, nil, nil])
         #expect(svg.components(separatedBy: "<polyline").count - 1 == 2 && svg.contains("1 run(s) without a value"))
     }
 }

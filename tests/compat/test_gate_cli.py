@@ -99,6 +99,9 @@ def test_a_policy_over_two_sets_needs_every_set_to_pass(tmp_path):
     ([("a", 1, 0.2, 0.3), ("b", 0, 0.1, 0.2)], ["--metric", "bleu"], "Unknown metric 'bleu'"),
     ([("a", 1, 0.2, 0.3), ("b", 0, 0.1, 0.2)], ["--metric", "accuracy", "--rule", "at-least"], "needs --floor"),
     ([("a", 1, 0.2, 0.3), ("b", 0, 0.1, 0.2)], ["--metric", "accuracy", "--label-column", "truth"], "has no column 'truth'"),
+    ([("a", 1, 0.2, 0.3), ("b", 0, 0.1, 0.2)], ["--metric", "accuracy", "--margin", "nan"], "must be a finite number"),
+    ([("a", 1, 0.2, 0.3), ("b", 0, 0.1, 0.2)], ["--metric", "accuracy", "--threshold", "nan"], "--threshold must be a finite number"),
+    ([("a", 1, 0.2, 0.3), ("b", 0, 0.1, 0.2)], ["--metric", "accuracy", "--seed", "18446744073709551615"], "--seed must be at most"),
 ])
 def test_bad_input_exits_2_and_names_the_place(tmp_path, rows, args, message):
     write(tmp_path / "bad.csv", rows)

@@ -165,6 +165,12 @@ public struct AuditEvent: Sendable, Equatable, Codable {
     public var client: String?
     public var detail: String
 
+    /// The JSON form `/api/v1/audit` answers and `--json` prints (`request_id`).
+    enum CodingKeys: String, CodingKey {
+        case id, at, actor, action, target, status, client, detail
+        case requestID = "request_id"
+    }
+
     public init(
         id: Int64 = 0, at: Int64, actor: String?, action: String, target: String, status: Int = 200, requestID: String? = nil,
         client: String? = nil, detail: String = ""

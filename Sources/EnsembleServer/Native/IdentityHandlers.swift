@@ -264,24 +264,11 @@ struct IdentityHandlers: Sendable {
 
     func auditLog(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         struct Answer: Encodable {
-            let events: [Event]
+            let events: [AuditEvent]
             let nextBefore: Int64?
             enum CodingKeys: String, CodingKey {
                 case events
                 case nextBefore = "next_before"
-            }
-        }
-        struct Event: Encodable {
-            let id: Int64
-            let at: Int64
-            let actor: String?
-            let action, target: String
-            let status: Int
-            let requestID, client: String?
-            let detail: String
-            enum CodingKeys: String, CodingKey {
-                case id, at, actor, action, target, status, client, detail
-                case requestID = "request_id"
             }
         }
         // What is still in the writer's buffer belongs in the answer too.
@@ -293,11 +280,7 @@ struct IdentityHandlers: Sendable {
             limit: limit, before: try q.int64("before"))
         let events = try await store.audit(query)
         return try CodableResponse.ok(
-            Answer(
-                events: events.map {
-                    Event(id: $0.id, at: $0.at, actor: $0.actor, action: $0.action, target: $0.target, status: $0.status, requestID: $0.requestID, client: $0.client, detail: $0.detail)
-                },
-                nextBefore: events.count == limit ? events.last?.id : nil))
+            Answer(events: events, nextBefore: events.count == limit ? events.last?.id : nil))
     }
 }
 

@@ -345,7 +345,6 @@ struct CompareView: PageView {
         let index: Int
         /// A colour square (SVG we write and escape).
         let swatch: String
-        let group: Int?
     }
     struct Group {
         let index: Int
@@ -368,7 +367,6 @@ struct CompareView: PageView {
     let count: Int
     let runs: [RunRef]
     let groups: [Group]
-    let colouredBy: String?
     let params: [Param]
     /// Params with one value in every run, left out of the table (nil: none, or all shown).
     let hiddenParams: Int?

@@ -12,34 +12,39 @@ extension WebHandlers {
     func compare(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let q = Self.query(r)
         var ids: [String] = []
-        for id in q.filter({ $0.0 == "run" }).map(\.1) where !ids.contains(id) { ids.append(id) }
+        // Collected only up to one past the limit: the query may repeat `run` thousands of times.
+        for (name, id) in q where name == "run" && !ids.contains(id) {
+            ids.append(id)
+            if ids.count > Self.compareLimit { break }
+        }
         guard ids.count >= 2 else { throw EnsembleError.invalid("Choose at least two runs to compare (tick them in an experiment's run table).") }
         guard ids.count <= Self.compareLimit else {
-            throw EnsembleError.invalid("Compare at most \(Self.compareLimit) runs at a time; \(ids.count) were chosen. Narrow the runs table with a filter first.")
+            throw EnsembleError.invalid("Compare at most \(Self.compareLimit) runs at a time; more were chosen. Narrow the runs table with a filter first.")
         }
         var runs: [Run] = []
         for id in ids { runs.append(try await tracking.run(id: id)) }
         let showAll = Self.param(q, "all") == "1"
         let paramKeys = Set(runs.flatMap { $0.params.map(\.key) }).sorted(by: NaturalOrder.less)
         let metricKeys = Set(runs.flatMap { $0.metrics.map(\.key) }).sorted(by: NaturalOrder.less)
-        let paramValues = Dictionary(uniqueKeysWithValues: paramKeys.map { key in (key, runs.map { r in r.params.first { $0.key == key }?.value }) })
+        let paramsByRun = runs.map { Dictionary($0.params.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a }) }
+        let paramValues = Dictionary(uniqueKeysWithValues: paramKeys.map { key in (key, paramsByRun.map { $0[key] }) })
         let differing = paramKeys.filter { Set(paramValues[$0]!.map { $0 ?? "\u{0}" }).count > 1 }
 
         // Colour per run, or per value of the param or tag chosen in "colour by".
         let colourBy = Self.param(q, "colour").flatMap(Self.groupKey)
         var groupValues: [String] = []
-        var groupOf: [Int] = []
+        /// Each run's group (nil when colouring by run).
+        var groupOf: [Int?] = runs.map { _ in nil }
         if let key = colourBy {
             let values = runs.map { Self.value(of: key, in: $0) ?? "(not set)" }
-            groupValues = Array(Set(values)).sorted { a, b in
-                if let x = Double(a), let y = Double(b), x != y { return x < y }
-                return NaturalOrder.less(a, b)
-            }
-            groupOf = values.map { groupValues.firstIndex(of: $0)! }
+            let distinct = Array(Set(values))
+            groupValues = distinct.sorted(by: Self.valueOrder(distinct))
+            let position = Dictionary(uniqueKeysWithValues: groupValues.enumerated().map { ($1, $0) })
+            groupOf = values.map { position[$0] }
         }
-        let colours = runs.indices.map { i in colourBy == nil ? SVGChart.color(i, of: runs.count) : SVGChart.color(groupOf[i], of: groupValues.count) }
+        let colours = runs.indices.map { i in groupOf[i].map { SVGChart.color($0, of: groupValues.count) } ?? SVGChart.color(i, of: runs.count) }
         let legend = runs.enumerated().map { i, run in
-            CompareView.RunRef(id: run.info.runID, name: run.info.runName, index: i, swatch: Self.swatch(colours[i]), group: colourBy == nil ? nil : groupOf[i])
+            CompareView.RunRef(id: run.info.runID, name: run.info.runName, index: i, swatch: Self.swatch(colours[i]))
         }
         let groups = groupValues.enumerated().map { g, value in
             CompareView.Group(index: g, value: value, runs: groupOf.filter { $0 == g }.count, swatch: Self.swatch(SVGChart.color(g, of: groupValues.count)))
@@ -59,7 +64,7 @@ extension WebHandlers {
             // through metricHistoryBulkInterval was slower: 627 ms against 554 ms for 100 runs, release build.)
             for n in having {
                 let points = try await chartSeries(runID: runs[n].info.runID, key: key, byTime: false).points
-                series.append(.init(name: runs[n].info.runName, points: points, color: colours[n], id: n, group: colourBy == nil ? nil : groupOf[n]))
+                series.append(.init(name: runs[n].info.runName, points: points, color: colours[n], id: n, group: groupOf[n]))
             }
             charts.append(ChartCard(key: key, points: having.count, readout: "cmp-\(i)", svg: SVGChart.line(series, xLabel: "step", readout: "cmp-\(i)")))
         }
@@ -74,7 +79,7 @@ extension WebHandlers {
         if let chosenParam, let chosenMetric { scatter = Self.scatter(runs: runs, param: chosenParam, metric: chosenMetric) }
         var parallel: String?
         if let chosenMetric, !axes.isEmpty {
-            parallel = ParallelCoordinates.svg(runs: runs, params: axes, metric: chosenMetric, colours: colours, groups: colourBy == nil ? nil : groupOf)
+            parallel = ParallelCoordinates.svg(runs: runs, params: axes, metric: chosenMetric, colours: colours, groups: groupOf)
         }
         let colourOptions = [CompareView.Option(key: "", label: "run", selected: colourBy == nil)]
             + differing.map { CompareView.Option(key: "params.\($0)", label: "params.\($0)", selected: Self.param(q, "colour") == "params.\($0)") }
@@ -82,12 +87,12 @@ extension WebHandlers {
             c,
             "compare",
             CompareView(
-                count: runs.count, runs: legend, groups: groups, colouredBy: colourBy.map { _ in Self.param(q, "colour") ?? "" },
+                count: runs.count, runs: legend, groups: groups,
                 params: params, hiddenParams: showAll ? nil : (paramKeys.count - differing.count > 0 ? paramKeys.count - differing.count : nil),
                 showAll: showAll, charts: charts,
                 chartOptions: metricKeys.map { CompareView.Option(key: $0, label: $0, selected: chartKeys.contains($0)) },
                 paramOptions: paramKeys.map { CompareView.Option(key: $0, label: $0, selected: $0 == chosenParam) },
-                axisOptions: (differing + paramKeys.filter { !differing.contains($0) }).map { CompareView.Option(key: $0, label: $0, selected: axes.contains($0)) },
+                axisOptions: (differing + paramKeys.filter { paramValues[$0].map { Set($0).count == 1 } ?? true }).map { CompareView.Option(key: $0, label: $0, selected: axes.contains($0)) },
                 metricOptions: metricKeys.map { CompareView.Option(key: $0, label: $0, selected: $0 == chosenMetric) },
                 colourOptions: colourOptions, scatter: scatter, parallel: parallel))
     }
@@ -163,7 +168,8 @@ enum ParallelCoordinates {
         }
     }
 
-    static func svg(runs: [Run], params: [String], metric: String, colours: [String], groups: [Int]?) -> String {
+    /// `groups`: each run's group, written on its line for the legend's highlight (nil: colour by run).
+    static func svg(runs: [Run], params: [String], metric: String, colours: [String], groups: [Int?]) -> String {
         var axes = params.map { key in Axis(name: key, values: runs.map { r in r.params.first { $0.key == key }?.value }) }
         axes.append(Axis(name: metric, values: runs.map { r in r.metrics.first { $0.key == metric }.flatMap { $0.value.isFinite ? SVGChart.fmt($0.value) : nil } }))
         let gap = 150.0, left = 70.0, top = 46.0, plotH = 240.0
@@ -181,7 +187,7 @@ enum ParallelCoordinates {
             let points = positions.enumerated().map { a, p in String(format: "%.1f,%.1f", x(a), y(p!)) }.joined(separator: " ")
             let tip = ([runs[i].info.runName] + axes.map { "\($0.name) = \($0.values[i] ?? "")" }).joined(separator: "\n")
             var marks = " data-series=\"\(i)\""
-            if let groups { marks += " data-group=\"\(groups[i])\"" }
+            if let group = groups[i] { marks += " data-group=\"\(group)\"" }
             svg += "<polyline class=\"line pc\" stroke=\"\(htmlEscape(colours[i]))\"\(marks) points=\"\(points)\"><title>\(htmlEscape(tip))</title></polyline>"
         }
         for (a, axis) in axes.enumerated() {

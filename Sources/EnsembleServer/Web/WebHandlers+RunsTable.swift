@@ -29,6 +29,18 @@ extension WebHandlers {
         return nil
     }
 
+    /// The order of a set of group values: by value when every one is a finite number, else in natural
+    /// order. Deciding for the whole set keeps the order consistent (numbers mixed with names pairwise
+    /// could make a cycle, which `sort` must never be given).
+    static func valueOrder(_ values: [String]) -> (String, String) -> Bool {
+        func number(_ s: String) -> Double? { Double(s).flatMap { $0.isFinite ? $0 : nil } }
+        let numeric = values.allSatisfy { number($0) != nil }
+        return { a, b in
+            if numeric, let x = number(a), let y = number(b), x != y { return x < y }
+            return NaturalOrder.less(a, b)
+        }
+    }
+
     /// A filter clause selecting one group's runs (a quote inside a quoted name or value is doubled).
     static func groupClause(_ key: SearchKey, _ value: String?) -> String {
         let name = key.name.replacingOccurrences(of: "`", with: "``")
@@ -135,13 +147,12 @@ extension WebHandlers {
 
     /// Groups in the order of their values (numbers by value, names naturally; runs without the key last).
     static func groupedView(_ groups: [RunGroup], key: SearchKey, metrics: [String], link: (String) -> String) -> RunsView.Grouped {
-        let shown = Array(groups.prefix(groupLimit))
-        let numeric = shown.allSatisfy { $0.value.map { Double($0) != nil } ?? true }
+        let shown = groups.prefix(groupLimit)
+        let less = valueOrder(shown.compactMap(\.value))
         let ordered = shown.sorted { a, b in
             guard let x = a.value else { return false }
             guard let y = b.value else { return true }
-            if numeric, let dx = Double(x), let dy = Double(y), dx != dy { return dx < dy }
-            return NaturalOrder.less(x, y)
+            return less(x, y)
         }
         let label = key.type == .attribute ? "attributes.\(key.name)" : "\(key.type == .param ? "params" : "tags").\(key.name)"
         let rows = ordered.map { g in

@@ -75,6 +75,8 @@ let package = Package(
                 "EnsembleStore",
                 "EnsembleArtifacts",
                 "EnsembleJSON",
+                // Handoffs recompute every claimed metric from the uploaded predictions.
+                "EnsembleEval",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

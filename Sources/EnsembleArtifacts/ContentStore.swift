@@ -33,6 +33,12 @@ public struct ContentStore: Sendable {
         return root + "/sha256/" + String(decoding: u[0..<2], as: UTF8.self) + "/" + String(decoding: u[2..<4], as: UTF8.self) + "/" + sha256
     }
 
+    /// The file holding a stored blob, for readers that need a path (handoff recomputation), or nil
+    /// when it is not stored.
+    public func localPath(of sha256: String) throws(EnsembleError) -> String? {
+        try size(of: sha256) == nil ? nil : path(of: sha256)
+    }
+
     /// The size of the stored blob, or `nil` when it is not stored.
     public func size(of sha256: String) throws(EnsembleError) -> Int64? {
         try Self.validate(sha256)

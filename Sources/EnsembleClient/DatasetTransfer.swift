@@ -191,6 +191,20 @@ public struct DatasetTransfer: Sendable {
         return AddResult(version: answer.version.model, created: answer.created ?? true, uploadedFiles: toSend.count, uploadedBytes: sent)
     }
 
+    /// Uploads one local file to the content store unless the server has it already (handoff
+    /// predictions); returns its SHA-256 and size.
+    public func uploadFile(_ path: String, progress: (@Sendable (Int64) -> Void)? = nil) async throws -> (sha256: String, size: Int64) {
+        guard Self.kind(path) == .file else { throw ClientError("'\(path)' is not a readable file.") }
+        let (sha, size) = try FileHashing.sha256(path: path)
+        struct Ask: Encodable { var sha256: [String] }
+        struct Missing: Decodable { var missing: [String] }
+        let missing = try await client.json(.POST, "/api/v1/blobs/missing", body: Ask(sha256: [sha]), as: Missing.self).missing
+        if !missing.isEmpty {
+            try await uploadBlob(DatasetFile(path: "upload", size: size, sha256: sha), from: path, progress: progress ?? { _ in })
+        }
+        return (sha, size)
+    }
+
     func uploadBlob(_ file: DatasetFile, from path: String, progress: @escaping @Sendable (Int64) -> Void) async throws {
         let chunks = FileChunks(path: path, progress: progress)
         _ = try await client.send(

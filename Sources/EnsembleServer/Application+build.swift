@@ -206,6 +206,11 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.addRoutes(StoredDatasetHandlers(store: services.store, content: services.content, maxBlobBytes: configuration.maxArtifactBytes).routes(limits), atPath: "/api/v1")
     router.addRoutes(TeamHandlers(team: services.store).routes(limits), atPath: "/api/v1")
     router.addRoutes(LineageHandler(builder: lineageBuilder).routes, atPath: "/api/v1")
+    router.addRoutes(
+        HandoffHandlers(
+            handoffs: services.store, team: services.store, registry: services.store, tracking: services.store, models: services.store,
+            datasets: services.store, identity: services.store, reviewer: HandoffReviewer(content: services.content)
+        ).routes, atPath: "/api/v1")
     router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired, authenticator: services.authenticator).routes, atPath: "/api/v1")
 
     // The web UI.

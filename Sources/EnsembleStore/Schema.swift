@@ -330,6 +330,40 @@ extension SQLiteStore {
                 CREATE INDEX expiring_values_by_expiry ON expiring_values(expires_at);
                 """)
         }
+        migrator.registerMigration("2026-12-02-handoffs-v1") { db in
+            try db.execute(sql: """
+                -- Handoffs from the person who built a model to the person who runs it: the record is a
+                -- JSON document (contract, sets, checks, history); the columns are what lists filter on.
+                CREATE TABLE handoffs (
+                    id INTEGER PRIMARY KEY,
+                    project TEXT,
+                    model TEXT NOT NULL,
+                    sender TEXT NOT NULL,
+                    receiver TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    doc TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX handoffs_by_receiver ON handoffs(receiver, id);
+                CREATE INDEX handoffs_by_project ON handoffs(project, id);
+                CREATE INDEX handoffs_by_model ON handoffs(model, id);
+                -- Release gate results, kept on the model version they judged.
+                CREATE TABLE gate_results (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    decision TEXT NOT NULL,
+                    commit_sha TEXT,
+                    actor TEXT,
+                    at INTEGER NOT NULL,
+                    result TEXT NOT NULL,
+                    report TEXT NOT NULL,
+                    promoted TEXT,
+                    FOREIGN KEY (name, version) REFERENCES model_versions(name, version) ON DELETE CASCADE ON UPDATE CASCADE
+                );
+                CREATE INDEX gate_results_by_version ON gate_results(name, version, id);
+                """)
+        }
         return migrator
     }
 }

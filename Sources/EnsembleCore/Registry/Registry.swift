@@ -110,6 +110,10 @@ public struct RegistryEvent: Sendable, Equatable {
         case aliasDeleted = "alias_deleted"
         case stageChanged = "stage_changed"
         case versionDeleted = "version_deleted"
+        /// A release gate judged the version (`ensemble gate --model … --version …`).
+        case gateRecorded = "gate_recorded"
+        /// A handoff of the version was accepted by its receiver.
+        case handoffAccepted = "handoff_accepted"
     }
 
     public var name: String

@@ -102,6 +102,7 @@ extension Project {
         startDate = try c.decodeIfPresent(String.self, forKey: .startDate)
         dueDate = try c.decodeIfPresent(String.self, forKey: .dueDate)
         history = try c.value(.history, default: [])
+        handoffChecklist = try c.decodeIfPresent(HandoffChecklist.self, forKey: .handoffChecklist)
     }
 }
 

@@ -147,9 +147,12 @@ public struct Project: Sendable, Codable, Equatable {
     /// Day the project is promised for, `yyyy-mm-dd` (the forecast says whether it is late).
     public var dueDate: String?
     public var history: [StageChange] = []
+    /// What every handoff of this project must contain (``HandoffChecklist/standard`` when nil).
+    public var handoffChecklist: HandoffChecklist?
 
     enum CodingKeys: String, CodingKey {
         case id, name, stage, brd, owners, checklists, areas, scores, experiments, models, datasets, tasks, history
+        case handoffChecklist = "handoff_checklist"
         case technicalMetrics = "technical_metrics"
         case businessMetrics = "business_metrics"
         case neededSkills = "needed_skills"

@@ -38,6 +38,9 @@ public enum Gate {
         public var labelColumn = "label"
         public var baselineColumn = "baseline"
         public var candidateColumn = "candidate"
+        /// A second file with the candidate's predictions (`idColumn` and `candidateColumn`), joined to
+        /// `file` by id; nil when `file` holds both models' predictions.
+        public var candidateFile: String?
         public init(name: String, file: String) {
             (self.name, self.file) = (name, file)
         }
@@ -96,17 +99,19 @@ public enum Gate {
 
     /// Reads a set; every problem names the file, the line and the column.
     public static func read(_ set: EvaluationSet, positive: String) throws -> Examples {
-        let reader = try TableReader(path: set.file, format: set.format, columns: [set.idColumn, set.labelColumn, set.baselineColumn, set.candidateColumn])
+        var joined = try set.candidateFile.map { try readCandidates(set, file: $0) }
+        let columns = [set.idColumn, set.labelColumn, set.baselineColumn] + (joined == nil ? [set.candidateColumn] : [])
+        let reader = try TableReader(path: set.file, format: set.format, columns: columns)
         var seen: [String: Int] = [:]
         var examples = Examples(positives: [], baseline: [], candidate: [])
-        func score(_ text: String, column: String) throws -> Double {
+        func score(_ text: String, column: String, file: String, line: Int) throws -> Double {
             if text == positive { return 1 }
             guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
                 // Any other label is a negative prediction.
-                guard !text.isEmpty else { throw InputError(message: "\(set.file):\(reader.line): column '\(column)' is empty; every example needs both models' predictions.") }
+                guard !text.isEmpty else { throw InputError(message: "\(file):\(line): column '\(column)' is empty; every example needs both models' predictions.") }
                 return 0
             }
-            guard v.isFinite else { throw InputError(message: "\(set.file):\(reader.line): column '\(column)' is \(text); scores must be finite numbers.") }
+            guard v.isFinite else { throw InputError(message: "\(file):\(line): column '\(column)' is \(text); scores must be finite numbers.") }
             return v
         }
         while let row = try reader.next() {
@@ -118,11 +123,35 @@ public enum Gate {
             seen[id] = reader.line
             guard !row[1].isEmpty else { throw InputError(message: "\(set.file):\(reader.line): column '\(set.labelColumn)' is empty; every example needs its label.") }
             examples.positives.append(row[1] == positive || Double(row[1]).map { $0 == Double(positive) } == true)
-            examples.baseline.append(try score(row[2], column: set.baselineColumn))
-            examples.candidate.append(try score(row[3], column: set.candidateColumn))
+            examples.baseline.append(try score(row[2], column: set.baselineColumn, file: set.file, line: reader.line))
+            if let file = set.candidateFile {
+                guard let (text, line) = joined?.removeValue(forKey: id) else {
+                    throw InputError(message: "\(set.file):\(reader.line): id '\(id)' has no row in \(file); both files must hold the same examples.")
+                }
+                examples.candidate.append(try score(text, column: set.candidateColumn, file: file, line: line))
+            } else {
+                examples.candidate.append(try score(row[3], column: set.candidateColumn, file: set.file, line: reader.line))
+            }
+        }
+        if let file = set.candidateFile, let (id, (_, line)) = joined?.min(by: { $0.value.1 < $1.value.1 }) {
+            throw InputError(message: "\(file):\(line): id '\(id)' is not in \(set.file); both files must hold the same examples.")
         }
         guard examples.count > 0 else { throw InputError(message: "\(set.file): set '\(set.name)' has no examples; it needs a header row and at least one data row.") }
         return examples
+    }
+
+    /// The candidate's predictions by id, with the line each came from.
+    static func readCandidates(_ set: EvaluationSet, file: String) throws -> [String: (String, Int)] {
+        let reader = try TableReader(path: file, format: nil, columns: [set.idColumn, set.candidateColumn])
+        var out: [String: (String, Int)] = [:]
+        while let row = try reader.next() {
+            guard !row[0].isEmpty else { throw InputError(message: "\(file):\(reader.line): column '\(set.idColumn)' is empty; every example needs an id.") }
+            if let (_, first) = out[row[0]] {
+                throw InputError(message: "\(file):\(reader.line): id '\(row[0])' in column '\(set.idColumn)' already appeared on line \(first); ids must be unique.")
+            }
+            out[row[0]] = (row[1], reader.line)
+        }
+        return out
     }
 
     // MARK: Metrics on weighted examples

@@ -12,6 +12,25 @@ struct EnsembleCommand: AsyncParsableCommand {
         version: ensembleVersion,
         subcommands: [Serve.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, GateCommand.self, HandoffCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, AuditCommand.self, LoginCommand.self, LogoutCommand.self]
     )
+
+    /// ArgumentParser's own entry point, except that `ensemble gate` exits 2 on a usage error (not
+    /// 64): CI scripts read 1 as "the candidate failed" and 2 as "the gate could not run".
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if CommandLine.arguments.dropFirst().first == "gate", exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(2))
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum AuthModeOption: String, ExpressibleByArgument, CaseIterable {

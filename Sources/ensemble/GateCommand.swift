@@ -1,11 +1,13 @@
 import ArgumentParser
+import EnsembleClient
+import EnsembleCore
 import EnsembleEval
 import EnsembleJSON
 import Foundation
 
 /// `ensemble gate`: made for CI. Exit code 0 when the candidate passes, 1 when it fails, 2 for bad
 /// input or usage (with a message naming the file, line and column).
-struct GateCommand: ParsableCommand {
+struct GateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gate",
         abstract: "Decide whether a candidate model may replace the baseline: paired bootstrap intervals of each metric's difference, judged by rules.",
@@ -16,8 +18,12 @@ struct GateCommand: ParsableCommand {
             Examples:
               ensemble gate val.csv --label-column y --baseline-column p_prod --candidate-column p_new --metric roc_auc --rule non-inferior --margin 0.01
               ensemble gate --policy gate.json --json --report gate.md
+              ensemble gate base.csv --candidate-file new.csv --metric f1 --rule superior   (two files joined by id)
+              ensemble gate --policy gate.json --report gate.md --model churn --version 4 --promote champion
+            With --model and --version the result and report are stored on that model version (its page and history
+            show them); --promote moves the alias to it only when the gate passes (needs MANAGE on the model).
             Policy file: {"sets": [{"name": "val", "file": "val.csv", "label_column": "y", "baseline_column": "p_prod",
-              "candidate_column": "p_new"}], "metrics": [{"name": "roc_auc", "rule": "non-inferior", "margin": 0.01},
+              "candidate_column": "p_new", "candidate_file": "optional.csv"}], "metrics": [{"name": "roc_auc", "rule": "non-inferior", "margin": 0.01},
               {"name": "accuracy", "rule": "at-least", "floor": 0.8}], "resamples": 10000, "seed": 1}
             """
     )
@@ -40,8 +46,20 @@ struct GateCommand: ParsableCommand {
     @Flag(help: "Resample positives and negatives separately, keeping their counts.") var stratify = false
     @Option(help: "Write a Markdown report (for a pull-request comment) to this file.") var report: String?
     @Flag(help: "Print JSON instead of a table.") var json = false
+    @Option(help: "A file with the candidate's predictions (id and candidate columns), joined to the one set file by id.") var candidateFile: String?
+    @Option(help: "Store the result on this registered model's --version (on the server).") var model: String?
+    @Option(help: "The model version the candidate is.") var version: Int64?
+    @Option(help: "The commit the candidate was built from (default: $GITHUB_SHA or $CI_COMMIT_SHA).") var commit: String?
+    @Option(help: "Move this alias (e.g. champion) to the version when the gate passes.") var promote: String?
+    @OptionGroup var server: ServerOption
 
-    func run() throws {
+    func validate() throws {
+        if model != nil && version == nil || model == nil && version != nil { throw ValidationError("--model and --version go together: the version the result is stored on.") }
+        if promote != nil && model == nil { throw ValidationError("--promote needs --model and --version: the version the alias moves to.") }
+        if candidateFile != nil && files.count != 1 { throw ValidationError("--candidate-file joins one set file; give exactly one FILE with it.") }
+    }
+
+    func run() async throws {
         let options: Gate.Options
         let outcome: Gate.Report
         do {
@@ -62,7 +80,41 @@ struct GateCommand: ParsableCommand {
                 throw ExitCode(2)
             }
         }
+        if let model, let version { try await store(outcome, model: model, version: version) }
         if !outcome.passed { throw ExitCode(1) }
+    }
+
+    /// Records the result on the model version (and moves `--promote` on a pass); a failure to store
+    /// exits 2, since CI would otherwise believe the result was kept.
+    func store(_ outcome: Gate.Report, model: String, version: Int64) async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let commit = self.commit ?? environment["GITHUB_SHA"] ?? environment["CI_COMMIT_SHA"]
+        var body = "{\"result\":" + Gate.json(outcome) + ",\"report\":" + Self.quoted(Gate.markdown(outcome))
+        if let commit { body += ",\"commit\":" + Self.quoted(commit) }
+        if let promote, outcome.passed { body += ",\"promote\":" + Self.quoted(promote) }
+        body += "}"
+        do {
+            let client = try await server.client()
+            let path = "/api/v1/models/\(EnsembleClient.escape(model))/versions/\(version)/gates"
+            _ = try await client.request("POST", path, json: body)
+            FileHandle.standardError.write(Data("Stored the result on \(model) version \(version).\n".utf8))
+            if let promote {
+                FileHandle.standardError.write(Data((outcome.passed ? "Moved '\(promote)' to version \(version).\n" : "'\(promote)' stays where it was: the gate failed.\n").utf8))
+            }
+        } catch let e as ClientError {
+            FileHandle.standardError.write(Data("Error: the result was not stored on \(model) version \(version): \(e.message)\n".utf8))
+            throw ExitCode(2)
+        } catch let e as CLIFailure {
+            FileHandle.standardError.write(Data("Error: the result was not stored: \(e.message)\n".utf8))
+            throw ExitCode(2)
+        } catch let e as ValidationError {
+            FileHandle.standardError.write(Data("Error: the result was not stored: \(e.message)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    static func quoted(_ s: String) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: s, options: [.fragmentsAllowed])) ?? Data("\"\"".utf8), as: UTF8.self)
     }
 
     func makeOptions() throws -> Gate.Options {
@@ -75,6 +127,7 @@ struct GateCommand: ParsableCommand {
             o.sets += files.map { file in
                 var s = Gate.EvaluationSet(name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent, file: file)
                 (s.idColumn, s.labelColumn, s.baselineColumn, s.candidateColumn) = (idColumn, labelColumn, baselineColumn, candidateColumn)
+                s.candidateFile = candidateFile
                 return s
             }
         }
@@ -117,6 +170,7 @@ struct GateCommand: ParsableCommand {
                     s.labelColumn = string(m, "label_column") ?? labelColumn
                     s.baselineColumn = string(m, "baseline_column") ?? baselineColumn
                     s.candidateColumn = string(m, "candidate_column") ?? candidateColumn
+                    s.candidateFile = string(m, "candidate_file").map { $0.hasPrefix("/") ? $0 : base.appendingPathComponent($0).path }
                     o.sets.append(s)
                 }
             case "metrics":

@@ -140,10 +140,16 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     let files = ArtifactHandlers(store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes)
     var lineageBuilder = LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store)
     lineageBuilder.stored = services.store
-    let web = WebHandlers(
+    let handoffActions = HandoffHandlers(
+        handoffs: services.store, team: services.store, registry: services.store, tracking: services.store, models: services.store,
+        datasets: services.store, identity: services.store, reviewer: HandoffReviewer(content: services.content))
+    var webHandlers = WebHandlers(
         tracking: services.store, registry: services.store, team: services.store, files: files, lineage: lineageBuilder,
         datasets: services.store, stored: services.store,
         library: (try? WebTemplates.library()) ?? MustacheLibrary(), identity: services.store)
+    webHandlers.handoffs = services.store
+    webHandlers.handoffActions = handoffActions
+    let web = webHandlers
 
     let router = Router(context: EnsembleRequestContext.self)
     router.add(middleware: AccessLogMiddleware(level: configuration.accessLog ? .info : .debug))
@@ -206,11 +212,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.addRoutes(StoredDatasetHandlers(store: services.store, content: services.content, maxBlobBytes: configuration.maxArtifactBytes).routes(limits), atPath: "/api/v1")
     router.addRoutes(TeamHandlers(team: services.store).routes(limits), atPath: "/api/v1")
     router.addRoutes(LineageHandler(builder: lineageBuilder).routes, atPath: "/api/v1")
-    router.addRoutes(
-        HandoffHandlers(
-            handoffs: services.store, team: services.store, registry: services.store, tracking: services.store, models: services.store,
-            datasets: services.store, identity: services.store, reviewer: HandoffReviewer(content: services.content)
-        ).routes, atPath: "/api/v1")
+    router.addRoutes(handoffActions.routes, atPath: "/api/v1")
     router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired, authenticator: services.authenticator).routes, atPath: "/api/v1")
 
     // The web UI.

@@ -418,6 +418,8 @@ struct ProjectView: PageView {
     let staffing: [Candidate]
     let experiments, models: [String]
     let activity: [Activity]
+    /// The project's handoffs, newest first.
+    var handoffs: [HandoffRow] = []
     let checklist: [ChecklistItem]
     let stageOptions: [String]
     let gateError: String?

@@ -75,7 +75,7 @@ extension WebHandlers {
             let staffing = Staffing.rank(project: p, stage: stage, people: try await team.people(), roles: try await team.roles()).prefix(3)
             let activity = try await team.activity(project: p.id, limit: 20)
             let who = await displayNames()
-            let view = ProjectView(
+            var view = ProjectView(
                 title: p.name, id: p.id, name: p.name, stage: p.stage.rawValue,
                 problem: p.brd.problem, objective: p.brd.objective, framing: p.brd.mlFraming, delivery: p.brd.delivery,
                 risks: p.brd.risks.joined(separator: "; "), stakeholders: p.brd.stakeholders.joined(separator: "; "),
@@ -89,6 +89,7 @@ extension WebHandlers {
                 checklist: p.checklist(for: p.stage).enumerated().map { ProjectView.ChecklistItem(index: $0.offset, text: $0.element.text, done: $0.element.done) },
                 stageOptions: ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
                 gateError: gateError)
+            view.handoffs = try await handoffs?.handoffs(HandoffQuery(project: p.id, limit: 50)).map { Self.handoffRow($0, who) } ?? []
             return render(c, "project", view, status: gateError == nil ? .ok : .badRequest)
         }
     }

@@ -20,6 +20,10 @@ struct WebHandlers: Sendable {
     var identity: (any IdentityStore)? = nil
     /// Forecasts for the board and project pages, simulated once per version of a plan.
     let forecasts = ForecastCache()
+    /// Handoffs and gate results, for their pages and the model version page.
+    var handoffs: (any HandoffStore)? = nil
+    /// The API's handoff actions, which the pages' forms reuse (same checks, same history).
+    var handoffActions: HandoffHandlers? = nil
 
     // MARK: Plumbing
 
@@ -114,6 +118,10 @@ extension WebHandlers {
         r.get("compare", .read, use: compare)
         r.get("models", .read, use: models)
         r.get("models/{name}", .read, use: model)
+        r.get("models/{name}/versions/{version}", .read, use: modelVersionPage)
+        r.get("handoffs", .read, use: handoffsPage)
+        r.get("handoffs/{id}", .read, use: handoffPage)
+        r.post("handoffs/{id}/decision", .edit, use: decideHandoff)
         r.get("lineage", .read, use: lineagePage)
         r.get("team", .read, use: teamPage)
         r.get("people/{id}", .read, use: personPage)

@@ -7,7 +7,7 @@ enum WebTemplates {
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}} · Ensemble</title><link rel="icon" href="/favicon.ico" type="image/svg+xml"><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/team">Team</a><span class="spacer"></span>{{#chromeUser}}{{#chromeAdmin}}<a href="/admin/users">Admin</a>{{/chromeAdmin}}<a href="/account" title="Your account and API tokens"><bdi>{{chromeUser}}</bdi></a><form class="inline signout" method="post" action="/signout">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<button class="link">Sign out</button></form>{{/chromeUser}}{{^chromeUser}}{{#chromeAuth}}<a href="/signin">Sign in</a>{{/chromeAuth}}{{/chromeUser}}</header>
+<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/handoffs">Handoffs</a><a href="/team">Team</a><span class="spacer"></span>{{#chromeUser}}{{#chromeAdmin}}<a href="/admin/users">Admin</a>{{/chromeAdmin}}<a href="/account" title="Your account and API tokens"><bdi>{{chromeUser}}</bdi></a><form class="inline signout" method="post" action="/signout">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<button class="link">Sign out</button></form>{{/chromeUser}}{{^chromeUser}}{{#chromeAuth}}<a href="/signin">Sign in</a>{{/chromeAuth}}{{/chromeUser}}</header>
 <main>
 """#
     static let footer = "</main></body></html>\n"
@@ -173,11 +173,71 @@ enum WebTemplates {
 <h1><bdi>{{name}}</bdi></h1><p>{{description}}</p>
 <h2>Versions</h2>
 <div class="scroll"><table><thead><tr><th>Version</th><th>Stage</th><th>Aliases</th><th>Source run</th><th>Created</th><th></th></tr></thead><tbody>
-{{#versions}}<tr><td>v{{version}}</td><td>{{stage}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td>{{#runID}}<a href="/runs/{{runID}}">{{runID}}</a>{{/runID}}</td><td class="small muted">{{created}}</td><td><a href="/lineage?model={{urlName}}&amp;version={{version}}">lineage</a></td></tr>{{/versions}}
+{{#versions}}<tr><td><a href="/models/{{urlName}}/versions/{{version}}">v{{version}}</a></td><td>{{stage}}</td><td>{{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}</td><td>{{#runID}}<a href="/runs/{{runID}}">{{runID}}</a>{{/runID}}</td><td class="small muted">{{created}}</td><td><a href="/lineage?model={{urlName}}&amp;version={{version}}">lineage</a></td></tr>{{/versions}}
 </tbody></table></div>
 <h2>History</h2>
 <table><thead><tr><th>When</th><th>Version</th><th>Change</th><th>Who</th></tr></thead><tbody>
 {{#history}}<tr><td class="small">{{when}}</td><td>{{version}}</td><td>{{kind}} {{detail}}</td><td>{{actor}}</td></tr>{{/history}}</tbody></table>
+{{> footer}}
+"""#
+
+    static let modelVersion = #"""
+{{> header}}
+<p class="small"><a href="/models/{{urlName}}"><bdi>{{name}}</bdi></a></p>
+<h1><bdi>{{name}}</bdi> v{{version}}</h1>
+<p>{{stage}} {{#aliases}}<span class="badge ok">@{{.}}</span> {{/aliases}}<span class="muted small">created {{created}}</span></p>{{#description}}<p>{{description}}</p>{{/description}}
+<p class="small">Source <code class="wrap">{{source}}</code>{{#runID}} · run <a href="/runs/{{runID}}">{{runID}}</a>{{/runID}} · <a href="/lineage?model={{urlName}}&amp;version={{version}}">lineage</a></p>
+<h2>Release gates</h2>
+{{#gates}}<section class="card"><h3><span class="badge {{cls}}">{{decision}}</span> {{when}}{{#who}} by <bdi>{{who}}</bdi>{{/who}}{{#commit}} · commit <code>{{commit}}</code>{{/commit}}{{#promoted}} · moved <span class="badge ok">@{{promoted}}</span> here{{/promoted}}</h3>
+{{#sets}}<div class="scroll"><table><caption>{{name}} (n = {{n}})</caption><thead><tr><th>Metric</th><th class="num">Baseline</th><th class="num">Candidate</th><th class="num">Difference</th><th>95% interval</th><th>Rule</th><th>Verdict</th></tr></thead><tbody>
+{{#metrics}}<tr><td>{{name}}</td><td class="num">{{baseline}}</td><td class="num">{{candidate}}</td><td class="num">{{difference}}</td><td>{{interval}}</td><td>{{rule}}</td><td><span class="badge {{cls}}">{{verdict}}</span></td></tr>{{/metrics}}</tbody></table></div>{{/sets}}
+<details><summary>Report (Markdown)</summary><pre class="wrap">{{report}}</pre></details></section>{{/gates}}
+{{^gates}}<p class="muted">No gate has judged this version. In CI: <code>ensemble gate … --model {{name}} --version {{version}}</code>.</p>{{/gates}}
+<h2>Handoffs</h2>
+{{> handoffRows}}
+{{> footer}}
+"""#
+
+    static let handoffRows = #"""
+{{^empty(handoffs)}}<div class="scroll"><table><thead><tr><th>#</th><th>Title</th><th>Status</th><th>Model</th><th>From</th><th>To</th><th>Checks</th><th>Updated</th></tr></thead><tbody>{{/empty(handoffs)}}
+{{#handoffs}}<tr><td><a href="/handoffs/{{id}}">#{{id}}</a></td><td><a href="/handoffs/{{id}}"><bdi>{{title}}</bdi></a></td><td><span class="badge {{statusClass}}">{{status}}</span></td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td><bdi>{{sender}}</bdi></td><td><bdi>{{receiver}}</bdi></td><td class="small">{{checks}}</td><td class="small muted">{{updated}}</td></tr>{{/handoffs}}
+{{^empty(handoffs)}}</tbody></table></div>{{/empty(handoffs)}}{{#empty(handoffs)}}<p class="muted">No handoffs.</p>{{/empty(handoffs)}}
+"""#
+
+    static let handoffs = #"""
+{{> header}}
+<h1>{{heading}}</h1>
+{{^empty(inbox)}}<h2>Waiting for you</h2>
+<div class="scroll"><table><tbody>{{/empty(inbox)}}{{#inbox}}<tr><td><a href="/handoffs/{{id}}">#{{id}} <bdi>{{title}}</bdi></a></td><td><bdi>{{model}}</bdi></td><td>from <bdi>{{sender}}</bdi></td><td class="small">{{checks}}</td></tr>{{/inbox}}{{^empty(inbox)}}</tbody></table></div><h2>All handoffs</h2>{{/empty(inbox)}}
+<form class="inline" method="get" action="/handoffs"><label>Status <select name="status"><option value="">any</option>{{#statuses}}<option{{#selected}} selected{{/selected}}>{{name}}</option>{{/statuses}}</select></label>
+<label>To <input type="text" name="to" value="{{to}}"></label><label>From <input type="text" name="from" value="{{from}}"></label><label>Project <input type="text" name="project" value="{{project}}"></label><button>Filter</button></form>
+{{^empty(rows)}}<div class="scroll"><table><thead><tr><th>#</th><th>Title</th><th>Status</th><th>Model</th><th>From</th><th>To</th><th>Project</th><th>Checks</th><th>Updated</th></tr></thead><tbody>{{/empty(rows)}}
+{{#rows}}<tr><td><a href="/handoffs/{{id}}">#{{id}}</a></td><td><a href="/handoffs/{{id}}"><bdi>{{title}}</bdi></a></td><td><span class="badge {{statusClass}}">{{status}}</span></td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td><bdi>{{sender}}</bdi></td><td><bdi>{{receiver}}</bdi></td><td>{{#project}}<a href="/projects/{{project}}">{{project}}</a>{{/project}}</td><td class="small">{{checks}}</td><td class="small muted">{{updated}}</td></tr>{{/rows}}
+{{^empty(rows)}}</tbody></table></div>{{/empty(rows)}}{{#empty(rows)}}<p class="muted">No handoffs match. A data scientist starts one with <code>ensemble handoff submit handoff.json</code> (docs/HANDOFF.md).</p>{{/empty(rows)}}
+{{> footer}}
+"""#
+
+    static let handoff = #"""
+{{> header}}
+<p class="small"><a href="/handoffs">Handoffs</a>{{#project}} · project <a href="/projects/{{project}}">{{project}}</a>{{/project}}</p>
+<h1>#{{id}} <bdi>{{heading}}</bdi> <span class="badge {{statusClass}}">{{status}}</span></h1>
+<p><a href="{{modelURL}}"><bdi>{{model}}</bdi></a> from <bdi>{{sender}}</bdi> to <bdi>{{receiver}}</bdi></p>
+{{#error}}<p class="error">{{error}}</p>{{/error}}
+{{#canDecide}}<form class="noprint" method="post" action="/handoffs/{{id}}/decision">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
+<label>Comment or reason<br><textarea name="text" rows="2" cols="60"></textarea></label><br><button name="decision" value="accept">Accept</button> <button name="decision" value="return">Return to sender</button></form>{{/canDecide}}
+<div class="grid">
+<section class="card"><h2>Contract</h2><table><tbody>{{#contract}}<tr><th scope="row">{{name}}</th><td class="wrap">{{value}}{{#prefilled}} <span class="muted small">(from the model)</span>{{/prefilled}}</td></tr>{{/contract}}</tbody></table>{{^contract}}<p class="muted">Nothing given.</p>{{/contract}}</section>
+<section class="card"><h2>Evaluation sets</h2><table><tbody>{{#sets}}<tr><th scope="row">{{name}}</th><td class="small">{{task}}; {{columns}}<br>{{file}}{{#dataset}}<br>data {{dataset}}{{/dataset}}</td></tr>{{/sets}}</tbody></table></section>
+</div>
+<h2>Claims, recomputed</h2>{{#checked}}<p class="small muted">Checked {{checked}}: Ensemble recomputed every claim from the predictions and labels.</p>{{/checked}}{{^checked}}<p class="muted">Not checked yet: claims are recomputed when the sender submits.</p>{{/checked}}
+{{#missing}}<p class="error">{{.}}</p>{{/missing}}
+<div class="scroll"><table><thead><tr><th>Set</th><th>Metric</th><th class="num">Claimed</th><th class="num">Recomputed</th><th class="num">Difference</th><th class="num">Tolerance</th><th>Outcome</th></tr></thead><tbody>
+{{#claims}}<tr><td class="nowrap">{{set}}</td><td class="nowrap">{{metric}}</td><td class="num">{{claimed}}</td><td class="num">{{recomputed}}</td><td class="num nowrap">{{difference}}</td><td class="num">{{tolerance}}</td><td><span class="badge {{cls}}">{{outcome}}</span>{{#note}} <span class="small">{{note}}</span>{{/note}}</td></tr>{{/claims}}</tbody></table></div>
+{{^empty(targets)}}<h2>Against the project's targets</h2><div class="scroll"><table><thead><tr><th>Metric</th><th>Set</th><th class="num">Value</th><th class="num">Baseline</th><th class="num">Target</th><th></th></tr></thead><tbody>{{/empty(targets)}}
+{{#targets}}<tr><td>{{metric}}</td><td>{{set}}</td><td class="num">{{value}}</td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td><span class="badge {{cls}}">{{verdict}}</span></td></tr>{{/targets}}
+{{^empty(targets)}}</tbody></table></div>{{/empty(targets)}}
+<h2>History</h2>
+<table><thead><tr><th>When</th><th>Who</th><th>What</th><th></th></tr></thead><tbody>{{#events}}<tr><td class="small">{{when}}</td><td><bdi>{{who}}</bdi></td><td>{{kind}}</td><td class="wrap">{{text}}</td></tr>{{/events}}</tbody></table>
 {{> footer}}
 """#
 
@@ -252,7 +312,7 @@ enum WebTemplates {
 <div class="grid">
 <section class="card"><h2>Stage history</h2><ul>{{#history}}<li><span class="muted small">{{when}}</span> {{from}} → {{to}}{{#by}} by {{by}}{{/by}}{{#why}}: {{why}}{{/why}}</li>{{/history}}</ul>{{^history}}<p class="muted">No moves yet.</p>{{/history}}</section>
 <section class="card"><h2>Staffing for {{stage}}</h2><ol>{{#staffing}}<li><a href="/people/{{person}}"><bdi>{{name}}</bdi></a> <span class="muted small">{{score}}</span><div class="small">{{reasons}}</div></li>{{/staffing}}</ol></section>
-<section class="card"><h2>Links</h2><p>Experiments: {{#experiments}}<a href="/experiments?q={{.}}">{{.}}</a> {{/experiments}}</p><p>Models: {{#models}}<a href="/models/{{.}}">{{.}}</a> {{/models}}</p></section>
+<section class="card"><h2>Links</h2><p>Experiments: {{#experiments}}<a href="/experiments?q={{.}}">{{.}}</a> {{/experiments}}</p><p>Models: {{#models}}<a href="/models/{{.}}">{{.}}</a> {{/models}}</p><p><a href="/handoffs?project={{id}}">Handoffs</a></p></section>
 </div>
 <h2>Gate: leaving {{stage}}</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/checklist">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
@@ -262,6 +322,8 @@ enum WebTemplates {
 <input type="text" name="why" placeholder="why" aria-label="why">{{^chromeUser}}<input type="text" name="by" placeholder="who" aria-label="who">{{/chromeUser}}<button>Move</button></form>
 {{#gateError}}<p class="error">{{gateError}}</p>{{/gateError}}
 <p class="noprint"><a href="/projects/{{id}}/edit">Edit the project and its BRD</a></p>
+<h2>Handoffs</h2>
+{{> handoffRows}}
 <h2>Updates</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/updates">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
 <div class="grid">{{^chromeUser}}<label>Author<br><input type="text" name="author" required></label>{{/chromeUser}}<label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
@@ -417,7 +479,7 @@ enum WebTemplates {
     static var all: [(String, String)] {
         [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
-            ("run", run), ("compare", compare), ("models", models), ("model", model), ("lineage", lineage), ("team", team), ("person", person),
+            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
             ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
             ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminGrants", adminGrants), ("adminAudit", adminAudit),
         ]
@@ -428,7 +490,7 @@ enum WebTemplates {
         for (name, text) in all {
             // Pages render inside their envelope (`WebHandlers.render`): the page's own properties
             // first, then the chrome's. Partials are looked up where they are used.
-            let wrapped = ["header", "footer", "board"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
+            let wrapped = ["header", "footer", "board", "handoffRows"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
             try library.register(wrapped, named: name)
         }
         return library

@@ -4,6 +4,7 @@ the Markdown report, a policy over two sets, and bad input named by file, line a
 import csv
 import json
 import math
+import os
 import subprocess
 
 import numpy as np
@@ -112,3 +113,53 @@ def test_bad_input_exits_2_and_names_the_place(tmp_path, rows, args, message):
     r = gate(tmp_path / "bad.csv", *cols, *metric, *args, "--resamples", 100)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert message in r.stderr, r.stderr
+
+
+def test_two_files_joined_by_id_give_the_same_result_as_one(tmp_path):
+    y, base, cand = make_set(tmp_path / "one.csv", 11, n=800, lift=0.1)
+    write(tmp_path / "prod.csv", [(f"ex-{i}", int(y[i]), repr(float(base[i]))) for i in range(len(y))], header=("id", "y", "p_prod"))
+    # The candidate's file in another order: the join is by id, not by line.
+    write(tmp_path / "new.csv", [(f"ex-{i}", repr(float(cand[i]))) for i in reversed(range(len(y)))], header=("id", "p_new"))
+    args = [*COLUMNS, "--metric", "roc_auc", "--metric", "f1", "--resamples", 300, "--json"]
+    one = gate(tmp_path / "one.csv", *args)
+    two = gate(tmp_path / "prod.csv", "--candidate-file", tmp_path / "new.csv", *args)
+    assert one.returncode == two.returncode and one.returncode in (0, 1), two.stderr
+    a, b = json.loads(one.stdout)["sets"][0], json.loads(two.stdout)["sets"][0]
+    assert a["metrics"] == b["metrics"] and a["n"] == b["n"] == len(y)
+
+
+@pytest.mark.parametrize("prod, new, message", [
+    ([("a", 1, 0.2), ("b", 0, 0.1)], [("a", 0.3)], "prod.csv:3: id 'b' has no row in"),
+    ([("a", 1, 0.2)], [("a", 0.3), ("c", 0.1)], "new.csv:3: id 'c' is not in"),
+    ([("a", 1, 0.2)], [("a", 0.3), ("a", 0.1)], "new.csv:3: id 'a' in column 'id' already appeared on line 2"),
+    ([("a", 1, 0.2), ("b", 0, 0.1)], [("a", 0.3), ("b", "nan")], "new.csv:3: column 'p_new' is nan"),
+    ([("a", 1, 0.2)], [("", 0.3)], "new.csv:2: column 'id' is empty"),
+])
+def test_mismatched_files_exit_2_naming_file_and_line(tmp_path, prod, new, message):
+    write(tmp_path / "prod.csv", prod, header=("id", "y", "p_prod"))
+    write(tmp_path / "new.csv", new, header=("id", "p_new"))
+    r = gate(tmp_path / "prod.csv", "--candidate-file", tmp_path / "new.csv", *COLUMNS, "--metric", "accuracy", "--resamples", 100)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert message in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus"], "Unknown option '--bogus'"),
+    (["x.csv", "--promote", "champion", "--metric", "f1"], "--promote needs --model"),
+    (["x.csv", "--model", "churn", "--metric", "f1"], "--model and --version go together"),
+    (["a.csv", "b.csv", "--candidate-file", "c.csv"], "exactly one FILE"),
+    (["x.csv", "--resamples", "many"], "--resamples"),
+])
+def test_usage_errors_exit_2(args, message):
+    r = gate(*args)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert message in r.stderr, r.stderr
+
+
+def test_a_result_that_cannot_be_stored_exits_2(tmp_path):
+    make_set(tmp_path / "val.csv", 3, n=300)
+    env = dict(os.environ, ENSEMBLE_SERVER="http://127.0.0.1:9")  # nothing listens on the discard port
+    r = subprocess.run([ensemble_binary(), "gate", str(tmp_path / "val.csv"), *COLUMNS, "--metric", "f1", "--resamples", "100", "--model", "m", "--version", "1"],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "the result was not stored" in r.stderr

@@ -8,6 +8,12 @@ import Foundation
 ///
 /// Binary tasks: an example is positive when its label equals `positive`; a prediction is positive
 /// when it equals `positive` or is a number ≥ `threshold` (so `0`/`1` labels and scores both work).
+/// Lets a buffer that concurrent chunks write at distinct indices cross into `concurrentPerform`.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 public enum Gate {
     public enum Rule: String, Sendable, CaseIterable {
         /// The candidate may be worse by at most `margin`: the interval's lower end ≥ −margin.
@@ -156,26 +162,45 @@ public enum Gate {
 
     // MARK: Metrics on weighted examples
 
-    /// ROC AUC of one model over examples weighted by how often a resample drew them (nil: each once):
-    /// the Mann–Whitney count over `order` (the examples by that model's score, ascending), ties counted half.
-    static func weightedAUC(scores: [Double], positives: [Bool], weights: [UInt32]?, order: [Int]) -> Double {
-        var area = 0.0, negBelow = 0.0, pos = 0.0, neg = 0.0
-        var i = 0
-        while i < order.count {
-            var j = i, groupPos = 0.0, groupNeg = 0.0
-            let s = scores[order[i]]
-            while j < order.count, scores[order[j]] == s {
-                let w = weights.map { Double($0[order[j]]) } ?? 1
-                if positives[order[j]] { groupPos += w } else { groupNeg += w }
-                j += 1
-            }
-            area += groupPos * (negBelow + groupNeg / 2)
-            negBelow += groupNeg
-            pos += groupPos
-            neg += groupNeg
-            i = j
+    /// One model's examples in ascending score order, prepared once so that each resample's ROC AUC
+    /// is a single sequential pass.
+    struct Ranked: Sendable {
+        /// The example at each rank.
+        var example: [Int32]
+        var positive: [Bool]
+        /// Whether the rank closes a group of tied scores.
+        var closesTie: [Bool]
+
+        init(scores: [Double], positives: [Bool]) {
+            let order = scores.indices.sorted { scores[$0] < scores[$1] }
+            example = order.map { Int32($0) }
+            positive = order.map { positives[$0] }
+            closesTie = order.indices.map { r in r + 1 == order.count || scores[order[r + 1]] != scores[order[r]] }
         }
-        return pos > 0 && neg > 0 ? area / (pos * neg) : .nan
+
+        /// ROC AUC over examples weighted by how often a resample drew them (nil: each once): the
+        /// Mann–Whitney count, ties counted half, in exact integer arithmetic (twice the area).
+        func auc(weights: UnsafeBufferPointer<UInt32>?) -> Double {
+            var area2: UInt64 = 0, negBelow: UInt64 = 0, pos: UInt64 = 0, groupPos: UInt64 = 0, groupNeg: UInt64 = 0
+            example.withUnsafeBufferPointer { ex in
+                positive.withUnsafeBufferPointer { isPos in
+                    closesTie.withUnsafeBufferPointer { closes in
+                        for r in 0..<ex.count {
+                            let w = weights.map { UInt64($0[Int(ex[r])]) } ?? 1
+                            if isPos[r] { groupPos &+= w } else { groupNeg &+= w }
+                            if closes[r] {
+                                area2 &+= groupPos &* (2 &* negBelow &+ groupNeg)
+                                negBelow &+= groupNeg
+                                pos &+= groupPos
+                                groupPos = 0
+                                groupNeg = 0
+                            }
+                        }
+                    }
+                }
+            }
+            return pos > 0 && negBelow > 0 ? Double(area2) / (2 * Double(pos) * Double(negBelow)) : .nan
+        }
     }
 
     /// A threshold metric from a confusion matrix's counts.
@@ -220,22 +245,20 @@ public enum Gate {
             throw InputError(message: "Set '\(name)' needs at least one example, with a label and both models' scores for each.")
         }
         let positives = data.positives.indices.filter { data.positives[$0] }, negatives = data.positives.indices.filter { !data.positives[$0] }
-        let needsOrder = options.metrics.contains { $0.name == "roc_auc" }
-        let baseOrder = needsOrder ? data.baseline.indices.sorted { data.baseline[$0] < data.baseline[$1] } : []
-        let candOrder = needsOrder ? data.candidate.indices.sorted { data.candidate[$0] < data.candidate[$1] } : []
-        if needsOrder && (positives.isEmpty || negatives.isEmpty) {
+        let names = options.metrics.map(\.name)
+        let needsRows = names.contains("roc_auc")
+        if needsRows && (positives.isEmpty || negatives.isEmpty) {
             throw InputError(message: "Set '\(name)': ROC AUC needs both classes; the labels hold \(positives.count) positive and \(negatives.count) negative examples.")
         }
+        let ranked = needsRows ? (Ranked(scores: data.baseline, positives: data.positives), Ranked(scores: data.candidate, positives: data.positives)) : nil
         // Each example falls in one of 8 cells (truth, baseline's call, candidate's call): the threshold metrics of
-        // both models follow from a resample's 8 cell counts, so one pass draws the resample for all of them.
+        // both models follow from a resample's 8 cell counts.
         let cells = (0..<n).map { k in
             UInt8((data.positives[k] ? 4 : 0) | (data.baseline[k] >= options.threshold ? 2 : 0) | (data.candidate[k] >= options.threshold ? 1 : 0))
         }
-        func both(_ metric: String, _ counts: [Int], _ w: [UInt32]?) -> (Double, Double) {
-            if metric == "roc_auc" {
-                return (weightedAUC(scores: data.baseline, positives: data.positives, weights: w, order: baseOrder),
-                        weightedAUC(scores: data.candidate, positives: data.positives, weights: w, order: candOrder))
-            }
+        let allCounts: [Int] = cells.reduce(into: [Int](repeating: 0, count: 8)) { $0[Int($1)] += 1 }
+        @Sendable func both(_ metric: String, _ counts: [Int], _ w: UnsafeBufferPointer<UInt32>?) -> (Double, Double) {
+            if metric == "roc_auc", let (base, cand) = ranked { return (base.auc(weights: w), cand.auc(weights: w)) }
             func of(_ bit: Int) -> Double {
                 var tp = 0, fp = 0, fn = 0, tn = 0
                 for c in 0..<8 {
@@ -250,34 +273,59 @@ public enum Gate {
             }
             return (of(2), of(1))
         }
-        let names = options.metrics.map(\.name)
-        var differences = names.map { _ in [Double]() }, candidates = names.map { _ in [Double]() }
-        var rng = SplitMix64(seed: options.seed)
-        var weights = [UInt32](repeating: 0, count: needsOrder ? n : 0)
-        var counts = [Int](repeating: 0, count: 8)
-        for _ in 0..<options.resamples {
-            if needsOrder { for k in 0..<n { weights[k] = 0 } }
-            for c in 0..<8 { counts[c] = 0 }
-            func draw(_ i: Int) {
-                counts[Int(cells[i])] += 1
-                if needsOrder { weights[i] += 1 }
-            }
-            if options.stratify {
-                for group in [positives, negatives] where !group.isEmpty {
-                    for _ in 0..<group.count { draw(group[Int(rng.next() % UInt64(group.count))]) }
+
+        // Resamples run in fixed chunks, each with its own generator derived from the seed and the chunk's
+        // number, so the result depends on the seed only, not on how many cores share the work.
+        let chunkSize = 250
+        let chunks = (options.resamples + chunkSize - 1) / chunkSize
+        var perChunk = [(differences: [[Double]], candidates: [[Double]])](repeating: ([], []), count: chunks)
+        perChunk.withUnsafeMutableBufferPointer { out in
+            let out = UncheckedSendable(out)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                var rng = SplitMix64(seed: chunkSeed(options.seed, chunk))
+                let count = min(chunkSize, options.resamples - chunk * chunkSize)
+                var differences = names.map { _ in [Double]() }, candidates = names.map { _ in [Double]() }
+                var weights = [UInt32](repeating: 0, count: needsRows ? n : 0)
+                var counts = [Int](repeating: 0, count: 8)
+                for _ in 0..<count {
+                    if needsRows {
+                        // ROC AUC needs to know which examples were drawn: resample rows.
+                        for k in 0..<n { weights[k] = 0 }
+                        for c in 0..<8 { counts[c] = 0 }
+                        for group in options.stratify ? [positives, negatives] : [Array(0..<n)] where !group.isEmpty {
+                            let size = UInt64(group.count)
+                            for _ in 0..<group.count {
+                                let i = group[Int(Sampling.below(size, &rng))]
+                                weights[i] += 1
+                                counts[Int(cells[i])] += 1
+                            }
+                        }
+                    } else if options.stratify {
+                        // Positives (cells 4–7) and negatives (cells 0–3) keep their counts.
+                        var part = [0, 0, 0, 0]
+                        Sampling.multinomial(positives.count, counts: Array(allCounts[4..<8]), into: &part, &rng)
+                        for c in 0..<4 { counts[4 + c] = part[c] }
+                        Sampling.multinomial(negatives.count, counts: Array(allCounts[0..<4]), into: &part, &rng)
+                        for c in 0..<4 { counts[c] = part[c] }
+                    } else {
+                        // A resample of n rows is one multinomial draw over the 8 cells: O(1) in n.
+                        Sampling.multinomial(n, counts: allCounts, into: &counts, &rng)
+                    }
+                    weights.withUnsafeBufferPointer { w in
+                        for (m, metric) in names.enumerated() {
+                            let (b, c) = both(metric, counts, needsRows ? w : nil)
+                            // A resample with one class only has no ROC AUC; it is left out (the interval counts what remains).
+                            if b.isNaN || c.isNaN { continue }
+                            differences[m].append(c - b)
+                            candidates[m].append(c)
+                        }
+                    }
                 }
-            } else {
-                for _ in 0..<n { draw(Int(rng.next() % UInt64(n))) }
-            }
-            for (m, metric) in names.enumerated() {
-                let (b, c) = both(metric, counts, needsOrder ? weights : nil)
-                // A resample with one class only has no ROC AUC; it is left out (the interval counts what remains).
-                if b.isNaN || c.isNaN { continue }
-                differences[m].append(c - b)
-                candidates[m].append(c)
+                out.value[chunk] = (differences, candidates)
             }
         }
-        let allCounts = (0..<8).map { c in cells.lazy.filter { Int($0) == c }.count }
+        var differences = names.indices.map { m in perChunk.flatMap { $0.differences[m] } }
+        var candidates = names.indices.map { m in perChunk.flatMap { $0.candidates[m] } }
         var results: [MetricResult] = []
         for (m, rule) in options.metrics.enumerated() {
             let (b, c) = both(rule.name, allCounts, nil)
@@ -296,6 +344,13 @@ public enum Gate {
                                         candidateLow: cLow, candidateHigh: cHigh, rule: rule.rule, margin: rule.margin, floor: rule.floor, passed: passed))
         }
         return SetResult(name: name, n: n, metrics: results)
+    }
+
+    /// The generator seed of one chunk of resamples: the chunk's number mixed into the seed, so that
+    /// chunks draw from unrelated points of the generator's cycle.
+    static func chunkSeed(_ seed: UInt64, _ chunk: Int) -> UInt64 {
+        var mix = SplitMix64(seed: seed ^ (UInt64(chunk) &* 0xD1B5_4A32_D192_ED03))
+        return mix.next()
     }
 
     /// The two-sided percentile interval.

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import EnsembleMetrics
@@ -199,5 +200,66 @@ struct RadixSortTests {
         let expected = values.sorted()
         RadixSort.sort(&values)
         #expect(values == expected)
+    }
+}
+
+@Suite("Exact binomial and multinomial sampling")
+struct SamplingTests {
+    @Test("binomial draws have the mean and variance n·p and n·p·q, by inversion and by BTRS", arguments: [
+        (20, 0.1), (1000, 0.004), (40, 0.5), (1_000_000, 0.3), (1_000_000, 0.97), (5000, 0.001), (123_456, 0.5),
+    ])
+    func moments(n: Int, p: Double) {
+        var rng = SplitMix64(seed: UInt64(n) &* 31 &+ UInt64(p * 1000))
+        let draws = 100_000
+        var sum = 0.0, sumSq = 0.0
+        for _ in 0..<draws {
+            let x = Sampling.binomial(n, p, &rng)
+            #expect(x >= 0 && x <= n)
+            sum += Double(x)
+            sumSq += Double(x) * Double(x)
+        }
+        let mean = sum / Double(draws), variance = sumSq / Double(draws) - mean * mean
+        let nd = Double(n), sd = (nd * p * (1 - p)).squareRoot()
+        // The mean of 100,000 draws has a standard error of sd/316; allow 5 of them.
+        #expect(abs(mean - nd * p) < 5 * sd / Double(draws).squareRoot(), "mean \(mean) vs \(nd * p)")
+        // The sample variance's relative standard error is about √(2/draws) = 0.45%; allow 3%.
+        #expect(abs(variance / (sd * sd) - 1) < 0.03, "variance \(variance) vs \(sd * sd)")
+    }
+
+    @Test("binomial draws follow the exact pmf (chi-square), in both regimes", arguments: [(30, 0.2), (60, 0.35), (200, 0.5)])
+    func pmf(n: Int, p: Double) {
+        var rng = SplitMix64(seed: 77)
+        let draws = 200_000
+        var observed = [Int](repeating: 0, count: n + 1)
+        for _ in 0..<draws { observed[Sampling.binomial(n, p, &rng)] += 1 }
+        var chi2 = 0.0, bins = 0
+        for k in 0...n {
+            let logChoose: Double = lgamma(Double(n + 1)) - lgamma(Double(k + 1)) - lgamma(Double(n - k + 1))
+            let logPmf: Double = logChoose + Double(k) * log(p) + Double(n - k) * log(1 - p)
+            let expected = Double(draws) * exp(logPmf)
+            guard expected >= 20 else { continue }
+            chi2 += (Double(observed[k]) - expected) * (Double(observed[k]) - expected) / expected
+            bins += 1
+        }
+        // Chi-square with `bins − 1` degrees of freedom: mean bins − 1, sd √(2(bins − 1)); allow 5 sd.
+        let df = Double(bins - 1)
+        #expect(chi2 < df + 5 * (2 * df).squareRoot(), "chi2 \(chi2) on \(bins) bins")
+    }
+
+    @Test("multinomial draws place every item, in each cell's share on average")
+    func multinomial() {
+        var rng = SplitMix64(seed: 5)
+        let counts = [500, 0, 300, 150, 50, 0, 0, 0]
+        var out = [Int](repeating: -1, count: 8), totals = [Double](repeating: 0, count: 8)
+        for _ in 0..<20_000 {
+            Sampling.multinomial(1000, counts: counts, into: &out, &rng)
+            #expect(out.reduce(0, +) == 1000)
+            for i in 0..<8 { totals[i] += Double(out[i]) }
+        }
+        for i in 0..<8 {
+            let share = Double(counts[i]) / 1000
+            #expect(abs(totals[i] / 20_000 - 1000 * share) < 0.5, "cell \(i)")
+        }
+        #expect(out[1] == 0 && out[5] == 0 && out[7] == 0)
     }
 }

@@ -88,6 +88,9 @@ public enum Gate {
         public var resamples: Int
         public var confidence: Double
         public var seed: UInt64
+        public init(passed: Bool, sets: [SetResult], resamples: Int, confidence: Double, seed: UInt64) {
+            (self.passed, self.sets, self.resamples, self.confidence, self.seed) = (passed, sets, resamples, confidence, seed)
+        }
     }
 
     /// One evaluation set in memory: truth and both models' scores, in file order.

@@ -7,7 +7,7 @@ import Foundation
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Fill a fresh server with a demo team: people, projects in every stage, tasks, updates, runs and a registered model.",
+        abstract: "Fill a fresh server with a demo team: people, projects in every stage, tasks, updates, runs, a registered model, a handoff and a release gate result.",
         discussion: "Run it once against an empty server (ensemble serve --data ./demo-data), then try ensemble team list, ensemble portfolio, ensemble forecast churn.")
     @OptionGroup var server: ServerOption
     @Option(help: "Runs in the demo's hyperparameter sweep (1 to 10000).") var sweepRuns = 48
@@ -180,7 +180,7 @@ struct DemoCommand: AsyncParsableCommand {
             // Tracking data: runs over the last weeks in the linked experiments, and a registered model.
             let day: Int64 = 86_400_000
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            var championRun = ""
+            var championRun = "", churnRuns: [String] = []
             for (experiment, count, metricName) in [("churn-model", 18, "roc_auc"), ("fraud-scoring", 10, "precision_at_recall_0.8")] {
                 let created = try await client.request("POST", "/api/2.0/mlflow/experiments/create", json: #"{"name": "\#(experiment)"}"#)
                 let id = try JSONDecoder().decode([String: String].self, from: Data(created.utf8))["experiment_id"] ?? "0"
@@ -202,6 +202,7 @@ struct DemoCommand: AsyncParsableCommand {
                             "POST", "/api/2.0/mlflow/runs/log-inputs",
                             json: #"{"run_id": "\#(runID)", "datasets": [{"dataset": {"name": "customers", "digest": "c0ffee\#(i < 9 ? "01" : "02")", "source_type": "warehouse", "source": "{\"table\": \"billing.customers\"}"}, "tags": [{"key": "mlflow.data.context", "value": "training"}]}]}"#)
                     }
+                    if experiment == "churn-model" { churnRuns.append(runID) }
                     if experiment == "churn-model" && value > best {
                         best = value
                         championRun = runID
@@ -232,6 +233,7 @@ struct DemoCommand: AsyncParsableCommand {
                 _ = try await client.request("POST", "/api/v1/projects/\(project)/updates", json: String(decoding: try JSONEncoder().encode(U(author: author, done: done, next: next, blocked: blocked)), as: UTF8.self))
             }
             print("Projects: 5 (scoping, data, modeling, deployment, cancelled) with BRDs, tasks and updates.")
+            try await addHandoffAndGate(client, candidateRun: churnRuns.last { $0 != championRun } ?? championRun)
 
             // A sweep at the shape real fine-tuning has, so the pages are seen with long names and many values.
             try await uploadSweep(client, start: now - 4 * day)

@@ -502,3 +502,33 @@ def test_run_page_of_the_sweeps_largest_run_in_a_browser(browser, demo):
     browser.set_window_size(1280, 1000)
     browser.execute_script("document.getElementById('system-metrics').scrollIntoView()")
     browser.save_screenshot(str(SHOTS / "sweep-run-system.png"))
+
+
+def test_handoff_and_gate_pages_in_a_browser(browser, demo):
+    """The demo's handoff (refused once for a mistyped claim, then submitted) and the gate on v2."""
+    html = visit(browser, demo, "/handoffs", "handoffs")
+    assert "churn-classifier v2 for the weekly scoring job" in html and "submitted" in html
+    for width in (1280, 390):
+        html = visit(browser, demo, "/handoffs/1", f"handoff-{width}", width=width)
+        assert_no_page_scroll(browser, f"the handoff page at {width}px")
+        assert_nothing_clipped(browser, f"the handoff page at {width}px")
+    for text in ["xgboost", "2 vCPU (c6i.large)", "calibration", "Against the project", "refused", "Which hardware class"]:
+        assert text in html, text
+    outcomes = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "table .badge")]
+    assert outcomes.count("ok") == 4 and outcomes.count("unverified") == 2, outcomes
+    # The receiver's form (no authentication in the demo: anyone may act for the receiver).
+    visit(browser, demo, "/handoffs/1")
+    browser.find_element(By.NAME, "text").send_keys("Taking it over on Monday")
+    browser.find_element(By.CSS_SELECTOR, "button[value=accept]").click()
+    loaded(browser, lambda d: "accepted" in d.find_element(By.TAG_NAME, "h1").text, "the accepted handoff")
+    assert "Taking it over on Monday" in browser.page_source
+    assert not browser.find_elements(By.CSS_SELECTOR, "button[value=accept]")
+
+    html = visit(browser, demo, "/models/churn-classifier/versions/2", "model-version")
+    assert_nothing_clipped(browser, "the model version page")
+    for text in ["Release gates", "a1b2c3f", "@challenger", "roc_auc", "superior", 'href="/handoffs/1"']:
+        assert text in html, text
+    assert 'class="badge ok">pass' in html
+    history = visit(browser, demo, "/models/churn-classifier")
+    assert "gate_recorded" in history and "handoff_accepted" in history and 'href="/models/churn-classifier/versions/2"' in history
+    assert 'href="/handoffs/1"' in visit(browser, demo, "/projects/churn")

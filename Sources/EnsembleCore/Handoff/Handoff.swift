@@ -294,9 +294,11 @@ public struct TargetCheck: Sendable, Codable, Equatable {
     /// nil when the value or the target is unknown.
     public var meetsTarget: Bool?
     public var beatsBaseline: Bool?
+    /// Where the value comes from: `recomputed`, `claimed` (a metric Ensemble cannot compute) or `contract`.
+    public var source: String?
 
     enum CodingKeys: String, CodingKey {
-        case metric, set, value, baseline, target
+        case metric, set, value, baseline, target, source
         case higherIsBetter = "higher_is_better"
         case meetsTarget = "meets_target"
         case beatsBaseline = "beats_baseline"
@@ -547,21 +549,21 @@ extension HandoffChecks {
     /// one row per metric and set, or per metric for contract fields.
     public static func targets(project: [ProjectMetric], handoff: Handoff, claims: [ClaimCheck]) -> [TargetCheck] {
         var out: [TargetCheck] = []
-        func row(_ m: ProjectMetric, set: String?, value: Double?) -> TargetCheck {
+        func row(_ m: ProjectMetric, set: String?, value: Double?, source: String?) -> TargetCheck {
             func better(_ a: Double, _ b: Double) -> Bool { m.higherIsBetter ? a >= b : a <= b }
             return TargetCheck(
                 metric: m.name, set: set, value: value, baseline: m.baseline, target: m.target, higherIsBetter: m.higherIsBetter,
                 meetsTarget: value.flatMap { v in m.target.map { better(v, $0) } },
-                beatsBaseline: value.flatMap { v in m.baseline.map { m.higherIsBetter ? v > $0 : v < $0 } })
+                beatsBaseline: value.flatMap { v in m.baseline.map { m.higherIsBetter ? v > $0 : v < $0 } }, source: source)
         }
         for m in project {
             if let v = handoff.contract.number(of: m.name) {
-                out.append(row(m, set: nil, value: v))
+                out.append(row(m, set: nil, value: v, source: "contract"))
                 continue
             }
             let found = claims.filter { $0.metric == m.name }
-            if found.isEmpty { out.append(row(m, set: nil, value: nil)) }
-            for c in found { out.append(row(m, set: c.set, value: c.recomputed ?? c.claimed)) }
+            if found.isEmpty { out.append(row(m, set: nil, value: nil, source: nil)) }
+            for c in found { out.append(row(m, set: c.set, value: c.recomputed ?? c.claimed, source: c.recomputed == nil ? "claimed" : "recomputed")) }
         }
         return out
     }

@@ -174,7 +174,8 @@ struct HandoffHandlers: Sendable {
             h.checks = checks
             if checks.passed {
                 h.status = .submitted
-                h.events.append(HandoffEvent(kind: "submitted", by: actor, at: now, text: "\(checks.claims.count) claim(s) recomputed"))
+                let recomputed = checks.claims.filter { $0.outcome == "ok" }.count, unverified = checks.claims.count - recomputed
+                h.events.append(HandoffEvent(kind: "submitted", by: actor, at: now, text: "\(recomputed) claim(s) recomputed" + (unverified > 0 ? ", \(unverified) unverified" : "")))
             } else {
                 h.events.append(HandoffEvent(kind: "refused", by: actor, at: now, text: checks.problems.joined(separator: " ")))
             }

@@ -139,7 +139,8 @@ extension WebHandlers {
                 default: ("no value", "")
                 }
             return HandoffView.Target(
-                metric: t.metric, set: t.set ?? "contract", value: t.value.map(ClaimCheck.format) ?? "—", baseline: t.baseline.map(ClaimCheck.format) ?? "—",
+                metric: t.metric, set: t.set ?? "contract",
+                value: (t.value.map(ClaimCheck.format) ?? "—") + (t.source == "claimed" ? " (claimed)" : ""), baseline: t.baseline.map(ClaimCheck.format) ?? "—",
                 target: t.target.map(ClaimCheck.format) ?? "—", verdict: verdict.0, cls: verdict.1)
         }
         let isAdmin = c.principal?.role == .admin

@@ -223,8 +223,7 @@ enum WebTemplates {
 <h1>#{{id}} <bdi>{{heading}}</bdi> <span class="badge {{statusClass}}">{{status}}</span></h1>
 <p><a href="{{modelURL}}"><bdi>{{model}}</bdi></a> from <bdi>{{sender}}</bdi> to <bdi>{{receiver}}</bdi></p>
 {{#error}}<p class="error">{{error}}</p>{{/error}}
-{{#canDecide}}<form class="noprint" method="post" action="/handoffs/{{id}}/decision">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
-<label>Comment or reason<br><textarea name="text" rows="2" cols="60"></textarea></label><br><button name="decision" value="accept">Accept</button> <button name="decision" value="return">Return to sender</button></form>{{/canDecide}}
+{{#canDecide}}<p class="noprint"><a href="#decide">Accept or return it</a> after reading the claims.</p>{{/canDecide}}
 <div class="grid">
 <section class="card"><h2>Contract</h2><table><tbody>{{#contract}}<tr><th scope="row">{{name}}</th><td class="wrap">{{value}}{{#prefilled}} <span class="muted small">(from the model)</span>{{/prefilled}}</td></tr>{{/contract}}</tbody></table>{{^contract}}<p class="muted">Nothing given.</p>{{/contract}}</section>
 <section class="card"><h2>Evaluation sets</h2><table><tbody>{{#sets}}<tr><th scope="row">{{name}}</th><td class="small">{{task}}; {{columns}}<br>{{file}}{{#dataset}}<br>data {{dataset}}{{/dataset}}</td></tr>{{/sets}}</tbody></table></section>
@@ -236,6 +235,8 @@ enum WebTemplates {
 {{^empty(targets)}}<h2>Against the project's targets</h2><div class="scroll"><table><thead><tr><th>Metric</th><th>Set</th><th class="num">Value</th><th class="num">Baseline</th><th class="num">Target</th><th></th></tr></thead><tbody>{{/empty(targets)}}
 {{#targets}}<tr><td>{{metric}}</td><td>{{set}}</td><td class="num">{{value}}</td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td><span class="badge {{cls}}">{{verdict}}</span></td></tr>{{/targets}}
 {{^empty(targets)}}</tbody></table></div>{{/empty(targets)}}
+{{#canDecide}}<h2 id="decide">Decision</h2><form class="noprint" method="post" action="/handoffs/{{id}}/decision">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
+<label>Comment, or the reason for returning it<br><textarea name="text" rows="2" cols="60"></textarea></label><br><button name="decision" value="accept">Accept</button> <button name="decision" value="return" class="secondary">Return to sender</button></form>{{/canDecide}}
 <h2>History</h2>
 <table><thead><tr><th>When</th><th>Who</th><th>What</th><th></th></tr></thead><tbody>{{#events}}<tr><td class="small">{{when}}</td><td><bdi>{{who}}</bdi></td><td>{{kind}}</td><td class="wrap">{{text}}</td></tr>{{/events}}</tbody></table>
 {{> footer}}

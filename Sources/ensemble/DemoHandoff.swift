@@ -1,0 +1,99 @@
+import EnsembleClient
+import EnsembleCore
+import EnsembleEval
+import EnsembleMetrics
+import Foundation
+
+/// The demo's handoff and release gate: churn-classifier v2, handed by Bruno (data scientist) to Elif
+/// (ML engineer) with predictions on the validation and test sets; first refused for a mistyped
+/// claim, then fixed and submitted; and a gate result on v2 against v1 that moved the `challenger` alias.
+extension DemoCommand {
+    /// Seeded labels and both versions' scores for one evaluation set (v2 separates the classes better).
+    static func predictions(n: Int, seed: UInt64) -> (labels: [Bool], v1: [Double], v2: [Double]) {
+        var rng = SplitMix64(seed: seed)
+        var labels: [Bool] = [], v1: [Double] = [], v2: [Double] = []
+        for _ in 0..<n {
+            let positive = Sampling.unit(&rng) < 0.3
+            labels.append(positive)
+            v1.append(min(1, (positive ? 0.22 : 0) + Sampling.unit(&rng) * 0.78))
+            v2.append(min(1, (positive ? 0.34 : 0) + Sampling.unit(&rng) * 0.66))
+        }
+        return (labels, v1, v2)
+    }
+
+    static func csv(_ labels: [Bool], _ scores: [Double]) -> String {
+        var text = "id,label,prediction,score\n"
+        for (i, (y, s)) in zip(labels, scores).enumerated() {
+            text += "c-\(100_000 + i),\(y ? 1 : 0),\(s >= 0.5 ? 1 : 0),\((s * 1e6).rounded() / 1e6)\n"
+        }
+        return text
+    }
+
+    func addHandoffAndGate(_ client: EnsembleClient, candidateRun: String) async throws {
+        _ = try await client.request("POST", "/api/2.0/mlflow/model-versions/create", json: #"{"name": "churn-classifier", "source": "runs:/\#(candidateRun)/model", "run_id": "\#(candidateRun)"}"#)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-demo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let transfer = DatasetTransfer(client: client)
+        var sets: [[String: Any]] = []
+        var test: (labels: [Bool], v1: [Double], v2: [Double])?
+        for (name, seed) in [("validation", UInt64(41)), ("test", UInt64(42))] {
+            let p = Self.predictions(n: 2000, seed: seed)
+            if name == "test" { test = p }
+            let path = folder.appendingPathComponent("v2-\(name).csv").path
+            try Self.csv(p.labels, p.v2).write(toFile: path, atomically: true, encoding: .utf8)
+            let (sha, size) = try await transfer.uploadFile(path)
+            let calls = p.v2.map { $0 >= 0.5 }
+            let accuracy = Double(zip(calls, p.labels).filter { $0 == $1 }.count) / Double(p.labels.count)
+            let auc = try Classification.rocAUC(scores: p.v2, positives: p.labels)
+            sets.append([
+                "name": name, "predictions": ["sha256": sha, "size": size, "name": "v2-\(name).csv"], "score_column": "score",
+                "claims": ["accuracy": (accuracy * 1e4).rounded() / 1e4, "roc_auc": (auc * 1e4).rounded() / 1e4, "recall_at_5pct": 0.41],
+            ])
+        }
+        var handoff: [String: Any] = [
+            "title": "churn-classifier v2 for the weekly scoring job", "project": "churn", "model": "models:/churn-classifier/2",
+            "sender": "bruno", "receiver": "elif",
+            "contract": [
+                "framework": "xgboost", "framework_version": "2.1.1", "parameter_count": 184_320, "size_bytes": 2_411_724,
+                "latency_p50_ms": 1.8, "latency_p95_ms": 4.6, "latency_batch_size": 1, "latency_hardware": "2 vCPU (c6i.large)",
+                "peak_memory_bytes": 210_000_000, "input_signature": "customer_id, 42 features from billing.customers",
+                "output_signature": "churn probability in [0, 1]", "preprocessing": "missing tenure → median; plan one-hot",
+                "extra": ["calibration": "isotonic on the validation set"],
+            ] as [String: Any],
+        ]
+        // First attempt: a mistyped accuracy on the test set, which the server refuses.
+        var typo = sets
+        var claims = typo[1]["claims"] as! [String: Double]
+        claims["accuracy"] = (claims["accuracy"] ?? 0) + 0.02
+        typo[1]["claims"] = claims
+        handoff["sets"] = typo
+        let created = try await client.request("POST", "/api/v1/handoffs", json: Self.json(handoff))
+        let id = (try JSONSerialization.jsonObject(with: Data(created.utf8)) as? [String: Any])?["id"] as? Int ?? 1
+        do {
+            _ = try await client.request("POST", "/api/v1/handoffs/\(id)/submit", json: "{}")
+        } catch let e as ClientError where e.status == 400 {}
+        handoff["sets"] = sets
+        _ = try await client.request("PUT", "/api/v1/handoffs/\(id)", json: Self.json(handoff))
+        _ = try await client.request("POST", "/api/v1/handoffs/\(id)/submit", json: "{}")
+        _ = try await client.request("POST", "/api/v1/handoffs/\(id)/comments", json: Self.json(["text": "Which hardware class will serve it? p95 was measured on c6i.large.", "by": "elif"]))
+        print("Handoff #\(id): churn-classifier v2 from bruno to elif (refused once for a mistyped claim, then submitted).")
+
+        // The release gate on the test set: v2 against v1, stored on v2, moving `challenger` there.
+        guard let test else { return }
+        var options = Gate.Options()
+        options.metrics = [Gate.MetricRule(name: "roc_auc", rule: .superior), Gate.MetricRule(name: "accuracy", rule: .nonInferior, margin: 0.01)]
+        options.resamples = 2000
+        options.seed = 7
+        let set = try Gate.evaluate("test", Gate.Examples(positives: test.labels, baseline: test.v1, candidate: test.v2), options)
+        let report = Gate.Report(passed: set.metrics.allSatisfy(\.passed), sets: [set], resamples: options.resamples, confidence: options.confidence, seed: options.seed)
+        var body = "{\"result\":" + Gate.json(report) + ",\"report\":" + Self.json(Gate.markdown(report)) + ",\"commit\":\"a1b2c3f\""
+        if report.passed { body += ",\"promote\":\"challenger\"" }
+        _ = try await client.request("POST", "/api/v1/models/churn-classifier/versions/2/gates", json: body + "}")
+        print("Release gate on churn-classifier v2: \(report.passed ? "pass (alias challenger moved to v2)" : "fail").")
+    }
+
+    static func json(_ value: Any) -> String {
+        String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])) ?? Data(), as: UTF8.self)
+    }
+}

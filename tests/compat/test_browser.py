@@ -520,7 +520,8 @@ def test_handoff_and_gate_pages_in_a_browser(browser, demo):
     visit(browser, demo, "/handoffs/1")
     browser.find_element(By.NAME, "text").send_keys("Taking it over on Monday")
     browser.find_element(By.CSS_SELECTOR, "button[value=accept]").click()
-    loaded(browser, lambda d: "accepted" in d.find_element(By.TAG_NAME, "h1").text, "the accepted handoff")
+    # Read the heading by script: an element found before the page reloads goes stale.
+    loaded(browser, lambda d: "accepted" in (d.execute_script("return document.querySelector('h1')?.textContent") or ""), "the accepted handoff")
     assert "Taking it over on Monday" in browser.page_source
     assert not browser.find_elements(By.CSS_SELECTOR, "button[value=accept]")
 

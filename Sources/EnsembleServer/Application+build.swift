@@ -149,6 +149,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
         library: (try? WebTemplates.library()) ?? MustacheLibrary(), identity: services.store)
     webHandlers.handoffs = services.store
     webHandlers.handoffActions = handoffActions
+    webHandlers.deployments = services.store
     let web = webHandlers
 
     let router = Router(context: EnsembleRequestContext.self)
@@ -213,6 +214,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.addRoutes(TeamHandlers(team: services.store).routes(limits), atPath: "/api/v1")
     router.addRoutes(LineageHandler(builder: lineageBuilder).routes, atPath: "/api/v1")
     router.addRoutes(handoffActions.routes, atPath: "/api/v1")
+    router.addRoutes(DeploymentHandlers(store: services.store).routes, atPath: "/api/v1")
     router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired, authenticator: services.authenticator).routes, atPath: "/api/v1")
 
     // The web UI.

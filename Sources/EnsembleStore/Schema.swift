@@ -364,6 +364,26 @@ extension SQLiteStore {
                 CREATE INDEX gate_results_by_version ON gate_results(name, version, id);
                 """)
         }
+        migrator.registerMigration("2026-12-02-deployments-v1") { db in
+            try db.execute(sql: """
+                -- Where models run: environments, and deployments of registered versions with their history
+                -- (JSON documents; the columns are what lists filter on).
+                CREATE TABLE environments (name TEXT PRIMARY KEY, doc TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE deployments (
+                    id INTEGER PRIMARY KEY,
+                    name TEXT NOT NULL,
+                    version INTEGER NOT NULL,
+                    environment TEXT NOT NULL REFERENCES environments(name),
+                    status TEXT NOT NULL,
+                    project TEXT,
+                    doc TEXT NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX deployments_by_environment ON deployments(environment, status);
+                CREATE INDEX deployments_by_version ON deployments(name, version);
+                CREATE INDEX deployments_by_project ON deployments(project);
+                """)
+        }
         return migrator
     }
 }

@@ -93,6 +93,28 @@ extension DemoCommand {
         print("Release gate on churn-classifier v2: \(report.passed ? "pass (alias challenger moved to v2)" : "fail").")
     }
 
+    /// Two environments; v1 serves 90% of production and v2 the other 10% after a staging run.
+    func addDeployments(_ client: EnsembleClient) async throws {
+        for (name, body) in [
+            ("production", #"{"kind": "online", "url": "https://scoring.internal/churn", "region": "eu-west-1", "description": "CRM scoring API"}"#),
+            ("staging", #"{"kind": "online", "url": "https://scoring.staging.internal/churn", "region": "eu-west-1"}"#),
+        ] {
+            _ = try await client.request("PUT", "/api/v1/environments/\(name)", json: body)
+        }
+        let steps: [[String: Any]] = [
+            ["version": 1, "environment": "production", "status": "live", "traffic": 1.0, "commit": "9f8e7d6", "note": "first release"],
+            ["version": 2, "environment": "staging", "status": "live", "traffic": 1.0, "commit": "a1b2c3f"],
+            ["version": 1, "environment": "production", "status": "live", "traffic": 0.9, "commit": "9f8e7d6", "note": "making room for the canary"],
+            ["version": 2, "environment": "production", "status": "live", "traffic": 0.1, "commit": "a1b2c3f", "note": "canary"],
+        ]
+        for var step in steps {
+            step["name"] = "churn-classifier"
+            step["project"] = "churn"
+            _ = try await client.request("POST", "/api/v1/deployments", json: Self.json(step))
+        }
+        print("Deployments: churn-classifier v1 at 90% and v2 at 10% of production, v2 in staging.")
+    }
+
     static func json(_ value: Any) -> String {
         String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])) ?? Data(), as: UTF8.self)
     }

@@ -6,7 +6,7 @@ import Testing
 
 /// Every store protocol a backend implements. The contract suites are written against these
 /// protocols only, never against a concrete store, so a new backend runs the very same suites.
-typealias BackendStore = any TrackingStore & RegistryStore & LoggedModelStore & DatasetCatalog & StoredDatasetStore & TeamStore & IdentityStore & GrantStore & HandoffStore
+typealias BackendStore = any TrackingStore & RegistryStore & LoggedModelStore & DatasetCatalog & StoredDatasetStore & TeamStore & IdentityStore & GrantStore & HandoffStore & DeploymentStore
 
 /// A store implementation the contracts run against. The PostgreSQL backend joins this list.
 struct StoreBackend: Sendable, CustomTestStringConvertible {

@@ -114,6 +114,8 @@ public struct RegistryEvent: Sendable, Equatable {
         case gateRecorded = "gate_recorded"
         /// A handoff of the version was accepted by its receiver.
         case handoffAccepted = "handoff_accepted"
+        /// A deployment of the version changed (`ensemble deploy record`).
+        case deployment = "deployment"
     }
 
     public var name: String

@@ -171,7 +171,7 @@ public struct Project: Sendable, Codable, Equatable {
         .scoping: ["business problem and objective agreed with the business owner", "technical and business metrics with baselines and targets", "data sources identified", "go decision recorded"],
         .data: ["data access granted", "dataset versioned", "labels or annotation plan in place", "data quality checked"],
         .modeling: ["baseline model trained", "evaluation on held-out data meets the target", "experiments logged", "results reviewed with stakeholders"],
-        .deployment: ["model registered and versioned", "A/B test or shadow run passed", "latency and cost within budget", "rollback plan"],
+        .deployment: ["model registered and versioned", "A/B test or shadow run passed", "latency and cost within budget", "rollback plan", Project.liveDeploymentItem],
         .monitoring: ["dashboards and alerts live", "business metrics tracked", "retraining trigger defined"],
     ]
 

@@ -420,6 +420,8 @@ struct ProjectView: PageView {
     let activity: [Activity]
     /// The project's handoffs, newest first.
     var handoffs: [HandoffRow] = []
+    /// Deployments of the project's models.
+    var deploymentList = DeploymentList()
     let checklist: [ChecklistItem]
     let stageOptions: [String]
     let gateError: String?

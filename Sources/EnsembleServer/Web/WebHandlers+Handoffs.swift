@@ -56,6 +56,7 @@ struct ModelVersionView: PageView {
     let source, created, description: String
     let gates: [Gate]
     let handoffs: [HandoffRow]
+    var deploymentList = DeploymentList()
 }
 
 /// Handoff pages (a receiver's inbox, one handoff) and the model version page with its gate results.
@@ -212,10 +213,10 @@ extension WebHandlers {
                 })
         }
         let handoffRows = try await handoffs?.handoffs(HandoffQuery(model: "models:/\(name)/\(number)")).map { Self.handoffRow($0, who) } ?? []
-        return render(
-            c, "modelVersion",
-            ModelVersionView(
+        var view = ModelVersionView(
                 title: "\(name) v\(number)", name: name, urlName: Self.urlComponent(name), version: number, stage: v.currentStage.rawValue, aliases: v.aliases,
-                runID: v.runID, source: v.source, created: Self.when(v.creationTimestamp), description: v.description ?? "", gates: gates, handoffs: handoffRows))
+                runID: v.runID, source: v.source, created: Self.when(v.creationTimestamp), description: v.description ?? "", gates: gates, handoffs: handoffRows)
+        view.deploymentList.rows = try await deployments?.deployments(DeploymentQuery(name: name, version: number)).map { Self.deploymentRow($0, who) } ?? []
+        return render(c, "modelVersion", view)
     }
 }

@@ -90,6 +90,7 @@ extension WebHandlers {
                 stageOptions: ProjectStage.allCases.filter { $0 != p.stage }.map(\.rawValue),
                 gateError: gateError)
             view.handoffs = try await handoffs?.handoffs(HandoffQuery(project: p.id, limit: 50)).map { Self.handoffRow($0, who) } ?? []
+            view.deploymentList.rows = try await deployments?.deployments(DeploymentQuery(project: p.id)).map { Self.deploymentRow($0, who) } ?? []
             return render(c, "project", view, status: gateError == nil ? .ok : .badRequest)
         }
     }

@@ -24,6 +24,8 @@ struct WebHandlers: Sendable {
     var handoffs: (any HandoffStore)? = nil
     /// The API's handoff actions, which the pages' forms reuse (same checks, same history).
     var handoffActions: HandoffHandlers? = nil
+    /// Environments and deployments, for "what runs where" and the version and project pages.
+    var deployments: (any DeploymentStore)? = nil
 
     // MARK: Plumbing
 
@@ -119,6 +121,7 @@ extension WebHandlers {
         r.get("models", .read, use: models)
         r.get("models/{name}", .read, use: model)
         r.get("models/{name}/versions/{version}", .read, use: modelVersionPage)
+        r.get("deployments", .read, use: deploymentsPage)
         r.get("handoffs", .read, use: handoffsPage)
         r.get("handoffs/{id}", .read, use: handoffPage)
         r.post("handoffs/{id}/decision", .edit, use: decideHandoff)

@@ -7,7 +7,7 @@ enum WebTemplates {
 <!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{title}} · Ensemble</title><link rel="icon" href="/favicon.ico" type="image/svg+xml"><link rel="stylesheet" href="/static/app.css"><script src="/static/app.js" defer></script></head>
-<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/handoffs">Handoffs</a><a href="/team">Team</a><span class="spacer"></span>{{#chromeUser}}{{#chromeAdmin}}<a href="/admin/users">Admin</a>{{/chromeAdmin}}<a href="/account" title="Your account and API tokens"><bdi>{{chromeUser}}</bdi></a><form class="inline signout" method="post" action="/signout">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<button class="link">Sign out</button></form>{{/chromeUser}}{{^chromeUser}}{{#chromeAuth}}<a href="/signin">Sign in</a>{{/chromeAuth}}{{/chromeUser}}</header>
+<body><header class="top"><a class="brand" href="/">Ensemble</a><a href="/experiments">Experiments</a><a href="/models">Models</a><a href="/datasets">Datasets</a><a href="/projects">Projects</a><a href="/handoffs">Handoffs</a><a href="/deployments">Deployments</a><a href="/team">Team</a><span class="spacer"></span>{{#chromeUser}}{{#chromeAdmin}}<a href="/admin/users">Admin</a>{{/chromeAdmin}}<a href="/account" title="Your account and API tokens"><bdi>{{chromeUser}}</bdi></a><form class="inline signout" method="post" action="/signout">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}<button class="link">Sign out</button></form>{{/chromeUser}}{{^chromeUser}}{{#chromeAuth}}<a href="/signin">Sign in</a>{{/chromeAuth}}{{/chromeUser}}</header>
 <main>
 """#
     static let footer = "</main></body></html>\n"
@@ -193,9 +193,30 @@ enum WebTemplates {
 {{#metrics}}<tr><td>{{name}}</td><td class="num">{{baseline}}</td><td class="num">{{candidate}}</td><td class="num">{{difference}}</td><td>{{interval}}</td><td>{{rule}}</td><td><span class="badge {{cls}}">{{verdict}}</span></td></tr>{{/metrics}}</tbody></table></div>{{/sets}}
 <details><summary>Report (Markdown)</summary><pre class="wrap">{{report}}</pre></details></section>{{/gates}}
 {{^gates}}<p class="muted">No gate has judged this version. In CI: <code>ensemble gate … --model {{name}} --version {{version}}</code>.</p>{{/gates}}
+<h2>Deployments</h2>
+{{#deploymentList}}{{> deploymentRows}}{{/deploymentList}}
 <h2>Handoffs</h2>
 {{> handoffRows}}
 {{> footer}}
+"""#
+
+    static let deployments = #"""
+{{> header}}
+<h1>What runs where</h1>
+{{#environments}}<section class="card"><h2>{{name}} <span class="badge">{{kind}}</span></h2>{{#region}}<p class="small muted">{{region}}</p>{{/region}}{{#url}}<p class="small"><code class="wrap">{{url}}</code></p>{{/url}}
+{{> deploymentRows}}</section>{{/environments}}
+{{^environments}}<p class="muted">No environments yet. CI/CD records them: <code>ensemble deploy env add production --kind online</code>, then <code>ensemble deploy record --model NAME --version N --env production</code> (docs/PRODUCTION.md).</p>{{/environments}}
+<h2>Changes</h2>
+{{^empty(changes)}}<div class="scroll"><table><thead><tr><th>When</th><th>Model</th><th>Environment</th><th>Status</th><th class="num">Traffic</th><th>Who</th><th>Commit</th><th>Note</th></tr></thead><tbody>
+{{#changes}}<tr><td class="small nowrap">{{when}}</td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td>{{environment}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
+</tbody></table></div>{{/empty(changes)}}{{#empty(changes)}}<p class="muted">Nothing deployed yet.</p>{{/empty(changes)}}
+{{> footer}}
+"""#
+
+    static let deploymentRows = #"""
+{{^empty(rows)}}<div class="scroll"><table><thead><tr><th>Model</th><th>Environment</th><th>Status</th><th class="num">Traffic</th><th>Since</th><th>By</th><th>Commit</th></tr></thead><tbody>
+{{#rows}}<tr><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td>{{environment}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td class="small muted nowrap">{{updated}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td></tr>{{/rows}}
+</tbody></table></div>{{/empty(rows)}}{{#empty(rows)}}<p class="muted">No deployments.</p>{{/empty(rows)}}
 """#
 
     static let handoffRows = #"""
@@ -325,6 +346,8 @@ enum WebTemplates {
 <p class="noprint"><a href="/projects/{{id}}/edit">Edit the project and its BRD</a></p>
 <h2>Handoffs</h2>
 {{> handoffRows}}
+<h2>Deployments</h2>
+{{#deploymentList}}{{> deploymentRows}}{{/deploymentList}}
 <h2>Updates</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/updates">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
 <div class="grid">{{^chromeUser}}<label>Author<br><input type="text" name="author" required></label>{{/chromeUser}}<label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
@@ -480,7 +503,7 @@ enum WebTemplates {
     static var all: [(String, String)] {
         [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
-            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
+            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("deployments", deployments), ("deploymentRows", deploymentRows), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
             ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
             ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminGrants", adminGrants), ("adminAudit", adminAudit),
         ]
@@ -491,7 +514,7 @@ enum WebTemplates {
         for (name, text) in all {
             // Pages render inside their envelope (`WebHandlers.render`): the page's own properties
             // first, then the chrome's. Partials are looked up where they are used.
-            let wrapped = ["header", "footer", "board", "handoffRows"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
+            let wrapped = ["header", "footer", "board", "handoffRows", "deploymentRows"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
             try library.register(wrapped, named: name)
         }
         return library

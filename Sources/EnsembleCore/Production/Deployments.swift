@@ -1,0 +1,180 @@
+import Foundation
+
+/// Where models run: a named environment (production, staging, the edge fleet).
+public struct DeploymentEnvironment: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case batch, online, edge
+    }
+    /// A slug: lower-case letters, digits and `-`.
+    public var name: String
+    public var kind: Kind
+    public var url: String?
+    public var region: String?
+    public var description: String?
+
+    public init(name: String, kind: Kind, url: String? = nil, region: String? = nil, description: String? = nil) {
+        self.name = name
+        self.kind = kind
+        self.url = url
+        self.region = region
+        self.description = description
+    }
+
+    public func validate() throws(EnsembleError) {
+        guard !name.isEmpty, name.count <= Validation.maxSlugLength, RoleCatalog.isValidID(name, existing: false) else {
+            throw .invalid("name: '\(name.prefix(80))' must be a slug of lower-case letters, digits and '-', such as 'production' or 'eu-batch'.")
+        }
+        for (field, value) in [("url", url), ("region", region)] {
+            if let value { try Validation.validateDisplayName(value, field: field, maxLength: 500) }
+        }
+        if let description, description.count > 2000 { throw .invalid("description: at most 2000 characters.") }
+    }
+}
+
+/// Where a deployment is in its life.
+public enum DeploymentStatus: String, Sendable, Codable, CaseIterable {
+    case deploying, live, retired
+    case rolledBack = "rolled_back"
+
+    /// Still taking (or about to take) traffic.
+    public var isActive: Bool { self == .deploying || self == .live }
+}
+
+/// One change of a deployment, append-only.
+public struct DeploymentEvent: Sendable, Codable, Equatable {
+    public var status: DeploymentStatus
+    public var traffic: Double
+    public var by: String?
+    public var at: Int64
+    public var commit: String?
+    public var pipelineRun: String?
+    public var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case status, traffic, by, at, commit, note
+        case pipelineRun = "pipeline_run"
+    }
+    public init(status: DeploymentStatus, traffic: Double, by: String?, at: Int64, commit: String? = nil, pipelineRun: String? = nil, note: String? = nil) {
+        self.status = status
+        self.traffic = traffic
+        self.by = by
+        self.at = at
+        self.commit = commit
+        self.pipelineRun = pipelineRun
+        self.note = note
+    }
+}
+
+/// A registered model version running in an environment, with the share of traffic it takes.
+public struct Deployment: Sendable, Codable, Equatable {
+    public var id: Int64 = 0
+    public var name: String
+    public var version: Int64
+    public var environment: String
+    public var status: DeploymentStatus
+    /// Share of the environment's traffic, 0 to 1 (1 for batch and edge rollouts that take it all).
+    public var traffic: Double
+    public var project: String?
+    public var history: [DeploymentEvent] = []
+    public var createdAt: Int64 = 0
+    public var updatedAt: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, version, environment, status, traffic, project, history
+        case createdAt = "created_at"
+        case updatedAt = "updated_at"
+    }
+
+    public init(name: String, version: Int64, environment: String, status: DeploymentStatus, traffic: Double, project: String? = nil) {
+        self.name = name
+        self.version = version
+        self.environment = environment
+        self.status = status
+        self.traffic = traffic
+        self.project = project
+    }
+
+    public var model: String { "models:/\(name)/\(version)" }
+}
+
+/// What CI/CD reports: this version is now in this state in this environment.
+public struct DeploymentReport: Sendable, Codable, Equatable {
+    public var name: String
+    public var version: Int64
+    public var environment: String
+    public var status: DeploymentStatus
+    public var traffic: Double
+    public var project: String?
+    public var commit: String?
+    public var pipelineRun: String?
+    public var note: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, version, environment, status, traffic, project, commit, note
+        case pipelineRun = "pipeline_run"
+    }
+
+    public init(name: String, version: Int64, environment: String, status: DeploymentStatus = .live, traffic: Double = 1, project: String? = nil,
+                commit: String? = nil, pipelineRun: String? = nil, note: String? = nil) {
+        (self.name, self.version, self.environment, self.status, self.traffic) = (name, version, environment, status, traffic)
+        (self.project, self.commit, self.pipelineRun, self.note) = (project, commit, pipelineRun, note)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        version = try c.decode(Int64.self, forKey: .version)
+        environment = try c.decode(String.self, forKey: .environment)
+        status = try c.decodeIfPresent(DeploymentStatus.self, forKey: .status) ?? .live
+        traffic = try c.decodeIfPresent(Double.self, forKey: .traffic) ?? 1
+        project = try c.decodeIfPresent(String.self, forKey: .project)
+        commit = try c.decodeIfPresent(String.self, forKey: .commit)
+        pipelineRun = try c.decodeIfPresent(String.self, forKey: .pipelineRun)
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+    }
+
+    public func validate() throws(EnsembleError) {
+        guard version > 0 else { throw .invalid("version: \(version) must be a positive version number.") }
+        guard traffic.isFinite, (0...1).contains(traffic) else { throw .invalid("traffic: \(traffic) must be a share from 0 to 1 (0.1 for 10%).") }
+        for (field, value, limit) in [("commit", commit, 200), ("pipeline_run", pipelineRun, 2000), ("note", note, 4000)] {
+            if let value, value.count > limit { throw .invalid("\(field): at most \(limit) characters.") }
+        }
+    }
+}
+
+/// Which deployments to list.
+public struct DeploymentQuery: Sendable {
+    public var environment: String?
+    public var name: String?
+    public var version: Int64?
+    public var project: String?
+    /// Only deploying or live ones ("what runs where").
+    public var activeOnly = false
+    public init(environment: String? = nil, name: String? = nil, version: Int64? = nil, project: String? = nil, activeOnly: Bool = false) {
+        self.environment = environment
+        self.name = name
+        self.version = version
+        self.project = project
+        self.activeOnly = activeOnly
+    }
+}
+
+extension Project {
+    /// The deployment stage's gate item that a live deployment of the project's model ticks.
+    public static let liveDeploymentItem = "model live in an environment (a recorded deployment)"
+}
+
+/// Persistence of environments and deployments.
+public protocol DeploymentStore: Sendable {
+    func environments() async throws -> [DeploymentEnvironment]
+    /// Creates or replaces an environment.
+    func saveEnvironment(_ environment: DeploymentEnvironment) async throws
+    /// Records what CI/CD reports, in one transaction: the version must exist, the environment too; an
+    /// active deployment of that version there is updated (its history grows), otherwise a new one
+    /// starts. The active deployments of an environment may not take more than all of its traffic.
+    /// A live deployment of a project's model ticks the project's deployment gate item.
+    func recordDeployment(_ report: DeploymentReport, actor: String?) async throws -> Deployment
+    func deployment(id: Int64) async throws -> Deployment
+    /// Newest change first.
+    func deployments(_ query: DeploymentQuery) async throws -> [Deployment]
+}

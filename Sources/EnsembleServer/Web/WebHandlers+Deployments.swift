@@ -1,0 +1,66 @@
+import EnsembleCore
+import Foundation
+import Hummingbird
+
+struct DeploymentRow {
+    let id: Int64
+    let model, modelURL, environment, status, statusClass, traffic, updated, by: String
+    let commit, project: String?
+}
+
+/// A table of deployments inside another page (a model version's, a project's).
+struct DeploymentList {
+    var rows: [DeploymentRow] = []
+}
+
+struct DeploymentsView: PageView {
+    struct Environment {
+        let name, kind: String
+        let url, region: String?
+        let rows: [DeploymentRow]
+    }
+    struct Change { let when, model, modelURL, environment, status, statusClass, traffic, by: String; let commit, note: String? }
+    let title: String
+    let environments: [Environment]
+    let changes: [Change]
+}
+
+/// "What runs where": every environment with its active deployments, and the history of changes.
+extension WebHandlers {
+    static func statusClass(_ s: DeploymentStatus) -> String {
+        switch s {
+        case .live: "ok"
+        case .deploying: "warn"
+        case .rolledBack: "bad"
+        case .retired: ""
+        }
+    }
+
+    static func share(_ traffic: Double) -> String { "\(Int((traffic * 100).rounded()))%" }
+
+    static func deploymentRow(_ d: Deployment, _ who: [String: String]) -> DeploymentRow {
+        let last = d.history.last
+        return DeploymentRow(
+            id: d.id, model: d.model, modelURL: "/models/\(urlComponent(d.name))/versions/\(d.version)", environment: d.environment,
+            status: d.status.rawValue, statusClass: statusClass(d.status), traffic: d.status.isActive ? share(d.traffic) : "—", updated: when(d.updatedAt),
+            by: last?.by.map { who[$0] ?? $0 } ?? "", commit: last?.commit, project: d.project)
+    }
+
+    func deploymentsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        guard let deployments else { throw EnsembleError.notFound("Deployments are not served here.") }
+        let who = await displayNames()
+        let all = try await deployments.deployments(DeploymentQuery())
+        let environments = try await deployments.environments().map { e in
+            DeploymentsView.Environment(
+                name: e.name, kind: e.kind.rawValue, url: e.url, region: e.region,
+                rows: all.filter { $0.environment == e.name && $0.status.isActive }.sorted { $0.traffic > $1.traffic }.map { Self.deploymentRow($0, who) })
+        }
+        let changes = all.flatMap { d in d.history.map { (d, $0) } }.sorted { $0.1.at > $1.1.at }.prefix(200).map { d, e in
+            DeploymentsView.Change(
+                when: Self.when(e.at), model: d.model, modelURL: "/models/\(Self.urlComponent(d.name))/versions/\(d.version)", environment: d.environment,
+                status: e.status.rawValue, statusClass: Self.statusClass(e.status), traffic: e.status.isActive ? Self.share(e.traffic) : "—",
+                by: e.by.map { who[$0] ?? $0 } ?? "", commit: e.commit, note: e.note)
+        }
+        return render(c, "deployments", DeploymentsView(title: "What runs where", environments: environments, changes: Array(changes)))
+    }
+}

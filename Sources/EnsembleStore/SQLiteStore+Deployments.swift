@@ -1,0 +1,106 @@
+import EnsembleCore
+import Foundation
+import GRDB
+
+extension SQLiteStore: DeploymentStore {
+    public func environments() async throws -> [DeploymentEnvironment] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT doc FROM environments ORDER BY name").map { try Self.decode(DeploymentEnvironment.self, $0) }
+        }
+    }
+
+    public func saveEnvironment(_ environment: DeploymentEnvironment) async throws {
+        try environment.validate()
+        let doc = try Self.encode(environment), name = environment.name
+        try await pool.write { db in
+            try db.execute(sql: "INSERT INTO environments (name, doc) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET doc = excluded.doc", arguments: [name, doc])
+        }
+    }
+
+    public func recordDeployment(_ report: DeploymentReport, actor: String?) async throws -> Deployment {
+        try report.validate()
+        let now = Self.now()
+        return try await pool.write { db in
+            _ = try Self.fetchVersion(db, report.name, report.version)
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE name = ?", arguments: [report.environment]) == true else {
+                let known = try String.fetchAll(db, sql: "SELECT name FROM environments ORDER BY name")
+                throw EnsembleError.invalid(
+                    "environment: there is no environment '\(report.environment)'"
+                        + (known.isEmpty ? "; add one with `ensemble deploy env add NAME --kind online`." : "; the environments are \(known.joined(separator: ", "))."))
+            }
+            if let project = report.project { _ = try Self.loadProject(db, project) }
+            let active = try String.fetchAll(
+                db, sql: "SELECT doc FROM deployments WHERE environment = ? AND status IN ('deploying', 'live')", arguments: [report.environment]
+            ).map { try Self.decode(Deployment.self, $0) }
+            var deployment = active.first { $0.name == report.name && $0.version == report.version }
+                ?? Deployment(name: report.name, version: report.version, environment: report.environment, status: report.status, traffic: report.traffic)
+            let others = active.filter { !($0.name == report.name && $0.version == report.version) }
+            let taken = others.reduce(0) { $0 + $1.traffic }
+            if report.status.isActive, taken + report.traffic > 1 + 1e-9 {
+                throw EnsembleError.invalid(
+                    "traffic: \(report.environment) would take \(Int(((taken + report.traffic) * 100).rounded()))% of its traffic; "
+                        + others.map { "\($0.model) has \(Int(($0.traffic * 100).rounded()))%" }.joined(separator: ", ")
+                        + ". Lower them first (record them with less traffic, or retired).")
+            }
+            deployment.status = report.status
+            deployment.traffic = report.status.isActive ? report.traffic : 0
+            if let project = report.project { deployment.project = project }
+            deployment.history.append(
+                DeploymentEvent(status: report.status, traffic: deployment.traffic, by: actor, at: now, commit: report.commit, pipelineRun: report.pipelineRun, note: report.note))
+            deployment.updatedAt = now
+            if deployment.id == 0 {
+                deployment.createdAt = now
+                try db.execute(
+                    sql: "INSERT INTO deployments (name, version, environment, status, project, doc, updated_at) VALUES (?, ?, ?, ?, ?, '', ?)",
+                    arguments: [deployment.name, deployment.version, deployment.environment, deployment.status.rawValue, deployment.project, now])
+                deployment.id = db.lastInsertedRowID
+            }
+            try db.execute(
+                sql: "UPDATE deployments SET status = ?, project = ?, doc = ?, updated_at = ? WHERE id = ?",
+                arguments: [deployment.status.rawValue, deployment.project, try Self.encode(deployment), now, deployment.id])
+            let share = deployment.status.isActive ? " at \(Int((deployment.traffic * 100).rounded()))%" : ""
+            try Self.recordEvent(
+                db, name: deployment.name, version: deployment.version, kind: .deployment,
+                detail: "\(deployment.environment): \(deployment.status.rawValue)\(share)" + (report.commit.map { " (\($0.prefix(12)))" } ?? ""), actor: actor, timestamp: now)
+            if let projectID = deployment.project {
+                try Self.event(db, project: projectID, kind: "deployment_\(deployment.status.rawValue)",
+                               summary: "\(deployment.model) \(deployment.status.rawValue) in \(deployment.environment)\(share)", actor: actor, at: now)
+                if deployment.status == .live {
+                    var project = try Self.loadProject(db, projectID)
+                    var items = project.checklist(for: .deployment)
+                    if let i = items.firstIndex(where: { $0.text == Project.liveDeploymentItem }) {
+                        items[i].done = true
+                    } else {
+                        items.append(ChecklistItem(text: Project.liveDeploymentItem, done: true))
+                    }
+                    project.checklists[ProjectStage.deployment.rawValue] = items
+                    try db.execute(sql: "UPDATE team_projects SET doc = ?, updated_at = ? WHERE id = ?", arguments: [try Self.encode(project), now, projectID])
+                }
+            }
+            return deployment
+        }
+    }
+
+    public func deployment(id: Int64) async throws -> Deployment {
+        try await pool.read { db in
+            guard let doc = try String.fetchOne(db, sql: "SELECT doc FROM deployments WHERE id = ?", arguments: [id]) else {
+                throw EnsembleError.notFound("No deployment #\(id).")
+            }
+            return try Self.decode(Deployment.self, doc)
+        }
+    }
+
+    public func deployments(_ query: DeploymentQuery) async throws -> [Deployment] {
+        var conditions: [String] = [], args: [(any DatabaseValueConvertible)?] = []
+        if let v = query.environment { conditions.append("environment = ?"); args.append(v) }
+        if let v = query.name { conditions.append("name = ?"); args.append(v) }
+        if let v = query.version { conditions.append("version = ?"); args.append(v) }
+        if let v = query.project { conditions.append("project = ?"); args.append(v) }
+        if query.activeOnly { conditions.append("status IN ('deploying', 'live')") }
+        let sql = "SELECT doc FROM deployments" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY updated_at DESC, id DESC LIMIT 1000"
+        let arguments = StatementArguments(args)
+        return try await pool.read { db in
+            try String.fetchAll(db, sql: sql, arguments: arguments).map { try Self.decode(Deployment.self, $0) }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import EnsembleCore
+import Foundation
+import Testing
+
+@testable import EnsembleStore
+
+@Suite("DeploymentStore contract")
+struct DeploymentStoreTests {
+    static func setUp(_ store: BackendStore) async throws {
+        _ = try await store.createRegisteredModel(name: "churn", description: nil, tags: [])
+        for _ in 0..<2 { _ = try await store.createModelVersion(RegistryStoreTests.newVersion("churn"), actor: nil) }
+        try await store.saveEnvironment(DeploymentEnvironment(name: "production", kind: .online, url: "https://scoring", region: "eu"))
+        try await store.saveEnvironment(DeploymentEnvironment(name: "nightly", kind: .batch))
+    }
+
+    @Test("environments: slugs only, saved and replaced, listed by name", arguments: StoreBackend.all)
+    func environments(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        try await Self.setUp(store)
+        try await store.saveEnvironment(DeploymentEnvironment(name: "nightly", kind: .batch, description: "the 2 a.m. scoring job"))
+        #expect(try await store.environments().map(\.name) == ["nightly", "production"])
+        #expect(try await store.environments().first?.description == "the 2 a.m. scoring job")
+        for bad in ["Production", "prod env", "", "a/b"] {
+            #expect(await errorCode { try await store.saveEnvironment(DeploymentEnvironment(name: bad, kind: .online)) } == .invalidParameterValue, "\(bad)")
+        }
+    }
+
+    @Test("records: one deployment per version and environment while active, with its history; traffic capped at 100%", arguments: StoreBackend.all)
+    func records(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        try await Self.setUp(store)
+        let v1 = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", commit: "aaa"), actor: "ci")
+        #expect(v1.id > 0 && v1.status == .live && v1.traffic == 1 && v1.history.count == 1 && v1.history[0].by == "ci")
+        // v2 cannot take 10% while v1 has all of it; once v1 gives it up, it can.
+        #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 2, environment: "production", traffic: 0.1), actor: nil) } == .invalidParameterValue)
+        let lowered = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", traffic: 0.9), actor: "ci")
+        #expect(lowered.id == v1.id && lowered.traffic == 0.9 && lowered.history.map(\.traffic) == [1, 0.9])
+        let canary = try await store.recordDeployment(DeploymentReport(name: "churn", version: 2, environment: "production", status: .deploying, traffic: 0.1), actor: nil)
+        #expect(canary.id != v1.id)
+        let active = try await store.deployments(DeploymentQuery(environment: "production", activeOnly: true))
+        #expect(Set(active.map(\.version)) == [1, 2])
+        // Rolling back frees its traffic; the record stays with its history.
+        let back = try await store.recordDeployment(DeploymentReport(name: "churn", version: 2, environment: "production", status: .rolledBack, note: "p99 over budget"), actor: "ana")
+        #expect(back.id == canary.id && back.status == .rolledBack && back.traffic == 0 && back.history.last?.note == "p99 over budget")
+        #expect(try await store.deployments(DeploymentQuery(environment: "production", activeOnly: true)).map(\.version) == [1])
+        #expect(try await store.deployments(DeploymentQuery(name: "churn", version: 2)).count == 1)
+        // A new rollout of the same version after its rollback is a new deployment.
+        let again = try await store.recordDeployment(DeploymentReport(name: "churn", version: 2, environment: "production", traffic: 0.1), actor: nil)
+        #expect(again.id != canary.id)
+        #expect(try await store.deployment(id: again.id) == again)
+        // Each change is in the model's history.
+        let kinds = try await store.registryEvents(name: "churn").filter { $0.kind == .deployment }.map(\.detail)
+        #expect(kinds.first == "production: live at 100% (aaa)" && kinds.contains("production: rolled_back"))
+    }
+
+    @Test("bad reports name what is wrong; a live deployment ticks the project's deployment gate item", arguments: StoreBackend.all)
+    func reportsAndProjects(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        try await Self.setUp(store)
+        #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 9, environment: "production"), actor: nil) } == .resourceDoesNotExist)
+        #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "mars"), actor: nil) } == .invalidParameterValue)
+        #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", traffic: 1.5), actor: nil) } == .invalidParameterValue)
+        #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", project: "ghost"), actor: nil) } == .resourceDoesNotExist)
+        try await store.saveProject(Project(id: "churn", name: "Churn"), create: true, actor: nil)
+        #expect(try await store.project(id: "churn").checklist(for: .deployment).first { $0.text == Project.liveDeploymentItem }?.done == false)
+        _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "nightly", status: .deploying, project: "churn"), actor: nil)
+        #expect(try await store.project(id: "churn").checklist(for: .deployment).first { $0.text == Project.liveDeploymentItem }?.done == false)
+        _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "nightly", status: .live, project: "churn"), actor: nil)
+        let items = try await store.project(id: "churn").checklist(for: .deployment)
+        #expect(items.first { $0.text == Project.liveDeploymentItem }?.done == true && items.filter(\.done).count == 1)
+        #expect(try await store.deployments(DeploymentQuery(project: "churn")).count == 1)
+        #expect(try await store.activity(project: "churn", limit: 10).map(\.kind).contains("deployment_live"))
+    }
+}

@@ -227,40 +227,49 @@ public enum ABAnalysis {
                 + "too far from the planned split for chance (p = \(String(format: "%.2g", r.srmPValue))). Fix the assignment or the logging and run it again."
         }
         let level = Int(((1 - r.alpha) * 100).rounded())
-        var parts: [String] = []
+        var phrases: [String] = []
         for m in r.metrics where !m.guardrail {
             let c = m.cuped ?? m.comparison
-            let rel = m.comparison.relativeLift, lowRel = m.comparison.relativeCILow, highRel = m.comparison.relativeCIHigh
-            let significant = c.ciLow > 0 || c.ciHigh < 0
-            if significant {
+            let rel = m.comparison.relativeLift, interval = "\(level)% CI \(pct(m.comparison.relativeCILow)) to \(pct(m.comparison.relativeCIHigh))"
+            if c.ciLow > 0 || c.ciHigh < 0 {
                 let up = c.lift > 0
-                let good = up != m.lowerIsBetter
-                parts.append("The new model (\(r.treatment)) \(up ? "raised" : "lowered") \(m.name) by \(pct(abs(rel))) (\(level)% CI \(pct(lowRel)) to \(pct(highRel)))\(good ? "" : ", which is worse")")
+                phrases.append("\(up ? "raised" : "lowered") \(m.name) by \(pct(abs(rel))) (\(interval))\(up == m.lowerIsBetter ? ", which is worse" : "")")
             } else {
-                parts.append("No detectable change in \(m.name): \(pct(rel)) (\(level)% CI \(pct(lowRel)) to \(pct(highRel))); this test could detect \(f(c.minimumDetectableEffect)) in absolute terms")
+                phrases.append("did not change \(m.name) detectably (\(pct(rel)), \(interval); the test could detect a change of \(f(c.minimumDetectableEffect)))")
             }
         }
+        var sentence = phrases.isEmpty ? "" : "The new model (\(r.treatment)) " + phrases.joined(separator: ", ")
         let guardrails = r.metrics.filter(\.guardrail)
         if !guardrails.isEmpty {
             let worse = guardrails.filter(\.gotWorse)
-            parts.append(worse.isEmpty ? "no guardrail got worse" : "guardrail \(worse.map { "\($0.name) got worse by \(pct(abs($0.comparison.relativeLift)))" }.joined(separator: ", "))")
+            let clause = worse.isEmpty
+                ? "no guardrail got worse"
+                : "guardrail " + worse.map { "\($0.name) got worse by \(pct(abs($0.comparison.relativeLift)))" }.joined(separator: ", ")
+            sentence += sentence.isEmpty ? clause.prefix(1).uppercased() + clause.dropFirst() : "; " + clause
         }
-        return parts.joined(separator: "; ") + "."
+        return sentence + "."
     }
 
     public static func table(_ r: Report) -> String {
         var out = "arms: control '\(r.control)' \(r.controlUnits) units, treatment '\(r.treatment)' \(r.treatmentUnits) units; "
         out += "sample ratio p = \(String(format: "%.3g", r.srmPValue))\(r.srmFlagged ? "  MISMATCH" : "")\n"
-        out += "  " + ["metric", "control", "treatment", "lift", "relative", "95% CI", "p", "Holm p", "MDE"].map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined() + "\n"
+        var rows = [["metric", "control", "treatment", "lift", "relative", "\(Int(((1 - r.alpha) * 100).rounded()))% CI", "p", "Holm p", "MDE"]]
+        var notes: [[String]] = [[]]
         for m in r.metrics {
             let c = m.comparison
-            let cells = [m.name + (m.guardrail ? "*" : ""), f(c.controlMean), f(c.treatmentMean), f(c.lift), pct(c.relativeLift),
-                         "[\(f(c.ciLow)), \(f(c.ciHigh))]", String(format: "%.3g", c.pValue), String(format: "%.3g", m.adjustedPValue), f(c.minimumDetectableEffect)]
-            out += "  " + cells.map { $0.count >= 12 ? $0 + " " : $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined() + "\n"
+            rows.append([m.name + (m.guardrail ? "*" : ""), f(c.controlMean), f(c.treatmentMean), f(c.lift), pct(c.relativeLift),
+                         "[\(f(c.ciLow)), \(f(c.ciHigh))]", String(format: "%.3g", c.pValue), String(format: "%.3g", m.adjustedPValue), f(c.minimumDetectableEffect)])
+            var lines: [String] = []
             if let k = m.cuped {
-                out += "    CUPED (θ = \(f(m.cupedTheta ?? 0))): lift \(f(k.lift)) [\(f(k.ciLow)), \(f(k.ciHigh))], p = \(String(format: "%.3g", k.pValue))\n"
+                lines.append("CUPED (θ = \(f(m.cupedTheta ?? 0))): lift \(f(k.lift)) [\(f(k.ciLow)), \(f(k.ciHigh))], p = \(String(format: "%.3g", k.pValue))")
             }
-            out += "    always-valid interval: [\(f(m.sequentialLow)), \(f(m.sequentialHigh))]\n"
+            lines.append("always-valid interval: [\(f(m.sequentialLow)), \(f(m.sequentialHigh))]")
+            notes.append(lines)
+        }
+        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
+        for (row, lines) in zip(rows, notes) {
+            out += "  " + row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined() + "\n"
+            for line in lines { out += "    " + line + "\n" }
         }
         if r.metrics.contains(where: \.guardrail) { out += "  * guardrail\n" }
         return out + summary(r) + "\n"

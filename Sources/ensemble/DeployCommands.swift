@@ -110,7 +110,7 @@ struct DeployCommand: AsyncParsableCommand {
             if list.isEmpty { return print("Nothing deployed. CI/CD records deployments with: ensemble deploy record --model NAME --version N --env ENV") }
             printTable(["ID", "ENVIRONMENT", "MODEL", "STATUS", "TRAFFIC", "PROJECT", "COMMIT"], list.map { d in
                 [String(d.id), d.environment, d.model, d.status.rawValue, d.status.isActive ? "\(Int((d.traffic * 100).rounded()))%" : "-", d.project ?? "-",
-                 d.history.last?.commit.map { String($0.prefix(12)) } ?? "-"]
+                 d.history.last { $0.commit != nil }?.commit.map { String($0.prefix(12)) } ?? "-"]
             })
         }
     }

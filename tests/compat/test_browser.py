@@ -76,6 +76,7 @@ def test_every_page_in_a_browser(browser, demo):
         ("/experiments", "experiments", ["churn-model", "fraud-scoring"]),
         ("/models", "models", ["churn-classifier"]),
         ("/models/churn-classifier", "model", ["champion"]),
+        ("/deployments", "deployments", ["What runs where", "canary", "90%"]),
         ("/datasets", "datasets", ["Datasets"]),
         ("/team", "team", ["Skills matrix", "Bruno Silva"]),
         ("/people/elif", "person", ["Elif Yilmaz", "model-serving"]),

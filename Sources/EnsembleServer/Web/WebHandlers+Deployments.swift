@@ -43,7 +43,7 @@ extension WebHandlers {
         return DeploymentRow(
             id: d.id, model: d.model, modelURL: "/models/\(urlComponent(d.name))/versions/\(d.version)", environment: d.environment,
             status: d.status.rawValue, statusClass: statusClass(d.status), traffic: d.status.isActive ? share(d.traffic) : "—", updated: when(d.updatedAt),
-            by: last?.by.map { who[$0] ?? $0 } ?? "", commit: last?.commit, project: d.project)
+            by: last?.by.map { who[$0] ?? $0 } ?? "", commit: d.history.last { $0.commit != nil }?.commit, project: d.project)
     }
 
     func deploymentsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {

@@ -1,0 +1,83 @@
+"""Deployment records from CI/CD with the `ensemble deploy` CLI and the API: environments, a canary,
+the traffic cap, a rollback, what runs where, the model's history, the project's gate item and the pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import requests
+
+from _server import ensemble_binary
+
+
+def cli(srv, *args, env_extra=None):
+    env = dict(os.environ, ENSEMBLE_SERVER=srv.url, **(env_extra or {}))
+    return subprocess.run([ensemble_binary(), *map(str, args)], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_a_canary_a_rollback_and_what_runs_where(server):
+    import mlflow
+
+    client = mlflow.MlflowClient(server.url)
+    client.create_registered_model("scorer")
+    for _ in range(2):
+        client.create_model_version("scorer", "s3://bucket/scorer")
+    assert requests.post(server.url + "/api/v1/projects", json={"id": "scoring", "name": "Scoring"}, timeout=10).status_code == 201
+
+    r = cli(server, "deploy", "env", "add", "production", "--kind", "online", "--url", "https://scoring.example.com", "--region", "eu-west-1")
+    assert r.returncode == 0, r.stderr
+    assert cli(server, "deploy", "env", "add", "Prod Env", "--kind", "online").returncode != 0
+    assert cli(server, "deploy", "env", "add", "x", "--kind", "cloud").returncode != 0
+    ci = {"GITHUB_SHA": "abc123def456", "GITHUB_REPOSITORY": "team/scoring", "GITHUB_RUN_ID": "77"}
+    r = cli(server, "deploy", "record", "--model", "scorer", "--version", 1, "--env", "production", "--project", "scoring", env_extra=ci)
+    assert r.returncode == 0 and "models:/scorer/1 is live in production with 100% of its traffic" in r.stdout, r.stdout + r.stderr
+    first = requests.get(server.url + "/api/v1/deployments?model=scorer&version=1", timeout=10).json()["deployments"][0]
+    assert first["history"][0]["commit"] == "abc123def456"
+    assert first["history"][0]["pipeline_run"] == "https://github.com/team/scoring/actions/runs/77"
+
+    # The canary does not fit until v1 gives up 10%; the error names who holds the traffic.
+    r = cli(server, "deploy", "record", "--model", "scorer", "--version", 2, "--env", "production", "--traffic", 0.1)
+    assert r.returncode == 1 and "would take 110%" in r.stderr and "models:/scorer/1 has 100%" in r.stderr, r.stderr
+    assert cli(server, "deploy", "record", "--model", "scorer", "--version", 1, "--env", "production", "--traffic", 0.9).returncode == 0
+    assert cli(server, "deploy", "record", "--model", "scorer", "--version", 2, "--env", "production", "--traffic", 0.1, "--project", "scoring").returncode == 0
+    where = json.loads(cli(server, "deploy", "list", "--json").stdout)["deployments"]
+    assert sorted((d["version"], d["traffic"]) for d in where) == [(1, 0.9), (2, 0.1)]
+
+    r = cli(server, "deploy", "record", "--model", "scorer", "--version", 2, "--env", "production", "--status", "rolled_back", "--note", "p99 over budget")
+    assert r.returncode == 0, r.stderr
+    assert [d["version"] for d in json.loads(cli(server, "deploy", "list", "--json").stdout)["deployments"]] == [1]
+    everything = json.loads(cli(server, "deploy", "list", "--all", "--json").stdout)["deployments"]
+    rolled = next(d for d in everything if d["version"] == 2)
+    assert rolled["status"] == "rolled_back" and rolled["traffic"] == 0 and rolled["history"][-1]["note"] == "p99 over budget"
+    table = cli(server, "deploy", "list", "--all").stdout
+    assert "rolled_back" in table and "abc123def456"[:12] in table
+
+    history = requests.get(server.url + "/api/v1/models/scorer/history", timeout=10).json()["events"]
+    assert [e["detail"] for e in history if e["kind"] == "deployment"][-1] == "production: rolled_back"
+    project = requests.get(server.url + "/api/v1/projects/scoring", timeout=10).json()
+    assert {"text": "model live in an environment (a recorded deployment)", "done": True} in project["checklists"]["deployment"]
+
+    page = requests.get(server.url + "/deployments", timeout=10).text
+    assert "What runs where" in page and "https://scoring.example.com" in page and "p99 over budget" in page and "90%" in page
+    assert "production" in requests.get(server.url + "/models/scorer/versions/1", timeout=10).text
+    assert "models:/scorer/2" in requests.get(server.url + "/projects/scoring", timeout=10).text
+
+
+def test_bad_reports_get_clear_4xx(server):
+    api = server.url + "/api/v1"
+    assert requests.put(api + "/environments/prod", json={"kind": "online"}, timeout=10).status_code == 200
+    for body, code, words in [
+        ({"name": "nope", "version": 1, "environment": "prod"}, 404, "nope"),
+        ({"name": "m", "version": 1, "environment": "prod", "traffic": -0.5}, 400, "traffic"),
+        ({"name": "m", "version": 0, "environment": "prod"}, 400, "version"),
+        ({"name": "m", "version": 1, "environment": "prod", "status": "paused"}, 400, "status"),
+        ({"name": "m", "environment": "prod"}, 400, "version"),
+    ]:
+        r = requests.post(api + "/deployments", json=body, timeout=10)
+        assert r.status_code == code and words in r.json()["message"], (body, r.status_code, r.text)
+    assert requests.put(api + "/environments/prod", json={"kind": "cloud"}, timeout=10).status_code == 400
+    assert requests.get(api + "/deployments/abc", timeout=10).status_code == 400
+    assert requests.get(api + "/deployments/99", timeout=10).status_code == 404
+    assert requests.get(api + "/deployments?version=zero", timeout=10).status_code == 400

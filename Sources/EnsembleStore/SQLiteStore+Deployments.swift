@@ -103,4 +103,53 @@ extension SQLiteStore: DeploymentStore {
             try String.fetchAll(db, sql: sql, arguments: arguments).map { try Self.decode(Deployment.self, $0) }
         }
     }
+
+    // MARK: A/B results
+
+    public func saveABResult(_ result: ABResult) async throws -> ABResult {
+        guard !result.title.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("title: name the test, e.g. 'churn v2 vs v1, November'.") }
+        try Validation.validateDisplayName(result.title, field: "title", maxLength: 200)
+        let now = Self.now()
+        return try await pool.write { db in
+            _ = try Self.loadProject(db, result.project)
+            for uri in [result.controlModel, result.treatmentModel].compactMap({ $0 }) {
+                guard case .version(let name, let version) = try Handoff.parseModel(uri) else {
+                    throw EnsembleError.invalid("'\(uri)': an A/B result links registered versions, models:/NAME/VERSION.")
+                }
+                _ = try Self.fetchVersion(db, name, version)
+            }
+            var r = result
+            r.at = now
+            try db.execute(
+                sql: "INSERT INTO ab_results (project, control_model, treatment_model, doc, at) VALUES (?, ?, ?, '', ?)",
+                arguments: [r.project, r.controlModel, r.treatmentModel, now])
+            r.id = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE ab_results SET doc = ? WHERE id = ?", arguments: [try Self.encode(r), r.id])
+            try Self.event(db, project: r.project, kind: "ab_result", summary: "A/B test '\(r.title)': \(r.summary)", actor: r.actor, at: now)
+            return r
+        }
+    }
+
+    public func abResults(project: String?, model: String?) async throws -> [ABResult] {
+        try await pool.read { db in
+            let rows: [String]
+            if let model {
+                rows = try String.fetchAll(db, sql: "SELECT doc FROM ab_results WHERE control_model = ? OR treatment_model = ? ORDER BY id DESC", arguments: [model, model])
+            } else if let project {
+                rows = try String.fetchAll(db, sql: "SELECT doc FROM ab_results WHERE project = ? ORDER BY id DESC", arguments: [project])
+            } else {
+                rows = try String.fetchAll(db, sql: "SELECT doc FROM ab_results ORDER BY id DESC LIMIT 500")
+            }
+            return try rows.map { try Self.decode(ABResult.self, $0) }
+        }
+    }
+
+    public func abResult(id: Int64) async throws -> ABResult {
+        try await pool.read { db in
+            guard let doc = try String.fetchOne(db, sql: "SELECT doc FROM ab_results WHERE id = ?", arguments: [id]) else {
+                throw EnsembleError.notFound("No A/B result #\(id).")
+            }
+            return try Self.decode(ABResult.self, doc)
+        }
+    }
 }

@@ -384,6 +384,20 @@ extension SQLiteStore {
                 CREATE INDEX deployments_by_project ON deployments(project);
                 """)
         }
+        migrator.registerMigration("2026-12-02-ab-results-v1") { db in
+            try db.execute(sql: """
+                -- A/B analyses kept on a project, linked to the two model versions they compared.
+                CREATE TABLE ab_results (
+                    id INTEGER PRIMARY KEY,
+                    project TEXT NOT NULL,
+                    control_model TEXT,
+                    treatment_model TEXT,
+                    doc TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX ab_results_by_project ON ab_results(project, id);
+                """)
+        }
         return migrator
     }
 }

@@ -1,10 +1,11 @@
 import ArgumentParser
+import EnsembleClient
 import EnsembleEval
 import Foundation
 
 /// `ensemble ab`: an A/B test's analysis from per-unit rows, for the people who decide and the people
 /// who check the statistics.
-struct ABCommand: ParsableCommand {
+struct ABCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ab",
         abstract: "Analyse an A/B test from per-unit rows: sample-ratio check, lifts with intervals, Welch p-values, Holm, CUPED, MDE, always-valid intervals.",
@@ -33,8 +34,19 @@ struct ABCommand: ParsableCommand {
     @Option(help: "1 − confidence of the intervals.") var alpha = 0.05
     @Option(help: "Scale of the always-valid interval's mixture, as a fraction of the metric's standard deviation.") var sequentialTau = 0.1
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Keep the analysis on this project (on the server), shown on its page with its business metrics.") var project: String?
+    @Option(help: "A title for the stored analysis.") var title: String?
+    @Option(help: "The model version in the control arm, models:/NAME/VERSION (with --project).") var controlModel: String?
+    @Option(help: "The model version in the treatment arm, models:/NAME/VERSION (with --project).") var treatmentModel: String?
+    @OptionGroup var server: ServerOption
 
-    func run() throws {
+    func validate() throws {
+        if project == nil && (title != nil || controlModel != nil || treatmentModel != nil) {
+            throw ValidationError("--title, --control-model and --treatment-model describe an analysis stored with --project.")
+        }
+    }
+
+    func run() async throws {
         var o = ABAnalysis.Options(file: file, control: control)
         (o.unitColumn, o.armColumn, o.treatment, o.metrics, o.guardrails, o.covariate) = (unitColumn, armColumn, treatment, metrics, guardrails, covariate)
         (o.lowerIsBetter, o.alpha, o.sequentialTau) = (Set(lowerIsBetter), alpha, sequentialTau)
@@ -51,6 +63,19 @@ struct ABCommand: ParsableCommand {
             FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))
             throw ExitCode(2)
         }
-        print(json ? ABAnalysis.json(report) : ABAnalysis.table(report), terminator: json ? "\n" : "")
+        let output = ABAnalysis.json(report)
+        print(json ? output : ABAnalysis.table(report), terminator: json ? "\n" : "")
+        if let project {
+            var body: [String: Any] = ["title": title ?? "\(report.treatment) vs \(report.control)"]
+            if let controlModel { body["control_model"] = controlModel }
+            if let treatmentModel { body["treatment_model"] = treatmentModel }
+            let head = String(decoding: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), as: UTF8.self)
+            let client = try await server.client()
+            let text = try await reportingErrors {
+                try await client.request("POST", "/api/v1/projects/\(EnsembleClient.escape(project))/ab-results", json: String(head.dropLast()) + ",\"result\":" + output + "}")
+            }
+            let id = (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["id"] as? Int ?? 0
+            FileHandle.standardError.write(Data("Stored on project \(project) as A/B result #\(id).\n".utf8))
+        }
     }
 }

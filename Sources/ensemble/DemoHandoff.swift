@@ -115,6 +115,32 @@ extension DemoCommand {
         print("Deployments: churn-classifier v1 at 90% and v2 at 10% of production, v2 in staging.")
     }
 
+    /// A month-long A/B test of v2 against v1 on 60,000 customers, stored on the churn project: v2's
+    /// retention offers lower churn from 3.1% to 2.5% without slowing the scoring API.
+    func addABTest(_ client: EnsembleClient) async throws {
+        var rng = SplitMix64(seed: 2026)
+        var text = "customer,arm,monthly churn rate,latency_ms\n"
+        for i in 0..<60_000 {
+            let treated = Sampling.unit(&rng) < 0.5
+            let churned = Sampling.unit(&rng) < (treated ? 0.025 : 0.031)
+            let latency = 40 + 12 * (-log(1 - Sampling.unit(&rng)))
+            text += "c\(i),\(treated ? "v2" : "v1"),\(churned ? 1 : 0),\((latency * 10).rounded() / 10)\n"
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-demo-ab-\(UUID().uuidString).csv").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var o = ABAnalysis.Options(file: path, control: "v1")
+        o.unitColumn = "customer"
+        o.metrics = ["monthly churn rate"]
+        o.guardrails = ["latency_ms"]
+        o.lowerIsBetter = ["monthly churn rate", "latency_ms"]
+        let report = try ABAnalysis.run(o)
+        let body = #"{"title": "v2 retention offers, November", "control_model": "models:/churn-classifier/1", "treatment_model": "models:/churn-classifier/2", "result": "#
+            + ABAnalysis.json(report) + "}"
+        _ = try await client.request("POST", "/api/v1/projects/churn/ab-results", json: body)
+        print("A/B test on churn: \(report.metrics[0].comparison.controlMean) → \(report.metrics[0].comparison.treatmentMean) monthly churn.")
+    }
+
     static func json(_ value: Any) -> String {
         String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])) ?? Data(), as: UTF8.self)
     }

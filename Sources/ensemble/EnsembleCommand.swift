@@ -13,8 +13,8 @@ struct EnsembleCommand: AsyncParsableCommand {
         subcommands: [Serve.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, GateCommand.self, ABCommand.self, HandoffCommand.self, DeployCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, AuditCommand.self, LoginCommand.self, LogoutCommand.self]
     )
 
-    /// ArgumentParser's own entry point, except that `ensemble gate` exits 2 on a usage error (not
-    /// 64): CI scripts read 1 as "the candidate failed" and 2 as "the gate could not run".
+    /// ArgumentParser's own entry point, except that `ensemble gate` and `ensemble ab` exit 2 on a usage
+    /// error (not 64), as on bad input: CI scripts read 1 as "the candidate failed" and 2 as "it could not run".
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -24,7 +24,7 @@ struct EnsembleCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
-            if CommandLine.arguments.dropFirst().first == "gate", exitCode(for: error) == .validationFailure {
+            if let command = CommandLine.arguments.dropFirst().first, ["gate", "ab"].contains(command), exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 exit(withError: ExitCode(2))
             }

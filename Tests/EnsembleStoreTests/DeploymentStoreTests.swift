@@ -72,3 +72,33 @@ struct DeploymentStoreTests {
         #expect(try await store.activity(project: "churn", limit: 10).map(\.kind).contains("deployment_live"))
     }
 }
+
+@Suite("A/B results on projects")
+struct ABResultStoreTests {
+    @Test("kept on an existing project, linked to existing versions; listed by project and by version", arguments: StoreBackend.all)
+    func abResults(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        try await DeploymentStoreTests.setUp(store)
+        try await store.saveProject(Project(id: "churn", name: "Churn"), create: true, actor: nil)
+        let result = ABResult(project: "churn", title: "v2 vs v1", controlModel: "models:/churn/1", treatmentModel: "models:/churn/2", result: "{}", summary: "v2 lowered churn.", srmPValue: 0.4, actor: "ana")
+        let saved = try await store.saveABResult(result)
+        #expect(saved.id > 0 && saved.at > 0)
+        #expect(try await store.abResult(id: saved.id) == saved)
+        #expect(try await store.abResults(project: "churn", model: nil).map(\.id) == [saved.id])
+        #expect(try await store.abResults(project: nil, model: "models:/churn/1").map(\.id) == [saved.id])
+        #expect(try await store.abResults(project: nil, model: "models:/churn/3").isEmpty)
+        #expect(try await store.activity(project: "churn", limit: 5).first?.summary == "A/B test 'v2 vs v1': v2 lowered churn.")
+        var bad = result
+        bad.project = "ghost"
+        #expect(await errorCode { _ = try await store.saveABResult(bad) } == .resourceDoesNotExist)
+        bad = result
+        bad.treatmentModel = "models:/churn/9"
+        #expect(await errorCode { _ = try await store.saveABResult(bad) } == .resourceDoesNotExist)
+        bad.treatmentModel = "models:/m-0123456789abcdef0123456789abcdef"
+        #expect(await errorCode { _ = try await store.saveABResult(bad) } == .invalidParameterValue)
+        bad = result
+        bad.title = " "
+        #expect(await errorCode { _ = try await store.saveABResult(bad) } == .invalidParameterValue)
+        #expect(await errorCode { _ = try await store.abResult(id: 999) } == .resourceDoesNotExist)
+    }
+}

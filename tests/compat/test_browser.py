@@ -81,7 +81,7 @@ def test_every_page_in_a_browser(browser, demo):
         ("/team", "team", ["Skills matrix", "Bruno Silva"]),
         ("/people/elif", "person", ["Elif Yilmaz", "model-serving"]),
         ("/projects", "projects", ["Portfolio", "does not fit"]),
-        ("/projects/churn", "project", ["Reduce monthly churn", "P80", "Staffing for modeling"]),
+        ("/projects/churn", "project", ["Reduce monthly churn", "P80", "Staffing for modeling", "v2 retention offers, November", "the new model reaches the target"]),
     ]
     for path, shot, texts in pages:
         html = visit(browser, demo, path, shot)

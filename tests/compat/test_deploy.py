@@ -81,3 +81,44 @@ def test_bad_reports_get_clear_4xx(server):
     assert requests.get(api + "/deployments/abc", timeout=10).status_code == 400
     assert requests.get(api + "/deployments/99", timeout=10).status_code == 404
     assert requests.get(api + "/deployments?version=zero", timeout=10).status_code == 400
+
+
+def test_an_ab_analysis_kept_on_the_project_beside_its_business_metric(server, tmp_path):
+    import mlflow
+    import numpy as np
+
+    client = mlflow.MlflowClient(server.url)
+    client.create_registered_model("ranker")
+    for _ in range(2):
+        client.create_model_version("ranker", "s3://bucket/ranker")
+    project = {"id": "search", "name": "Search", "business_metrics": [{"name": "conversion", "baseline": 0.10, "target": 0.11}]}
+    assert requests.post(server.url + "/api/v1/projects", json=project, timeout=10).status_code == 201
+    rng = np.random.default_rng(8)
+    n = 30000
+    arms = np.where(rng.random(n) < 0.5, "old", "new")
+    conv = rng.random(n) < np.where(arms == "new", 0.12, 0.10)
+    path = tmp_path / "users.csv"
+    with open(path, "w") as f:
+        f.write("unit,arm,conversion\n")
+        for i in range(n):
+            f.write(f"u{i},{arms[i]},{int(conv[i])}\n")
+    r = cli(server, "ab", path, "--control", "old", "--metric", "conversion", "--project", "search", "--title", "ranker v2, week 1",
+            "--control-model", "models:/ranker/1", "--treatment-model", "models:/ranker/2", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "Stored on project search as A/B result #1." in r.stderr
+    stored = requests.get(server.url + "/api/v1/projects/search/ab-results", timeout=10).json()["ab_results"]
+    assert len(stored) == 1 and stored[0]["treatment_model"] == "models:/ranker/2"
+    assert json.loads(stored[0]["result"])["metrics"][0]["name"] == "conversion"
+    assert stored[0]["summary"] == json.loads(r.stdout)["summary"]
+    page = requests.get(server.url + "/projects/search", timeout=10).text
+    assert "ranker v2, week 1" in page and "The new model (new) raised conversion by" in page and "the new model reaches the target" in page
+    assert "ranker v2, week 1" in requests.get(server.url + "/models/ranker/versions/1", timeout=10).text
+
+    # Usage and references are checked before anything is kept.
+    assert cli(server, "ab", path, "--control", "old", "--metric", "conversion", "--title", "x").returncode == 2
+    r = cli(server, "ab", path, "--control", "old", "--metric", "conversion", "--project", "search", "--treatment-model", "models:/ranker/7")
+    assert r.returncode == 1 and "ranker" in r.stderr
+    bad = requests.post(server.url + "/api/v1/projects/search/ab-results", json={"result": {"metrics": []}}, timeout=10)
+    assert bad.status_code == 400 and "result" in bad.json()["message"]
+    assert requests.post(server.url + "/api/v1/projects/search/ab-results", json={"result": "text"}, timeout=10).status_code == 400
+    assert len(requests.get(server.url + "/api/v1/projects/search/ab-results", timeout=10).json()["ab_results"]) == 1

@@ -95,7 +95,9 @@ def test_demo_then_the_commands_answer_the_questions(server):
     assert history[-1]["from"] == "modeling" and history[-1]["by"] == "bruno" and history[-1]["why"] == "holdout AUC 0.82"
 
     cli(server, "project", "update", "churn", "--done", "moved to deployment", "--author", "bruno")
-    feed = cli(server, "project", "activity", "churn").stdout
+    # The demo's handoff, deployments and A/B test are newer than its runs: ask for enough of the feed.
+    feed = cli(server, "project", "activity", "churn", "--limit", "100").stdout
     assert "moved to deployment" in feed and "stage_changed" in feed and "run_created" in feed
+    assert "handoff_submitted" in feed and "deployment_live" in feed and "ab_result" in feed
     progress = requests.get(f"{server.url}/api/v1/projects/churn/progress").json()
     assert sum(w["runs"] for w in progress["weeks"]) == 18

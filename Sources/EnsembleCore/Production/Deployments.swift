@@ -177,4 +177,92 @@ public protocol DeploymentStore: Sendable {
     func deployment(id: Int64) async throws -> Deployment
     /// Newest change first.
     func deployments(_ query: DeploymentQuery) async throws -> [Deployment]
+
+    /// Keeps an A/B analysis on its project (which must exist, as must the model versions it names).
+    func saveABResult(_ result: ABResult) async throws -> ABResult
+    /// Newest first: a project's, or those that compared a model version (`models:/NAME/VERSION`).
+    func abResults(project: String?, model: String?) async throws -> [ABResult]
+    func abResult(id: Int64) async throws -> ABResult
+}
+
+/// An A/B test's analysis kept on a project, linked to the two model versions it compared.
+public struct ABResult: Sendable, Codable, Equatable {
+    public var id: Int64 = 0
+    public var project: String
+    public var title: String
+    /// `models:/NAME/VERSION` of the model in the control arm, and of the candidate.
+    public var controlModel: String?
+    public var treatmentModel: String?
+    /// The analysis as `ensemble ab --json` printed it.
+    public var result: String
+    public var summary: String
+    public var srmPValue: Double
+    public var actor: String?
+    public var at: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case id, project, title, result, summary, actor, at
+        case controlModel = "control_model"
+        case treatmentModel = "treatment_model"
+        case srmPValue = "srm_p_value"
+    }
+
+    public init(project: String, title: String, controlModel: String?, treatmentModel: String?, result: String, summary: String, srmPValue: Double, actor: String?) {
+        (self.project, self.title, self.controlModel, self.treatmentModel) = (project, title, controlModel, treatmentModel)
+        (self.result, self.summary, self.srmPValue, self.actor) = (result, summary, srmPValue, actor)
+    }
+}
+
+/// The per-metric part of `ensemble ab --json` that pages show.
+public struct ABSummary: Sendable, Codable, Equatable {
+    public struct Metric: Sendable, Codable, Equatable {
+        public var name: String
+        public var controlMean: Double
+        public var treatmentMean: Double
+        public var lift: Double
+        public var relativeLift: Double
+        public var ciLow: Double
+        public var ciHigh: Double
+        public var pValue: Double
+        public var adjustedPValue: Double
+        public var guardrail: Bool?
+        public var gotWorse: Bool?
+        enum CodingKeys: String, CodingKey {
+            case name, lift, guardrail
+            case controlMean = "control_mean"
+            case treatmentMean = "treatment_mean"
+            case relativeLift = "relative_lift"
+            case ciLow = "ci_low"
+            case ciHigh = "ci_high"
+            case pValue = "p_value"
+            case adjustedPValue = "adjusted_p_value"
+            case gotWorse = "got_worse"
+        }
+    }
+    public var control: String
+    public var treatment: String
+    public var controlUnits: Int64
+    public var treatmentUnits: Int64
+    public var srmPValue: Double
+    public var summary: String
+    public var metrics: [Metric]
+    enum CodingKeys: String, CodingKey {
+        case control, treatment, summary, metrics
+        case controlUnits = "control_units"
+        case treatmentUnits = "treatment_units"
+        case srmPValue = "srm_p_value"
+    }
+
+    /// Reads the JSON writer's "NaN" and "±Infinity" strings as numbers (a control mean of 0 has no relative lift).
+    public static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return d
+    }
+
+    public func validate() throws(EnsembleError) {
+        guard !metrics.isEmpty else { throw .invalid("result.metrics: an A/B result compares at least one metric.") }
+        guard controlUnits > 0, treatmentUnits > 0 else { throw .invalid("result: both arms need units.") }
+        guard (0...1).contains(srmPValue) else { throw .invalid("result.srm_p_value: \(srmPValue) is not a p-value.") }
+    }
 }

@@ -59,6 +59,12 @@ struct RequestFields: Sendable {
         )
     }
 
+    /// A field's JSON as sent (for documents kept as they are, such as an A/B analysis).
+    func document(_ name: String) -> JSONValue? {
+        guard case .json = source else { return nil }
+        return raw(name)
+    }
+
     func has(_ name: String) -> Bool {
         switch raw(name) {
         case nil, .null?: false

@@ -50,6 +50,40 @@ struct DeploymentHandlers: Sendable {
         return try CodableResponse.ok(try await store.deployment(id: id))
     }
 
+    // MARK: A/B results
+
+    /// `POST /projects/{id}/ab-results {"title", "control_model", "treatment_model", "result": <ensemble ab --json>}`.
+    func saveABResult(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let f = try await request.fields(context)
+        guard let document = f.document("result"), case .object = document else {
+            throw EnsembleError.invalid("result: send the analysis as `ensemble ab --json` prints it, as a JSON object.")
+        }
+        let text = document.jsonText
+        let summary: ABSummary
+        do {
+            summary = try ABSummary.decoder.decode(ABSummary.self, from: Data(text.utf8))
+        } catch let error as DecodingError {
+            throw EnsembleError.invalid("result: " + DecodingMessages.describe(error))
+        }
+        try summary.validate()
+        let result = ABResult(
+            project: try context.capture("id"), title: try f.string("title") ?? "\(summary.treatment) vs \(summary.control)",
+            controlModel: try f.string("control_model"), treatmentModel: try f.string("treatment_model"), result: text, summary: summary.summary,
+            srmPValue: summary.srmPValue, actor: context.actor)
+        return try CodableResponse.ok(try await store.saveABResult(result), status: .created)
+    }
+
+    func abResults(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        struct Answer: Encodable { let ab_results: [ABResult] }
+        return try CodableResponse.ok(Answer(ab_results: try await store.abResults(project: try context.capture("id"), model: nil)))
+    }
+
+    func abResult(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let raw = try context.capture("id")
+        guard let id = Int64(raw), id > 0 else { throw EnsembleError.invalid("An A/B result id is a positive number; got '\(raw.prefix(40))'.") }
+        return try CodableResponse.ok(try await store.abResult(id: id))
+    }
+
     var routes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
         r.get("environments", .read, use: environments)
@@ -57,6 +91,9 @@ struct DeploymentHandlers: Sendable {
         r.get("deployments", .read, use: list)
         r.post("deployments", .edit, use: record)
         r.get("deployments/{id}", .read, use: get)
+        r.get("projects/{id}/ab-results", .read, use: abResults)
+        r.post("projects/{id}/ab-results", .edit, scope: .project, use: saveABResult)
+        r.get("ab-results/{id}", .read, use: abResult)
         return r
     }
 }

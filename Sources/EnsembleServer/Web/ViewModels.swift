@@ -422,6 +422,8 @@ struct ProjectView: PageView {
     var handoffs: [HandoffRow] = []
     /// Deployments of the project's models.
     var deploymentList = DeploymentList()
+    /// A/B analyses kept on the project, with its business metrics beside them.
+    var abTests: [ABView] = []
     let checklist: [ChecklistItem]
     let stageOptions: [String]
     let gateError: String?

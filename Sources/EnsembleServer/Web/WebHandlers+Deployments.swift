@@ -64,3 +64,40 @@ extension WebHandlers {
         return render(c, "deployments", DeploymentsView(title: "What runs where", environments: environments, changes: Array(changes)))
     }
 }
+
+/// A stored A/B analysis on a project's or a model version's page.
+struct ABView {
+    struct Metric { let name, control, treatment, relative, interval, p, cls: String; let guardrail: Bool; let baseline, target, targetVerdict, targetClass: String? }
+    let id: Int64
+    let title, when, summary: String
+    let controlModel, treatmentModel, controlURL, treatmentURL: String?
+    let srmFlagged: Bool
+    let metrics: [Metric]
+}
+
+extension WebHandlers {
+    /// The analysis with each metric beside the project's business metric of the same name (its baseline
+    /// and target), when there is one.
+    static func abView(_ r: ABResult, business: [ProjectMetric]) -> ABView {
+        let summary = try? ABSummary.decoder.decode(ABSummary.self, from: Data(r.result.utf8))
+        func url(_ uri: String?) -> String? { uri.map(modelURL) }
+        let metrics = (summary?.metrics ?? []).map { m -> ABView.Metric in
+            let target = business.first { $0.name == m.name }
+            let significant = m.ciLow > 0 || m.ciHigh < 0
+            var verdict: (String, String)?
+            if let target, let goal = target.target {
+                let meets = target.higherIsBetter ? m.treatmentMean >= goal : m.treatmentMean <= goal
+                verdict = meets ? ("the new model reaches the target", "ok") : ("short of the target", "warn")
+            }
+            return ABView.Metric(
+                name: m.name, control: number(m.controlMean), treatment: number(m.treatmentMean),
+                relative: m.relativeLift.isFinite ? String(format: "%+.1f%%", m.relativeLift * 100) : "—",
+                interval: "[\(number(m.ciLow)), \(number(m.ciHigh))]", p: String(format: "%.2g", m.adjustedPValue),
+                cls: m.gotWorse == true ? "bad" : (significant ? "ok" : ""), guardrail: m.guardrail ?? false,
+                baseline: target?.baseline.map(number), target: target?.target.map(number), targetVerdict: verdict?.0, targetClass: verdict?.1)
+        }
+        return ABView(
+            id: r.id, title: r.title, when: when(r.at), summary: r.summary, controlModel: r.controlModel, treatmentModel: r.treatmentModel,
+            controlURL: url(r.controlModel), treatmentURL: url(r.treatmentModel), srmFlagged: r.srmPValue < 0.001, metrics: metrics)
+    }
+}

@@ -57,6 +57,7 @@ struct ModelVersionView: PageView {
     let gates: [Gate]
     let handoffs: [HandoffRow]
     var deploymentList = DeploymentList()
+    var abTests: [ABView] = []
 }
 
 /// Handoff pages (a receiver's inbox, one handoff) and the model version page with its gate results.
@@ -217,6 +218,7 @@ extension WebHandlers {
                 title: "\(name) v\(number)", name: name, urlName: Self.urlComponent(name), version: number, stage: v.currentStage.rawValue, aliases: v.aliases,
                 runID: v.runID, source: v.source, created: Self.when(v.creationTimestamp), description: v.description ?? "", gates: gates, handoffs: handoffRows)
         view.deploymentList.rows = try await deployments?.deployments(DeploymentQuery(name: name, version: number)).map { Self.deploymentRow($0, who) } ?? []
+        view.abTests = try await deployments?.abResults(project: nil, model: "models:/\(name)/\(number)").map { Self.abView($0, business: []) } ?? []
         return render(c, "modelVersion", view)
     }
 }

@@ -91,6 +91,7 @@ extension WebHandlers {
                 gateError: gateError)
             view.handoffs = try await handoffs?.handoffs(HandoffQuery(project: p.id, limit: 50)).map { Self.handoffRow($0, who) } ?? []
             view.deploymentList.rows = try await deployments?.deployments(DeploymentQuery(project: p.id)).map { Self.deploymentRow($0, who) } ?? []
+            view.abTests = try await deployments?.abResults(project: p.id, model: nil).map { Self.abView($0, business: p.businessMetrics) } ?? []
             return render(c, "project", view, status: gateError == nil ? .ok : .badRequest)
         }
     }

@@ -195,6 +195,8 @@ enum WebTemplates {
 {{^gates}}<p class="muted">No gate has judged this version. In CI: <code>ensemble gate … --model {{name}} --version {{version}}</code>.</p>{{/gates}}
 <h2>Deployments</h2>
 {{#deploymentList}}{{> deploymentRows}}{{/deploymentList}}
+<h2>A/B tests</h2>
+{{> abResults}}
 <h2>Handoffs</h2>
 {{> handoffRows}}
 {{> footer}}
@@ -211,6 +213,16 @@ enum WebTemplates {
 {{#changes}}<tr><td class="small nowrap">{{when}}</td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td>{{environment}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
 </tbody></table></div>{{/empty(changes)}}{{#empty(changes)}}<p class="muted">Nothing deployed yet.</p>{{/empty(changes)}}
 {{> footer}}
+"""#
+
+    static let abResults = #"""
+{{#abTests}}<section class="card"><h3>{{title}} <span class="small muted">{{when}}</span></h3>
+<p>{{#treatmentModel}}<a href="{{treatmentURL}}"><bdi>{{treatmentModel}}</bdi></a>{{/treatmentModel}}{{^treatmentModel}}treatment{{/treatmentModel}} against {{#controlModel}}<a href="{{controlURL}}"><bdi>{{controlModel}}</bdi></a>{{/controlModel}}{{^controlModel}}control{{/controlModel}}</p>
+{{#srmFlagged}}<p class="error">Sample ratio mismatch: the split is off by more than chance allows; do not trust the lifts.</p>{{/srmFlagged}}
+<p><strong>{{summary}}</strong></p>
+<div class="scroll"><table><thead><tr><th>Metric</th><th class="num">Control</th><th class="num">New</th><th class="num">Relative</th><th>95% CI (absolute)</th><th class="num">Holm p</th><th class="num">Baseline</th><th class="num">Target</th><th></th></tr></thead><tbody>
+{{#metrics}}<tr><td>{{name}}{{#guardrail}} <span class="badge">guardrail</span>{{/guardrail}}</td><td class="num">{{control}}</td><td class="num">{{treatment}}</td><td class="num"><span class="badge {{cls}}">{{relative}}</span></td><td class="nowrap">{{interval}}</td><td class="num">{{p}}</td><td class="num">{{baseline}}</td><td class="num">{{target}}</td><td>{{#targetVerdict}}<span class="badge {{targetClass}}">{{targetVerdict}}</span>{{/targetVerdict}}</td></tr>{{/metrics}}
+</tbody></table></div></section>{{/abTests}}{{#empty(abTests)}}<p class="muted">No A/B test stored. <code>ensemble ab users.csv --control A --metric conversion --project ID</code> keeps one here.</p>{{/empty(abTests)}}
 """#
 
     static let deploymentRows = #"""
@@ -348,6 +360,8 @@ enum WebTemplates {
 {{> handoffRows}}
 <h2>Deployments</h2>
 {{#deploymentList}}{{> deploymentRows}}{{/deploymentList}}
+<h2>A/B tests</h2>
+{{> abResults}}
 <h2>Updates</h2>
 <form class="noprint" method="post" action="/projects/{{id}}/updates">{{#chromeCSRF}}<input type="hidden" name="csrf" value="{{chromeCSRF}}">{{/chromeCSRF}}
 <div class="grid">{{^chromeUser}}<label>Author<br><input type="text" name="author" required></label>{{/chromeUser}}<label>Done<br><textarea name="done" rows="2"></textarea></label><label>Next<br><textarea name="next" rows="2"></textarea></label><label>Blocked<br><textarea name="blocked" rows="2"></textarea></label></div>
@@ -503,7 +517,7 @@ enum WebTemplates {
     static var all: [(String, String)] {
         [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
-            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("deployments", deployments), ("deploymentRows", deploymentRows), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
+            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("deployments", deployments), ("deploymentRows", deploymentRows), ("abResults", abResults), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
             ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
             ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminGrants", adminGrants), ("adminAudit", adminAudit),
         ]
@@ -514,7 +528,7 @@ enum WebTemplates {
         for (name, text) in all {
             // Pages render inside their envelope (`WebHandlers.render`): the page's own properties
             // first, then the chrome's. Partials are looked up where they are used.
-            let wrapped = ["header", "footer", "board", "handoffRows", "deploymentRows"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
+            let wrapped = ["header", "footer", "board", "handoffRows", "deploymentRows", "abResults"].contains(name) ? text : "{{#page}}" + text + "{{/page}}"
             try library.register(wrapped, named: name)
         }
         return library

@@ -410,7 +410,8 @@ def test_runs_table_at_sweep_shape_in_a_browser(browser, demo):
     assert shown == 24
     browser.find_element(By.CSS_SELECTOR, "button[data-check='choices'][data-state='1']").click()
     browser.find_element(By.CSS_SELECTOR, "details.chooser form button:not([type])").click()
-    loaded(browser, lambda d: "EncDecAttention" in d.find_element(By.ID, "runs").text, "the new columns")
+    # Read by script: an element found before the page reloads goes stale.
+    loaded(browser, lambda d: "EncDecAttention" in (d.execute_script("return document.getElementById('runs')?.textContent") or ""), "the new columns")
     titles = [b.get_attribute("title") for b in browser.find_elements(By.CSS_SELECTOR, "#runs th.col button")]
     block = [t for t in titles if "EncDecAttention" in t]
     assert len(block) == 24 and block.index("params.model.decoder.block.2.layer.1.EncDecAttention.dropout_probability") < \

@@ -152,4 +152,36 @@ extension SQLiteStore: DeploymentStore {
             return try Self.decode(ABResult.self, doc)
         }
     }
+
+    // MARK: Drift windows
+
+    public func saveDriftWindow(_ window: DriftWindow) async throws -> DriftWindow {
+        try window.validate()
+        let now = Self.now()
+        return try await pool.write { db in
+            guard let doc = try String.fetchOne(db, sql: "SELECT doc FROM deployments WHERE id = ?", arguments: [window.deployment]) else {
+                throw EnsembleError.notFound("No deployment #\(window.deployment).")
+            }
+            let deployment = try Self.decode(Deployment.self, doc)
+            var w = window
+            w.at = now
+            try db.execute(sql: "INSERT INTO drift_windows (deployment, doc, at) VALUES (?, '', ?)", arguments: [w.deployment, now])
+            w.id = db.lastInsertedRowID
+            try db.execute(sql: "UPDATE drift_windows SET doc = ? WHERE id = ?", arguments: [try Self.encode(w), w.id])
+            if w.drifted, let project = deployment.project {
+                let columns = w.columns.filter(\.drifted).map(\.column)
+                try Self.event(
+                    db, project: project, kind: "drift_detected",
+                    summary: "\(deployment.model) in \(deployment.environment), window \(w.label): \(columns.count) of \(w.columns.count) columns drifted (\(columns.prefix(5).joined(separator: ", ")))",
+                    actor: w.actor, at: now)
+            }
+            return w
+        }
+    }
+
+    public func driftWindows(deployment: Int64) async throws -> [DriftWindow] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: "SELECT doc FROM drift_windows WHERE deployment = ? ORDER BY id", arguments: [deployment]).map { try Self.decode(DriftWindow.self, $0) }
+        }
+    }
 }

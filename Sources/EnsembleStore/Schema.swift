@@ -398,6 +398,18 @@ extension SQLiteStore {
                 CREATE INDEX ab_results_by_project ON ab_results(project, id);
                 """)
         }
+        migrator.registerMigration("2026-12-02-drift-windows-v1") { db in
+            try db.execute(sql: """
+                -- Windows of production data compared with a deployment's reference, oldest first.
+                CREATE TABLE drift_windows (
+                    id INTEGER PRIMARY KEY,
+                    deployment INTEGER NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+                    doc TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX drift_windows_by_deployment ON drift_windows(deployment, id);
+                """)
+        }
         return migrator
     }
 }

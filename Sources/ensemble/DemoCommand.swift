@@ -236,6 +236,7 @@ struct DemoCommand: AsyncParsableCommand {
             try await addHandoffAndGate(client, candidateRun: churnRuns.last { $0 != championRun } ?? championRun)
             try await addDeployments(client)
             try await addABTest(client)
+            try await addDriftWindows(client)
 
             // A sweep at the shape real fine-tuning has, so the pages are seen with long names and many values.
             try await uploadSweep(client, start: now - 4 * day)

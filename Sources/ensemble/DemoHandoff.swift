@@ -141,6 +141,45 @@ extension DemoCommand {
         print("A/B test on churn: \(report.metrics[0].comparison.controlMean) → \(report.metrics[0].comparison.treatmentMean) monthly churn.")
     }
 
+    /// Six daily windows of production data for v2's canary in production: from the fourth day the plan mix
+    /// moves and monthly charges rise (a price change), and the production accuracy slips below the claim.
+    func addDriftWindows(_ client: EnsembleClient) async throws {
+        struct Answer: Decodable { let deployments: [Deployment] }
+        let list = try await client.get("/api/v1/deployments?model=churn-classifier&version=2&environment=production&active=true", as: Answer.self).deployments
+        guard let deployment = list.first else { return }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-demo-drift-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func sample(_ n: Int, shift: Double, seed: UInt64) -> String {
+            var rng = SplitMix64(seed: seed)
+            var text = "tenure_months,monthly_charges,support_calls,plan,score\n"
+            for _ in 0..<n {
+                let u = Sampling.unit(&rng)
+                let plan = u < 0.5 - shift * 0.3 ? "basic" : (u < 0.85 ? "plus" : "pro")
+                let tenure = (-log(1 - Sampling.unit(&rng)) * 24).rounded()
+                let charges = 30 + 40 * Sampling.unit(&rng) + shift * 15
+                let calls = (-log(1 - Sampling.unit(&rng)) * 1.5).rounded()
+                let score = min(1, max(0, 0.2 + 0.01 * calls * 10 - tenure / 400 + shift * 0.1 + 0.2 * (Sampling.unit(&rng) - 0.5)))
+                text += "\(tenure),\((charges * 100).rounded() / 100),\(calls),\(plan),\((score * 1000).rounded() / 1000)\n"
+            }
+            return text
+        }
+        let reference = folder.appendingPathComponent("training.csv").path
+        try sample(3000, shift: 0, seed: 100).write(toFile: reference, atomically: true, encoding: .utf8)
+        for day in 1...6 {
+            let shift = day >= 4 ? Double(day - 3) * 0.4 : 0
+            let path = folder.appendingPathComponent("window-\(day).csv").path
+            try sample(1500, shift: shift, seed: 100 + UInt64(day)).write(toFile: path, atomically: true, encoding: .utf8)
+            var o = DriftReport.Options(reference: reference, current: path)
+            o.prediction = "score"
+            let report = try DriftReport.run(o)
+            let accuracy = 0.76 - (day >= 4 ? Double(day - 3) * 0.025 : 0) + Double(day % 2) * 0.004
+            let body = #"{"label": "2026-11-2\#(day + 2)", "metrics": {"accuracy": \#(accuracy)}, "result": "# + DriftReport.json(report) + "}"
+            _ = try await client.request("POST", "/api/v1/deployments/\(deployment.id)/windows", json: body)
+        }
+        print("Drift: six daily windows on churn-classifier v2 in production (deployment #\(deployment.id)); the last three drift.")
+    }
+
     static func json(_ value: Any) -> String {
         String(decoding: (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed])) ?? Data(), as: UTF8.self)
     }

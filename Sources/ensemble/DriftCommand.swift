@@ -1,9 +1,10 @@
 import ArgumentParser
+import EnsembleClient
 import EnsembleEval
 import Foundation
 
 /// `ensemble drift`: does a window of production data still look like the reference (training) data?
-struct DriftCommand: ParsableCommand {
+struct DriftCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drift",
         abstract: "Compare a window of production data with reference data, column by column: KS, Wasserstein, PSI, chi-square, Jensen-Shannon.",
@@ -29,8 +30,18 @@ struct DriftCommand: ParsableCommand {
     @Option(help: "Distance at or above which a large sample's column drifted.") var distanceThreshold = 0.1
     @Option(help: "Share of drifted columns at or above which the dataset drifted.") var shareThreshold = 0.5
     @Flag(help: "Print JSON.") var json = false
+    @Option(help: "Store the result as a window of this deployment (its page shows every window).") var deployment: Int64?
+    @Option(help: "The window's name, e.g. its day (default: today, UTC).") var window: String?
+    @Option(name: .customLong("production-metric"), help: "A metric measured on the window once labels arrived, NAME=VALUE (repeatable).") var productionMetrics: [String] = []
+    @OptionGroup var server: ServerOption
 
-    func run() throws {
+    func validate() throws {
+        if deployment == nil && (window != nil || !productionMetrics.isEmpty) {
+            throw ValidationError("--window and --production-metric describe a window stored with --deployment.")
+        }
+    }
+
+    func run() async throws {
         var o = DriftReport.Options(reference: reference, current: current)
         (o.columns, o.numeric, o.categorical, o.prediction) = (columns, Set(numeric), Set(categorical), predictionColumn)
         (o.pThreshold, o.distanceThreshold, o.shareThreshold) = (pThreshold, distanceThreshold, shareThreshold)
@@ -44,6 +55,26 @@ struct DriftCommand: ParsableCommand {
             FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))
             throw ExitCode(2)
         }
-        print(json ? DriftReport.json(report) : DriftReport.table(report), terminator: json ? "\n" : "")
+        let output = DriftReport.json(report)
+        print(json ? output : DriftReport.table(report), terminator: json ? "\n" : "")
+        guard let deployment else { return }
+        var metrics: [String: Double] = [:]
+        for pair in productionMetrics {
+            let parts = pair.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let v = Double(parts[1]), v.isFinite else {
+                FileHandle.standardError.write(Data("Error: --production-metric takes NAME=VALUE, e.g. accuracy=0.91; got '\(pair)'.\n".utf8))
+                throw ExitCode(2)
+            }
+            metrics[parts[0]] = v
+        }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd"
+        let label = window ?? f.string(from: Date())
+        let head = String(decoding: try JSONSerialization.data(withJSONObject: ["label": label, "metrics": metrics], options: [.sortedKeys]), as: UTF8.self)
+        let client = try await server.client()
+        _ = try await reportingErrors { try await client.request("POST", "/api/v1/deployments/\(deployment)/windows", json: String(head.dropLast()) + ",\"result\":" + output + "}") }
+        FileHandle.standardError.write(Data("Stored as window '\(label)' of deployment #\(deployment).\n".utf8))
     }
 }

@@ -102,3 +102,27 @@ struct ABResultStoreTests {
         #expect(await errorCode { _ = try await store.abResult(id: 999) } == .resourceDoesNotExist)
     }
 }
+
+@Suite("Drift windows on deployments")
+struct DriftWindowStoreTests {
+    @Test("kept oldest first on an existing deployment; a drifted window posts to the project's feed", arguments: StoreBackend.all)
+    func windows(backend: StoreBackend) async throws {
+        let store = try backend.make()
+        try await DeploymentStoreTests.setUp(store)
+        try await store.saveProject(Project(id: "churn", name: "Churn"), create: true, actor: nil)
+        let d = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", project: "churn"), actor: nil)
+        func column(_ name: String, drifted: Bool) -> DriftWindow.Column {
+            DriftWindow.Column(column: name, kind: "numeric", statistic: 0.1, pValue: drifted ? 0.001 : 0.4, wasserstein: 1, wassersteinNormed: 0.2, psi: 0.1, jensenShannon: nil, drifted: drifted)
+        }
+        let calm = try await store.saveDriftWindow(DriftWindow(deployment: d.id, label: "day 1", driftShare: 0, drifted: false, columns: [column("x", drifted: false)], metrics: ["accuracy": 0.8], actor: nil))
+        let moved = try await store.saveDriftWindow(DriftWindow(deployment: d.id, label: "day 2", driftShare: 1, drifted: true, columns: [column("x", drifted: true)], metrics: [:], actor: "job"))
+        #expect(try await store.driftWindows(deployment: d.id).map(\.id) == [calm.id, moved.id])
+        #expect(try await store.driftWindows(deployment: d.id).first?.metrics == ["accuracy": 0.8])
+        let feed = try await store.activity(project: "churn", limit: 5)
+        #expect(feed.first?.kind == "drift_detected" && feed.first?.summary.contains("window day 2: 1 of 1 columns drifted (x)") == true)
+        #expect(feed.filter { $0.kind == "drift_detected" }.count == 1)
+        #expect(await errorCode { _ = try await store.saveDriftWindow(DriftWindow(deployment: 99, label: "d", driftShare: 0, drifted: false, columns: [column("x", drifted: false)], metrics: [:], actor: nil)) } == .resourceDoesNotExist)
+        #expect(await errorCode { _ = try await store.saveDriftWindow(DriftWindow(deployment: d.id, label: " ", driftShare: 0, drifted: false, columns: [column("x", drifted: false)], metrics: [:], actor: nil)) } == .invalidParameterValue)
+        #expect(await errorCode { _ = try await store.saveDriftWindow(DriftWindow(deployment: d.id, label: "d", driftShare: 0, drifted: false, columns: [], metrics: [:], actor: nil)) } == .invalidParameterValue)
+    }
+}

@@ -122,3 +122,45 @@ def test_an_ab_analysis_kept_on_the_project_beside_its_business_metric(server, t
     assert bad.status_code == 400 and "result" in bad.json()["message"]
     assert requests.post(server.url + "/api/v1/projects/search/ab-results", json={"result": "text"}, timeout=10).status_code == 400
     assert len(requests.get(server.url + "/api/v1/projects/search/ab-results", timeout=10).json()["ab_results"]) == 1
+
+
+def test_drift_windows_on_a_deployment_with_the_metric_against_its_claim(server, tmp_path):
+    import mlflow
+    import numpy as np
+
+    client = mlflow.MlflowClient(server.url)
+    client.create_registered_model("watch")
+    client.create_model_version("watch", "s3://bucket/watch")
+    assert requests.post(server.url + "/api/v1/projects", json={"id": "watching", "name": "Watching"}, timeout=10).status_code == 201
+    assert cli(server, "deploy", "env", "add", "prod", "--kind", "batch").returncode == 0
+    r = cli(server, "deploy", "record", "--model", "watch", "--version", 1, "--env", "prod", "--project", "watching", "--json")
+    deployment = json.loads(r.stdout)["id"]
+    rng = np.random.default_rng(4)
+
+    def write(path, shift):
+        with open(path, "w") as f:
+            f.write("x,segment\n")
+            for v, s in zip(rng.normal(shift, 1, 2000), rng.choice(list("abc"), 2000, p=[0.5 - shift / 4, 0.3, 0.2 + shift / 4])):
+                f.write(f"{float(v)!r},{s}\n")
+
+    write(tmp_path / "ref.csv", 0)
+    for day, shift in [("2026-12-01", 0.0), ("2026-12-02", 0.8)]:
+        write(tmp_path / f"{day}.csv", shift)
+        r = cli(server, "drift", tmp_path / "ref.csv", tmp_path / f"{day}.csv", "--deployment", deployment, "--window", day, "--production-metric", "accuracy=0.9")
+        assert r.returncode == 0 and f"Stored as window '{day}' of deployment #{deployment}." in r.stderr, r.stderr
+    windows = requests.get(server.url + f"/api/v1/deployments/{deployment}/windows", timeout=10).json()["windows"]
+    assert [w["label"] for w in windows] == ["2026-12-01", "2026-12-02"]
+    assert [w["drifted"] for w in windows] == [False, True] and windows[0]["metrics"] == {"accuracy": 0.9}
+    feed = requests.get(server.url + "/api/v1/projects/watching/updates", timeout=10).json()["activity"]
+    assert any(e["kind"] == "drift_detected" and "2026-12-02" in e["summary"] for e in feed)
+    page = requests.get(server.url + f"/deployments/{deployment}", timeout=10).text
+    assert "Drift by window" in page and "2026-12-02" in page and 'class="num drift"' in page and "accuracy" in page
+
+    # Usage and bad windows.
+    assert cli(server, "drift", tmp_path / "ref.csv", tmp_path / "ref.csv", "--window", "x").returncode == 2
+    r = cli(server, "drift", tmp_path / "ref.csv", tmp_path / "ref.csv", "--deployment", deployment, "--production-metric", "accuracy")
+    assert r.returncode == 2 and "NAME=VALUE" in r.stderr
+    assert cli(server, "drift", tmp_path / "ref.csv", tmp_path / "ref.csv", "--deployment", 999).returncode == 1
+    bad = requests.post(server.url + f"/api/v1/deployments/{deployment}/windows", json={"label": "d", "result": {"drift_share": 0, "drifted": False, "columns": []}}, timeout=10)
+    assert bad.status_code == 400 and "columns" in bad.json()["message"]
+    assert requests.get(server.url + "/api/v1/deployments/999/windows", timeout=10).status_code == 404

@@ -183,6 +183,11 @@ public protocol DeploymentStore: Sendable {
     /// Newest first: a project's, or those that compared a model version (`models:/NAME/VERSION`).
     func abResults(project: String?, model: String?) async throws -> [ABResult]
     func abResult(id: Int64) async throws -> ABResult
+
+    /// Keeps a drift window on its deployment; a drifted window posts to the project's feed.
+    func saveDriftWindow(_ window: DriftWindow) async throws -> DriftWindow
+    /// Oldest first.
+    func driftWindows(deployment: Int64) async throws -> [DriftWindow]
 }
 
 /// An A/B test's analysis kept on a project, linked to the two model versions it compared.
@@ -264,5 +269,57 @@ public struct ABSummary: Sendable, Codable, Equatable {
         guard !metrics.isEmpty else { throw .invalid("result.metrics: an A/B result compares at least one metric.") }
         guard controlUnits > 0, treatmentUnits > 0 else { throw .invalid("result: both arms need units.") }
         guard (0...1).contains(srmPValue) else { throw .invalid("result.srm_p_value: \(srmPValue) is not a p-value.") }
+    }
+}
+
+/// One window of production data compared with a deployment's reference (`ensemble drift --deployment`).
+public struct DriftWindow: Sendable, Codable, Equatable {
+    public struct Column: Sendable, Codable, Equatable {
+        public var column: String
+        public var kind: String
+        public var statistic: Double
+        public var pValue: Double
+        public var wasserstein: Double?
+        public var wassersteinNormed: Double?
+        public var psi: Double?
+        public var jensenShannon: Double?
+        public var drifted: Bool
+        public init(column: String, kind: String, statistic: Double, pValue: Double, wasserstein: Double?, wassersteinNormed: Double?, psi: Double?, jensenShannon: Double?, drifted: Bool) {
+            (self.column, self.kind, self.statistic, self.pValue, self.wasserstein) = (column, kind, statistic, pValue, wasserstein)
+            (self.wassersteinNormed, self.psi, self.jensenShannon, self.drifted) = (wassersteinNormed, psi, jensenShannon, drifted)
+        }
+        enum CodingKeys: String, CodingKey {
+            case column, kind, statistic, wasserstein, psi, drifted
+            case pValue = "p_value"
+            case wassersteinNormed = "wasserstein_normed"
+            case jensenShannon = "jensen_shannon"
+        }
+    }
+    public var id: Int64 = 0
+    public var deployment: Int64
+    /// The window's name, e.g. its day (`2026-12-01`).
+    public var label: String
+    public var driftShare: Double
+    public var drifted: Bool
+    public var columns: [Column]
+    /// Production metrics measured on the window once labels arrived, name → value.
+    public var metrics: [String: Double]
+    public var actor: String?
+    public var at: Int64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case id, deployment, label, drifted, columns, metrics, actor, at
+        case driftShare = "drift_share"
+    }
+
+    public init(deployment: Int64, label: String, driftShare: Double, drifted: Bool, columns: [Column], metrics: [String: Double], actor: String?) {
+        (self.deployment, self.label, self.driftShare, self.drifted, self.columns, self.metrics, self.actor) = (deployment, label, driftShare, drifted, columns, metrics, actor)
+    }
+
+    public func validate() throws(EnsembleError) {
+        guard !label.trimmingCharacters(in: .whitespaces).isEmpty, label.count <= 100 else { throw .invalid("label: name the window in 1 to 100 characters, e.g. its day.") }
+        guard !columns.isEmpty, columns.count <= 2000 else { throw .invalid("result.columns: a window compares 1 to 2000 columns.") }
+        guard (0...1).contains(driftShare) else { throw .invalid("result.drift_share: \(driftShare) must be between 0 and 1.") }
+        for (name, value) in metrics where !value.isFinite || name.isEmpty { throw .invalid("metrics: '\(name)' needs a finite value.") }
     }
 }

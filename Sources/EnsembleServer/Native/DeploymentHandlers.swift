@@ -84,6 +84,45 @@ struct DeploymentHandlers: Sendable {
         return try CodableResponse.ok(try await store.abResult(id: id))
     }
 
+    // MARK: Drift windows
+
+    static func deploymentID(_ context: EnsembleRequestContext) throws -> Int64 {
+        let raw = try context.capture("id")
+        guard let id = Int64(raw), id > 0 else { throw EnsembleError.invalid("A deployment id is a positive number; got '\(raw.prefix(40))'.") }
+        return id
+    }
+
+    /// `POST /deployments/{id}/windows {"label", "result": <ensemble drift --json>, "metrics": {"accuracy": 0.91}}`.
+    func saveWindow(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        struct Result: Decodable {
+            var drift_share: Double
+            var drifted: Bool
+            var columns: [DriftWindow.Column]
+        }
+        struct Body: Decodable {
+            var label: String
+            var result: Result
+            var metrics: [String: Double]?
+        }
+        let body = try await request.decodeJSON(Body.self, context)
+        let id = try Self.deploymentID(context)
+        let deployment = try await store.deployment(id: id)
+        if let p = context.principal, context.authenticationRequired, p.role == .member, let control = context.accessControl {
+            try await control.require(p, .edit, .registeredModel, deployment.name)
+        }
+        let window = DriftWindow(
+            deployment: id, label: body.label, driftShare: body.result.drift_share, drifted: body.result.drifted, columns: body.result.columns,
+            metrics: body.metrics ?? [:], actor: context.actor)
+        return try CodableResponse.ok(try await store.saveDriftWindow(window), status: .created)
+    }
+
+    func windows(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        let id = try Self.deploymentID(context)
+        _ = try await store.deployment(id: id)
+        struct Answer: Encodable { let windows: [DriftWindow] }
+        return try CodableResponse.ok(Answer(windows: try await store.driftWindows(deployment: id)))
+    }
+
     var routes: RouteCollection<EnsembleRequestContext> {
         let r = RouteCollection(context: EnsembleRequestContext.self)
         r.get("environments", .read, use: environments)
@@ -91,6 +130,8 @@ struct DeploymentHandlers: Sendable {
         r.get("deployments", .read, use: list)
         r.post("deployments", .edit, use: record)
         r.get("deployments/{id}", .read, use: get)
+        r.get("deployments/{id}/windows", .read, use: windows)
+        r.post("deployments/{id}/windows", .edit, use: saveWindow)
         r.get("projects/{id}/ab-results", .read, use: abResults)
         r.post("projects/{id}/ab-results", .edit, scope: .project, use: saveABResult)
         r.get("ab-results/{id}", .read, use: abResult)

@@ -44,6 +44,7 @@ button { font: inherit; padding: .35rem .9rem; border-radius: 6px; border: 1px s
 .error { background: #fbe4e2; color: var(--bad); padding: .6rem .8rem; border-radius: 6px; margin: .5rem 0; }
 .pager { display: flex; gap: 1rem; align-items: center; margin: .6rem 0; }
 .heat td.lvl { text-align: center; font-variant-numeric: tabular-nums; min-width: 2.2rem; }
+.heat td.drift { background: #f6d4d1; color: #8a1c12; font-weight: 600; } .heat td.calm { background: #e6f2e6; }
 .lvl0 { background: #fff; color: #bbb; } .lvl1 { background: #e8eef8; } .lvl2 { background: #c9d8f0; } .lvl3 { background: #9dbae6; } .lvl4 { background: #5f8fd6; color: #fff; } .lvl5 { background: #2456a6; color: #fff; }
 svg.chart { width: 100%; height: auto; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
 svg.chart .axis { stroke: #999; stroke-width: 1; } svg.chart text { font-size: 11px; fill: #555; }

@@ -101,3 +101,85 @@ extension WebHandlers {
             controlURL: url(r.controlModel), treatmentURL: url(r.treatmentModel), srmFlagged: r.srmPValue < 0.001, metrics: metrics)
     }
 }
+
+struct DeploymentView: PageView {
+    struct Cell { let text, cls, title: String }
+    struct HeatRow { let column, kind: String; let cells: [Cell] }
+    struct Chart { let name, readout, svg, claim: String }
+    let title: String
+    let id: Int64
+    let model, modelURL, environment, status, statusClass, traffic: String
+    let project: String?
+    let changes: [DeploymentsView.Change]
+    let windows: [String]
+    let shares: [Cell]
+    let heat: [HeatRow]
+    let charts: [Chart]
+}
+
+extension WebHandlers {
+    /// One deployment: its history, a column × window drift heatmap, and each production metric's series
+    /// against the value claimed at handoff.
+    func deploymentPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
+        guard let deployments else { throw EnsembleError.notFound("Deployments are not served here.") }
+        let id = try DeploymentHandlers.deploymentID(c)
+        let d = try await deployments.deployment(id: id)
+        let windows = try await deployments.driftWindows(deployment: id)
+        let who = await displayNames()
+        let modelURL = "/models/\(Self.urlComponent(d.name))/versions/\(d.version)"
+        let changes = d.history.reversed().map { e in
+            DeploymentsView.Change(
+                when: Self.when(e.at), model: d.model, modelURL: modelURL, environment: d.environment, status: e.status.rawValue,
+                statusClass: Self.statusClass(e.status), traffic: e.status.isActive ? Self.share(e.traffic) : "—", by: e.by.map { who[$0] ?? $0 } ?? "",
+                commit: e.commit, note: e.note)
+        }
+        var names: [String] = [], kinds: [String: String] = [:]
+        for w in windows {
+            for col in w.columns where kinds[col.column] == nil {
+                names.append(col.column)
+                kinds[col.column] = col.kind
+            }
+        }
+        let heat = names.map { name in
+            DeploymentView.HeatRow(
+                column: name, kind: kinds[name] ?? "",
+                cells: windows.map { w in
+                    guard let col = w.columns.first(where: { $0.column == name }) else { return DeploymentView.Cell(text: "—", cls: "", title: "not in this window") }
+                    let distance = col.kind == "numeric" ? col.wassersteinNormed ?? col.statistic : col.jensenShannon ?? col.statistic
+                    return DeploymentView.Cell(
+                        text: SVGChart.fmt(distance), cls: col.drifted ? "drift" : "calm",
+                        title: "\(col.kind == "numeric" ? "Wasserstein / sd" : "Jensen–Shannon") \(SVGChart.fmt(distance)), p = \(String(format: "%.3g", col.pValue))\(col.drifted ? ", drifted" : "")")
+                })
+        }
+        // The claims made at handoff for this version (checked on submit): an accepted handoff's, else a
+        // submitted one's, the test set first.
+        var claims: [String: Double] = [:]
+        if let handoffs {
+            let acceptedOne = try await handoffs.handoffs(HandoffQuery(status: .accepted, model: d.model)).first
+            let submittedOne = try await handoffs.handoffs(HandoffQuery(status: .submitted, model: d.model)).first
+            let accepted = acceptedOne ?? submittedOne
+            for set in (accepted?.sets ?? []).sorted(by: { ($0.name == "test" ? 0 : 1) < ($1.name == "test" ? 0 : 1) }) {
+                for claim in set.claims where claims[claim.metric] == nil { claims[claim.metric] = claim.value }
+            }
+        }
+        let metricNames = Set(windows.flatMap { $0.metrics.keys }).sorted()
+        let charts = metricNames.enumerated().map { i, name in
+            let points = windows.enumerated().compactMap { k, w in w.metrics[name].map { (Double(k + 1), $0) } }
+            var series = [SVGChart.Series(name: "production", points: points)]
+            if let claim = claims[name], let first = points.first, let last = points.last {
+                series.append(SVGChart.Series(name: "claimed at handoff", points: [(first.0, claim), (last.0, claim)], color: "#888"))
+            }
+            return DeploymentView.Chart(
+                name: name, readout: "metric-\(i)", svg: SVGChart.line(series, xLabel: "window", readout: "metric-\(i)"),
+                claim: claims[name].map { "claimed at handoff: \(ClaimCheck.format($0))" } ?? "no claim at handoff")
+        }
+        return render(
+            c, "deployment",
+            DeploymentView(
+                title: "\(d.model) in \(d.environment)", id: d.id, model: d.model, modelURL: modelURL, environment: d.environment, status: d.status.rawValue,
+                statusClass: Self.statusClass(d.status), traffic: d.status.isActive ? Self.share(d.traffic) : "—", project: d.project, changes: changes,
+                windows: windows.map(\.label),
+                shares: windows.map { DeploymentView.Cell(text: "\(Int((($0.driftShare) * 100).rounded()))%", cls: $0.drifted ? "drift" : "calm", title: $0.drifted ? "the dataset drifted" : "") },
+                heat: heat, charts: charts))
+    }
+}

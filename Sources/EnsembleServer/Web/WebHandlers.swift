@@ -122,6 +122,7 @@ extension WebHandlers {
         r.get("models/{name}", .read, use: model)
         r.get("models/{name}/versions/{version}", .read, use: modelVersionPage)
         r.get("deployments", .read, use: deploymentsPage)
+        r.get("deployments/{id}", .read, use: deploymentPage)
         r.get("handoffs", .read, use: handoffsPage)
         r.get("handoffs/{id}", .read, use: handoffPage)
         r.post("handoffs/{id}/decision", .edit, use: decideHandoff)

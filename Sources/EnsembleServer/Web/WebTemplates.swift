@@ -225,9 +225,28 @@ enum WebTemplates {
 </tbody></table></div></section>{{/abTests}}{{#empty(abTests)}}<p class="muted">No A/B test stored. <code>ensemble ab users.csv --control A --metric conversion --project ID</code> keeps one here.</p>{{/empty(abTests)}}
 """#
 
+    static let deployment = #"""
+{{> header}}
+<p class="small"><a href="/deployments">What runs where</a>{{#project}} · project <a href="/projects/{{project}}">{{project}}</a>{{/project}}</p>
+<h1><a href="{{modelURL}}"><bdi>{{model}}</bdi></a> in {{environment}} <span class="badge {{statusClass}}">{{status}}</span></h1>
+<p>Traffic {{traffic}}</p>
+<h2>Drift by window</h2>
+{{^empty(windows)}}<p class="small muted">Each cell is the column's distance from the reference (Wasserstein over the reference's standard deviation for numbers, Jensen–Shannon for categories); red where the column drifted. Hover for the p-value.</p>
+<div class="scroll"><table class="heat"><thead><tr><th>Column</th>{{#windows}}<th>{{.}}</th>{{/windows}}</tr></thead><tbody>
+<tr><th scope="row">drift share</th>{{#shares}}<td class="num {{cls}}" title="{{title}}">{{text}}</td>{{/shares}}</tr>
+{{#heat}}<tr><th scope="row"><bdi>{{column}}</bdi> <span class="muted small">{{kind}}</span></th>{{#cells}}<td class="num {{cls}}" title="{{title}}">{{text}}</td>{{/cells}}</tr>{{/heat}}
+</tbody></table></div>{{/empty(windows)}}{{#empty(windows)}}<p class="muted">No window yet. A monitoring job stores one with <code>ensemble drift reference.csv window.csv --deployment {{id}}</code>.</p>{{/empty(windows)}}
+{{^empty(charts)}}<h2>Production metrics</h2><div class="grid">{{#charts}}<figure class="card chart-card"><figcaption><code>{{name}}</code> <span class="muted small">{{claim}}</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>{{/empty(charts)}}
+<h2>History</h2>
+<div class="scroll"><table><thead><tr><th>When</th><th>Status</th><th class="num">Traffic</th><th>Who</th><th>Commit</th><th>Note</th></tr></thead><tbody>
+{{#changes}}<tr><td class="small nowrap">{{when}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
+</tbody></table></div>
+{{> footer}}
+"""#
+
     static let deploymentRows = #"""
 {{^empty(rows)}}<div class="scroll"><table><thead><tr><th>Model</th><th>Environment</th><th>Status</th><th class="num">Traffic</th><th>Since</th><th>By</th><th>Commit</th></tr></thead><tbody>
-{{#rows}}<tr><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td>{{environment}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td class="small muted nowrap">{{updated}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td></tr>{{/rows}}
+{{#rows}}<tr><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td><a href="/deployments/{{id}}">{{environment}}</a></td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td class="small muted nowrap">{{updated}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td></tr>{{/rows}}
 </tbody></table></div>{{/empty(rows)}}{{#empty(rows)}}<p class="muted">No deployments.</p>{{/empty(rows)}}
 """#
 
@@ -517,7 +536,7 @@ enum WebTemplates {
     static var all: [(String, String)] {
         [
             ("header", header), ("footer", footer), ("board", board), ("error", error), ("home", home), ("experiments", experiments), ("runs", runs),
-            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("deployments", deployments), ("deploymentRows", deploymentRows), ("abResults", abResults), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
+            ("run", run), ("compare", compare), ("models", models), ("model", model), ("modelVersion", modelVersion), ("handoffRows", handoffRows), ("deployments", deployments), ("deployment", deployment), ("deploymentRows", deploymentRows), ("abResults", abResults), ("handoffs", handoffs), ("handoff", handoff), ("lineage", lineage), ("team", team), ("person", person),
             ("projects", projects), ("project", project), ("projectForm", projectForm), ("datasets", datasets), ("dataset", dataset), ("artifact", artifact),
             ("signin", signin), ("account", account), ("adminUsers", adminUsers), ("adminGrants", adminGrants), ("adminAudit", adminAudit),
         ]

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnsembleClient
+import EnsembleCore
 import EnsembleEval
 import Foundation
 
@@ -20,8 +21,8 @@ struct DriftCommand: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: "The reference data (e.g. the training set).") var reference: String
-    @Argument(help: "The current window of production inputs and predictions.") var current: String
+    @Argument(help: "The reference data (e.g. the training set): a file, or a stored version datasets:/NAME@V[/path].") var reference: String
+    @Argument(help: "The current window of production inputs and predictions: a file, or datasets:/NAME@V[/path].") var current: String
     @Option(name: .customLong("column"), help: "Only this column (repeatable; default: every column).") var columns: [String] = []
     @Option(name: .customLong("numeric"), help: "Treat this column as numeric (repeatable).") var numeric: [String] = []
     @Option(name: .customLong("categorical"), help: "Treat this column as categorical (repeatable).") var categorical: [String] = []
@@ -42,6 +43,16 @@ struct DriftCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-drift-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        let reference: String, current: String
+        do {
+            reference = try await resolve(self.reference, into: temp + "/reference")
+            current = try await resolve(self.current, into: temp + "/current")
+        } catch let e as InputError {
+            FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))
+            throw ExitCode(2)
+        }
         var o = DriftReport.Options(reference: reference, current: current)
         (o.columns, o.numeric, o.categorical, o.prediction) = (columns, Set(numeric), Set(categorical), predictionColumn)
         (o.pThreshold, o.distanceThreshold, o.shareThreshold) = (pThreshold, distanceThreshold, shareThreshold)
@@ -52,10 +63,13 @@ struct DriftCommand: AsyncParsableCommand {
             }
             report = try DriftReport.run(o)
         } catch let e as InputError {
-            FileHandle.standardError.write(Data("Error: \(e.message)\n".utf8))
+            // A stored dataset's file is named by its path in the dataset, not by the temporary folder.
+            let message = e.message.replacingOccurrences(of: temp + "/reference/", with: "").replacingOccurrences(of: temp + "/current/", with: "")
+            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
             throw ExitCode(2)
         }
         let output = DriftReport.json(report)
+            .replacingOccurrences(of: temp + "/reference/", with: "").replacingOccurrences(of: temp + "/current/", with: "")
         print(json ? output : DriftReport.table(report), terminator: json ? "\n" : "")
         guard let deployment else { return }
         var metrics: [String: Double] = [:]
@@ -76,5 +90,34 @@ struct DriftCommand: AsyncParsableCommand {
         let client = try await server.client()
         _ = try await reportingErrors { try await client.request("POST", "/api/v1/deployments/\(deployment)/windows", json: String(head.dropLast()) + ",\"result\":" + output + "}") }
         FileHandle.standardError.write(Data("Stored as window '\(label)' of deployment #\(deployment).\n".utf8))
+    }
+
+    /// A side given as `datasets:/NAME@V[/path]`: the stored version restored into `folder`, and its one
+    /// table file (or the path named). Files are returned as they are.
+    func resolve(_ side: String, into folder: String) async throws -> String {
+        guard side.hasPrefix("datasets:/") else { return side }
+        let rest = String(side.dropFirst("datasets:/".count))
+        let reference = rest.firstIndex(of: "/").map { String(rest[..<$0]) } ?? rest
+        let path = rest.firstIndex(of: "/").map { String(rest[rest.index(after: $0)...]) }
+        let parsed: (name: String, version: Int64?)
+        do { parsed = try DatasetManifest.parseReference(reference) } catch { throw InputError(message: "\(side): \(error.message)") }
+        let client = try await server.client()
+        let transfer = DatasetTransfer(client: client)
+        let version = try await reportingErrors { try await transfer.version(name: parsed.name, version: parsed.version) }
+        let tables = version.files.map(\.path).filter { p in [".csv", ".jsonl", ".ndjson", ".json"].contains { p.lowercased().hasSuffix($0) } }
+        let chosen: String
+        if let path {
+            guard version.files.contains(where: { $0.path == path }) else {
+                throw InputError(message: "\(side): \(parsed.name)@\(version.version) has no file '\(path)'; its files are: \(version.files.prefix(20).map(\.path).joined(separator: ", ")).")
+            }
+            chosen = path
+        } else {
+            guard tables.count == 1 else {
+                throw InputError(message: "\(side): \(parsed.name)@\(version.version) holds \(tables.count) table files (\(tables.prefix(10).joined(separator: ", "))); name one: datasets:/\(parsed.name)@\(version.version)/PATH.")
+            }
+            chosen = tables[0]
+        }
+        _ = try await reportingErrors { try await transfer.restore(name: parsed.name, version: version.version, into: folder, overwrite: true) }
+        return folder + "/" + chosen
     }
 }

@@ -171,3 +171,29 @@ def test_ks_p_values_in_every_region_equal_scipy(tmp_path, case):
     ks = stats.ks_2samp(a, b, method="asymp")
     assert close(c["statistic"], ks.statistic), (case, c["statistic"], ks.statistic)
     assert close(c["p_value"], ks.pvalue, abs_tol=1e-300), (case, c["p_value"], ks.pvalue)
+
+
+def test_stored_dataset_versions_as_either_side(server, tmp_path):
+    import os
+
+    env = dict(os.environ, ENSEMBLE_SERVER=server.url)
+    rng = np.random.default_rng(9)
+    write(tmp_path / "ref.csv", {"x": rng.normal(0, 1, 500), "k": rng.choice(list("ab"), 500)})
+    write(tmp_path / "cur.csv", {"x": rng.normal(0.3, 1, 400), "k": rng.choice(list("ab"), 400)})
+    (tmp_path / "notes.txt").write_text("not a table\n")
+    (tmp_path / "two").mkdir()
+    write(tmp_path / "two" / "a.csv", {"x": rng.normal(0, 1, 50), "k": rng.choice(list("ab"), 50)})
+    write(tmp_path / "two" / "b.csv", {"x": rng.normal(0, 1, 50), "k": rng.choice(list("ab"), 50)})
+    for name, paths in [("training", [tmp_path / "ref.csv", tmp_path / "notes.txt"]), ("two-tables", [tmp_path / "two"])]:
+        r = subprocess.run([ensemble_binary(), "dataset", "add", name, *map(str, paths), "--quiet"], capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, r.stderr
+    files = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", "--json")
+    stored = subprocess.run([ensemble_binary(), "drift", "datasets:/training@1", str(tmp_path / "cur.csv"), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout) == json.loads(files.stdout)
+    named = subprocess.run([ensemble_binary(), "drift", "datasets:/training@latest/ref.csv", str(tmp_path / "cur.csv"), "--json"], capture_output=True, text=True, env=env, timeout=60)
+    assert json.loads(named.stdout) == json.loads(files.stdout)
+    many = subprocess.run([ensemble_binary(), "drift", "datasets:/two-tables@1", str(tmp_path / "cur.csv")], capture_output=True, text=True, env=env, timeout=60)
+    assert many.returncode == 2 and "holds 2 table files" in many.stderr and "name one: datasets:/two-tables@1/PATH" in many.stderr, many.stderr
+    missing = subprocess.run([ensemble_binary(), "drift", "datasets:/training@1/nope.csv", str(tmp_path / "cur.csv")], capture_output=True, text=True, env=env, timeout=60)
+    assert missing.returncode == 2 and "has no file 'nope.csv'" in missing.stderr

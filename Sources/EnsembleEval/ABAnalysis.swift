@@ -266,10 +266,9 @@ public enum ABAnalysis {
             lines.append("always-valid interval: [\(f(m.sequentialLow)), \(f(m.sequentialHigh))]")
             notes.append(lines)
         }
-        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
-        for (row, lines) in zip(rows, notes) {
-            out += "  " + row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined() + "\n"
-            for line in lines { out += "    " + line + "\n" }
+        for (line, extra) in zip(TextTable.lines(rows), notes) {
+            out += line + "\n"
+            for note in extra { out += "    " + note + "\n" }
         }
         if r.metrics.contains(where: \.guardrail) { out += "  * guardrail\n" }
         return out + summary(r) + "\n"

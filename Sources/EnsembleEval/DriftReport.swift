@@ -57,11 +57,7 @@ public enum DriftReport {
 
     /// Every cell of the wanted columns (default: the file's), as text, with the line each row came from.
     static func read(_ path: String, columns wanted: [String]?) throws -> (names: [String], cells: [[String]], lines: [Int]) {
-        let header: [String]
-        if let wanted { header = wanted } else {
-            let probe = try TableReader(path: path, format: nil, columns: [])
-            header = probe.format == .csv ? probe.header : try jsonKeys(path)
-        }
+        let header = try wanted ?? columns(of: path)
         guard !header.isEmpty else { throw InputError(message: "\(path): no columns.") }
         let reader = try TableReader(path: path, format: nil, columns: header)
         var cells = header.map { _ in [String]() }, lines: [Int] = []
@@ -71,6 +67,12 @@ public enum DriftReport {
         }
         guard !lines.isEmpty else { throw InputError(message: "\(path): no rows; it needs at least one data row.") }
         return (header, cells, lines)
+    }
+
+    /// A file's columns: the CSV header row, or the keys of the first JSON Lines object (no rows read).
+    static func columns(of path: String) throws -> [String] {
+        let probe = try TableReader(path: path, format: nil, columns: [])
+        return probe.format == .csv ? probe.header : try jsonKeys(path)
     }
 
     /// The keys of a JSON Lines file's first object, in order.
@@ -98,8 +100,8 @@ public enum DriftReport {
 
     public static func run(_ o: Options) throws -> Report {
         let reference = try read(o.reference, columns: o.columns.isEmpty ? nil : o.columns)
-        // The current window must hold the same columns.
-        let currentHeader = try read(o.current, columns: nil).names
+        // The current window must hold the same columns (read from its header, not its rows).
+        let currentHeader = try columns(of: o.current)
         for name in reference.names where !currentHeader.contains(name) {
             throw InputError(message: "\(o.current): has no column '\(name)', which the reference \(o.reference) has. Its columns are: \(currentHeader.joined(separator: ", ")).")
         }
@@ -196,11 +198,7 @@ public enum DriftReport {
             rows.append([c.name + (c.prediction ? " (prediction)" : ""), c.kind, f(c.statistic), f(c.pValue), f(c.wasserstein), f(c.wassersteinNormed), f(c.psi),
                          f(c.jensenShannon), c.drifted ? "DRIFT" : "-"])
         }
-        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
-        var out = ""
-        for row in rows {
-            out += "  " + row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined() + "\n"
-        }
+        var out = TextTable.lines(rows).joined(separator: "\n") + "\n"
         let drifted = r.columns.filter(\.drifted).count
         out += "\(drifted) of \(r.columns.count) columns drifted (\(Int((r.driftShare * 100).rounded()))%): the dataset \(r.drifted ? "DRIFTED" : "did not drift").\n"
         return out

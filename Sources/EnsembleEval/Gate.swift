@@ -277,6 +277,10 @@ public enum Gate {
             return (of(2), of(1))
         }
 
+        // What each resample draws from, built once: the strata (or every row), and each stratum's cell counts.
+        let strata = (options.stratify ? [positives, negatives] : [Array(0..<n)]).filter { !$0.isEmpty }
+        let positiveCells = Array(allCounts[4..<8]), negativeCells = Array(allCounts[0..<4])
+
         // Resamples run in fixed chunks, each with its own generator derived from the seed and the chunk's
         // number, so the result depends on the seed only, not on how many cores share the work.
         let chunkSize = 250
@@ -295,7 +299,7 @@ public enum Gate {
                         // ROC AUC needs to know which examples were drawn: resample rows.
                         for k in 0..<n { weights[k] = 0 }
                         for c in 0..<8 { counts[c] = 0 }
-                        for group in options.stratify ? [positives, negatives] : [Array(0..<n)] where !group.isEmpty {
+                        for group in strata {
                             let size = UInt64(group.count)
                             for _ in 0..<group.count {
                                 let i = group[Int(Sampling.below(size, &rng))]
@@ -306,9 +310,9 @@ public enum Gate {
                     } else if options.stratify {
                         // Positives (cells 4–7) and negatives (cells 0–3) keep their counts.
                         var part = [0, 0, 0, 0]
-                        Sampling.multinomial(positives.count, counts: Array(allCounts[4..<8]), into: &part, &rng)
+                        Sampling.multinomial(positives.count, counts: positiveCells, into: &part, &rng)
                         for c in 0..<4 { counts[4 + c] = part[c] }
-                        Sampling.multinomial(negatives.count, counts: Array(allCounts[0..<4]), into: &part, &rng)
+                        Sampling.multinomial(negatives.count, counts: negativeCells, into: &part, &rng)
                         for c in 0..<4 { counts[c] = part[c] }
                     } else {
                         // A resample of n rows is one multinomial draw over the 8 cells: O(1) in n.

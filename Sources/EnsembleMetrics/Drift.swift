@@ -23,7 +23,9 @@ public enum Drift {
 
     /// The two-sided two-sample test with the asymptotic p-value of SciPy's `ks_2samp(method="asymp")`:
     /// the one-sample Kolmogorov distribution of D with round(m·n / (m + n)) observations.
+    /// Both samples must be non-empty (NaN otherwise).
     public static func kolmogorovSmirnov(_ a: [Double], _ b: [Double]) -> (statistic: Double, pValue: Double) {
+        guard !a.isEmpty, !b.isEmpty else { return (.nan, .nan) }
         let sa = a.sorted(), sb = b.sorted()
         let d = ksStatistic(sortedA: sa, sortedB: sb)
         let m = Double(max(a.count, b.count)), n = Double(min(a.count, b.count))
@@ -202,6 +204,7 @@ public enum Drift {
 
     /// The first Wasserstein distance between two samples: ∫ |F_a − F_b| dx (SciPy's `wasserstein_distance`).
     public static func wasserstein(_ a: [Double], _ b: [Double]) -> Double {
+        guard !a.isEmpty, !b.isEmpty else { return .nan }
         let sa = a.sorted(), sb = b.sorted()
         var all = (sa + sb)
         all.sort()
@@ -218,6 +221,7 @@ public enum Drift {
     /// The population stability index over ten bins cut at the reference's deciles (linear interpolation,
     /// as NumPy's `quantile`); each bin is (edge₍ᵢ₋₁₎, edgeᵢ], shares floored at 10⁻⁴ so an empty bin counts.
     public static func psi(reference: [Double], current: [Double]) -> Double {
+        guard !reference.isEmpty, !current.isEmpty else { return .nan }
         let sorted = reference.sorted()
         let edges = (1...9).map { quantile(sorted: sorted, Double($0) / 10) }
         func shares(_ values: [Double]) -> [Double] {

@@ -195,7 +195,7 @@ private func decode(_ text: String) throws -> Handoff {
 
 private func checksSummary(_ h: Handoff) -> String {
     guard let c = h.checks else { return "not checked" }
-    if c.passed { return "\(c.claims.filter { $0.outcome == "ok" }.count) ok" + (c.claims.contains { $0.outcome == "unverified" } ? ", some unverified" : "") }
+    if c.passed { return "\(c.claims.filter { $0.outcome == .ok }.count) ok" + (c.claims.contains { $0.outcome == .unverified } ? ", some unverified" : "") }
     return "\(c.problems.count) problem(s)"
 }
 
@@ -204,7 +204,7 @@ private func printChecks(_ h: Handoff) {
     if !c.claims.isEmpty {
         printTable(["SET", "METRIC", "CLAIMED", "RECOMPUTED", "DIFFERENCE", "TOLERANCE", "OUTCOME"], c.claims.map { k in
             [k.set, k.metric, ClaimCheck.format(k.claimed), k.recomputed.map(ClaimCheck.format) ?? "-", k.difference.map(ClaimCheck.format) ?? "-",
-             ClaimCheck.format(k.tolerance), k.outcome + (k.note.map { ": " + $0 } ?? "")]
+             ClaimCheck.format(k.tolerance), k.outcome.rawValue + (k.note.map { ": " + $0 } ?? "")]
         })
     }
     if !c.targets.isEmpty {

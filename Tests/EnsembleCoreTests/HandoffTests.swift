@@ -56,8 +56,8 @@ struct HandoffTests {
         var h = Self.complete()
         h.contract.latencyP95Ms = 12
         let claims = [
-            ClaimCheck(set: "validation", metric: "roc_auc", claimed: 0.84, recomputed: 0.8401, tolerance: 0.001, outcome: "ok"),
-            ClaimCheck(set: "test", metric: "roc_auc", claimed: 0.81, recomputed: 0.79, tolerance: 0.001, outcome: "mismatch"),
+            ClaimCheck(set: "validation", metric: "roc_auc", claimed: 0.84, recomputed: 0.8401, tolerance: 0.001, outcome: .ok),
+            ClaimCheck(set: "test", metric: "roc_auc", claimed: 0.81, recomputed: 0.79, tolerance: 0.001, outcome: .mismatch),
         ]
         let project = [
             ProjectMetric(name: "roc_auc", baseline: 0.71, target: 0.82), ProjectMetric(name: "latency_p95_ms", baseline: 40, target: 10, higherIsBetter: false),
@@ -73,10 +73,10 @@ struct HandoffTests {
 
     @Test("checks: a mismatch or a gap blocks, an unverified claim does not; problems name claim and difference")
     func problems() {
-        let ok = ClaimCheck(set: "test", metric: "f1", claimed: 0.9, recomputed: 0.9002, tolerance: 0.0005, outcome: "ok")
-        let unverified = ClaimCheck(set: "test", metric: "recall_at_5pct", claimed: 0.3, recomputed: nil, tolerance: 0.0005, outcome: "unverified")
+        let ok = ClaimCheck(set: "test", metric: "f1", claimed: 0.9, recomputed: 0.9002, tolerance: 0.0005, outcome: .ok)
+        let unverified = ClaimCheck(set: "test", metric: "recall_at_5pct", claimed: 0.3, recomputed: nil, tolerance: 0.0005, outcome: .unverified)
         #expect(HandoffChecks(at: 0, missing: [], claims: [ok, unverified], targets: []).passed)
-        let wrong = ClaimCheck(set: "test", metric: "accuracy", claimed: 0.7, recomputed: 0.66, tolerance: 0.0005, outcome: "mismatch")
+        let wrong = ClaimCheck(set: "test", metric: "accuracy", claimed: 0.7, recomputed: 0.66, tolerance: 0.0005, outcome: .mismatch)
         let checks = HandoffChecks(at: 0, missing: ["Contract field 'framework' is required by the checklist and not given."], claims: [ok, wrong], targets: [])
         #expect(!checks.passed)
         #expect(checks.problems == [

@@ -49,16 +49,16 @@ struct HandoffReviewTests {
         ])
         let checks = await r.recompute(set)
         let byMetric = Dictionary(uniqueKeysWithValues: checks.map { ($0.metric, $0) })
-        #expect(byMetric["accuracy"]?.outcome == "ok" && byMetric["accuracy"]?.recomputed == 0.7)
-        #expect(byMetric["precision"]?.outcome == "ok")
+        #expect(byMetric["accuracy"]?.outcome == .ok && byMetric["accuracy"]?.recomputed == 0.7)
+        #expect(byMetric["precision"]?.outcome == .ok)
         #expect(abs(byMetric["precision"]!.recomputed! - 0.6) < 1e-12)
-        #expect(byMetric["recall"]?.outcome == "mismatch")
+        #expect(byMetric["recall"]?.outcome == .mismatch)
         #expect(abs(byMetric["recall"]!.difference! - 0.05) < 1e-12)
-        #expect(byMetric["f1"]?.outcome == "ok")
+        #expect(byMetric["f1"]?.outcome == .ok)
         #expect(abs(byMetric["f1"]!.recomputed! - 2.0 / 3.0) < 1e-12)
-        #expect(byMetric["roc_auc"]?.outcome == "mismatch")
+        #expect(byMetric["roc_auc"]?.outcome == .mismatch)
         #expect(abs(byMetric["roc_auc"]!.recomputed! - 22.0 / 24.0) < 1e-12)
-        #expect(byMetric["recall_at_5pct"]?.outcome == "unverified" && byMetric["recall_at_5pct"]?.recomputed == nil)
+        #expect(byMetric["recall_at_5pct"]?.outcome == .unverified && byMetric["recall_at_5pct"]?.recomputed == nil)
         let summary = HandoffChecks(at: 0, missing: [], claims: checks, targets: [])
         #expect(!summary.passed && summary.mismatches.map(\.metric) == ["recall", "roc_auc"])
         #expect(summary.problems[0] == "Claim recall on 'test': claimed 0.8, recomputed 0.75; off by 0.05, more than its tolerance 0.0005.")
@@ -69,9 +69,12 @@ struct HandoffReviewTests {
         let r = try Self.reviewer()
         let missingColumn = try Self.set(r, claims: [HandoffClaim(metric: "accuracy", value: 0.7)], text: "label,pred\n1,1\n", name: "val.csv")
         let checks = await r.recompute(missingColumn)
-        #expect(checks.count == 1 && checks[0].outcome == "error")
+        #expect(checks.count == 1 && checks[0].outcome == .error)
         #expect(checks[0].note?.contains("val.csv") == true && checks[0].note?.contains("'y'") == true)
         #expect(checks[0].note?.contains(r.content.root) == false)
+        // A claim that could not be evaluated keeps the handoff from the receiver, as a mismatch does.
+        let summary = HandoffChecks(at: 0, missing: [], claims: checks, targets: [])
+        #expect(!summary.passed && summary.problems.count == 1 && summary.problems[0].contains("val.csv could not be evaluated"))
 
         var never = try Self.set(r, claims: [HandoffClaim(metric: "accuracy", value: 0.7)])
         never.predictions?.sha256 = String(repeating: "b", count: 64)
@@ -79,7 +82,7 @@ struct HandoffReviewTests {
 
         var badTask = try Self.set(r, claims: [HandoffClaim(metric: "accuracy", value: 0.7)])
         badTask.task = "ranking"
-        #expect(await r.recompute(badTask).first?.outcome == "error")
+        #expect(await r.recompute(badTask).first?.outcome == .error)
     }
 
     @Test("regression sets recompute too")
@@ -89,7 +92,7 @@ struct HandoffReviewTests {
         s.task = "regression"
         s.scoreColumn = nil
         let checks = await r.recompute(s)
-        #expect(checks.map(\.outcome) == ["ok", "mismatch"])
+        #expect(checks.map(\.outcome) == [.ok, .mismatch])
         #expect(checks[1].recomputed == 0.5)
     }
 }

@@ -260,6 +260,20 @@ public struct HandoffSet: Sendable, Codable, Equatable {
 
 /// One claim set against Ensemble's recomputation.
 public struct ClaimCheck: Sendable, Codable, Equatable {
+    public enum Outcome: String, Sendable, Codable {
+        /// Within its tolerance.
+        case ok
+        /// Beyond its tolerance.
+        case mismatch
+        /// The file could not be evaluated (a missing column, an unknown task, a file never uploaded).
+        case error
+        /// Ensemble cannot compute this metric: the claim rests on the sender's word (shown, not blocking).
+        case unverified
+
+        /// Whether the outcome keeps the handoff from the receiver.
+        public var blocks: Bool { self == .mismatch || self == .error }
+    }
+
     public var set: String
     public var metric: String
     public var claimed: Double
@@ -267,11 +281,9 @@ public struct ClaimCheck: Sendable, Codable, Equatable {
     public var recomputed: Double?
     public var difference: Double?
     public var tolerance: Double
-    /// `ok`: within tolerance; `mismatch`: beyond it (blocks acceptance); `unverified`: Ensemble
-    /// cannot compute this metric, so the claim stands on the sender's word (shown, not blocking).
-    public var outcome: String
+    public var outcome: Outcome
     public var note: String?
-    public init(set: String, metric: String, claimed: Double, recomputed: Double?, tolerance: Double, outcome: String, note: String? = nil) {
+    public init(set: String, metric: String, claimed: Double, recomputed: Double?, tolerance: Double, outcome: Outcome, note: String? = nil) {
         self.set = set
         self.metric = metric
         self.claimed = claimed
@@ -320,8 +332,8 @@ public struct HandoffChecks: Sendable, Codable, Equatable {
         self.targets = targets
     }
 
-    /// Claims that differ from the recomputation beyond their tolerance (or could not be read).
-    public var mismatches: [ClaimCheck] { claims.filter { $0.outcome == "mismatch" } }
+    /// Claims that differ from the recomputation beyond their tolerance, or could not be evaluated.
+    public var mismatches: [ClaimCheck] { claims.filter { $0.outcome.blocks } }
     /// Whether the handoff may go to the receiver (and be accepted).
     public var passed: Bool { missing.isEmpty && mismatches.isEmpty }
 
@@ -480,8 +492,6 @@ public struct Handoff: Sendable, Codable, Equatable {
         return (name, v)
     }
 
-    /// Whether `user` may act as the receiver (or `admin` on anyone's behalf).
-    public func isReceiver(_ user: String?) -> Bool { user == nil || user == receiver }
 }
 
 /// What a project requires of every handoff before it reaches the receiver.

@@ -100,6 +100,13 @@ extension EnsembleRequestContext {
         try await control.require(principal, needed, kind, resource)
     }
 
+    /// Checks a member's grant on a registered model the handler only knows after reading the request
+    /// (a model in the path, or behind a deployment id). Admins pass; viewers never reach writes.
+    func requireOnModel(_ needed: Permission, _ name: String) async throws {
+        guard authenticationRequired, let principal, principal.role == .member, let control = accessControl else { return }
+        try await control.require(principal, needed, .registeredModel, name)
+    }
+
     /// The request's fields, parsed once and kept for the handler.
     private mutating func cachedFields(_ request: Request) async throws -> RequestFields {
         if let parsedFields { return parsedFields }

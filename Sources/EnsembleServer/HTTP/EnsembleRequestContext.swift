@@ -78,6 +78,14 @@ public struct EnsembleRequestContext: AuthRequestContext, SessionRequestContext 
 
     /// A path parameter (`{name}` in the route), percent-decoded. A parameter that is not valid
     /// percent-encoded UTF-8 is a 400, never a guess.
+    /// A path segment that numbers something (a handoff, a deployment, a version): a positive integer,
+    /// else a 400 that says what was sent.
+    public func positiveCapture(_ name: String, of what: String) throws(EnsembleError) -> Int64 {
+        let raw = try capture(name)
+        guard let value = Int64(raw), value > 0 else { throw EnsembleError.invalid("\(what) is a positive number; got '\(raw.prefix(40))'.") }
+        return value
+    }
+
     public func capture(_ name: String) throws(EnsembleError) -> String {
         guard let raw = parameters.get(name) else {
             throw EnsembleError.invalid("The path has no '\(name)' segment.")

@@ -29,9 +29,7 @@ struct DeploymentHandlers: Sendable {
     /// what CI/CD reports (EDIT on the model).
     func record(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let report = try await request.decodeJSON(DeploymentReport.self, context)
-        if let p = context.principal, context.authenticationRequired, p.role == .member, let control = context.accessControl {
-            try await control.require(p, .edit, .registeredModel, report.name)
-        }
+        try await context.requireOnModel(.edit, report.name)
         return try CodableResponse.ok(try await store.recordDeployment(report, actor: context.actor), status: .created)
     }
 
@@ -45,9 +43,7 @@ struct DeploymentHandlers: Sendable {
     }
 
     func get(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
-        let raw = try context.capture("id")
-        guard let id = Int64(raw), id > 0 else { throw EnsembleError.invalid("A deployment id is a positive number; got '\(raw.prefix(40))'.") }
-        return try CodableResponse.ok(try await store.deployment(id: id))
+        try CodableResponse.ok(try await store.deployment(id: try Self.deploymentID(context)))
     }
 
     // MARK: A/B results
@@ -79,17 +75,13 @@ struct DeploymentHandlers: Sendable {
     }
 
     func abResult(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
-        let raw = try context.capture("id")
-        guard let id = Int64(raw), id > 0 else { throw EnsembleError.invalid("An A/B result id is a positive number; got '\(raw.prefix(40))'.") }
-        return try CodableResponse.ok(try await store.abResult(id: id))
+        try CodableResponse.ok(try await store.abResult(id: try context.positiveCapture("id", of: "An A/B result id")))
     }
 
     // MARK: Drift windows
 
     static func deploymentID(_ context: EnsembleRequestContext) throws -> Int64 {
-        let raw = try context.capture("id")
-        guard let id = Int64(raw), id > 0 else { throw EnsembleError.invalid("A deployment id is a positive number; got '\(raw.prefix(40))'.") }
-        return id
+        try context.positiveCapture("id", of: "A deployment id")
     }
 
     /// `POST /deployments/{id}/windows {"label", "result": <ensemble drift --json>, "metrics": {"accuracy": 0.91}}`.
@@ -107,9 +99,7 @@ struct DeploymentHandlers: Sendable {
         let body = try await request.decodeJSON(Body.self, context)
         let id = try Self.deploymentID(context)
         let deployment = try await store.deployment(id: id)
-        if let p = context.principal, context.authenticationRequired, p.role == .member, let control = context.accessControl {
-            try await control.require(p, .edit, .registeredModel, deployment.name)
-        }
+        try await context.requireOnModel(.edit, deployment.name)
         let window = DriftWindow(
             deployment: id, label: body.label, driftShare: body.result.drift_share, drifted: body.result.drifted, columns: body.result.columns,
             metrics: body.metrics ?? [:], actor: context.actor)

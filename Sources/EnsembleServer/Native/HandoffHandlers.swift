@@ -19,19 +19,19 @@ struct HandoffReviewer: Sendable {
     }
 
     func recompute(_ set: HandoffSet) async -> [ClaimCheck] {
-        func all(_ outcome: String, _ note: String) -> [ClaimCheck] {
+        func all(_ outcome: ClaimCheck.Outcome, _ note: String) -> [ClaimCheck] {
             set.claims.map { ClaimCheck(set: set.name, metric: $0.metric, claimed: $0.value, recomputed: nil, tolerance: $0.allowed, outcome: outcome, note: note) }
         }
         guard let task = EvalTask(rawValue: set.task) else {
-            return all("error", "set '\(set.name)' has task '\(set.task)'; tasks are \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))")
+            return all(.error, "set '\(set.name)' has task '\(set.task)'; tasks are \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let file = set.predictions else { return all("error", "set '\(set.name)' has no predictions file") }
+        guard let file = set.predictions else { return all(.error, "set '\(set.name)' has no predictions file") }
         let path: String
         do {
-            guard let p = try content.localPath(of: file.sha256) else { return all("error", "the predictions file \(file.name) was never uploaded") }
+            guard let p = try content.localPath(of: file.sha256) else { return all(.error, "the predictions file \(file.name) was never uploaded") }
             path = p
         } catch {
-            return all("error", "\(error)")
+            return all(.error, "\(error)")
         }
         let computable = set.claims.map(\.metric).filter { task.metrics.contains($0) }
         var options = EvalOptions(file: path, task: task)
@@ -49,21 +49,21 @@ struct HandoffReviewer: Sendable {
         } catch {
             // Name the file the sender knows, not the blob's path on the server.
             let message = "\(error)".replacingOccurrences(of: path, with: file.name)
-            return all("error", "\(file.name) could not be evaluated: \(message)")
+            return all(.error, "\(file.name) could not be evaluated: \(message)")
         }
         return set.claims.map { claim in
             guard task.metrics.contains(claim.metric) else {
                 return ClaimCheck(
-                    set: set.name, metric: claim.metric, claimed: claim.value, recomputed: nil, tolerance: claim.allowed, outcome: "unverified",
+                    set: set.name, metric: claim.metric, claimed: claim.value, recomputed: nil, tolerance: claim.allowed, outcome: .unverified,
                     note: "Ensemble cannot compute '\(claim.metric)' for \(task.rawValue); the claim rests on the sender's word")
             }
             guard let value = report.value(claim.metric) else {
                 return ClaimCheck(
-                    set: set.name, metric: claim.metric, claimed: claim.value, recomputed: nil, tolerance: claim.allowed, outcome: "error",
+                    set: set.name, metric: claim.metric, claimed: claim.value, recomputed: nil, tolerance: claim.allowed, outcome: .error,
                     note: "\(claim.metric) could not be computed from \(file.name)")
             }
             let ok = value.isFinite && abs(value - claim.value) <= claim.allowed
-            return ClaimCheck(set: set.name, metric: claim.metric, claimed: claim.value, recomputed: value, tolerance: claim.allowed, outcome: ok ? "ok" : "mismatch")
+            return ClaimCheck(set: set.name, metric: claim.metric, claimed: claim.value, recomputed: value, tolerance: claim.allowed, outcome: ok ? .ok : .mismatch)
         }
     }
 
@@ -89,7 +89,7 @@ struct HandoffHandlers: Sendable {
     let identity: any IdentityStore
     let reviewer: HandoffReviewer
 
-    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    static func now() -> Int64 { TrackingHandlers.now() }
 
     // MARK: Reading
 
@@ -112,9 +112,7 @@ struct HandoffHandlers: Sendable {
     }
 
     static func id(_ context: EnsembleRequestContext) throws -> Int64 {
-        let raw = try context.capture("id")
-        guard let id = Int64(raw), id > 0 else { throw EnsembleError.invalid("A handoff id is a positive number; got '\(raw.prefix(40))'.") }
-        return id
+        try context.positiveCapture("id", of: "A handoff id")
     }
 
     // MARK: Writing
@@ -174,7 +172,7 @@ struct HandoffHandlers: Sendable {
             h.checks = checks
             if checks.passed {
                 h.status = .submitted
-                let recomputed = checks.claims.filter { $0.outcome == "ok" }.count, unverified = checks.claims.count - recomputed
+                let recomputed = checks.claims.filter { $0.outcome == .ok }.count, unverified = checks.claims.count - recomputed
                 h.events.append(HandoffEvent(kind: "submitted", by: actor, at: now, text: "\(recomputed) claim(s) recomputed" + (unverified > 0 ? ", \(unverified) unverified" : "")))
             } else {
                 h.events.append(HandoffEvent(kind: "refused", by: actor, at: now, text: checks.problems.joined(separator: " ")))
@@ -314,14 +312,11 @@ struct HandoffHandlers: Sendable {
     /// Recording needs EDIT on the model; `promote` (an alias moved only when the gate passed) needs MANAGE.
     func recordGate(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let name = try context.capture("name")
-        let rawVersion = try context.capture("version")
-        guard let version = Int64(rawVersion), version > 0 else { throw EnsembleError.invalid("version: '\(rawVersion.prefix(40))' must be a positive number.") }
+        let version = try context.positiveCapture("version", of: "A model version")
         let body = try await request.decodeJSON(GateUpload.self, context)
         try body.result.validate()
         if let commit = body.commit, commit.count > 200 { throw EnsembleError.invalid("commit: at most 200 characters.") }
-        if let p = context.principal, context.authenticationRequired, p.role == .member, let control = context.accessControl {
-            try await control.require(p, body.promote == nil ? .edit : .manage, .registeredModel, name)
-        }
+        try await context.requireOnModel(body.promote == nil ? .edit : .manage, name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let record = GateRecord(
@@ -332,8 +327,7 @@ struct HandoffHandlers: Sendable {
 
     func gates(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         let name = try context.capture("name")
-        let rawVersion = try context.capture("version")
-        guard let version = Int64(rawVersion), version > 0 else { throw EnsembleError.invalid("version: '\(rawVersion.prefix(40))' must be a positive number.") }
+        let version = try context.positiveCapture("version", of: "A model version")
         _ = try await registry.modelVersion(name: name, version: version)
         struct Answer: Encodable { let gates: [GateRecord] }
         return try CodableResponse.ok(Answer(gates: try await handoffs.gateRecords(name: name, version: version)))

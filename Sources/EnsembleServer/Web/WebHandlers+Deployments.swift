@@ -4,7 +4,7 @@ import Hummingbird
 
 struct DeploymentRow {
     let id: Int64
-    let model, modelURL, environment, status, statusClass, traffic, updated, by: String
+    let model, modelURL, modelHTML, environment, status, statusClass, traffic, updated, by: String
     let commit, project: String?
 }
 
@@ -19,7 +19,7 @@ struct DeploymentsView: PageView {
         let url, region: String?
         let rows: [DeploymentRow]
     }
-    struct Change { let when, model, modelURL, environment, status, statusClass, traffic, by: String; let commit, note: String? }
+    struct Change { let when, model, modelURL, modelHTML, environment, status, statusClass, traffic, by: String; let commit, note: String? }
     let title: String
     let environments: [Environment]
     let changes: [Change]
@@ -36,12 +36,22 @@ extension WebHandlers {
         }
     }
 
+    static func versionURL(_ d: Deployment) -> String { "/models/\(urlComponent(d.name))/versions/\(d.version)" }
+
+    /// One line of a deployment's history, for the tables of changes.
+    static func change(_ d: Deployment, _ e: DeploymentEvent, _ who: [String: String]) -> DeploymentsView.Change {
+        DeploymentsView.Change(
+            when: when(e.at), model: d.model, modelURL: versionURL(d), modelHTML: breakableHTML(d.model), environment: d.environment, status: e.status.rawValue,
+            statusClass: statusClass(e.status), traffic: e.status.isActive ? share(e.traffic) : "—", by: e.by.map { who[$0] ?? $0 } ?? "",
+            commit: e.commit, note: e.note)
+    }
+
     static func share(_ traffic: Double) -> String { "\(Int((traffic * 100).rounded()))%" }
 
     static func deploymentRow(_ d: Deployment, _ who: [String: String]) -> DeploymentRow {
         let last = d.history.last
         return DeploymentRow(
-            id: d.id, model: d.model, modelURL: "/models/\(urlComponent(d.name))/versions/\(d.version)", environment: d.environment,
+            id: d.id, model: d.model, modelURL: versionURL(d), modelHTML: breakableHTML(d.model), environment: d.environment,
             status: d.status.rawValue, statusClass: statusClass(d.status), traffic: d.status.isActive ? share(d.traffic) : "—", updated: when(d.updatedAt),
             by: last?.by.map { who[$0] ?? $0 } ?? "", commit: d.history.last { $0.commit != nil }?.commit, project: d.project)
     }
@@ -55,12 +65,7 @@ extension WebHandlers {
                 name: e.name, kind: e.kind.rawValue, url: e.url, region: e.region,
                 rows: all.filter { $0.environment == e.name && $0.status.isActive }.sorted { $0.traffic > $1.traffic }.map { Self.deploymentRow($0, who) })
         }
-        let changes = all.flatMap { d in d.history.map { (d, $0) } }.sorted { $0.1.at > $1.1.at }.prefix(200).map { d, e in
-            DeploymentsView.Change(
-                when: Self.when(e.at), model: d.model, modelURL: "/models/\(Self.urlComponent(d.name))/versions/\(d.version)", environment: d.environment,
-                status: e.status.rawValue, statusClass: Self.statusClass(e.status), traffic: e.status.isActive ? Self.share(e.traffic) : "—",
-                by: e.by.map { who[$0] ?? $0 } ?? "", commit: e.commit, note: e.note)
-        }
+        let changes = all.flatMap { d in d.history.map { (d, $0) } }.sorted { $0.1.at > $1.1.at }.prefix(200).map { Self.change($0, $1, who) }
         return render(c, "deployments", DeploymentsView(title: "What runs where", environments: environments, changes: Array(changes)))
     }
 }
@@ -108,7 +113,7 @@ struct DeploymentView: PageView {
     struct Chart { let name, readout, svg, claim: String }
     let title: String
     let id: Int64
-    let model, modelURL, environment, status, statusClass, traffic: String
+    let model, modelURL, modelHTML, environment, status, statusClass, traffic: String
     let project: String?
     let changes: [DeploymentsView.Change]
     let windows: [String]
@@ -126,13 +131,8 @@ extension WebHandlers {
         let d = try await deployments.deployment(id: id)
         let windows = try await deployments.driftWindows(deployment: id)
         let who = await displayNames()
-        let modelURL = "/models/\(Self.urlComponent(d.name))/versions/\(d.version)"
-        let changes = d.history.reversed().map { e in
-            DeploymentsView.Change(
-                when: Self.when(e.at), model: d.model, modelURL: modelURL, environment: d.environment, status: e.status.rawValue,
-                statusClass: Self.statusClass(e.status), traffic: e.status.isActive ? Self.share(e.traffic) : "—", by: e.by.map { who[$0] ?? $0 } ?? "",
-                commit: e.commit, note: e.note)
-        }
+        let modelURL = Self.versionURL(d)
+        let changes = d.history.reversed().map { Self.change(d, $0, who) }
         var names: [String] = [], kinds: [String: String] = [:]
         for w in windows {
             for col in w.columns where kinds[col.column] == nil {
@@ -176,7 +176,7 @@ extension WebHandlers {
         return render(
             c, "deployment",
             DeploymentView(
-                title: "\(d.model) in \(d.environment)", id: d.id, model: d.model, modelURL: modelURL, environment: d.environment, status: d.status.rawValue,
+                title: "\(d.model) in \(d.environment)", id: d.id, model: d.model, modelURL: modelURL, modelHTML: breakableHTML(d.model), environment: d.environment, status: d.status.rawValue,
                 statusClass: Self.statusClass(d.status), traffic: d.status.isActive ? Self.share(d.traffic) : "—", project: d.project, changes: changes,
                 windows: windows.map(\.label),
                 shares: windows.map { DeploymentView.Cell(text: "\(Int((($0.driftShare) * 100).rounded()))%", cls: $0.drifted ? "drift" : "calm", title: $0.drifted ? "the dataset drifted" : "") },

@@ -5,6 +5,8 @@ import Hummingbird
 struct HandoffRow {
     let id: Int64
     let title, status, statusClass, model, modelURL, sender, receiver, updated, checks: String
+    /// The model URI with break points after `.`, `/` and `_` (escaped HTML).
+    let modelHTML: String
     let project: String?
 }
 
@@ -20,7 +22,7 @@ struct HandoffsView: PageView {
 }
 
 struct HandoffView: PageView {
-    struct Field { let name, value: String; let prefilled: Bool }
+    struct Field { let name, nameHTML, value: String; let prefilled: Bool }
     struct Claim { let set, metric, claimed, recomputed, difference, tolerance, outcome, cls: String; let note: String? }
     struct Target { let metric, set, value, baseline, target, verdict, cls: String }
     struct SetRow { let name, task, columns, file: String; let dataset: String? }
@@ -29,7 +31,7 @@ struct HandoffView: PageView {
     /// The handoff's own title (`title` is the page's).
     let heading: String
     let id: Int64
-    let status, statusClass, model, modelURL, sender, receiver: String
+    let status, statusClass, model, modelURL, modelHTML, sender, receiver: String
     let project: String?
     let contract: [Field]
     let sets: [SetRow]
@@ -82,13 +84,14 @@ extension WebHandlers {
     static func handoffRow(_ h: Handoff, _ who: [String: String]) -> HandoffRow {
         let checks: String
         if let c = h.checks {
-            checks = c.passed ? "\(c.claims.filter { $0.outcome == "ok" }.count) claim(s) recomputed" : "\(c.problems.count) problem(s)"
+            checks = c.passed ? "\(c.claims.filter { $0.outcome == .ok }.count) claim(s) recomputed" : "\(c.problems.count) problem(s)"
         } else {
             checks = "not checked"
         }
         return HandoffRow(
             id: h.id, title: h.title, status: h.status.rawValue, statusClass: statusClass(h.status), model: h.model, modelURL: modelURL(h.model),
-            sender: who[h.sender] ?? h.sender, receiver: who[h.receiver] ?? h.receiver, updated: when(h.updatedAt), checks: checks, project: h.project)
+            sender: who[h.sender] ?? h.sender, receiver: who[h.receiver] ?? h.receiver, updated: when(h.updatedAt), checks: checks,
+            modelHTML: breakableHTML(h.model), project: h.project)
     }
 
     func handoffsPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
@@ -123,14 +126,14 @@ extension WebHandlers {
         let h = try await handoffs.handoff(id: id)
         let who = await displayNames()
         let contract = (HandoffContract.fields + h.contract.extra.keys.sorted()).compactMap { f in
-            h.contract.value(of: f).map { HandoffView.Field(name: f, value: $0, prefilled: h.prefilled.contains(f)) }
+            h.contract.value(of: f).map { HandoffView.Field(name: f, nameHTML: breakableHTML(f), value: $0, prefilled: h.prefilled.contains(f)) }
         }
         let checks = h.checks
         let claims = (checks?.claims ?? []).map { k in
             HandoffView.Claim(
                 set: k.set, metric: k.metric, claimed: ClaimCheck.format(k.claimed), recomputed: k.recomputed.map(ClaimCheck.format) ?? "—",
                 difference: k.difference.map { ($0 >= 0 ? "+" : "") + ClaimCheck.format($0) } ?? "—", tolerance: "±" + ClaimCheck.format(k.tolerance),
-                outcome: k.outcome, cls: k.outcome == "ok" ? "ok" : (k.outcome == "unverified" ? "warn" : "bad"), note: k.note)
+                outcome: k.outcome.rawValue, cls: k.outcome == .ok ? "ok" : (k.outcome == .unverified ? "warn" : "bad"), note: k.note)
         }
         let targets = (checks?.targets ?? []).map { t in
             let verdict: (String, String) =
@@ -149,7 +152,7 @@ extension WebHandlers {
         let canDecide = h.status == .submitted && (!c.authenticationRequired || c.actor == h.receiver || isAdmin)
         let view = HandoffView(
             title: "Handoff #\(h.id)", heading: h.title, id: h.id, status: h.status.rawValue, statusClass: Self.statusClass(h.status), model: h.model,
-            modelURL: Self.modelURL(h.model), sender: who[h.sender] ?? h.sender, receiver: who[h.receiver] ?? h.receiver, project: h.project,
+            modelURL: Self.modelURL(h.model), modelHTML: breakableHTML(h.model), sender: who[h.sender] ?? h.sender, receiver: who[h.receiver] ?? h.receiver, project: h.project,
             contract: contract,
             sets: h.sets.map { s in
                 HandoffView.SetRow(
@@ -190,8 +193,7 @@ extension WebHandlers {
 
     func modelVersionPage(_ r: Request, _ c: EnsembleRequestContext) async throws -> Response {
         let name = try c.capture("name")
-        let raw = try c.capture("version")
-        guard let number = Int64(raw), number > 0 else { throw EnsembleError.invalid("A version is a positive number; got '\(raw.prefix(40))'.") }
+        let number = try c.positiveCapture("version", of: "A model version")
         let v = try await registry.modelVersion(name: name, version: number)
         let who = await displayNames()
         let records = try await handoffs?.gateRecords(name: name, version: number) ?? []

@@ -210,7 +210,7 @@ enum WebTemplates {
 {{^environments}}<p class="muted">No environments yet. CI/CD records them: <code>ensemble deploy env add production --kind online</code>, then <code>ensemble deploy record --model NAME --version N --env production</code> (docs/PRODUCTION.md).</p>{{/environments}}
 <h2>Changes</h2>
 {{^empty(changes)}}<div class="scroll"><table><thead><tr><th>When</th><th>Model</th><th>Environment</th><th>Status</th><th class="num">Traffic</th><th>Who</th><th>Commit</th><th>Note</th></tr></thead><tbody>
-{{#changes}}<tr><td class="small nowrap">{{when}}</td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td>{{environment}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
+{{#changes}}<tr><td class="small nowrap">{{when}}</td><td><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a></td><td>{{environment}}</td><td class="nowrap"><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
 </tbody></table></div>{{/empty(changes)}}{{#empty(changes)}}<p class="muted">Nothing deployed yet.</p>{{/empty(changes)}}
 {{> footer}}
 """#
@@ -228,7 +228,7 @@ enum WebTemplates {
     static let deployment = #"""
 {{> header}}
 <p class="small"><a href="/deployments">What runs where</a>{{#project}} · project <a href="/projects/{{project}}">{{project}}</a>{{/project}}</p>
-<h1><a href="{{modelURL}}"><bdi>{{model}}</bdi></a> in {{environment}} <span class="badge {{statusClass}}">{{status}}</span></h1>
+<h1><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a> in {{environment}} <span class="badge {{statusClass}}">{{status}}</span></h1>
 <p>Traffic {{traffic}}</p>
 <h2>Drift by window</h2>
 {{^empty(windows)}}<p class="small muted">Each cell is the column's distance from the reference (Wasserstein over the reference's standard deviation for numbers, Jensen–Shannon for categories); red where the column drifted. Hover for the p-value.</p>
@@ -239,20 +239,20 @@ enum WebTemplates {
 {{^empty(charts)}}<h2>Production metrics</h2><div class="grid">{{#charts}}<figure class="card chart-card"><figcaption><code>{{name}}</code> <span class="muted small">{{claim}}</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>{{/empty(charts)}}
 <h2>History</h2>
 <div class="scroll"><table><thead><tr><th>When</th><th>Status</th><th class="num">Traffic</th><th>Who</th><th>Commit</th><th>Note</th></tr></thead><tbody>
-{{#changes}}<tr><td class="small nowrap">{{when}}</td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
+{{#changes}}<tr><td class="small nowrap">{{when}}</td><td class="nowrap"><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td><td class="small">{{note}}</td></tr>{{/changes}}
 </tbody></table></div>
 {{> footer}}
 """#
 
     static let deploymentRows = #"""
 {{^empty(rows)}}<div class="scroll"><table><thead><tr><th>Model</th><th>Environment</th><th>Status</th><th class="num">Traffic</th><th>Since</th><th>By</th><th>Commit</th></tr></thead><tbody>
-{{#rows}}<tr><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td><a href="/deployments/{{id}}">{{environment}}</a></td><td><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td class="small muted nowrap">{{updated}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td></tr>{{/rows}}
+{{#rows}}<tr><td><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a></td><td><a href="/deployments/{{id}}">{{environment}}</a></td><td class="nowrap"><span class="badge {{statusClass}}">{{status}}</span></td><td class="num">{{traffic}}</td><td class="small muted nowrap">{{updated}}</td><td><bdi>{{by}}</bdi></td><td>{{#commit}}<code>{{commit}}</code>{{/commit}}</td></tr>{{/rows}}
 </tbody></table></div>{{/empty(rows)}}{{#empty(rows)}}<p class="muted">No deployments.</p>{{/empty(rows)}}
 """#
 
     static let handoffRows = #"""
 {{^empty(handoffs)}}<div class="scroll"><table><thead><tr><th>#</th><th>Title</th><th>Status</th><th>Model</th><th>From</th><th>To</th><th>Checks</th><th>Updated</th></tr></thead><tbody>{{/empty(handoffs)}}
-{{#handoffs}}<tr><td><a href="/handoffs/{{id}}">#{{id}}</a></td><td><a href="/handoffs/{{id}}"><bdi>{{title}}</bdi></a></td><td><span class="badge {{statusClass}}">{{status}}</span></td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td><bdi>{{sender}}</bdi></td><td><bdi>{{receiver}}</bdi></td><td class="small">{{checks}}</td><td class="small muted">{{updated}}</td></tr>{{/handoffs}}
+{{#handoffs}}<tr><td class="nowrap"><a href="/handoffs/{{id}}">#{{id}}</a></td><td><a href="/handoffs/{{id}}"><bdi>{{title}}</bdi></a></td><td class="nowrap"><span class="badge {{statusClass}}">{{status}}</span></td><td><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a></td><td class="nowrap"><bdi>{{sender}}</bdi></td><td class="nowrap"><bdi>{{receiver}}</bdi></td><td class="small">{{checks}}</td><td class="small muted">{{updated}}</td></tr>{{/handoffs}}
 {{^empty(handoffs)}}</tbody></table></div>{{/empty(handoffs)}}{{#empty(handoffs)}}<p class="muted">No handoffs.</p>{{/empty(handoffs)}}
 """#
 
@@ -260,11 +260,11 @@ enum WebTemplates {
 {{> header}}
 <h1>{{heading}}</h1>
 {{^empty(inbox)}}<h2>Waiting for you</h2>
-<div class="scroll"><table><tbody>{{/empty(inbox)}}{{#inbox}}<tr><td><a href="/handoffs/{{id}}">#{{id}} <bdi>{{title}}</bdi></a></td><td><bdi>{{model}}</bdi></td><td>from <bdi>{{sender}}</bdi></td><td class="small">{{checks}}</td></tr>{{/inbox}}{{^empty(inbox)}}</tbody></table></div><h2>All handoffs</h2>{{/empty(inbox)}}
+<div class="scroll"><table><tbody>{{/empty(inbox)}}{{#inbox}}<tr><td><a href="/handoffs/{{id}}">#{{id}} <bdi>{{title}}</bdi></a></td><td><bdi>{{{modelHTML}}}</bdi></td><td>from <bdi>{{sender}}</bdi></td><td class="small">{{checks}}</td></tr>{{/inbox}}{{^empty(inbox)}}</tbody></table></div><h2>All handoffs</h2>{{/empty(inbox)}}
 <form class="inline" method="get" action="/handoffs"><label>Status <select name="status"><option value="">any</option>{{#statuses}}<option{{#selected}} selected{{/selected}}>{{name}}</option>{{/statuses}}</select></label>
 <label>To <input type="text" name="to" value="{{to}}"></label><label>From <input type="text" name="from" value="{{from}}"></label><label>Project <input type="text" name="project" value="{{project}}"></label><button>Filter</button></form>
 {{^empty(rows)}}<div class="scroll"><table><thead><tr><th>#</th><th>Title</th><th>Status</th><th>Model</th><th>From</th><th>To</th><th>Project</th><th>Checks</th><th>Updated</th></tr></thead><tbody>{{/empty(rows)}}
-{{#rows}}<tr><td><a href="/handoffs/{{id}}">#{{id}}</a></td><td><a href="/handoffs/{{id}}"><bdi>{{title}}</bdi></a></td><td><span class="badge {{statusClass}}">{{status}}</span></td><td><a href="{{modelURL}}"><bdi>{{model}}</bdi></a></td><td><bdi>{{sender}}</bdi></td><td><bdi>{{receiver}}</bdi></td><td>{{#project}}<a href="/projects/{{project}}">{{project}}</a>{{/project}}</td><td class="small">{{checks}}</td><td class="small muted">{{updated}}</td></tr>{{/rows}}
+{{#rows}}<tr><td class="nowrap"><a href="/handoffs/{{id}}">#{{id}}</a></td><td><a href="/handoffs/{{id}}"><bdi>{{title}}</bdi></a></td><td class="nowrap"><span class="badge {{statusClass}}">{{status}}</span></td><td><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a></td><td class="nowrap"><bdi>{{sender}}</bdi></td><td class="nowrap"><bdi>{{receiver}}</bdi></td><td>{{#project}}<a href="/projects/{{project}}">{{project}}</a>{{/project}}</td><td class="small">{{checks}}</td><td class="small muted">{{updated}}</td></tr>{{/rows}}
 {{^empty(rows)}}</tbody></table></div>{{/empty(rows)}}{{#empty(rows)}}<p class="muted">No handoffs match. A data scientist starts one with <code>ensemble handoff submit handoff.json</code> (docs/HANDOFF.md).</p>{{/empty(rows)}}
 {{> footer}}
 """#
@@ -273,11 +273,11 @@ enum WebTemplates {
 {{> header}}
 <p class="small"><a href="/handoffs">Handoffs</a>{{#project}} · project <a href="/projects/{{project}}">{{project}}</a>{{/project}}</p>
 <h1>#{{id}} <bdi>{{heading}}</bdi> <span class="badge {{statusClass}}">{{status}}</span></h1>
-<p><a href="{{modelURL}}"><bdi>{{model}}</bdi></a> from <bdi>{{sender}}</bdi> to <bdi>{{receiver}}</bdi></p>
+<p><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a> from <bdi>{{sender}}</bdi> to <bdi>{{receiver}}</bdi></p>
 {{#error}}<p class="error">{{error}}</p>{{/error}}
 {{#canDecide}}<p class="noprint"><a href="#decide">Accept or return it</a> after reading the claims.</p>{{/canDecide}}
 <div class="grid">
-<section class="card"><h2>Contract</h2><table><tbody>{{#contract}}<tr><th scope="row">{{name}}</th><td class="wrap">{{value}}{{#prefilled}} <span class="muted small">(from the model)</span>{{/prefilled}}</td></tr>{{/contract}}</tbody></table>{{^contract}}<p class="muted">Nothing given.</p>{{/contract}}</section>
+<section class="card"><h2>Contract</h2><table class="props"><tbody>{{#contract}}<tr><td class="name"><code title="{{name}}">{{{nameHTML}}}</code></td><td class="value">{{value}}{{#prefilled}} <span class="muted small">(from the model)</span>{{/prefilled}}</td></tr>{{/contract}}</tbody></table>{{^contract}}<p class="muted">Nothing given.</p>{{/contract}}</section>
 <section class="card"><h2>Evaluation sets</h2><table><tbody>{{#sets}}<tr><th scope="row">{{name}}</th><td class="small">{{task}}; {{columns}}<br>{{file}}{{#dataset}}<br>data {{dataset}}{{/dataset}}</td></tr>{{/sets}}</tbody></table></section>
 </div>
 <h2>Claims, recomputed</h2>{{#checked}}<p class="small muted">Checked {{checked}}: Ensemble recomputed every claim from the predictions and labels.</p>{{/checked}}{{^checked}}<p class="muted">Not checked yet: claims are recomputed when the sender submits.</p>{{/checked}}

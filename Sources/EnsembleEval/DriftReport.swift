@@ -27,6 +27,12 @@ public enum DriftReport {
         public var shareThreshold = 0.5
         /// Up to this many reference values, the p-value decides; above, the distance.
         public var smallSample = 1000
+        /// Numbers held in memory across all columns of one side before sorted runs go to a temporary
+        /// file (8 bytes each; the default, 8 Mi values, is 64 MiB).
+        public var memoryValues = 8 << 20
+        public var temporaryDirectory = NSTemporaryDirectory()
+        /// A categorical column with more different values than this is refused (an identifier or free text).
+        public var maxCategories = 100_000
         public init(reference: String, current: String) {
             self.reference = reference
             self.current = current
@@ -53,20 +59,6 @@ public enum DriftReport {
         public var columns: [Column]
         public var driftShare: Double
         public var drifted: Bool
-    }
-
-    /// Every cell of the wanted columns (default: the file's), as text, with the line each row came from.
-    static func read(_ path: String, columns wanted: [String]?) throws -> (names: [String], cells: [[String]], lines: [Int]) {
-        let header = try wanted ?? columns(of: path)
-        guard !header.isEmpty else { throw InputError(message: "\(path): no columns.") }
-        let reader = try TableReader(path: path, format: nil, columns: header)
-        var cells = header.map { _ in [String]() }, lines: [Int] = []
-        while let row = try reader.next() {
-            for i in header.indices { cells[i].append(row[i]) }
-            lines.append(reader.line)
-        }
-        guard !lines.isEmpty else { throw InputError(message: "\(path): no rows; it needs at least one data row.") }
-        return (header, cells, lines)
     }
 
     /// A file's columns: the CSV header row, or the keys of the first JSON Lines object (no rows read).
@@ -98,68 +90,182 @@ public enum DriftReport {
         return members.map(\.0)
     }
 
-    public static func run(_ o: Options) throws -> Report {
-        let reference = try read(o.reference, columns: o.columns.isEmpty ? nil : o.columns)
+    /// How far reading has got: which side, rows and bytes read, the file's size.
+    public struct Progress: Sendable {
+        public var side: String
+        public var rows: Int
+        public var bytesRead: Int64
+        public var bytesTotal: Int64
+    }
+
+    /// One column of the reference as it is read: numbers to sort while every value so far is one,
+    /// category counts while they may be needed (until the column has more than 10 distinct numbers,
+    /// or more categories than the cap).
+    final class ReferenceColumn {
+        let name: String
+        let forcedNumeric: Bool
+        var numericSoFar: Bool
+        var spill: SortedSpill?
+        var distinct: Set<Double> = []
+        var categories: [String: Int]? = [:]
+        var count = 0
+        /// A text value came after the category counts were dropped: they are counted in a second pass.
+        var recount = false
+        var tooManyCategories = false
+
+        init(name: String, numeric: Bool, categorical: Bool, spill: SortedSpill) {
+            self.name = name
+            forcedNumeric = numeric
+            numericSoFar = !categorical
+            self.spill = categorical ? nil : spill
+            if numeric { categories = nil }
+        }
+
+        var isNumeric: Bool { numericSoFar && (forcedNumeric || distinct.count > 10) }
+    }
+
+    /// Reads both sides once each (the reference twice when a column turned out to hold text only after
+    /// many numbers), keeping per column either its numbers, sorted through ``SortedSpill`` in bounded
+    /// memory, or its category counts; then compares them column by column.
+    public static func run(_ o: Options, progress: (Progress) -> Void = { _ in }) throws -> Report {
+        let names = o.columns.isEmpty ? try columns(of: o.reference) : o.columns
+        guard !names.isEmpty else { throw InputError(message: "\(o.reference): no columns.") }
         // The current window must hold the same columns (read from its header, not its rows).
         let currentHeader = try columns(of: o.current)
-        for name in reference.names where !currentHeader.contains(name) {
+        for name in names where !currentHeader.contains(name) {
             throw InputError(message: "\(o.current): has no column '\(name)', which the reference \(o.reference) has. Its columns are: \(currentHeader.joined(separator: ", ")).")
         }
         if o.columns.isEmpty {
-            for name in currentHeader where !reference.names.contains(name) {
+            for name in currentHeader where !names.contains(name) {
                 throw InputError(message: "\(o.reference): has no column '\(name)', which the current window \(o.current) has. Compare the same columns, or choose some with --column.")
             }
         }
-        if let p = o.prediction, !reference.names.contains(p) { throw InputError(message: "--prediction-column '\(p)' is not a column of \(o.reference).") }
-        let current = try read(o.current, columns: reference.names)
-        var columns: [Column] = []
-        for (i, name) in reference.names.enumerated() {
-            let ref = reference.cells[i].filter { !$0.isEmpty }, cur = current.cells[i].filter { !$0.isEmpty }
-            guard !ref.isEmpty else { throw InputError(message: "\(o.reference): column '\(name)' is empty in every row.") }
-            guard !cur.isEmpty else { throw InputError(message: "\(o.current): column '\(name)' is empty in every row.") }
-            let refNumbers = ref.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }.filter(\.isFinite)
-            let numeric = o.numeric.contains(name) || (!o.categorical.contains(name) && refNumbers.count == ref.count && Set(refNumbers).count > 10)
-            var column: Column
-            if numeric {
-                guard refNumbers.count == ref.count else {
-                    let line = reference.cells[i].firstIndex { !$0.isEmpty && Double($0.trimmingCharacters(in: .whitespaces))?.isFinite != true }.map { reference.lines[$0] } ?? 0
-                    throw InputError(message: "\(o.reference):\(line): column '\(name)' is not a finite number, and --numeric says it is numeric.")
-                }
-                var curNumbers: [Double] = []
-                curNumbers.reserveCapacity(cur.count)
-                for (row, text) in current.cells[i].enumerated() where !text.isEmpty {
-                    guard let v = Double(text.trimmingCharacters(in: .whitespaces)), v.isFinite else {
-                        throw InputError(message: "\(o.current):\(current.lines[row]): column '\(name)' is '\(text.prefix(40))', but the column is numeric in the reference.")
+        if let p = o.prediction, !names.contains(p) { throw InputError(message: "--prediction-column '\(p)' is not a column of \(o.reference).") }
+        let capacity = max(o.memoryValues / names.count, 1024)
+        func spill() -> SortedSpill { SortedSpill(capacity: capacity, directory: o.temporaryDirectory) }
+
+        // The reference.
+        let reference = names.map { ReferenceColumn(name: $0, numeric: o.numeric.contains($0), categorical: o.categorical.contains($0), spill: spill()) }
+        try stream(o.reference, names, side: "reference", progress) { reader, k in
+            let c = reference[k]
+            let v = reader.withField(k) { $0.isEmpty ? nil : TableReader.parseDouble($0) ?? .nan }
+            guard let v else { return }  // empty: missing
+            c.count += 1
+            if c.numericSoFar {
+                if v.isFinite {
+                    try c.spill!.append(v)
+                    if c.distinct.count <= 10 {
+                        c.distinct.insert(v)
+                        if c.distinct.count > 10 { c.categories = nil }
                     }
-                    curNumbers.append(v)
+                } else if c.forcedNumeric {
+                    throw InputError(message: "\(o.reference):\(reader.line): column '\(c.name)' is not a finite number, and --numeric says it is numeric.")
+                } else {
+                    c.numericSoFar = false
+                    c.spill = nil
+                    if c.categories == nil && !c.tooManyCategories { c.recount = true }
                 }
-                let ks = Drift.kolmogorovSmirnov(refNumbers, curNumbers)
-                let w = Drift.wasserstein(refNumbers, curNumbers)
-                let mean = refNumbers.reduce(0, +) / Double(refNumbers.count)
-                let sd = (refNumbers.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(refNumbers.count)).squareRoot()
-                let normed = sd > 0 ? w / sd : nil
-                let drifted = refNumbers.count <= o.smallSample ? ks.pValue < o.pThreshold : (normed ?? (w > 0 ? .infinity : 0)) >= o.distanceThreshold
-                column = Column(
-                    name: name, kind: "numeric", referenceCount: refNumbers.count, currentCount: curNumbers.count, statistic: ks.statistic, pValue: ks.pValue,
-                    wasserstein: w, wassersteinNormed: normed, psi: Drift.psi(reference: refNumbers, current: curNumbers), jensenShannon: nil, drifted: drifted,
-                    prediction: name == o.prediction)
+            }
+            if !c.numericSoFar || c.distinct.count <= 10, c.categories != nil { count(reader, k, into: c, cap: o.maxCategories) }
+        }
+        let recount = reference.filter(\.recount)
+        if !recount.isEmpty {
+            for c in recount { c.categories = [:] }
+            try stream(o.reference, recount.map(\.name), side: "reference", progress) { reader, k in
+                if reader.withField(k, \.isEmpty) { return }
+                if recount[k].categories != nil { count(reader, k, into: recount[k], cap: o.maxCategories) }
+            }
+        }
+        for c in reference {
+            guard c.count > 0 else { throw InputError(message: "\(o.reference): column '\(c.name)' is empty in every row.") }
+            if c.isNumeric {
+                try c.spill!.finish()
             } else {
-                var categories: [String: Int] = [:]
-                for v in ref + cur where categories[v] == nil { categories[v] = categories.count }
-                var a = [Int](repeating: 0, count: categories.count), b = a
-                for v in ref { a[categories[v]!] += 1 }
-                for v in cur { b[categories[v]!] += 1 }
+                c.spill = nil
+                guard c.categories != nil else {
+                    throw InputError(message: "\(o.reference): column '\(c.name)' has more than \(o.maxCategories) different values and is not numeric: it looks like an identifier or free text. Leave it out (choose columns with --column), or mark it --numeric.")
+                }
+            }
+        }
+
+        // The current window, each column as the reference's kind says.
+        let numbers = reference.map { $0.isNumeric ? spill() : nil }
+        var categories = reference.map { _ in [String: Int]() }
+        var currentCounts = [Int](repeating: 0, count: names.count)
+        try stream(o.current, names, side: "current", progress) { reader, k in
+            if reader.withField(k, \.isEmpty) { return }
+            currentCounts[k] += 1
+            if let spill = numbers[k] {
+                guard let v = reader.withField(k, TableReader.parseDouble), v.isFinite else {
+                    throw InputError(message: "\(o.current):\(reader.line): column '\(names[k])' is '\(reader.string(k).prefix(40))', but the column is numeric in the reference.")
+                }
+                try spill.append(v)
+            } else {
+                categories[k][reader.string(k), default: 0] += 1
+                if categories[k].count > o.maxCategories {
+                    throw InputError(message: "\(o.current): column '\(names[k])' has more than \(o.maxCategories) different values; the reference has \(reference[k].categories!.count). Is it the same column? Leave it out with --column.")
+                }
+            }
+        }
+
+        var columns: [Column] = []
+        for (k, ref) in reference.enumerated() {
+            guard currentCounts[k] > 0 else { throw InputError(message: "\(o.current): column '\(ref.name)' is empty in every row.") }
+            var column: Column
+            if let cur = numbers[k], let refSpill = ref.spill {
+                try cur.finish()
+                var edgeReader = refSpill.sorted()
+                let edges = Drift.decileEdges(&edgeReader, count: refSpill.count)
+                var a = refSpill.sorted(), b = cur.sorted()
+                let c = Drift.compareSorted(&a, count: refSpill.count, &b, count: cur.count, edges: edges)
+                guard c.binsA.reduce(0, +) == refSpill.count, c.binsB.reduce(0, +) == cur.count else {
+                    throw InputError(message: "Reading back the sorted values of column '\(ref.name)' from \(o.temporaryDirectory) came up short. Check the disk, or set TMPDIR to another folder.")
+                }
+                let sd = refSpill.moments.sd
+                let normed = sd > 0 ? c.wasserstein / sd : nil
+                let p = Drift.ksPValue(c.statistic, refSpill.count, cur.count)
+                let drifted = refSpill.count <= o.smallSample ? p < o.pThreshold : (normed ?? (c.wasserstein > 0 ? .infinity : 0)) >= o.distanceThreshold
+                column = Column(
+                    name: ref.name, kind: "numeric", referenceCount: refSpill.count, currentCount: cur.count, statistic: c.statistic, pValue: p,
+                    wasserstein: c.wasserstein, wassersteinNormed: normed, psi: Drift.psi(referenceBins: c.binsA, currentBins: c.binsB), jensenShannon: nil,
+                    drifted: drifted, prediction: ref.name == o.prediction)
+            } else {
+                // Categories sorted, the reference's first (the statistics do not depend on the order).
+                let refCounts = ref.categories!
+                let keys = refCounts.keys.sorted() + categories[k].keys.filter { refCounts[$0] == nil }.sorted()
+                let a = keys.map { refCounts[$0] ?? 0 }, b = keys.map { categories[k][$0] ?? 0 }
                 let chi = Drift.chiSquare(reference: a, current: b)
                 let js = Drift.jensenShannon(a, b)
                 let drifted = ref.count <= o.smallSample ? chi.pValue < o.pThreshold : js >= o.distanceThreshold
                 column = Column(
-                    name: name, kind: "categorical", referenceCount: ref.count, currentCount: cur.count, statistic: chi.statistic, pValue: chi.pValue,
-                    wasserstein: nil, wassersteinNormed: nil, psi: nil, jensenShannon: js, drifted: drifted, prediction: name == o.prediction)
+                    name: ref.name, kind: "categorical", referenceCount: ref.count, currentCount: currentCounts[k], statistic: chi.statistic, pValue: chi.pValue,
+                    wasserstein: nil, wassersteinNormed: nil, psi: nil, jensenShannon: js, drifted: drifted, prediction: ref.name == o.prediction)
             }
             columns.append(column)
         }
         let share = Double(columns.filter(\.drifted).count) / Double(columns.count)
         return Report(columns: columns, driftShare: share, drifted: share >= o.shareThreshold)
+    }
+
+    static func count(_ reader: TableReader, _ k: Int, into c: ReferenceColumn, cap: Int) {
+        c.categories![reader.string(k), default: 0] += 1
+        if c.categories!.count > cap {
+            c.categories = nil
+            c.tooManyCategories = true
+        }
+    }
+
+    /// Every row of `path`, field by field (`cell(reader, k)` for wanted column k); an error with no rows.
+    static func stream(_ path: String, _ names: [String], side: String, _ progress: (Progress) -> Void, cell: (TableReader, Int) throws -> Void) throws {
+        let reader = try TableReader(path: path, format: nil, columns: names)
+        var rows = 0
+        while try reader.nextRow() {
+            for k in names.indices { try cell(reader, k) }
+            rows += 1
+            if rows % 65536 == 0 { progress(Progress(side: side, rows: rows, bytesRead: reader.bytesRead, bytesTotal: reader.size)) }
+        }
+        guard rows > 0 else { throw InputError(message: "\(path): no rows; it needs at least one data row.") }
+        progress(Progress(side: side, rows: rows, bytesRead: reader.size, bytesTotal: reader.size))
     }
 
     public static func json(_ r: Report) -> String {

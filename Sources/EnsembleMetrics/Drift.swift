@@ -7,30 +7,63 @@ import Foundation
 public enum Drift {
     // MARK: Kolmogorov–Smirnov
 
-    /// D = sup |F_a(x) − F_b(x)| over every value of either sample (both sorted ascending).
-    public static func ksStatistic(sortedA a: [Double], sortedB b: [Double]) -> Double {
-        let na = Double(a.count), nb = Double(b.count)
-        var i = 0, j = 0, d = 0.0
-        while i < a.count || j < b.count {
-            // The next distinct value, and every copy of it in both samples.
-            let v = j >= b.count || (i < a.count && a[i] <= b[j]) ? a[i] : b[j]
-            while i < a.count && a[i] == v { i += 1 }
-            while j < b.count && b[j] == v { j += 1 }
-            d = max(d, abs(Double(i) / na - Double(j) / nb))
-        }
-        return d
+    /// What one pass over two sorted samples gives: the KS statistic D = sup |F_a − F_b| over every
+    /// value of either sample, the first Wasserstein distance ∫ |F_a − F_b| dx, and each sample's counts
+    /// in the bins (−∞, e₁], (e₁, e₂], …, (e_k, ∞) of the given edges.
+    public struct SortedComparison: Sendable {
+        public var statistic: Double
+        public var wasserstein: Double
+        public var binsA: [Int]
+        public var binsB: [Int]
     }
 
-    /// The two-sided two-sample test with the asymptotic p-value of SciPy's `ks_2samp(method="asymp")`:
-    /// the one-sample Kolmogorov distribution of D with round(m·n / (m + n)) observations.
-    /// Both samples must be non-empty (NaN otherwise).
+    /// Merges two ascending sequences of `countA` and `countB` values (neither empty) in one pass, so
+    /// samples larger than memory can be compared from sorted runs on disk.
+    public static func compareSorted<A: IteratorProtocol<Double>, B: IteratorProtocol<Double>>(
+        _ a: inout A, count countA: Int, _ b: inout B, count countB: Int, edges: [Double] = []
+    ) -> SortedComparison {
+        let na = Double(countA), nb = Double(countB)
+        var x = a.next(), y = b.next()
+        var i = 0, j = 0, d = 0.0, w = 0.0
+        var previous = 0.0, previousGap = 0.0, first = true
+        var binsA = [Int](repeating: 0, count: edges.count + 1), binsB = binsA, bin = 0
+        while x != nil || y != nil {
+            // The next distinct value, and every copy of it in both samples.
+            let v: Double
+            if let xv = x, let yv = y { v = min(xv, yv) } else { v = x ?? y! }
+            if !first { w += previousGap * (v - previous) }
+            while bin < edges.count && v > edges[bin] { bin += 1 }
+            while let xv = x, xv == v {
+                i += 1
+                binsA[bin] += 1
+                x = a.next()
+            }
+            while let yv = y, yv == v {
+                j += 1
+                binsB[bin] += 1
+                y = b.next()
+            }
+            let gap = abs(Double(i) / na - Double(j) / nb)
+            d = max(d, gap)
+            (previous, previousGap, first) = (v, gap, false)
+        }
+        return SortedComparison(statistic: d, wasserstein: w, binsA: binsA, binsB: binsB)
+    }
+
+    /// The two-sided asymptotic p-value of D between samples of `m` and `n` values, as SciPy's
+    /// `ks_2samp(method="asymp")`: the one-sample Kolmogorov distribution with round(m·n / (m + n)) observations.
+    public static func ksPValue(_ d: Double, _ m: Int, _ n: Int) -> Double {
+        let big = Double(max(m, n)), small = Double(min(m, n))
+        let effective = Int((big * small / (big + small)).rounded(.toNearestOrEven))
+        return min(1, max(0, kolmogorovSF(n: max(effective, 1), d)))
+    }
+
+    /// The two-sample test on samples in memory (both non-empty; NaN otherwise).
     public static func kolmogorovSmirnov(_ a: [Double], _ b: [Double]) -> (statistic: Double, pValue: Double) {
         guard !a.isEmpty, !b.isEmpty else { return (.nan, .nan) }
-        let sa = a.sorted(), sb = b.sorted()
-        let d = ksStatistic(sortedA: sa, sortedB: sb)
-        let m = Double(max(a.count, b.count)), n = Double(min(a.count, b.count))
-        let effective = Int((m * n / (m + n)).rounded(.toNearestOrEven))
-        return (d, min(1, max(0, kolmogorovSF(n: max(effective, 1), d))))
+        var sa = a.sorted().makeIterator(), sb = b.sorted().makeIterator()
+        let d = compareSorted(&sa, count: a.count, &sb, count: b.count).statistic
+        return (d, ksPValue(d, a.count, b.count))
     }
 
     /// P(D_n > x) for the two-sided one-sample statistic with n observations, choosing among exact and
@@ -202,20 +235,11 @@ public enum Drift {
 
     // MARK: Wasserstein and PSI
 
-    /// The first Wasserstein distance between two samples: ∫ |F_a − F_b| dx (SciPy's `wasserstein_distance`).
+    /// The first Wasserstein distance between two samples in memory (SciPy's `wasserstein_distance`).
     public static func wasserstein(_ a: [Double], _ b: [Double]) -> Double {
         guard !a.isEmpty, !b.isEmpty else { return .nan }
-        let sa = a.sorted(), sb = b.sorted()
-        var all = (sa + sb)
-        all.sort()
-        var i = 0, j = 0, total = 0.0
-        for r in 0..<(all.count - 1) {
-            let v = all[r]
-            while i < sa.count && sa[i] <= v { i += 1 }
-            while j < sb.count && sb[j] <= v { j += 1 }
-            total += abs(Double(i) / Double(sa.count) - Double(j) / Double(sb.count)) * (all[r + 1] - v)
-        }
-        return total
+        var sa = a.sorted().makeIterator(), sb = b.sorted().makeIterator()
+        return compareSorted(&sa, count: a.count, &sb, count: b.count).wasserstein
     }
 
     /// The population stability index over ten bins cut at the reference's deciles (linear interpolation,
@@ -223,25 +247,42 @@ public enum Drift {
     public static func psi(reference: [Double], current: [Double]) -> Double {
         guard !reference.isEmpty, !current.isEmpty else { return .nan }
         let sorted = reference.sorted()
-        let edges = (1...9).map { quantile(sorted: sorted, Double($0) / 10) }
-        func shares(_ values: [Double]) -> [Double] {
-            var counts = [Double](repeating: 0, count: 10)
-            for v in values {
-                var bin = 0
-                while bin < 9 && v > edges[bin] { bin += 1 }
-                counts[bin] += 1
-            }
-            return counts.map { max($0 / Double(values.count), 1e-4) }
-        }
-        let r = shares(reference), c = shares(current)
-        return zip(r, c).reduce(0) { $0 + ($1.1 - $1.0) * log($1.1 / $1.0) }
+        var edgeReader = sorted.makeIterator()
+        let edges = decileEdges(&edgeReader, count: sorted.count)
+        var sa = sorted.makeIterator(), sb = current.sorted().makeIterator()
+        let c = compareSorted(&sa, count: sorted.count, &sb, count: current.count, edges: edges)
+        return psi(referenceBins: c.binsA, currentBins: c.binsB)
     }
 
-    /// NumPy's default (linear) quantile of sorted values.
-    static func quantile(sorted: [Double], _ p: Double) -> Double {
-        let position = p * Double(sorted.count - 1)
-        let low = Int(position.rounded(.down)), high = min(low + 1, sorted.count - 1)
-        return sorted[low] + (sorted[high] - sorted[low]) * (position - Double(low))
+    /// PSI from the two samples' counts in the same bins.
+    public static func psi(referenceBins r: [Int], currentBins c: [Int]) -> Double {
+        let nr = Double(r.reduce(0, +)), nc = Double(c.reduce(0, +))
+        return zip(r, c).reduce(0) { total, pair in
+            let a = max(Double(pair.0) / nr, 1e-4), b = max(Double(pair.1) / nc, 1e-4)
+            return total + (b - a) * log(b / a)
+        }
+    }
+
+    /// The nine inner deciles of an ascending sequence of `count` values, by NumPy's linear quantile.
+    public static func decileEdges<S: IteratorProtocol<Double>>(_ sorted: inout S, count: Int) -> [Double] {
+        guard count > 0 else { return [] }
+        let positions = (1...9).map { Double($0) / 10 * Double(count - 1) }
+        var wanted: [Int: Double] = [:]
+        for p in positions {
+            let low = Int(p.rounded(.down))
+            wanted[low] = .nan
+            wanted[min(low + 1, count - 1)] = .nan
+        }
+        let last = wanted.keys.max()!
+        var index = 0
+        while index <= last, let v = sorted.next() {
+            if wanted[index] != nil { wanted[index] = v }
+            index += 1
+        }
+        return positions.map { p in
+            let low = Int(p.rounded(.down)), high = min(low + 1, count - 1)
+            return wanted[low]! + (wanted[high]! - wanted[low]!) * (p - Double(low))
+        }
     }
 
     // MARK: Categories

@@ -137,6 +137,7 @@ let mlflowPrefixes: [RouterPath] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]
 /// (access log and request id → security headers → error mapping → context: body limit and principal).
 func buildRouter(configuration: ServerConfiguration, services: EnsembleServices, audit: AuditWriter) -> Router<EnsembleRequestContext> {
     let limits = BodyLimits(json: configuration.maxJSONBodyBytes, large: configuration.maxLargeJSONBodyBytes)
+    let references = DeploymentReferenceResolver(tracking: services.store, models: services.store, registry: services.store, stored: services.store)
     let files = ArtifactHandlers(store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes)
     var lineageBuilder = LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store)
     lineageBuilder.stored = services.store
@@ -150,6 +151,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     webHandlers.handoffs = services.store
     webHandlers.handoffActions = handoffActions
     webHandlers.deployments = services.store
+    webHandlers.references = references
     let web = webHandlers
 
     let router = Router(context: EnsembleRequestContext.self)
@@ -214,7 +216,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.addRoutes(TeamHandlers(team: services.store).routes(limits), atPath: "/api/v1")
     router.addRoutes(LineageHandler(builder: lineageBuilder).routes, atPath: "/api/v1")
     router.addRoutes(handoffActions.routes, atPath: "/api/v1")
-    router.addRoutes(DeploymentHandlers(store: services.store).routes, atPath: "/api/v1")
+    router.addRoutes(DeploymentHandlers(store: services.store, references: references).routes, atPath: "/api/v1")
     router.addRoutes(IdentityHandlers(store: services.store, audit: audit, authRequired: authRequired, authenticator: services.authenticator).routes, atPath: "/api/v1")
 
     // The web UI.

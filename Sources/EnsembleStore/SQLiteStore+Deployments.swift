@@ -45,6 +45,7 @@ extension SQLiteStore: DeploymentStore {
             deployment.status = report.status
             deployment.traffic = report.status.isActive ? report.traffic : 0
             if let project = report.project { deployment.project = project }
+            if let reference = report.reference { deployment.reference = reference }
             deployment.history.append(
                 DeploymentEvent(status: report.status, traffic: deployment.traffic, by: actor, at: now, commit: report.commit, pipelineRun: report.pipelineRun, note: report.note))
             deployment.updatedAt = now

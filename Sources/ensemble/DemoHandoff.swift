@@ -166,6 +166,15 @@ extension DemoCommand {
         }
         let reference = folder.appendingPathComponent("training.csv").path
         try sample(3000, shift: 0, seed: 100).write(toFile: reference, atomically: true, encoding: .utf8)
+        // The training data is a stored dataset version that v2's run logged as its training input, so the
+        // deployment's reference is found through lineage (`ensemble drift WINDOW --deployment ID`).
+        let stored = try await DatasetTransfer(client: client).add(name: "churn-training", paths: [reference], description: "Features v2 was trained on.", createdBy: "bruno")
+        struct VersionAnswer: Decodable { struct V: Decodable { let run_id: String? }; let model_version: V }
+        if let run = try await client.get("/api/2.0/mlflow/model-versions/get?name=churn-classifier&version=2", as: VersionAnswer.self).model_version.run_id {
+            _ = try await client.request(
+                "POST", "/api/2.0/mlflow/runs/log-inputs",
+                json: #"{"run_id": "\#(run)", "datasets": [{"dataset": {"name": "churn-training", "digest": "\#(stored.version.mlflowDigest)", "source_type": "ensemble", "source": "datasets:/churn-training@\#(stored.version.version)"}, "tags": [{"key": "mlflow.data.context", "value": "training"}]}]}"#)
+        }
         for day in 1...6 {
             let shift = day >= 4 ? Double(day - 3) * 0.4 : 0
             let path = folder.appendingPathComponent("window-\(day).csv").path

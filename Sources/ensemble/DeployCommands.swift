@@ -71,6 +71,7 @@ struct DeployCommand: AsyncParsableCommand {
         @Option(help: "The commit deployed (default: $GITHUB_SHA or $CI_COMMIT_SHA).") var commit: String?
         @Option(help: "The pipeline run that did it (default: the GitHub Actions or GitLab CI run URL).") var pipelineRun: String?
         @Option(help: "A note (why it was rolled back, …).") var note: String?
+        @Option(help: "Reference data for drift, datasets:/NAME@VERSION (default: the model's training data, found through lineage).") var reference: String?
         @Flag(help: "Print the deployment as JSON.") var json = false
         @OptionGroup var server: ServerOption
 
@@ -80,6 +81,7 @@ struct DeployCommand: AsyncParsableCommand {
             }
             let env = ProcessInfo.processInfo.environment
             var report = DeploymentReport(name: model, version: version, environment: environment, status: s, traffic: traffic, project: project, note: note)
+            report.reference = reference
             report.commit = commit ?? env["GITHUB_SHA"] ?? env["CI_COMMIT_SHA"]
             report.pipelineRun = pipelineRun ?? env["CI_PIPELINE_URL"]
                 ?? env["GITHUB_RUN_ID"].flatMap { id in env["GITHUB_REPOSITORY"].map { "\(env["GITHUB_SERVER_URL"] ?? "https://github.com")/\($0)/actions/runs/\(id)" } }

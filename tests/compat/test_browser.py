@@ -77,7 +77,7 @@ def test_every_page_in_a_browser(browser, demo):
         ("/models", "models", ["churn-classifier"]),
         ("/models/churn-classifier", "model", ["champion"]),
         ("/deployments", "deployments", ["What runs where", "canary", "90%"]),
-        ("/deployments/3", "deployment", ["Drift by window", "monthly_charges", "claimed at handoff: 0.7685"]),
+        ("/deployments/3", "deployment", ["Drift by window", "monthly_charges", "claimed at handoff: 0.7685", "Reference data:", "churn-training@1", "the training data of run"]),
         ("/datasets", "datasets", ["Datasets"]),
         ("/team", "team", ["Skills matrix", "Bruno Silva"]),
         ("/people/elif", "person", ["Elif Yilmaz", "model-serving"]),

@@ -164,3 +164,70 @@ def test_drift_windows_on_a_deployment_with_the_metric_against_its_claim(server,
     bad = requests.post(server.url + f"/api/v1/deployments/{deployment}/windows", json={"label": "d", "result": {"drift_share": 0, "drifted": False, "columns": []}}, timeout=10)
     assert bad.status_code == 400 and "columns" in bad.json()["message"]
     assert requests.get(server.url + "/api/v1/deployments/999/windows", timeout=10).status_code == 404
+
+
+def test_drift_against_the_deployments_training_data_with_metrics_from_labels(server, tmp_path):
+    """The reference is found through lineage (the run's training input, a stored dataset version) or
+    recorded with the deployment; labels in the window give the production metrics, equal to scikit-learn."""
+    import mlflow
+    import numpy as np
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = np.random.default_rng(8)
+
+    def write(path, n, shift):
+        y = rng.integers(0, 2, n)
+        score = np.clip(0.5 + 0.35 * (y - 0.5) + rng.normal(shift, 0.2, n), 0, 1)
+        with open(path, "w") as f:
+            f.write("tenure,plan,label,prediction,score\n")
+            for t, p, yy, s in zip(rng.exponential(24 + 30 * shift, n), rng.choice(["basic", "pro"], n), y, score):
+                f.write(f"{float(t)!r},{p},{yy},{int(s >= 0.5)},{float(s)!r}\n")
+        return y, (score >= 0.5).astype(int)
+
+    write(tmp_path / "train.csv", 3000, 0.0)
+    r = cli(server, "dataset", "add", "churn-train", tmp_path / "train.csv", "--quiet")
+    assert r.returncode == 0, r.stderr
+    digest = json.loads(cli(server, "dataset", "show", "churn-train@1").stdout)["version"]["digest"][:32]
+
+    client = mlflow.MlflowClient(server.url)
+    exp = client.create_experiment("churn-training")
+    run = client.create_run(exp).info.run_id
+    from mlflow.entities import DatasetInput, Dataset, InputTag
+    client.log_inputs(run, [DatasetInput(Dataset("churn-train", digest, "local", "train.csv"), [InputTag("mlflow.data.context", "training")])])
+    client.create_registered_model("churner")
+    client.create_model_version("churner", f"runs:/{run}/model", run_id=run)
+    client.create_model_version("churner", "s3://bucket/churner")  # not from a run
+    assert cli(server, "deploy", "env", "add", "live", "--kind", "online").returncode == 0
+    first = json.loads(cli(server, "deploy", "record", "--model", "churner", "--version", 1, "--env", "live", "--traffic", 0.5, "--json").stdout)["id"]
+
+    found = requests.get(server.url + f"/api/v1/deployments/{first}/reference", timeout=10).json()
+    assert found["reference"] == "datasets:/churn-train@1" and found["run_id"] == run and "training data" in found["source"]
+    y, predicted = write(tmp_path / "window.csv", 2000, 0.3)
+    r = cli(server, "drift", tmp_path / "window.csv", "--deployment", first, "--window", "day-1", "--label-column", "label",
+            "--prediction-column", "prediction", "--score-column", "score", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "Reference: datasets:/churn-train@1, the training data of run" in r.stderr
+    same = cli(server, "drift", tmp_path / "train.csv", tmp_path / "window.csv", "--prediction-column", "prediction", "--json")
+    result = json.loads(r.stdout)
+    assert result["columns"] == json.loads(same.stdout)["columns"]
+    metrics = result["production_metrics"]
+    assert abs(metrics["accuracy"] - accuracy_score(y, predicted)) < 1e-12 and abs(metrics["f1"] - f1_score(y, predicted)) < 1e-12
+    window = requests.get(server.url + f"/api/v1/deployments/{first}/windows", timeout=10).json()["windows"][0]
+    assert window["label"] == "day-1" and abs(window["metrics"]["accuracy"] - metrics["accuracy"]) < 1e-12
+    assert "churn-train" in requests.get(server.url + f"/deployments/{first}", timeout=10).text
+
+    # Version 2 has no run: the error says how to record a reference; recording one works, and must exist.
+    second = json.loads(cli(server, "deploy", "record", "--model", "churner", "--version", 2, "--env", "live", "--traffic", 0.5, "--json").stdout)["id"]
+    r = cli(server, "drift", tmp_path / "window.csv", "--deployment", second)
+    assert r.returncode == 1 and "was not registered from a run" in r.stderr and "--reference datasets:/NAME@V" in r.stderr, r.stderr
+    r = cli(server, "deploy", "record", "--model", "churner", "--version", 2, "--env", "live", "--traffic", 0.5, "--reference", "datasets:/nope@1")
+    assert r.returncode == 1 and "nope" in r.stderr and "ensemble dataset add" in r.stderr, r.stderr
+    r = cli(server, "deploy", "record", "--model", "churner", "--version", 2, "--env", "live", "--traffic", 0.5, "--reference", "datasets:/churn-train@latest", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["reference"] == "datasets:/churn-train@1", r.stderr
+    assert requests.get(server.url + f"/api/v1/deployments/{second}/reference", timeout=10).json()["source"] == "recorded with the deployment"
+    assert cli(server, "drift", tmp_path / "window.csv", "--deployment", second).returncode == 0
+    # Usage: one file needs --deployment; labels need the prediction column.
+    assert cli(server, "drift", tmp_path / "window.csv").returncode == 2
+    assert cli(server, "drift", tmp_path / "train.csv", tmp_path / "window.csv", "--label-column", "label").returncode == 2
+    r = cli(server, "drift", tmp_path / "train.csv", tmp_path / "window.csv", "--label-column", "nope", "--prediction-column", "prediction")
+    assert r.returncode == 2 and "nope" in r.stderr

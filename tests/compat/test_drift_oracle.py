@@ -197,3 +197,31 @@ def test_stored_dataset_versions_as_either_side(server, tmp_path):
     assert many.returncode == 2 and "holds 2 table files" in many.stderr and "name one: datasets:/two-tables@1/PATH" in many.stderr, many.stderr
     missing = subprocess.run([ensemble_binary(), "drift", "datasets:/training@1/nope.csv", str(tmp_path / "cur.csv")], capture_output=True, text=True, env=env, timeout=60)
     assert missing.returncode == 2 and "has no file 'nope.csv'" in missing.stderr
+
+
+def test_a_window_larger_than_its_memory_equals_scipy(tmp_path):
+    """400,000 rows with 1 MB for numbers: each column is sorted in runs on disk and merged back."""
+    rng = np.random.default_rng(21)
+    n_ref, n_cur = 150_000, 400_000
+    ref = {"amount": np.round(rng.lognormal(3, 1, n_ref), 3), "age": rng.integers(18, 90, n_ref)}
+    cur = {"amount": np.round(rng.lognormal(3.02, 1, n_cur), 3), "age": rng.integers(18, 92, n_cur)}
+    for path, columns in [(tmp_path / "ref.csv", ref), (tmp_path / "cur.csv", cur)]:
+        with open(path, "w") as f:
+            f.write("amount,age\n")
+            f.writelines(f"{a!r},{b}\n" for a, b in zip(columns["amount"].tolist(), columns["age"].tolist()))
+    spill_dir = tmp_path / "spill"
+    spill_dir.mkdir()
+    r = subprocess.run([ensemble_binary(), "drift", str(tmp_path / "ref.csv"), str(tmp_path / "cur.csv"), "--json", "--memory-mb", "1"],
+                       capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "TMPDIR": str(spill_dir)})
+    assert r.returncode == 0, r.stderr
+    assert list(spill_dir.iterdir()) == [], "the temporary runs are removed"
+    out = {c["column"]: c for c in json.loads(r.stdout)["columns"]}
+    for name in ("amount", "age"):
+        c = out[name]
+        ks = stats.ks_2samp(ref[name], cur[name], method="asymp")
+        assert c["kind"] == "numeric" and c["reference_count"] == n_ref and c["current_count"] == n_cur
+        assert close(c["statistic"], ks.statistic) and close(c["p_value"], ks.pvalue), (name, c, ks)
+        assert close(c["wasserstein"], stats.wasserstein_distance(ref[name], cur[name]))
+        assert close(c["psi"], psi(ref[name], cur[name]), abs_tol=1e-12)
+    small = drift(tmp_path / "ref.csv", tmp_path / "cur.csv", "--json", "--memory-mb", "0")
+    assert small.returncode == 2 and "--memory-mb" in small.stderr

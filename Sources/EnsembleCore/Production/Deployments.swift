@@ -75,12 +75,15 @@ public struct Deployment: Sendable, Codable, Equatable {
     /// Share of the environment's traffic, 0 to 1 (1 for batch and edge rollouts that take it all).
     public var traffic: Double
     public var project: String?
+    /// The data production windows are compared with, `datasets:/NAME@VERSION`, when CI/CD recorded one
+    /// (otherwise the model's training data, found through lineage).
+    public var reference: String?
     public var history: [DeploymentEvent] = []
     public var createdAt: Int64 = 0
     public var updatedAt: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case id, name, version, environment, status, traffic, project, history
+        case id, name, version, environment, status, traffic, project, reference, history
         case createdAt = "created_at"
         case updatedAt = "updated_at"
     }
@@ -108,9 +111,11 @@ public struct DeploymentReport: Sendable, Codable, Equatable {
     public var commit: String?
     public var pipelineRun: String?
     public var note: String?
+    /// `datasets:/NAME@VERSION`: the deployment's reference data from now on.
+    public var reference: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, version, environment, status, traffic, project, commit, note
+        case name, version, environment, status, traffic, project, commit, note, reference
         case pipelineRun = "pipeline_run"
     }
 
@@ -131,6 +136,7 @@ public struct DeploymentReport: Sendable, Codable, Equatable {
         commit = try c.decodeIfPresent(String.self, forKey: .commit)
         pipelineRun = try c.decodeIfPresent(String.self, forKey: .pipelineRun)
         note = try c.decodeIfPresent(String.self, forKey: .note)
+        reference = try c.decodeIfPresent(String.self, forKey: .reference)
     }
 
     public func validate() throws(EnsembleError) {

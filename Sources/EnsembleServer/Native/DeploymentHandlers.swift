@@ -5,6 +5,7 @@ import Hummingbird
 /// `/api/v1/environments` and `/api/v1/deployments`: what runs where, recorded by CI/CD.
 struct DeploymentHandlers: Sendable {
     let store: any DeploymentStore
+    let references: DeploymentReferenceResolver
 
     func environments(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         struct Answer: Encodable { let environments: [DeploymentEnvironment] }
@@ -28,8 +29,9 @@ struct DeploymentHandlers: Sendable {
     /// `POST /deployments {"name", "version", "environment", "status", "traffic", "project", "commit", "pipeline_run", "note"}`:
     /// what CI/CD reports (EDIT on the model).
     func record(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
-        let report = try await request.decodeJSON(DeploymentReport.self, context)
+        var report = try await request.decodeJSON(DeploymentReport.self, context)
         try await context.requireOnModel(.edit, report.name)
+        if let reference = report.reference { report.reference = try await references.validate(reference) }
         return try CodableResponse.ok(try await store.recordDeployment(report, actor: context.actor), status: .created)
     }
 
@@ -44,6 +46,11 @@ struct DeploymentHandlers: Sendable {
 
     func get(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         try CodableResponse.ok(try await store.deployment(id: try Self.deploymentID(context)))
+    }
+
+    /// `GET /deployments/{id}/reference`: the stored dataset version its windows are compared with.
+    func reference(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        try CodableResponse.ok(try await references.resolve(try await store.deployment(id: try Self.deploymentID(context))))
     }
 
     // MARK: A/B results
@@ -120,6 +127,7 @@ struct DeploymentHandlers: Sendable {
         r.get("deployments", .read, use: list)
         r.post("deployments", .edit, use: record)
         r.get("deployments/{id}", .read, use: get)
+        r.get("deployments/{id}/reference", .read, use: reference)
         r.get("deployments/{id}/windows", .read, use: windows)
         r.post("deployments/{id}/windows", .edit, use: saveWindow)
         r.get("projects/{id}/ab-results", .read, use: abResults)

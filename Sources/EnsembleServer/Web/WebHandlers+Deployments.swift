@@ -115,6 +115,9 @@ struct DeploymentView: PageView {
     let id: Int64
     let model, modelURL, modelHTML, environment, status, statusClass, traffic: String
     let project: String?
+    /// The reference data windows are compared with (`datasets:/NAME@V`), its page and where it came from;
+    /// or why there is none.
+    let reference, referenceURL, referenceSource, referenceMissing: String?
     let changes: [DeploymentsView.Change]
     let windows: [String]
     let shares: [Cell]
@@ -163,6 +166,9 @@ extension WebHandlers {
             }
         }
         let metricNames = Set(windows.flatMap { $0.metrics.keys }).sorted()
+        var reference: DeploymentReference?, referenceMissing: String?
+        do { reference = try await references?.resolve(d) } catch let error as EnsembleError { referenceMissing = error.message }
+        let referenceName = reference.map { String($0.reference.dropFirst("datasets:/".count)) }
         let charts = metricNames.enumerated().map { i, name in
             let points = windows.enumerated().compactMap { k, w in w.metrics[name].map { (Double(k + 1), $0) } }
             var series = [SVGChart.Series(name: "production", points: points)]
@@ -177,7 +183,9 @@ extension WebHandlers {
             c, "deployment",
             DeploymentView(
                 title: "\(d.model) in \(d.environment)", id: d.id, model: d.model, modelURL: modelURL, modelHTML: breakableHTML(d.model), environment: d.environment, status: d.status.rawValue,
-                statusClass: Self.statusClass(d.status), traffic: d.status.isActive ? Self.share(d.traffic) : "—", project: d.project, changes: changes,
+                statusClass: Self.statusClass(d.status), traffic: d.status.isActive ? Self.share(d.traffic) : "—", project: d.project,
+                reference: referenceName, referenceURL: referenceName.map { "/datasets/" + Self.urlComponent(String($0.prefix { $0 != "@" })) },
+                referenceSource: reference?.source, referenceMissing: referenceMissing, changes: changes,
                 windows: windows.map(\.label),
                 shares: windows.map { DeploymentView.Cell(text: "\(Int((($0.driftShare) * 100).rounded()))%", cls: $0.drifted ? "drift" : "calm", title: $0.drifted ? "the dataset drifted" : "") },
                 heat: heat, charts: charts))

@@ -26,6 +26,7 @@ struct WebHandlers: Sendable {
     var handoffActions: HandoffHandlers? = nil
     /// Environments and deployments, for "what runs where" and the version and project pages.
     var deployments: (any DeploymentStore)? = nil
+    var references: DeploymentReferenceResolver? = nil
 
     // MARK: Plumbing
 

@@ -230,12 +230,13 @@ enum WebTemplates {
 <p class="small"><a href="/deployments">What runs where</a>{{#project}} · project <a href="/projects/{{project}}">{{project}}</a>{{/project}}</p>
 <h1><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a> in {{environment}} <span class="badge {{statusClass}}">{{status}}</span></h1>
 <p>Traffic {{traffic}}</p>
+<p>Reference data: {{#reference}}<a href="{{referenceURL}}"><bdi>{{reference}}</bdi></a> <span class="muted small">({{referenceSource}})</span>{{/reference}}{{#referenceMissing}}<span class="muted small">none known. {{referenceMissing}}</span>{{/referenceMissing}}</p>
 <h2>Drift by window</h2>
 {{^empty(windows)}}<p class="small muted">Each cell is the column's distance from the reference (Wasserstein over the reference's standard deviation for numbers, Jensen–Shannon for categories); red where the column drifted. Hover for the p-value.</p>
 <div class="scroll"><table class="heat"><thead><tr><th>Column</th>{{#windows}}<th>{{.}}</th>{{/windows}}</tr></thead><tbody>
 <tr><th scope="row">drift share</th>{{#shares}}<td class="num {{cls}}" title="{{title}}">{{text}}</td>{{/shares}}</tr>
 {{#heat}}<tr><th scope="row"><bdi>{{column}}</bdi> <span class="muted small">{{kind}}</span></th>{{#cells}}<td class="num {{cls}}" title="{{title}}">{{text}}</td>{{/cells}}</tr>{{/heat}}
-</tbody></table></div>{{/empty(windows)}}{{#empty(windows)}}<p class="muted">No window yet. A monitoring job stores one with <code>ensemble drift reference.csv window.csv --deployment {{id}}</code>.</p>{{/empty(windows)}}
+</tbody></table></div>{{/empty(windows)}}{{#empty(windows)}}<p class="muted">No window yet. A monitoring job stores one with <code>ensemble drift {{^reference}}reference.csv {{/reference}}window.csv --deployment {{id}}</code>.</p>{{/empty(windows)}}
 {{^empty(charts)}}<h2>Production metrics</h2><div class="grid">{{#charts}}<figure class="card chart-card"><figcaption><code>{{name}}</code> <span class="muted small">{{claim}}</span> <span class="small" id="{{readout}}"></span></figcaption>{{{svg}}}</figure>{{/charts}}</div>{{/empty(charts)}}
 <h2>History</h2>
 <div class="scroll"><table><thead><tr><th>When</th><th>Status</th><th class="num">Traffic</th><th>Who</th><th>Commit</th><th>Note</th></tr></thead><tbody>

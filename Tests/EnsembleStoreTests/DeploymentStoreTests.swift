@@ -126,3 +126,47 @@ struct DriftWindowStoreTests {
         #expect(await errorCode { _ = try await store.saveDriftWindow(DriftWindow(deployment: d.id, label: "d", driftShare: 0, drifted: false, columns: [], metrics: [:], actor: nil)) } == .invalidParameterValue)
     }
 }
+
+@Suite("A deployment's reference data")
+struct DeploymentReferenceTests {
+    @Test("recorded with the deployment, else the stored version the model's run (or its logged model's run) trained on; else a message saying how to record one")
+    func resolve() async throws {
+        let store = try StoreBackend.all[0].make()
+        try await DeploymentStoreTests.setUp(store)
+        let resolver = DeploymentReferenceResolver(tracking: store, models: store, registry: store, stored: store)
+        let files = [DatasetFile(path: "train.csv", size: 10, sha256: String(repeating: "a", count: 64))]
+        let stored = try await store.addDatasetVersion(name: "churn-train", files: files, description: nil, createdBy: nil).version
+        let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "fit", startTime: 1, tags: [])).info.runID
+        let context = [KeyValue(key: "mlflow.data.context", value: "training")]
+        try await store.logInputs(
+            runID: run,
+            datasets: [
+                DatasetInput(dataset: Dataset(name: "holdout", digest: "eee", sourceType: "local", source: "{}"), tags: [KeyValue(key: "mlflow.data.context", value: "evaluation")]),
+                DatasetInput(dataset: Dataset(name: "warehouse", digest: "fff", sourceType: "sql", source: "{}"), tags: context),
+                DatasetInput(dataset: Dataset(name: "churn-train", digest: stored.mlflowDigest, sourceType: "ensemble", source: "{}"), tags: context),
+            ], modelIDs: [])
+        // Version 3 comes from a logged model whose source run is `run`.
+        let model = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: "m", modelType: nil, sourceRunID: run, params: [], tags: [])).modelID
+        var fromModel = RegistryStoreTests.newVersion("churn")
+        fromModel.modelID = model
+        _ = try await store.createModelVersion(fromModel, actor: nil)
+        let viaModel = try await store.recordDeployment(DeploymentReport(name: "churn", version: 3, environment: "nightly"), actor: nil)
+        let found = try await resolver.resolve(viaModel)
+        #expect(found == DeploymentReference(reference: "datasets:/churn-train@1", source: "the training data of run 'fit'", runID: run))
+
+        // Version 1 has no run: the message says how to record a reference; a recorded one wins.
+        let plain = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production"), actor: nil)
+        await #expect { try await resolver.resolve(plain) } throws: { "\($0)".contains("was not registered from a run") && "\($0)".contains("--reference datasets:/NAME@V") }
+        #expect(try await resolver.validate("datasets:/churn-train@latest") == "datasets:/churn-train@1")
+        for bad in ["churn-train@1", "datasets:/churn-train@9", "datasets:/nope@1", "datasets:/bad name@1"] {
+            await #expect(throws: EnsembleError.self, "\(bad)") { _ = try await resolver.validate(bad) }
+        }
+        var report = DeploymentReport(name: "churn", version: 1, environment: "production")
+        report.reference = "datasets:/churn-train@1"
+        let recorded = try await store.recordDeployment(report, actor: nil)
+        #expect(recorded.id == plain.id && recorded.reference == "datasets:/churn-train@1")
+        #expect(try await resolver.resolve(recorded).source == "recorded with the deployment")
+        // A later report without a reference keeps it.
+        #expect(try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", traffic: 0.5), actor: nil).reference == "datasets:/churn-train@1")
+    }
+}

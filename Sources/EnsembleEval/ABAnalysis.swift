@@ -75,29 +75,48 @@ public enum ABAnalysis {
         guard o.sequentialTau > 0, o.sequentialTau.isFinite else { throw InputError(message: "--sequential-tau must be a positive number, e.g. 0.1.") }
         let columns = [o.unitColumn, o.armColumn] + names + (o.covariate.map { [$0] } ?? [])
         let reader = try TableReader(path: o.file, format: o.format, columns: columns)
-        var values: [String: [[Double]]] = [:]  // arm → per metric column values
-        var covariate: [String: [Double]] = [:]
-        var seen: [String: Int] = [:]
-        var armsInOrder: [String] = []
-        while let row = try reader.next() {
-            let unit = row[0], arm = row[1]
-            guard !unit.isEmpty else { throw InputError(message: "\(o.file):\(reader.line): column '\(o.unitColumn)' is empty; every row needs its unit id.") }
-            if let first = seen[unit] {
-                throw InputError(message: "\(o.file):\(reader.line): unit '\(unit)' in column '\(o.unitColumn)' already appeared on line \(first); one row per unit.")
+        // Fields are read as bytes: an arm is matched against the (at most 50) seen so far without a
+        // string, numbers are parsed in place, and a unit id is kept only as a 64-bit hash (duplicates
+        // are confirmed by a second look at the file), so 10M units need 8 bytes each for their ids.
+        var armBytes: [[UInt8]] = [], armsInOrder: [String] = []
+        var columnsByArm: [[[Double]]] = []  // arm → metric → values
+        var covariateByArm: [[Double]] = []
+        var unitHashes: [UInt64] = []
+        func number(_ k: Int, _ name: String) throws -> Double {
+            guard let v = reader.withField(k, TableReader.parseDouble) else {
+                throw InputError(message: "\(o.file):\(reader.line): column '\(name)' is '\(reader.string(k).prefix(40))', not a number.")
             }
-            seen[unit] = reader.line
-            guard !arm.isEmpty else { throw InputError(message: "\(o.file):\(reader.line): column '\(o.armColumn)' is empty; every unit needs its arm.") }
-            if values[arm] == nil {
+            guard v.isFinite else { throw InputError(message: "\(o.file):\(reader.line): column '\(name)' is \(reader.string(k)); values must be finite numbers.") }
+            return v
+        }
+        while try reader.nextRow() {
+            guard let hash = reader.withField(0, { $0.isEmpty ? nil : Self.hash($0) }) else {
+                throw InputError(message: "\(o.file):\(reader.line): column '\(o.unitColumn)' is empty; every row needs its unit id.")
+            }
+            unitHashes.append(hash)
+            let arm: Int? = reader.withField(1) { b in armBytes.firstIndex { $0.elementsEqual(b) } }
+            let a: Int
+            if let arm {
+                a = arm
+            } else {
+                let text = reader.string(1)
+                guard !text.isEmpty else { throw InputError(message: "\(o.file):\(reader.line): column '\(o.armColumn)' is empty; every unit needs its arm.") }
                 guard armsInOrder.count < 50 else { throw InputError(message: "\(o.file):\(reader.line): more than 50 arms in column '\(o.armColumn)'; is it the right column?") }
-                values[arm] = names.map { _ in [] }
-                armsInOrder.append(arm)
+                armBytes.append(Array(text.utf8))
+                armsInOrder.append(text)
+                columnsByArm.append(names.map { _ in [] })
+                covariateByArm.append([])
+                a = armsInOrder.count - 1
             }
-            for (k, name) in names.enumerated() {
-                values[arm]![k].append(try number(row[2 + k], column: name, file: o.file, line: reader.line))
-            }
-            if let c = o.covariate {
-                covariate[arm, default: []].append(try number(row[2 + names.count], column: c, file: o.file, line: reader.line))
-            }
+            for (k, name) in names.enumerated() { columnsByArm[a][k].append(try number(2 + k, name)) }
+            if let c = o.covariate { covariateByArm[a].append(try number(2 + names.count, c)) }
+        }
+        guard !unitHashes.isEmpty else { throw InputError(message: "\(o.file): no rows; it needs one row per unit.") }
+        try Self.checkUnitsOnce(unitHashes, o, reader.format)
+        var values: [String: [[Double]]] = [:], covariate: [String: [Double]] = [:]
+        for (i, arm) in armsInOrder.enumerated() {
+            values[arm] = columnsByArm[i]
+            covariate[arm] = covariateByArm[i]
         }
         guard values[o.control] != nil else {
             throw InputError(message: "\(o.file): no unit is in the control arm '\(o.control)'; the arms in column '\(o.armColumn)' are: \(armsInOrder.map { "'\($0)'" }.joined(separator: ", ")).")
@@ -153,12 +172,32 @@ public enum ABAnalysis {
             srmChiSquare: srm.chiSquare, srmPValue: srm.pValue, alpha: o.alpha, metrics: results)
     }
 
-    static func number(_ text: String, column: String, file: String, line: Int) throws -> Double {
-        guard let v = Double(text.trimmingCharacters(in: .whitespaces)) else {
-            throw InputError(message: "\(file):\(line): column '\(column)' is '\(text.prefix(40))', not a number.")
+    /// FNV-1a, 64 bits: cheap on short ids; a collision only costs the second look in ``checkUnitsOnce``.
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// Each unit appears once. Hashes are sorted to find repeats; only when some repeat is the file read
+    /// again, keeping just the ids with those hashes, to tell a true duplicate (named with both lines)
+    /// from a collision.
+    static func checkUnitsOnce(_ hashes: [UInt64], _ o: Options, _ format: TableReader.Format) throws {
+        var sorted = hashes
+        RadixSort.sort(&sorted)
+        var repeated = Set<UInt64>()
+        for i in 1..<max(sorted.count, 1) where sorted[i] == sorted[i - 1] { repeated.insert(sorted[i]) }
+        guard !repeated.isEmpty else { return }
+        let reader = try TableReader(path: o.file, format: format, columns: [o.unitColumn])
+        var first: [String: Int] = [:]
+        while try reader.nextRow() {
+            guard repeated.contains(reader.withField(0, Self.hash)) else { continue }
+            let unit = reader.string(0)
+            if let line = first[unit] {
+                throw InputError(message: "\(o.file):\(reader.line): unit '\(unit.prefix(80))' in column '\(o.unitColumn)' already appeared on line \(line); one row per unit.")
+            }
+            first[unit] = reader.line
         }
-        guard v.isFinite else { throw InputError(message: "\(file):\(line): column '\(column)' is \(text); values must be finite numbers.") }
-        return v
     }
 
     // MARK: Output

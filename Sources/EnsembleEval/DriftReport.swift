@@ -148,10 +148,10 @@ public enum DriftReport {
         let reference = names.map { ReferenceColumn(name: $0, numeric: o.numeric.contains($0), categorical: o.categorical.contains($0), spill: spill()) }
         try stream(o.reference, names, side: "reference", progress) { reader, k in
             let c = reference[k]
-            let v = reader.withField(k) { $0.isEmpty ? nil : TableReader.parseDouble($0) ?? .nan }
-            guard let v else { return }  // empty: missing
+            if reader.withField(k, \.isEmpty) { return }  // missing
             c.count += 1
             if c.numericSoFar {
+                let v = reader.withField(k, TableReader.parseDouble) ?? .nan
                 if v.isFinite {
                     try c.spill!.append(v)
                     if c.distinct.count <= 10 {

@@ -1,3 +1,4 @@
+import EnsembleMetrics
 import Foundation
 
 #if canImport(Glibc)
@@ -49,7 +50,7 @@ final class SortedSpill {
     var spilledBytes: Int64 { written }
 
     private func spill() throws {
-        buffer.sort()
+        RadixSort.sort(&buffer)
         if fd < 0 {
             let template = (directory.hasSuffix("/") ? directory : directory + "/") + "ensemble-spill-XXXXXX"
             var name = Array(template.utf8CString)
@@ -80,7 +81,7 @@ final class SortedSpill {
         guard !finished else { return }
         finished = true
         if runs.isEmpty {
-            buffer.sort()
+            RadixSort.sort(&buffer)
         } else {
             if !buffer.isEmpty { try spill() }
             buffer = []

@@ -236,14 +236,22 @@ public final class TableReader {
         }
     }
 
-    /// Parses a decimal number from bytes: plain decimals with at most 15 significant digits are
-    /// converted exactly (one correctly rounded division, Clinger's fast path); anything else goes
-    /// through `Double(String)`, which is correctly rounded too. `nil` when it is not a number.
+    /// Parses a decimal number from bytes: plain decimals with at most 15 significant digits, and an
+    /// optional exponent that keeps the power of ten within 10^±22, are converted exactly (one correctly
+    /// rounded multiplication or division, Clinger's fast path); text that cannot start a number (a
+    /// letter other than those of inf and nan) is refused at once; anything else goes through
+    /// `Double(String)`, which is correctly rounded too. `nil` when it is not a number.
     public static func parseDouble(_ b: UnsafeBufferPointer<UInt8>) -> Double? {
         var i = 0, negative = false
         if i < b.count, b[i] == 0x2D || b[i] == 0x2B {
             negative = b[i] == 0x2D
             i += 1
+        }
+        guard i < b.count else { return nil }
+        switch b[i] | 0x20 {
+        // A digit, "." or a sign; a blank, tab or CR (0x29, 0x2D once lower-cased); i or n (inf, nan); 0xC2 or 0xE2 (Unicode spaces).
+        case 0x30...0x39, 0x2E, 0x20, 0x29, 0x2D, 0x2B, 0x69, 0x6E, 0xE2: break
+        default: return nil
         }
         var mantissa: UInt64 = 0, digits = 0, fraction = 0, seenDot = false, anyDigit = false, fast = true
         while i < b.count {
@@ -261,8 +269,26 @@ public final class TableReader {
             }
             i += 1
         }
-        if fast, anyDigit, digits <= 15, fraction <= 22 {
-            let value = Double(mantissa) / powersOfTen[fraction]
+        var exponent = -fraction
+        if !fast, anyDigit, b[i] | 0x20 == 0x65 {
+            // An exponent: e or E, an optional sign, one to four digits, and nothing after.
+            var j = i + 1, negativeExponent = false, value = 0, count = 0
+            if j < b.count, b[j] == 0x2D || b[j] == 0x2B {
+                negativeExponent = b[j] == 0x2D
+                j += 1
+            }
+            while j < b.count, b[j] >= 0x30 && b[j] <= 0x39, count < 4 {
+                value = value * 10 + Int(b[j] - 0x30)
+                count += 1
+                j += 1
+            }
+            if count > 0 && j == b.count {
+                exponent += negativeExponent ? -value : value
+                fast = true
+            }
+        }
+        if fast, anyDigit, digits <= 15, exponent >= -22, exponent <= 22 {
+            let value = exponent < 0 ? Double(mantissa) / powersOfTen[-exponent] : Double(mantissa) * powersOfTen[exponent]
             return negative ? -value : value
         }
         let text = String(decoding: b, as: UTF8.self)

@@ -140,3 +140,54 @@ final class TempFile {
         #expect(report.json() == #"{"task": "classification", "samples": 3, "metrics": {"accuracy": 0.6666666666666666, "log_loss": Infinity}, "labels": ["a\"b", "ü"], "confusion_matrix": [[1, 0], [1, 1]]}"#)
     }
 }
+
+@Suite("Number parsing")
+struct ParseDoubleTests {
+    static func parse(_ text: String) -> Double? {
+        var t = text
+        return t.withUTF8 { TableReader.parseDouble($0) }
+    }
+
+    @Test("the fast paths give Double(String)'s correctly rounded value; everything else falls back or is refused")
+    func agreesWithTheStandardLibrary() {
+        var rng = SplitMix64(seed: 11)
+        var cases = ["0", "-0", "+1", "1.", ".5", "-.5", "1e5", "1E-5", "2.5e+3", "1e22", "1e23", "1e-22", "1e-23", "123456789012345e-20", "1234567890123456", "9007199254740993",
+                     "0.1", "3.14159", "1e", "1e+", "e5", "1e5x", "1.2.3", "--1", "-", "", "abc", "basic", "inf", "-inf", "nan", "NaN", "Infinity", "0x1p3", " 7", "7 ",
+                     "\t8", "\u{00A0}9", "1,5", "1_000", "١٢"]
+        for _ in 0..<20_000 {
+            let mantissa = rng.next() % 10_000_000_000_000_000
+            let exponent = Int(rng.next() % 61) - 30
+            let dot = Int(rng.next() % 18)
+            var digits = String(mantissa)
+            if dot < digits.count { digits.insert(".", at: digits.index(digits.startIndex, offsetBy: dot)) }
+            cases.append((rng.next() % 2 == 0 ? "-" : "") + digits + (rng.next() % 3 == 0 ? "e\(exponent)" : ""))
+        }
+        for text in cases {
+            let expected = Double(text) ?? Double(text.trimmingCharacters(in: .whitespaces))
+            let got = Self.parse(text)
+            if let expected, expected.isNaN {
+                #expect(got?.isNaN == true, "\(text)")
+            } else {
+                #expect(got?.bitPattern == expected?.bitPattern, "\(text): \(String(describing: got)) vs \(String(describing: expected))")
+            }
+        }
+    }
+}
+
+@Suite("A/B analysis input")
+struct ABInputTests {
+    @Test("a unit given twice among 10,000 is named with both lines; unique ids pass")
+    func duplicateUnits() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ab-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var text = "unit,arm,m\n"
+        for i in 0..<10_000 { text += "user-\(i),\(i % 2 == 0 ? "A" : "B"),\(i % 7)\n" }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        var o = ABAnalysis.Options(file: path, control: "A")
+        o.metrics = ["m"]
+        let report = try ABAnalysis.run(o)
+        #expect(report.controlUnits == 5000 && report.treatmentUnits == 5000)
+        try (text + "user-7,A,1\n").write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { try ABAnalysis.run(o) } throws: { "\($0)".contains(":10002: unit 'user-7' in column 'unit' already appeared on line 9") }
+    }
+}

@@ -200,6 +200,13 @@ struct RadixSortTests {
         let expected = values.sorted()
         RadixSort.sort(&values)
         #expect(values == expected)
+        // Unsigned keys, the top bits shared by all (a skipped pass) or not.
+        for mask in [UInt64.max, 0x0000_FFFF_FFFF_FFFF] {
+            var keys = (0..<20_000).map { _ in rng.next() & mask }
+            let sortedKeys = keys.sorted()
+            RadixSort.sort(&keys)
+            #expect(keys == sortedKeys)
+        }
     }
 }
 

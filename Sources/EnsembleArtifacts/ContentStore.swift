@@ -22,6 +22,11 @@ public struct ContentStore: Sendable {
         self.root = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
+    /// Writes, reads back and removes a small file in the store's temporary folder.
+    public func checkWritable() throws {
+        try LocalArtifactStore.probe(root + "/tmp")
+    }
+
     static func validate(_ sha256: String) throws(EnsembleError) {
         guard DatasetManifest.isSHA256(sha256) else {
             throw .invalid("'\(sha256.prefix(80))' is not a SHA-256: expected 64 lower-case hex digits.")

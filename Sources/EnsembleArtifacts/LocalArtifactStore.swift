@@ -39,6 +39,24 @@ public struct LocalArtifactStore: Sendable {
 
     static func kind(_ path: String) -> FileKind { FileKind.of(path) }
 
+    /// Writes, reads back and removes a small file at the root: the storage is there and writable.
+    public func checkWritable() throws {
+        try Self.probe(root)
+    }
+
+    /// A probe file in `folder` (a temporary upload name, so listings never show it).
+    static func probe(_ folder: String) throws {
+        let path = folder + "/" + tempPrefix + "ready-" + UUID().uuidString
+        let data = Data("ready".utf8)
+        do {
+            try data.write(to: URL(fileURLWithPath: path))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            guard try Data(contentsOf: URL(fileURLWithPath: path)) == data else { throw EnsembleError(.internalError, "read back other bytes") }
+        } catch {
+            throw EnsembleError(.internalError, "The folder \(folder) is not writable: \(error.localizedDescription)")
+        }
+    }
+
     /// The absolute path of `path`, after checking that every parent is a real folder.
     /// - Parameter create: make missing parent folders.
     func locate(_ path: ArtifactPath, createParents: Bool = false) throws(EnsembleError) -> String {

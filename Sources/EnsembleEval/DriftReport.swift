@@ -98,10 +98,12 @@ public enum DriftReport {
         public var bytesTotal: Int64
     }
 
-    /// One column of the reference as it is read: numbers to sort while every value so far is one,
-    /// category counts while they may be needed (until the column has more than 10 distinct numbers,
-    /// or more categories than the cap).
-    final class ReferenceColumn {
+    /// One column of one side as it is read: its numbers, kept for sorting while every value so far is
+    /// one, and its category counts while they may be needed (until the column has more than 10
+    /// distinct numbers, or more categories than the cap). Which it is, the reference decides once
+    /// both sides are read.
+    /// Used by one thread at a time: its side's reader, then its column's comparison.
+    final class ColumnReading: @unchecked Sendable {
         let name: String
         let forcedNumeric: Bool
         var numericSoFar: Bool
@@ -109,9 +111,9 @@ public enum DriftReport {
         var distinct: Set<Double> = []
         var categories: [String: Int]? = [:]
         var count = 0
-        /// A text value came after the category counts were dropped: they are counted in a second pass.
-        var recount = false
         var tooManyCategories = false
+        /// The first value that is not a finite number, with its line.
+        var firstText: (line: Int, text: String)?
 
         init(name: String, numeric: Bool, categorical: Bool, spill: SortedSpill) {
             self.name = name
@@ -121,13 +123,56 @@ public enum DriftReport {
             if numeric { categories = nil }
         }
 
+        /// Numeric when it is so far, and forced or has more than 10 distinct numbers (decides the reference's kind).
         var isNumeric: Bool { numericSoFar && (forcedNumeric || distinct.count > 10) }
+
+        /// One cell, not empty.
+        func take(_ reader: TableReader, _ k: Int, cap: Int) throws {
+            count += 1
+            if numericSoFar {
+                if let v = reader.withField(k, TableReader.parseDouble), v.isFinite {
+                    try spill!.append(v)
+                    if distinct.count <= 10 {
+                        distinct.insert(v)
+                        if distinct.count > 10 { categories = nil }
+                    }
+                } else {
+                    firstText = (reader.line, reader.string(k))
+                    numericSoFar = false
+                    spill = nil
+                }
+            }
+            if !numericSoFar || distinct.count <= 10 { countCategory(reader, k, cap: cap) }
+        }
+
+        func countCategory(_ reader: TableReader, _ k: Int, cap: Int) {
+            guard categories != nil else { return }
+            categories![reader.string(k), default: 0] += 1
+            if categories!.count > cap {
+                categories = nil
+                tooManyCategories = true
+            }
+        }
     }
 
-    /// Reads both sides once each (the reference twice when a column turned out to hold text only after
-    /// many numbers), keeping per column either its numbers, sorted through ``SortedSpill`` in bounded
-    /// memory, or its category counts; then compares them column by column.
-    public static func run(_ o: Options, progress: (Progress) -> Void = { _ in }) throws -> Report {
+    /// Results filled in by concurrent work, one slot each.
+    final class Slots<T>: @unchecked Sendable {
+        var items: [Result<T, any Error>?]
+        let lock = NSLock()
+        init(_ n: Int) { items = Array(repeating: nil, count: n) }
+        func set(_ i: Int, _ body: () throws -> T) {
+            let r = Result(catching: body)
+            lock.withLock { items[i] = r }
+        }
+        /// Every result, or the first error in slot order.
+        func get() throws -> [T] { try items.map { try $0!.get() } }
+    }
+
+    /// Reads both sides at once, one core each, then the columns' categories again where a side dropped
+    /// them too early (a column of numbers that the reference says is categorical, or that turned to
+    /// text), and compares the columns, several at once. Numbers are sorted through ``SortedSpill`` in
+    /// bounded memory.
+    public static func run(_ o: Options, progress: @escaping @Sendable (Progress) -> Void = { _ in }) throws -> Report {
         let names = o.columns.isEmpty ? try columns(of: o.reference) : o.columns
         guard !names.isEmpty else { throw InputError(message: "\(o.reference): no columns.") }
         // The current window must hold the same columns (read from its header, not its rows).
@@ -142,117 +187,106 @@ public enum DriftReport {
         }
         if let p = o.prediction, !names.contains(p) { throw InputError(message: "--prediction-column '\(p)' is not a column of \(o.reference).") }
         let capacity = max(o.memoryValues / names.count, 1024)
-        func spill() -> SortedSpill { SortedSpill(capacity: capacity, directory: o.temporaryDirectory) }
 
-        // The reference.
-        let reference = names.map { ReferenceColumn(name: $0, numeric: o.numeric.contains($0), categorical: o.categorical.contains($0), spill: spill()) }
-        try stream(o.reference, names, side: "reference", progress) { reader, k in
-            let c = reference[k]
-            if reader.withField(k, \.isEmpty) { return }  // missing
-            c.count += 1
-            if c.numericSoFar {
-                let v = reader.withField(k, TableReader.parseDouble) ?? .nan
-                if v.isFinite {
-                    try c.spill!.append(v)
-                    if c.distinct.count <= 10 {
-                        c.distinct.insert(v)
-                        if c.distinct.count > 10 { c.categories = nil }
+        // Both sides at once; progress is the sum of both.
+        let paths = [o.reference, o.current]
+        let read = Slots<[ColumnReading]>(2)
+        let done = Slots<Progress>(2)
+        let progressLock = NSLock()
+        DispatchQueue.concurrentPerform(iterations: 2) { side in
+            read.set(side) {
+                let columns = names.map {
+                    ColumnReading(
+                        name: $0, numeric: o.numeric.contains($0), categorical: o.categorical.contains($0),
+                        spill: SortedSpill(capacity: capacity, directory: o.temporaryDirectory))
+                }
+                try stream(paths[side], names, side: side == 0 ? "reference" : "current", { p in
+                    done.set(side) { p }
+                    let both = (try? done.items.compactMap { try $0?.get() }) ?? [p]
+                    progressLock.withLock {
+                        progress(Progress(side: "both", rows: both.reduce(0) { $0 + $1.rows }, bytesRead: both.reduce(0) { $0 + $1.bytesRead },
+                                          bytesTotal: both.count == 2 ? both.reduce(0) { $0 + $1.bytesTotal } : Int64.max))
                     }
-                } else if c.forcedNumeric {
-                    throw InputError(message: "\(o.reference):\(reader.line): column '\(c.name)' is not a finite number, and --numeric says it is numeric.")
-                } else {
-                    c.numericSoFar = false
-                    c.spill = nil
-                    if c.categories == nil && !c.tooManyCategories { c.recount = true }
+                }) { reader, k in
+                    if reader.withField(k, \.isEmpty) { return }  // missing
+                    try columns[k].take(reader, k, cap: o.maxCategories)
                 }
-            }
-            if !c.numericSoFar || c.distinct.count <= 10, c.categories != nil { count(reader, k, into: c, cap: o.maxCategories) }
-        }
-        let recount = reference.filter(\.recount)
-        if !recount.isEmpty {
-            for c in recount { c.categories = [:] }
-            try stream(o.reference, recount.map(\.name), side: "reference", progress) { reader, k in
-                if reader.withField(k, \.isEmpty) { return }
-                if recount[k].categories != nil { count(reader, k, into: recount[k], cap: o.maxCategories) }
+                return columns
             }
         }
-        for c in reference {
-            guard c.count > 0 else { throw InputError(message: "\(o.reference): column '\(c.name)' is empty in every row.") }
-            if c.isNumeric {
-                try c.spill!.finish()
-            } else {
-                c.spill = nil
-                guard c.categories != nil else {
-                    throw InputError(message: "\(o.reference): column '\(c.name)' has more than \(o.maxCategories) different values and is not numeric: it looks like an identifier or free text. Leave it out (choose columns with --column), or mark it --numeric.")
-                }
+        let sides = try read.get()
+        let reference = sides[0], current = sides[1]
+
+        // Kinds, from the reference; what each side must count again.
+        for (ref, cur) in zip(reference, current) {
+            guard ref.count > 0 else { throw InputError(message: "\(o.reference): column '\(ref.name)' is empty in every row.") }
+            if ref.forcedNumeric, let text = ref.firstText {
+                throw InputError(message: "\(o.reference):\(text.line): column '\(ref.name)' is not a finite number, and --numeric says it is numeric.")
+            }
+            guard cur.count > 0 else { throw InputError(message: "\(o.current): column '\(cur.name)' is empty in every row.") }
+            if ref.isNumeric, let text = cur.firstText {
+                throw InputError(message: "\(o.current):\(text.line): column '\(cur.name)' is '\(text.text.prefix(40))', but the column is numeric in the reference.")
+            }
+        }
+        for (side, columns) in sides.enumerated() {
+            let again = columns.indices.filter { !reference[$0].isNumeric && columns[$0].categories == nil && !columns[$0].tooManyCategories }
+            guard !again.isEmpty else { continue }
+            for k in again { columns[k].categories = [:] }
+            try stream(paths[side], again.map { names[$0] }, side: side == 0 ? "reference" : "current", { _ in }) { reader, j in
+                if reader.withField(j, \.isEmpty) { return }
+                columns[again[j]].countCategory(reader, j, cap: o.maxCategories)
+            }
+        }
+        for (ref, cur) in zip(reference, current) where !ref.isNumeric {
+            guard let refCounts = ref.categories else {
+                throw InputError(message: "\(o.reference): column '\(ref.name)' has more than \(o.maxCategories) different values and is not numeric: it looks like an identifier or free text. Leave it out (choose columns with --column), or mark it --numeric.")
+            }
+            guard cur.categories != nil else {
+                throw InputError(message: "\(o.current): column '\(cur.name)' has more than \(o.maxCategories) different values; the reference has \(refCounts.count). Is it the same column? Leave it out with --column.")
             }
         }
 
-        // The current window, each column as the reference's kind says.
-        let numbers = reference.map { $0.isNumeric ? spill() : nil }
-        var categories = reference.map { _ in [String: Int]() }
-        var currentCounts = [Int](repeating: 0, count: names.count)
-        try stream(o.current, names, side: "current", progress) { reader, k in
-            if reader.withField(k, \.isEmpty) { return }
-            currentCounts[k] += 1
-            if let spill = numbers[k] {
-                guard let v = reader.withField(k, TableReader.parseDouble), v.isFinite else {
-                    throw InputError(message: "\(o.current):\(reader.line): column '\(names[k])' is '\(reader.string(k).prefix(40))', but the column is numeric in the reference.")
-                }
-                try spill.append(v)
-            } else {
-                categories[k][reader.string(k), default: 0] += 1
-                if categories[k].count > o.maxCategories {
-                    throw InputError(message: "\(o.current): column '\(names[k])' has more than \(o.maxCategories) different values; the reference has \(reference[k].categories!.count). Is it the same column? Leave it out with --column.")
-                }
-            }
+        // The columns, several at once.
+        let results = Slots<Column>(names.count)
+        DispatchQueue.concurrentPerform(iterations: names.count) { k in
+            results.set(k) { try compare(reference[k], current[k], o) }
         }
-
-        var columns: [Column] = []
-        for (k, ref) in reference.enumerated() {
-            guard currentCounts[k] > 0 else { throw InputError(message: "\(o.current): column '\(ref.name)' is empty in every row.") }
-            var column: Column
-            if let cur = numbers[k], let refSpill = ref.spill {
-                try cur.finish()
-                var edgeReader = refSpill.sorted()
-                let edges = Drift.decileEdges(&edgeReader, count: refSpill.count)
-                var a = refSpill.sorted(), b = cur.sorted()
-                let c = Drift.compareSorted(&a, count: refSpill.count, &b, count: cur.count, edges: edges)
-                guard c.binsA.reduce(0, +) == refSpill.count, c.binsB.reduce(0, +) == cur.count else {
-                    throw InputError(message: "Reading back the sorted values of column '\(ref.name)' from \(o.temporaryDirectory) came up short. Check the disk, or set TMPDIR to another folder.")
-                }
-                let sd = refSpill.moments.sd
-                let normed = sd > 0 ? c.wasserstein / sd : nil
-                let p = Drift.ksPValue(c.statistic, refSpill.count, cur.count)
-                let drifted = refSpill.count <= o.smallSample ? p < o.pThreshold : (normed ?? (c.wasserstein > 0 ? .infinity : 0)) >= o.distanceThreshold
-                column = Column(
-                    name: ref.name, kind: "numeric", referenceCount: refSpill.count, currentCount: cur.count, statistic: c.statistic, pValue: p,
-                    wasserstein: c.wasserstein, wassersteinNormed: normed, psi: Drift.psi(referenceBins: c.binsA, currentBins: c.binsB), jensenShannon: nil,
-                    drifted: drifted, prediction: ref.name == o.prediction)
-            } else {
-                // Categories sorted, the reference's first (the statistics do not depend on the order).
-                let refCounts = ref.categories!
-                let keys = refCounts.keys.sorted() + categories[k].keys.filter { refCounts[$0] == nil }.sorted()
-                let a = keys.map { refCounts[$0] ?? 0 }, b = keys.map { categories[k][$0] ?? 0 }
-                let chi = Drift.chiSquare(reference: a, current: b)
-                let js = Drift.jensenShannon(a, b)
-                let drifted = ref.count <= o.smallSample ? chi.pValue < o.pThreshold : js >= o.distanceThreshold
-                column = Column(
-                    name: ref.name, kind: "categorical", referenceCount: ref.count, currentCount: currentCounts[k], statistic: chi.statistic, pValue: chi.pValue,
-                    wasserstein: nil, wassersteinNormed: nil, psi: nil, jensenShannon: js, drifted: drifted, prediction: ref.name == o.prediction)
-            }
-            columns.append(column)
-        }
+        let columns = try results.get()
         let share = Double(columns.filter(\.drifted).count) / Double(columns.count)
         return Report(columns: columns, driftShare: share, drifted: share >= o.shareThreshold)
     }
 
-    static func count(_ reader: TableReader, _ k: Int, into c: ReferenceColumn, cap: Int) {
-        c.categories![reader.string(k), default: 0] += 1
-        if c.categories!.count > cap {
-            c.categories = nil
-            c.tooManyCategories = true
+    /// One column's statistics and decision, from both sides as read.
+    static func compare(_ ref: ColumnReading, _ cur: ColumnReading, _ o: Options) throws -> Column {
+        if ref.isNumeric, let refSpill = ref.spill, let curSpill = cur.spill {
+            try refSpill.finish()
+            try curSpill.finish()
+            var edgeReader = refSpill.sorted()
+            let edges = Drift.decileEdges(&edgeReader, count: refSpill.count)
+            var a = refSpill.sorted(), b = curSpill.sorted()
+            let c = Drift.compareSorted(&a, count: refSpill.count, &b, count: curSpill.count, edges: edges)
+            guard c.binsA.reduce(0, +) == refSpill.count, c.binsB.reduce(0, +) == curSpill.count else {
+                throw InputError(message: "Reading back the sorted values of column '\(ref.name)' from \(o.temporaryDirectory) came up short. Check the disk, or set TMPDIR to another folder.")
+            }
+            let sd = refSpill.moments.sd
+            let normed = sd > 0 ? c.wasserstein / sd : nil
+            let p = Drift.ksPValue(c.statistic, refSpill.count, curSpill.count)
+            let drifted = refSpill.count <= o.smallSample ? p < o.pThreshold : (normed ?? (c.wasserstein > 0 ? .infinity : 0)) >= o.distanceThreshold
+            return Column(
+                name: ref.name, kind: "numeric", referenceCount: refSpill.count, currentCount: curSpill.count, statistic: c.statistic, pValue: p,
+                wasserstein: c.wasserstein, wassersteinNormed: normed, psi: Drift.psi(referenceBins: c.binsA, currentBins: c.binsB), jensenShannon: nil,
+                drifted: drifted, prediction: ref.name == o.prediction)
         }
+        // Categories sorted, the reference's first (the statistics do not depend on the order).
+        let refCounts = ref.categories!, curCounts = cur.categories!
+        let keys = refCounts.keys.sorted() + curCounts.keys.filter { refCounts[$0] == nil }.sorted()
+        let a = keys.map { refCounts[$0] ?? 0 }, b = keys.map { curCounts[$0] ?? 0 }
+        let chi = Drift.chiSquare(reference: a, current: b)
+        let js = Drift.jensenShannon(a, b)
+        let drifted = ref.count <= o.smallSample ? chi.pValue < o.pThreshold : js >= o.distanceThreshold
+        return Column(
+            name: ref.name, kind: "categorical", referenceCount: ref.count, currentCount: cur.count, statistic: chi.statistic, pValue: chi.pValue,
+            wasserstein: nil, wassersteinNormed: nil, psi: nil, jensenShannon: js, drifted: drifted, prediction: ref.name == o.prediction)
     }
 
     /// Every row of `path`, field by field (`cell(reader, k)` for wanted column k); an error with no rows.

@@ -11,8 +11,9 @@ import Glibc
 /// temporary file as one run; reading back merges the runs (one 32 KiB buffer each). A column that
 /// fits its buffer never touches the disk. The file holds 8 bytes per value and is removed with the
 /// column. Mean and standard deviation are kept on the way in (Welford), since sorting loses nothing
-/// else a drift report needs.
-final class SortedSpill {
+/// else a drift report needs. One thread uses it at a time (its side's reader, then its column's
+/// comparison); iterators read with `pread`, which leaves the file offset alone.
+final class SortedSpill: @unchecked Sendable {
     let capacity: Int
     let directory: String
     private var buffer: [Double] = []

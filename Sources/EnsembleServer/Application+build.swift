@@ -130,6 +130,44 @@ struct ServerInfoHandlers: Sendable {
     func version(_ request: Request, context: EnsembleRequestContext) async throws -> Response { Self.text(mlflowCompatibleVersion) }
 }
 
+/// `GET /ready`: whether this server can serve, for a load balancer or an orchestrator. It reads the
+/// database and writes, reads back and removes a probe file in the artifact and blob stores: 200
+/// `{"status": "ready", "checks": {...: "ok"}}`, or 503 with the failing check's message. `/health`
+/// only says the process answers.
+struct ReadinessHandler: Sendable {
+    let services: EnsembleServices
+
+    func ready(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
+        var checks: [(String, String?)] = []
+        func check(_ name: String, _ body: () async throws -> Void) async {
+            do {
+                try await body()
+                checks.append((name, nil))
+            } catch let error as EnsembleError {
+                checks.append((name, error.message))
+            } catch {
+                checks.append((name, "\(error)"))
+            }
+        }
+        await check("database") { try await services.store.checkReadable() }
+        await check("artifacts") { try services.artifacts.checkWritable() }
+        await check("blobs") { try services.content.checkWritable() }
+        let ready = checks.allSatisfy { $0.1 == nil }
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("status", ready ? "ready" : "not ready")
+        w.key("checks")
+        w.beginObject()
+        for (name, problem) in checks {
+            w.dynamicKey(name)
+            w.string(problem ?? "ok")
+        }
+        w.endObject()
+        w.endObject()
+        return JSONResponse.ok(w, status: ready ? .ok : .serviceUnavailable)
+    }
+}
+
 /// The MLflow API is served under both prefixes: the client uses `/api`, MLflow's own UI `/ajax-api`.
 let mlflowPrefixes: [RouterPath] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]
 
@@ -204,6 +242,7 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     router.get("/api/3.0/mlflow/server-info", .open, use: info.serverInfo)
     router.get("/ajax-api/3.0/mlflow/server-info", .open, use: info.serverInfo)
     router.get("/health", .open, use: info.health)
+    router.get("/ready", .open, use: ReadinessHandler(services: services).ready)
     router.get("/version", .open, use: info.version)
     // The UI's download helpers, at the root as MLflow serves them.
     router.get("/get-artifact", .read, use: files.getArtifact)

@@ -38,6 +38,11 @@ public final class SQLiteStore: TrackingStore {
         try Self.migrator(artifactRootURI: self.artifactRootURI).migrate(pool)
     }
 
+    /// Reads from the database (readiness checks).
+    public func checkReadable() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM experiments") }
+    }
+
     /// Flushes the WAL into the main file; called on graceful shutdown.
     public func checkpoint() throws {
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }

@@ -283,6 +283,15 @@ struct ExperimentTests {
         #expect(Self.close(Distributions.studentSF(2.0, df: 10), 0.03669401738537018))
         #expect(Self.close(Distributions.studentSF(0.3, df: 3.7), 0.3901337435657311))
         #expect(Self.close(Distributions.studentSF(40, df: 2), 0.0003122073360923703, 1e-10))
+        // Welch's degrees of freedom at millions of units (SciPy's `t.sf`), to the agreement documented
+        // on `betaFraction`: the continued fraction loses digits near its switch point when df is huge.
+        for (t, df, expected, rel) in [
+            (0.575, 1e7, 0.2826456549653386, 1e-12), (2.1, 4999996.5, 0.01786444554771944, 1e-9), (0.001, 2e7, 0.4996010577910757, 1e-12),
+            (4.5, 1e6, 3.398055252476953e-06, 1e-10), (1.3, 123456.7, 0.09680169811774554, 1e-12), (0.7, 40.5, 0.24396450085358232, 1e-12),
+            (3.0, 1e9, 0.0013498980648689565, 1e-8),
+        ] {
+            #expect(Self.close(Distributions.studentSF(t, df: df), expected, rel), "t \(t), df \(df): \(Distributions.studentSF(t, df: df))")
+        }
         #expect(Self.close(Distributions.studentQuantile(0.975, df: 7.3), 2.345066736547703, 1e-11))
         #expect(Self.close(Distributions.chiSquareSF(3.84, df: 1), 0.05004352124870519))
         #expect(Self.close(Distributions.chiSquareSF(120.0, df: 100), 0.08440668109369177, 1e-11))

@@ -65,6 +65,22 @@ struct HTTPRoutesTests {
         }
     }
 
+    @Test("ready checks the database and both stores; a missing artifact folder makes it 503 naming it")
+    func ready() async throws {
+        try await withServer { client, dir in
+            let ok = try await client.get("/ready")
+            #expect(ok.status == .ok)
+            #expect(try json(ok)["checks"] == .object([("database", .string("ok")), ("artifacts", .string("ok")), ("blobs", .string("ok"))]))
+            try FileManager.default.removeItem(atPath: dir + "/artifacts")
+            let down = try await client.get("/ready")
+            #expect(down.status == .serviceUnavailable)
+            #expect(try json(down)["status"] == .string("not ready"))
+            guard case .string(let message)? = try json(down)["checks"]?["artifacts"] else { throw CancellationError() }
+            #expect(message.contains(dir + "/artifacts") && message.contains("not writable"))
+            #expect(try json(down)["checks"]?["database"] == .string("ok"))
+        }
+    }
+
     @Test("unknown API routes are a JSON 404 ENDPOINT_NOT_FOUND", arguments: [
         "/api/2.0/mlflow/nope", "/api/2.0/mlflow/runs/get/extra", "/api/2.0/mlflow-artifactsX", "/api/v1/nope", "/ajax-api/2.0/mlflow/x",
     ])

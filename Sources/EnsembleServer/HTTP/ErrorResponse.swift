@@ -6,8 +6,8 @@ import NIOCore
 enum JSONResponse {
     static let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 
-    static func ok(_ writer: JSONWriter) -> Response {
-        Response(status: .ok, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+    static func ok(_ writer: JSONWriter, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: jsonHeaders, body: .init(byteBuffer: ByteBuffer(bytes: writer.bytes)))
     }
 
     /// `{"<key>": [items…], "next_page_token": "…"}` — the shape of every MLflow listing. The token

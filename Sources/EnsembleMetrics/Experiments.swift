@@ -14,13 +14,17 @@ public enum Experiments {
         /// Two passes with compensated sums (the mean, then the squared deviations with the usual
         /// correction): on 10M values of about 120 the running update's rounding moved a Welch p-value
         /// in the 9th digit; these agree with NumPy's pairwise sums to 1e-12.
-        public init<C: Collection>(_ values: C) where C.Element == Double {
+        public init(_ values: [Double]) {
             n = values.count
             guard n > 0 else { return }
             mean = Experiments.sum(values) / Double(n)
-            let m = mean
-            let deviations = Experiments.sum(values.lazy.map { $0 - m })
-            m2 = Experiments.sum(values.lazy.map { ($0 - m) * ($0 - m) }) - deviations * deviations / Double(n)
+            var deviations = Experiments.CompensatedSum(), squares = Experiments.CompensatedSum()
+            for v in values {
+                let d = v - mean
+                deviations.add(d)
+                squares.add(d * d)
+            }
+            m2 = squares.value - deviations.value * deviations.value / Double(n)
         }
         public mutating func add(_ x: Double) {
             n += 1
@@ -77,21 +81,36 @@ public enum Experiments {
         let ys = control.y + treatment.y, xs = control.x + treatment.x
         let n = Double(ys.count)
         let my = sum(ys) / n, mx = sum(xs) / n
-        let cov = sum(zip(ys, xs).lazy.map { ($0 - my) * ($1 - mx) }), varX = sum(xs.lazy.map { ($0 - mx) * ($0 - mx) })
+        var covSum = CompensatedSum(), varSum = CompensatedSum()
+        for i in ys.indices {
+            let dx = xs[i] - mx
+            covSum.add((ys[i] - my) * dx)
+            varSum.add(dx * dx)
+        }
+        let cov = covSum.value, varX = varSum.value
         let theta = varX > 0 ? cov / varX : 0
         func adjust(_ y: [Double], _ x: [Double]) -> [Double] { zip(y, x).map { $0 - theta * ($1 - mx) } }
         return (theta, adjust(control.y, control.x), adjust(treatment.y, treatment.x))
     }
 
-    /// Σ values by Neumaier's compensated summation: the error stays about one rounding whatever the count.
-    public static func sum<S: Sequence>(_ values: S) -> Double where S.Element == Double {
+    /// Neumaier's compensated summation: the error stays about one rounding whatever the count.
+    /// (Concrete loops, not generic sequences: unspecialised across modules, a generic sum over lazy
+    /// maps cost three quarters of `ensemble ab` on 2M units in metadata lookups: 4.7 s, now 1.2 s.)
+    public struct CompensatedSum {
         var total = 0.0, compensation = 0.0
-        for v in values {
+        public init() {}
+        @inline(__always) public mutating func add(_ v: Double) {
             let t = total + v
             compensation += abs(total) >= abs(v) ? (total - t) + v : (v - t) + total
             total = t
         }
-        return total + compensation
+        public var value: Double { total + compensation }
+    }
+
+    public static func sum(_ values: [Double]) -> Double {
+        var s = CompensatedSum()
+        for v in values { s.add(v) }
+        return s.value
     }
 
     /// The sample-ratio-mismatch test: Pearson's chi-square of the arms' unit counts against the

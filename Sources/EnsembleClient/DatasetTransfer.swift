@@ -13,7 +13,7 @@ import Darwin
 
 /// Where a long transfer is, for a progress display.
 public struct TransferProgress: Sendable {
-    public enum Phase: String, Sendable { case hashing, uploading, downloading, reading }
+    public enum Phase: String, Sendable { case hashing, uploading, downloading, reading, copying }
     public var phase: Phase
     public var filesDone: Int
     public var filesTotal: Int

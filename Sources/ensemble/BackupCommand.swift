@@ -64,11 +64,11 @@ struct BackupCommand: ParsableCommand {
         try fm.moveItem(atPath: partial, toPath: destination + "/ensemble.sqlite")
 
         // 2. Artifacts and dataset blobs: every regular file, without uploads still in progress.
-        let progress = ProgressLine(quiet: quiet)
         var files = 0, bytes: Int64 = 0
         for folder in ["artifacts", "blobs"] where fm.fileExists(atPath: data + "/" + folder) {
             let plan = try Self.files(under: data + "/" + folder)
             let total = plan.reduce(Int64(0)) { $0 + $1.size }
+            let progress = ProgressLine(quiet: quiet || total < 16 << 20)
             var done: Int64 = 0
             for (i, file) in plan.enumerated() {
                 let to = destination + "/" + folder + "/" + file.relative
@@ -81,7 +81,7 @@ struct BackupCommand: ParsableCommand {
                     throw CLIFailure(message: "Cannot copy \(folder)/\(file.relative): \(error.localizedDescription). Check the space left in '\(destination)'.")
                 }
                 done += file.size
-                progress.update(TransferProgress(phase: .downloading, filesDone: i + 1, filesTotal: plan.count, bytesDone: done, bytesTotal: total))
+                progress.update(TransferProgress(phase: .copying, filesDone: i + 1, filesTotal: plan.count, bytesDone: done, bytesTotal: total))
             }
             files += plan.count
             bytes += done

@@ -64,7 +64,7 @@ struct AuthFixture: Sendable {
 struct AuthTests {
     /// What the routes may be asked without identity, even with authentication on.
     static let open: Set<String> = [
-        "/health", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info", "/static/app.css", "/static/app.js", "/favicon.ico",
+        "/health", "/ready", "/version", "/api/3.0/mlflow/server-info", "/ajax-api/3.0/mlflow/server-info", "/static/app.css", "/static/app.js", "/favicon.ico",
         "/api/v1/openapi.json", "/signin",
     ]
     /// MLflow's searches are POSTs that only read.

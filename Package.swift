@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "ensemble", targets: ["ensemble"]),
         .library(name: "EnsembleCore", targets: ["EnsembleCore"]),
         .library(name: "EnsembleStore", targets: ["EnsembleStore"]),
+        .library(name: "EnsemblePostgres", targets: ["EnsemblePostgres"]),
         .library(name: "EnsembleArtifacts", targets: ["EnsembleArtifacts"]),
         .library(name: "EnsembleServer", targets: ["EnsembleServer"]),
         .library(name: "EnsembleClient", targets: ["EnsembleClient"]),
@@ -36,6 +37,9 @@ let package = Package(
         // Authentication: the authenticator middleware and request-context protocol, Basic/Bearer header
         // parsing, and bcrypt for passwords.
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The PostgreSQL backend (issue 15): the wire protocol, a bounded connection pool, binds.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(name: "EnsembleCore", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -54,6 +58,17 @@ let package = Package(
                 // The SQLite C API, for the two hot loops (metric inserts, history reads) that bind and
                 // read columns directly instead of boxing every value.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
+        ),
+        // The metadata store on PostgreSQL, for several servers on one database; same contracts as EnsembleStore.
+        .target(
+            name: "EnsemblePostgres",
+            dependencies: [
+                "EnsembleCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // TLS settings for sslmode=require (in the graph through postgres-nio).
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(name: "EnsembleArtifacts", dependencies: ["EnsembleCore", .product(name: "Crypto", package: "swift-crypto")]),
@@ -110,7 +125,10 @@ let package = Package(
         .testTarget(name: "EnsembleMetricsTests", dependencies: ["EnsembleMetrics"]),
         .testTarget(name: "EnsembleJSONTests", dependencies: ["EnsembleJSON"]),
         .testTarget(name: "EnsembleEvalTests", dependencies: ["EnsembleEval", "EnsembleMetrics"]),
-        .testTarget(name: "EnsembleStoreTests", dependencies: ["EnsembleStore", "EnsembleCore"]),
+        .testTarget(
+            name: "EnsembleStoreTests",
+            dependencies: ["EnsembleStore", "EnsembleCore", "EnsemblePostgres", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts", "EnsembleCore"]),
         .testTarget(
             name: "EnsembleClientTests",

@@ -4,14 +4,26 @@ import Testing
 
 @testable import EnsembleStore
 
+/// The stores that implement ``StoredDatasetStore``: SQLite, and PostgreSQL (a real server, see ``TestPostgres``).
+struct DatasetBackend: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable () async throws -> any StoredDatasetStore
+    var testDescription: String { name }
+
+    static let all: [DatasetBackend] = [
+        DatasetBackend(name: "SQLite") { try StoreBackend.all[0].make() },
+        DatasetBackend(name: "PostgreSQL") { try await TestPostgres.store() },
+    ]
+}
+
 @Suite("StoredDatasetStore contract")
 struct StoredDatasetStoreTests {
     static let a = String(repeating: "a", count: 64)
     static let b = String(repeating: "b", count: 64)
 
-    @Test("an unchanged manifest makes no version; a changed one makes the next number", arguments: StoreBackend.all)
-    func versions(backend: StoreBackend) async throws {
-        let store = try backend.make()
+    @Test("an unchanged manifest makes no version; a changed one makes the next number", arguments: DatasetBackend.all)
+    func versions(backend: DatasetBackend) async throws {
+        let store = try await backend.make()
         let files = [DatasetFile(path: "train.csv", size: 10, sha256: Self.a), DatasetFile(path: "test/x.csv", size: 5, sha256: Self.b)]
         let (v1, created1) = try await store.addDatasetVersion(name: "iris", files: files, description: "first", createdBy: "ana")
         #expect(created1 && v1.version == 1 && v1.fileCount == 2 && v1.totalSize == 15 && v1.createdBy == "ana")
@@ -38,9 +50,9 @@ struct StoredDatasetStoreTests {
         #expect(try await store.storedDatasetVersion(name: "other", digest: v2.digest) == nil)
     }
 
-    @Test("missing names and versions say what exists", arguments: StoreBackend.all)
-    func missing(backend: StoreBackend) async throws {
-        let store = try backend.make()
+    @Test("missing names and versions say what exists", arguments: DatasetBackend.all)
+    func missing(backend: DatasetBackend) async throws {
+        let store = try await backend.make()
         await #expect(throws: EnsembleError.notFound("No stored dataset named 'nope'. Add one with: ensemble dataset add nope PATH...")) {
             try await store.storedDatasetVersion(name: "nope", version: nil)
         }
@@ -55,6 +67,30 @@ struct StoredDatasetStoreTests {
             try await store.addDatasetVersion(name: "d", files: [DatasetFile(path: "../f", size: 1, sha256: Self.a)], description: nil, createdBy: nil)
         }
         #expect(try await store.storedDatasetVersions(name: "d").count == 1)
+    }
+
+    @Test("concurrent adds of one name get consecutive numbers; the same content twice makes one version", arguments: DatasetBackend.all)
+    func concurrentAdds(backend: DatasetBackend) async throws {
+        let store = try await backend.make()
+        let results = try await withThrowingTaskGroup(of: (Int64, Bool).self) { group in
+            for i in 0..<24 {
+                group.addTask {
+                    // Every third add repeats content; two names interleave.
+                    let sha = String(format: "%064x", i / 3 * 3 == i ? 7 : i)
+                    let r = try await store.addDatasetVersion(
+                        name: i % 2 == 0 ? "even" : "odd", files: [DatasetFile(path: "part-\(i % 5).csv", size: Int64(i), sha256: sha)], description: nil, createdBy: nil)
+                    return (r.version.version, r.created)
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for name in ["even", "odd"] {
+            let versions = try await store.storedDatasetVersions(name: name).map(\.version)
+            #expect(versions == Array((1...Int64(versions.count)).reversed()), "\(name): \(versions)")
+        }
+        let created = results.filter(\.1).count
+        let total = try await store.storedDatasetVersions(name: "even").count + store.storedDatasetVersions(name: "odd").count
+        #expect(created == total && created >= 16)
     }
 }
 

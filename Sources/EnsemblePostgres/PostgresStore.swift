@@ -1,0 +1,144 @@
+import EnsembleCore
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+
+/// The metadata store on PostgreSQL, for several stateless servers on one database (issue 15).
+///
+/// One `PostgresClient` pools the connections (bounded, `maximumConnections`); every connection gets a
+/// statement timeout at startup, so a stuck query cannot hold a connection for ever. Every public
+/// method is one transaction; a transaction that fails with a serialization failure or a deadlock is
+/// run again (up to five times), so concurrent writers on several servers see no lock errors.
+/// Migrations run at open, each once under a stable identifier, under an advisory lock so servers
+/// starting together do not race.
+///
+/// So far this store implements ``StoredDatasetStore``; the other store protocols follow, each with
+/// the same contract suite as the SQLite store.
+///
+/// ```swift
+/// let store = try await PostgresStore.open(url: "postgresql://ensemble@127.0.0.1:5432/ensemble")
+/// defer { Task { await store.close() } }
+/// ```
+public final class PostgresStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    public struct Settings: Sendable {
+        public var maximumConnections = 20
+        public var statementTimeoutSeconds = 30
+        /// How long opening waits for the first connection and the migrations.
+        public var connectTimeoutSeconds = 10
+        public init() {}
+    }
+
+    init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    /// Connects to the database a `postgresql://user[:password]@host[:port]/database` URL names and
+    /// migrates it. Throws ``EnsembleError`` with what to fix when the URL is wrong or the server
+    /// cannot be reached.
+    public static func open(url: String, settings: Settings = Settings(), logger: Logger = Logger(label: "ensemble.postgres")) async throws -> PostgresStore {
+        var configuration = try configuration(url: url)
+        configuration.options.maximumConnections = settings.maximumConnections
+        configuration.options.additionalStartupParameters = [("statement_timeout", "\(settings.statementTimeoutSeconds)s"), ("application_name", "ensemble")]
+        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        do {
+            // The pool retries a server it cannot reach for ever; opening gives up after the timeout.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.migrate() }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(settings.connectTimeoutSeconds))
+                    throw EnsembleError(.internalError, "no answer within \(settings.connectTimeoutSeconds) s; is the server running, and the host and port right?")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            await store.close()
+            throw EnsembleError(.internalError, "Cannot use the PostgreSQL database at \(redacted(url)): \(describe(error))")
+        }
+        return store
+    }
+
+    /// Stops the pool's connections.
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    /// The client settings from a URL; the password may be given in the URL or in `PGPASSWORD`.
+    static func configuration(url: String) throws -> PostgresClient.Configuration {
+        guard let parts = URLComponents(string: url), ["postgresql", "postgres"].contains(parts.scheme ?? ""), let host = parts.host, !host.isEmpty else {
+            throw EnsembleError.invalid("'\(redacted(url))' is not a PostgreSQL URL; write postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE.")
+        }
+        let database = String(parts.path.drop { $0 == "/" })
+        guard let user = parts.user, !user.isEmpty, !database.isEmpty else {
+            throw EnsembleError.invalid("'\(redacted(url))' needs a user and a database: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE.")
+        }
+        let password = parts.password ?? ProcessInfo.processInfo.environment["PGPASSWORD"]
+        // sslmode=require: TLS with the system's trust roots and the host name checked; otherwise plain.
+        let tls: PostgresClient.Configuration.TLS = parts.queryItems?.contains { $0.name == "sslmode" && $0.value == "require" } == true
+            ? .require(.makeClientConfiguration()) : .disable
+        return PostgresClient.Configuration(host: host, port: parts.port ?? 5432, username: user, password: password, database: database, tls: tls)
+    }
+
+    /// The URL without its password, for messages.
+    static func redacted(_ url: String) -> String {
+        guard var parts = URLComponents(string: url), parts.password != nil else { return url }
+        parts.password = "***"
+        return parts.string ?? url
+    }
+
+    /// A PostgreSQL error's server message, else the error.
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? EnsembleError { return e.message }
+        if let e = error as? PSQLError {
+            if let message = e.serverInfo?[.message] { return message }
+            return "\(e.code)"
+        }
+        return "\(error)"
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in one transaction; serialization failures and deadlocks are retried (5 tries).
+    func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            } catch let error as PostgresTransactionError {
+                let underlying = error.closureError ?? error.beginError ?? error.commitError
+                if attempt < 5, let psql = underlying as? PSQLError, let state = psql.serverInfo?[.sqlState], ["40001", "40P01"].contains(state) {
+                    try await Task.sleep(for: .milliseconds(5 * attempt))
+                    continue
+                }
+                if let underlying, underlying is EnsembleError { throw underlying }
+                throw EnsembleError(.internalError, "The database refused a write: \(Self.describe(underlying ?? error)).")
+            } catch let error as EnsembleError {
+                throw error
+            } catch {
+                throw EnsembleError(.internalError, "The database could not be reached: \(Self.describe(error)).")
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection outside a transaction (single statements that only read).
+    func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch let error as EnsembleError {
+            throw error
+        } catch {
+            throw EnsembleError(.internalError, "The database could not answer: \(Self.describe(error)).")
+        }
+    }
+
+    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+}

@@ -1,0 +1,43 @@
+import EnsembleCore
+import Foundation
+import PostgresNIO
+import Testing
+
+@testable import EnsemblePostgres
+
+@Suite("PostgreSQL store: opening, migrations, errors")
+struct PostgresStoreTests {
+    @Test("servers opening one database together migrate it once, and all of them work")
+    func migrateOnce() async throws {
+        let url = try TestPostgres.database()
+        let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
+            for _ in 0..<4 { group.addTask { try await PostgresStore.open(url: url) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var applied: [String] = []
+        for try await (id) in try await stores[0].client.query("SELECT id FROM ensemble_migrations ORDER BY id").decode(String.self) { applied.append(id) }
+        #expect(applied == PostgresStore.migrations.map(\.id))
+        for (i, store) in stores.enumerated() {
+            _ = try await store.addDatasetVersion(
+                name: "d", files: [DatasetFile(path: "f", size: 1, sha256: String(repeating: "\(i)", count: 64))], description: nil, createdBy: nil)
+        }
+        #expect(try await stores[3].storedDatasetVersions(name: "d").map(\.version) == [4, 3, 2, 1])
+        for store in stores { await store.close() }
+    }
+
+    @Test("a URL that is not PostgreSQL's, or a server that is not there, is a clear error")
+    func badURLs() async throws {
+        for (url, words) in [
+            ("mysql://u@h/db", "is not a PostgreSQL URL"), ("postgresql://127.0.0.1/db", "needs a user and a database"),
+            ("postgresql://u:secret@127.0.0.1:5432", "needs a user and a database"),
+        ] {
+            await #expect { _ = try await PostgresStore.open(url: url) } throws: { "\($0)".contains(words) && !"\($0)".contains("secret") }
+        }
+        let closed = "postgresql://ensemble:secret@127.0.0.1:\(TestPostgres.freePort())/nowhere"
+        var settings = PostgresStore.Settings()
+        settings.connectTimeoutSeconds = 2
+        await #expect { _ = try await PostgresStore.open(url: closed, settings: settings) } throws: {
+            "\($0)".contains("Cannot use the PostgreSQL database") && "\($0)".contains("no answer within 2 s") && !"\($0)".contains("secret")
+        }
+    }
+}

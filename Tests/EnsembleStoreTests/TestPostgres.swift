@@ -1,0 +1,98 @@
+import EnsembleCore
+import EnsemblePostgres
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real PostgreSQL for the contract suites, started once per test process from the server binaries
+/// of Debian's packages: `initdb` into a temporary folder (as the `postgres` user when the tests run
+/// as root, since PostgreSQL refuses root), a free loopback port, trust authentication, no fsync (the
+/// data is thrown away), stopped and removed when the process exits. Each test gets a new database.
+enum TestPostgres {
+    struct Server {
+        let bin: String
+        let folder: String
+        let port: Int
+        var url: String { "postgresql://ensemble@127.0.0.1:\(port)" }
+    }
+
+    static let server: Result<Server, any Error> = Result { try start() }
+    nonisolated(unsafe) static var stopCommand: [String] = []
+    nonisolated(unsafe) static var folderToRemove = ""
+
+    /// A store on a new, empty, migrated database.
+    static func store() async throws -> PostgresStore {
+        try await PostgresStore.open(url: try database())
+    }
+
+    /// The URL of a new, empty database.
+    static func database() throws -> String {
+        let server = try server.get()
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try run([server.bin + "/createdb", "-h", "127.0.0.1", "-p", String(server.port), "-U", "ensemble", name], asPostgres: false)
+        return server.url + "/" + name
+    }
+
+    static func start() throws -> Server {
+        let candidates = ["17", "16", "15"].map { "/usr/lib/postgresql/\($0)/bin" }
+        guard let bin = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0 + "/initdb") }) else {
+            throw EnsembleError(.internalError, "No PostgreSQL server binaries in \(candidates.joined(separator: ", ")): install Debian's postgresql package.")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-pg-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if getuid() == 0 { try run(["/bin/chown", "postgres:postgres", folder], asPostgres: false) }
+        let port = freePort()
+        try run([bin + "/initdb", "-D", folder + "/data", "-U", "ensemble", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], asPostgres: true)
+        let options = "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+        try run([bin + "/pg_ctl", "-D", folder + "/data", "-l", folder + "/log", "-o", options, "-w", "-t", "60", "start"], asPostgres: true)
+        stopCommand = (getuid() == 0 ? ["/sbin/runuser", "-u", "postgres", "--"] : []) + [bin + "/pg_ctl", "-D", folder + "/data", "-m", "immediate", "-w", "stop"]
+        folderToRemove = folder
+        atexit {
+            try? TestPostgres.run(TestPostgres.stopCommand, asPostgres: false)
+            try? FileManager.default.removeItem(atPath: TestPostgres.folderToRemove)
+        }
+        return Server(bin: bin, folder: folder, port: port)
+    }
+
+    /// Runs a command to its end; its output is in the error when it fails. posix_spawn and waitpid,
+    /// not Foundation's Process: its waitUntilExit never returned for `pg_ctl start`, whose server
+    /// lives on after it.
+    static func run(_ command: [String], asPostgres: Bool) throws {
+        let full = asPostgres && getuid() == 0 ? ["/sbin/runuser", "-u", "postgres", "--"] + command : command
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-pg-cmd-\(UUID().uuidString)").path
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = full.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, full[0], &actions, nil, argv, environ)
+        guard spawned == 0 else { throw EnsembleError(.internalError, "Cannot run \(full[0]): \(String(cString: strerror(spawned))).") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = (status & 0x7f) == 0, code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw EnsembleError(.internalError, "\(full.joined(separator: " ")) failed (status \(status)): \(text.suffix(2000))")
+        }
+    }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -66,8 +66,9 @@ let package = Package(
             dependencies: [
                 "EnsembleCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                // TLS settings for sslmode=require (in the graph through postgres-nio).
+                // TLS settings for sslmode=require, and ByteBuffer for bytea (in the graph through postgres-nio).
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -35,6 +35,13 @@ extension PostgresStore {
                 "CREATE INDEX stored_dataset_files_by_content ON stored_dataset_files (sha256)",
             ]
         ),
+        (
+            "2026-12-02-expiring-values-v1",
+            [
+                "CREATE TABLE expiring_values (key TEXT PRIMARY KEY, value BYTEA NOT NULL, expires_at BIGINT)",
+                "CREATE INDEX expiring_values_by_expiry ON expiring_values (expires_at)",
+            ]
+        ),
     ]
 
     /// Applies the migrations not yet applied. An advisory lock (held to the end of each transaction)

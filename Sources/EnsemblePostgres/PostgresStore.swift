@@ -13,8 +13,8 @@ import PostgresNIO
 /// Migrations run at open, each once under a stable identifier, under an advisory lock so servers
 /// starting together do not race.
 ///
-/// So far this store implements ``StoredDatasetStore``; the other store protocols follow, each with
-/// the same contract suite as the SQLite store.
+/// So far this store implements ``StoredDatasetStore`` and ``ExpiringValueStore`` (web sessions); the
+/// other store protocols follow, each with the same contract suite as the SQLite store.
 ///
 /// ```swift
 /// let store = try await PostgresStore.open(url: "postgresql://ensemble@127.0.0.1:5432/ensemble")

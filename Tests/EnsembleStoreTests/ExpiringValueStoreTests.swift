@@ -5,19 +5,10 @@ import Testing
 @testable import EnsembleStore
 
 /// The stores that implement ``ExpiringValueStore`` (web sessions): SQLite, and PostgreSQL.
-struct ExpiringBackend: Sendable, CustomTestStringConvertible {
-    let name: String
-    let make: @Sendable () async throws -> any ExpiringValueStore
-    var testDescription: String { name }
+typealias ExpiringBackend = Backend<any ExpiringValueStore>
 
-    static let all: [ExpiringBackend] = [
-        ExpiringBackend(name: "SQLite") {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-store-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            return try SQLiteStore(path: dir.appendingPathComponent("db.sqlite").path)
-        },
-        ExpiringBackend(name: "PostgreSQL") { try await TestPostgres.store() },
-    ]
+extension Backend where Store == any ExpiringValueStore {
+    static var all: [Backend] { sqliteAndPostgres({ $0 }, { $0 }) }
 }
 
 @Suite("ExpiringValueStore contract")

@@ -5,15 +5,10 @@ import Testing
 @testable import EnsembleStore
 
 /// The stores that implement ``StoredDatasetStore``: SQLite, and PostgreSQL (a real server, see ``TestPostgres``).
-struct DatasetBackend: Sendable, CustomTestStringConvertible {
-    let name: String
-    let make: @Sendable () async throws -> any StoredDatasetStore
-    var testDescription: String { name }
+typealias DatasetBackend = Backend<any StoredDatasetStore>
 
-    static let all: [DatasetBackend] = [
-        DatasetBackend(name: "SQLite") { try StoreBackend.all[0].make() },
-        DatasetBackend(name: "PostgreSQL") { try await TestPostgres.store() },
-    ]
+extension Backend where Store == any StoredDatasetStore {
+    static var all: [Backend] { sqliteAndPostgres({ $0 }, { $0 }) }
 }
 
 @Suite("StoredDatasetStore contract")

@@ -1,10 +1,31 @@
 import EnsembleCore
 import EnsemblePostgres
+import EnsembleStore
 import Foundation
+import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// One implementation of a store protocol under test, named in the test's arguments.
+struct Backend<Store>: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable () async throws -> Store
+    var testDescription: String { name }
+
+    /// SQLite and PostgreSQL, for a protocol both implement (`{ $0 }` twice: each store as the protocol).
+    static func sqliteAndPostgres(_ sqlite: @escaping @Sendable (SQLiteStore) -> Store, _ postgres: @escaping @Sendable (PostgresStore) -> Store) -> [Backend] {
+        [
+            Backend(name: "SQLite") {
+                let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-store-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                return sqlite(try SQLiteStore(path: dir.appendingPathComponent("db.sqlite").path))
+            },
+            Backend(name: "PostgreSQL") { postgres(try await TestPostgres.store()) },
+        ]
+    }
+}
 
 /// A real PostgreSQL for the contract suites, started once per test process from the server binaries
 /// of Debian's packages: `initdb` into a temporary folder (as the `postgres` user when the tests run

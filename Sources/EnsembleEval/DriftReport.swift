@@ -164,8 +164,15 @@ public enum DriftReport {
             let r = Result(catching: body)
             lock.withLock { items[i] = r }
         }
-        /// Every result, or the first error in slot order.
-        func get() throws -> [T] { try items.map { try $0!.get() } }
+        /// Sets slot `i` and returns every value set so far, in one step under the lock.
+        func update(_ i: Int, _ value: T) -> [T] {
+            lock.withLock {
+                items[i] = .success(value)
+                return items.compactMap { try? $0?.get() }
+            }
+        }
+        /// Every result, or the first error in slot order (once the work is over).
+        func get() throws -> [T] { try lock.withLock { try items.map { try $0!.get() } } }
     }
 
     /// Reads both sides at once, one core each, then the columns' categories again where a side dropped
@@ -193,6 +200,9 @@ public enum DriftReport {
         let read = Slots<[ColumnReading]>(2)
         let done = Slots<Progress>(2)
         let progressLock = NSLock()
+        let totalBytes = paths.reduce(Int64(0)) { total, path in
+            total + (((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0)
+        }
         DispatchQueue.concurrentPerform(iterations: 2) { side in
             read.set(side) {
                 let columns = names.map {
@@ -201,11 +211,9 @@ public enum DriftReport {
                         spill: SortedSpill(capacity: capacity, directory: o.temporaryDirectory))
                 }
                 try stream(paths[side], names, side: side == 0 ? "reference" : "current", { p in
-                    done.set(side) { p }
-                    let both = (try? done.items.compactMap { try $0?.get() }) ?? [p]
+                    let both = done.update(side, p)
                     progressLock.withLock {
-                        progress(Progress(side: "both", rows: both.reduce(0) { $0 + $1.rows }, bytesRead: both.reduce(0) { $0 + $1.bytesRead },
-                                          bytesTotal: both.count == 2 ? both.reduce(0) { $0 + $1.bytesTotal } : Int64.max))
+                        progress(Progress(side: "both", rows: both.reduce(0) { $0 + $1.rows }, bytesRead: both.reduce(0) { $0 + $1.bytesRead }, bytesTotal: totalBytes))
                     }
                 }) { reader, k in
                     if reader.withField(k, \.isEmpty) { return }  // missing

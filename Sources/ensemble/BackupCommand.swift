@@ -66,7 +66,8 @@ struct BackupCommand: ParsableCommand {
         // 2. Artifacts and dataset blobs: every regular file, without uploads still in progress.
         var files = 0, bytes: Int64 = 0
         for folder in ["artifacts", "blobs"] where fm.fileExists(atPath: data + "/" + folder) {
-            let plan = try Self.files(under: data + "/" + folder)
+            // blobs/tmp holds dataset uploads still being verified; artifacts have no such folder.
+            let plan = try Self.files(under: data + "/" + folder).filter { folder != "blobs" || !$0.relative.hasPrefix("tmp/") }
             let total = plan.reduce(Int64(0)) { $0 + $1.size }
             let progress = ProgressLine(quiet: quiet || total < 16 << 20)
             var done: Int64 = 0
@@ -109,7 +110,7 @@ struct BackupCommand: ParsableCommand {
         return ExitCode(2)
     }
 
-    /// Regular files under `root`, relative paths sorted, without temporary uploads or symbolic links.
+    /// Regular files under `root`, relative paths sorted, without artifact uploads in progress or symbolic links.
     static func files(under root: String) throws -> [(relative: String, size: Int64)] {
         guard let walker = FileManager.default.enumerator(at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey, .fileSizeKey]) else { return [] }
         let base = URL(fileURLWithPath: root).standardizedFileURL.path + "/"
@@ -120,7 +121,7 @@ struct BackupCommand: ParsableCommand {
             let path = url.standardizedFileURL.path
             guard path.hasPrefix(base) else { continue }
             let relative = String(path.dropFirst(base.count))
-            if url.lastPathComponent.hasPrefix(".~ensemble-") || relative.hasPrefix("tmp/") { continue }
+            if url.lastPathComponent.hasPrefix(".~ensemble-") { continue }
             out.append((relative, Int64(values?.fileSize ?? 0)))
         }
         return out.sorted { $0.0 < $1.0 }

@@ -117,7 +117,7 @@ struct DeploymentView: PageView {
     let project: String?
     /// The reference data windows are compared with (`datasets:/NAME@V`), its page and where it came from;
     /// or why there is none.
-    let reference, referenceURL, referenceSource, referenceMissing: String?
+    let reference, referenceHTML, referenceURL, referenceSource, referenceMissing: String?
     let changes: [DeploymentsView.Change]
     let windows: [String]
     let shares: [Cell]
@@ -184,7 +184,7 @@ extension WebHandlers {
             DeploymentView(
                 title: "\(d.model) in \(d.environment)", id: d.id, model: d.model, modelURL: modelURL, modelHTML: breakableHTML(d.model), environment: d.environment, status: d.status.rawValue,
                 statusClass: Self.statusClass(d.status), traffic: d.status.isActive ? Self.share(d.traffic) : "—", project: d.project,
-                reference: referenceName, referenceURL: referenceName.map { "/datasets/" + Self.urlComponent(String($0.prefix { $0 != "@" })) },
+                reference: referenceName, referenceHTML: referenceName.map(breakableHTML), referenceURL: referenceName.map { "/datasets/" + Self.urlComponent(String($0.prefix { $0 != "@" })) },
                 referenceSource: reference?.source, referenceMissing: referenceMissing, changes: changes,
                 windows: windows.map(\.label),
                 shares: windows.map { DeploymentView.Cell(text: "\(Int((($0.driftShare) * 100).rounded()))%", cls: $0.drifted ? "drift" : "calm", title: $0.drifted ? "the dataset drifted" : "") },

@@ -230,7 +230,7 @@ enum WebTemplates {
 <p class="small"><a href="/deployments">What runs where</a>{{#project}} · project <a href="/projects/{{project}}">{{project}}</a>{{/project}}</p>
 <h1><a href="{{modelURL}}"><bdi>{{{modelHTML}}}</bdi></a> in {{environment}} <span class="badge {{statusClass}}">{{status}}</span></h1>
 <p>Traffic {{traffic}}</p>
-<p>Reference data: {{#reference}}<a href="{{referenceURL}}"><bdi>{{reference}}</bdi></a> <span class="muted small">({{referenceSource}})</span>{{/reference}}{{#referenceMissing}}<span class="muted small">none known. {{referenceMissing}}</span>{{/referenceMissing}}</p>
+<p>Reference data: {{#reference}}<a href="{{referenceURL}}"><bdi>{{{referenceHTML}}}</bdi></a> <span class="muted small">({{referenceSource}})</span>{{/reference}}{{#referenceMissing}}<span class="muted small">none known. {{referenceMissing}}</span>{{/referenceMissing}}</p>
 <h2>Drift by window</h2>
 {{^empty(windows)}}<p class="small muted">Each cell is the column's distance from the reference (Wasserstein over the reference's standard deviation for numbers, Jensen–Shannon for categories); red where the column drifted. Hover for the p-value.</p>
 <div class="scroll"><table class="heat"><thead><tr><th>Column</th>{{#windows}}<th>{{.}}</th>{{/windows}}</tr></thead><tbody>

@@ -42,6 +42,433 @@ extension PostgresStore {
                 "CREATE INDEX expiring_values_by_expiry ON expiring_values (expires_at)",
             ]
         ),
+        (
+            "2026-11-25-tracking-v1",
+            [
+                // Text is compared and sorted byte by byte (COLLATE "C"), as SQLite does, whatever the
+                // database's locale: search and paging give the same order on both backends.
+                """
+                CREATE TABLE experiments (
+                    experiment_id BIGSERIAL PRIMARY KEY,
+                    name TEXT COLLATE "C" NOT NULL UNIQUE,
+                    artifact_location TEXT COLLATE "C" NOT NULL,
+                    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+                    creation_time BIGINT NOT NULL,
+                    last_update_time BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE experiment_tags (
+                    experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (experiment_id, key)
+                )
+                """,
+                """
+                CREATE TABLE runs (
+                    id BIGSERIAL PRIMARY KEY,
+                    run_uuid TEXT COLLATE "C" NOT NULL UNIQUE,
+                    experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id),
+                    name TEXT COLLATE "C" NOT NULL,
+                    user_id TEXT COLLATE "C" NOT NULL,
+                    status TEXT COLLATE "C" NOT NULL CHECK (status IN ('RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED')),
+                    start_time BIGINT NOT NULL,
+                    end_time BIGINT,
+                    artifact_uri TEXT COLLATE "C" NOT NULL,
+                    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+                    deleted_time BIGINT
+                )
+                """,
+                "CREATE INDEX runs_by_experiment ON runs (experiment_id, lifecycle_stage, start_time DESC, run_uuid)",
+                """
+                CREATE TABLE params (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                )
+                """,
+                "CREATE INDEX params_by_key ON params (key, value)",
+                """
+                CREATE TABLE tags (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                )
+                """,
+                "CREATE INDEX tags_by_key ON tags (key, value)",
+                // One row per point; the primary key is the history index and de-duplicates identical points.
+                """
+                CREATE TABLE metrics (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    step BIGINT NOT NULL,
+                    timestamp BIGINT NOT NULL,
+                    value DOUBLE PRECISION NOT NULL,
+                    is_nan BOOLEAN NOT NULL,
+                    model_id TEXT COLLATE "C",
+                    dataset_name TEXT COLLATE "C",
+                    dataset_digest TEXT COLLATE "C",
+                    PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+                )
+                """,
+                """
+                CREATE TABLE latest_metrics (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    step BIGINT NOT NULL,
+                    timestamp BIGINT NOT NULL,
+                    value DOUBLE PRECISION NOT NULL,
+                    is_nan BOOLEAN NOT NULL,
+                    PRIMARY KEY (run_id, key)
+                )
+                """,
+                "CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value)",
+                """
+                CREATE TABLE datasets (
+                    id BIGSERIAL PRIMARY KEY,
+                    experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id),
+                    name TEXT COLLATE "C" NOT NULL,
+                    digest TEXT COLLATE "C" NOT NULL,
+                    source_type TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    schema TEXT,
+                    profile TEXT,
+                    UNIQUE (experiment_id, name, digest)
+                )
+                """,
+                """
+                CREATE TABLE run_dataset_inputs (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    dataset_id BIGINT NOT NULL REFERENCES datasets (id),
+                    position BIGINT NOT NULL,
+                    PRIMARY KEY (run_id, dataset_id)
+                )
+                """,
+                "CREATE INDEX run_dataset_inputs_by_dataset ON run_dataset_inputs (dataset_id)",
+                """
+                CREATE TABLE input_tags (
+                    run_id BIGINT NOT NULL,
+                    dataset_id BIGINT NOT NULL,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (run_id, dataset_id, key),
+                    FOREIGN KEY (run_id, dataset_id) REFERENCES run_dataset_inputs (run_id, dataset_id) ON DELETE CASCADE
+                )
+                """,
+                """
+                CREATE TABLE run_model_inputs (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    model_id TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (run_id, model_id)
+                )
+                """,
+                """
+                CREATE TABLE run_model_outputs (
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    model_id TEXT COLLATE "C" NOT NULL,
+                    step BIGINT NOT NULL,
+                    PRIMARY KEY (run_id, model_id)
+                )
+                """,
+                // The Default experiment is id 0; the sequence gives the others 1, 2, …
+                """
+                INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time)
+                VALUES (0, 'Default', 'mlflow-artifacts:/0', 'active', (extract(epoch from now()) * 1000)::bigint, (extract(epoch from now()) * 1000)::bigint)
+                """,
+            ]
+        ),
+        (
+            "2026-11-25-logged-models-v1",
+            [
+                """
+                CREATE TABLE logged_models (
+                    model_id TEXT COLLATE "C" PRIMARY KEY,
+                    experiment_id BIGINT NOT NULL REFERENCES experiments (experiment_id),
+                    name TEXT COLLATE "C" NOT NULL,
+                    model_type TEXT COLLATE "C",
+                    source_run_id TEXT COLLATE "C",
+                    status TEXT COLLATE "C" NOT NULL CHECK (status IN ('LOGGED_MODEL_PENDING', 'LOGGED_MODEL_READY', 'LOGGED_MODEL_UPLOAD_FAILED')),
+                    status_message TEXT,
+                    artifact_uri TEXT COLLATE "C" NOT NULL,
+                    lifecycle_stage TEXT NOT NULL CHECK (lifecycle_stage IN ('active', 'deleted')),
+                    creation_timestamp BIGINT NOT NULL,
+                    last_updated_timestamp BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX logged_models_by_experiment ON logged_models (experiment_id, lifecycle_stage, creation_timestamp DESC)",
+                "CREATE INDEX logged_models_by_run ON logged_models (source_run_id)",
+                """
+                CREATE TABLE logged_model_tags (
+                    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models (model_id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (model_id, key)
+                )
+                """,
+                """
+                CREATE TABLE logged_model_params (
+                    model_id TEXT COLLATE "C" NOT NULL REFERENCES logged_models (model_id) ON DELETE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (model_id, key)
+                )
+                """,
+                """
+                CREATE TABLE logged_model_metrics (
+                    model_id TEXT COLLATE "C" NOT NULL,
+                    key TEXT COLLATE "C" NOT NULL,
+                    step BIGINT NOT NULL,
+                    timestamp BIGINT NOT NULL,
+                    value DOUBLE PRECISION NOT NULL,
+                    is_nan BOOLEAN NOT NULL,
+                    run_id BIGINT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                    dataset_name TEXT COLLATE "C",
+                    dataset_digest TEXT COLLATE "C",
+                    PRIMARY KEY (model_id, key, step, timestamp, value, is_nan)
+                )
+                """,
+            ]
+        ),
+        (
+            "2026-11-25-registry-v1",
+            [
+                """
+                CREATE TABLE registered_models (
+                    name TEXT COLLATE "C" PRIMARY KEY,
+                    creation_timestamp BIGINT NOT NULL,
+                    last_updated_timestamp BIGINT NOT NULL,
+                    description TEXT,
+                    next_version BIGINT NOT NULL DEFAULT 1
+                )
+                """,
+                """
+                CREATE TABLE registered_model_tags (
+                    name TEXT COLLATE "C" NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (name, key)
+                )
+                """,
+                """
+                CREATE TABLE model_versions (
+                    name TEXT COLLATE "C" NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    version BIGINT NOT NULL,
+                    creation_timestamp BIGINT NOT NULL,
+                    last_updated_timestamp BIGINT NOT NULL,
+                    current_stage TEXT COLLATE "C" NOT NULL CHECK (current_stage IN ('None', 'Staging', 'Production', 'Archived')),
+                    description TEXT,
+                    source TEXT COLLATE "C" NOT NULL,
+                    storage_location TEXT NOT NULL,
+                    run_id TEXT COLLATE "C",
+                    run_link TEXT,
+                    model_id TEXT COLLATE "C",
+                    PRIMARY KEY (name, version)
+                )
+                """,
+                "CREATE INDEX model_versions_by_run ON model_versions (run_id)",
+                """
+                CREATE TABLE model_version_tags (
+                    name TEXT COLLATE "C" NOT NULL,
+                    version BIGINT NOT NULL,
+                    key TEXT COLLATE "C" NOT NULL,
+                    value TEXT COLLATE "C" NOT NULL,
+                    PRIMARY KEY (name, version, key),
+                    FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE ON UPDATE CASCADE
+                )
+                """,
+                """
+                CREATE TABLE registered_model_aliases (
+                    name TEXT COLLATE "C" NOT NULL,
+                    alias TEXT COLLATE "C" NOT NULL,
+                    version BIGINT NOT NULL,
+                    PRIMARY KEY (name, alias),
+                    FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE ON UPDATE CASCADE
+                )
+                """,
+                """
+                CREATE TABLE registry_events (
+                    id BIGSERIAL PRIMARY KEY,
+                    name TEXT COLLATE "C" NOT NULL,
+                    version BIGINT,
+                    kind TEXT NOT NULL,
+                    detail TEXT NOT NULL,
+                    actor TEXT,
+                    timestamp BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX registry_events_by_name ON registry_events (name, id)",
+            ]
+        ),
+        (
+            "2026-11-25-team-v1",
+            [
+                "CREATE TABLE team_roles (id TEXT COLLATE \"C\" PRIMARY KEY, doc TEXT NOT NULL)",
+                "CREATE TABLE team_people (id TEXT COLLATE \"C\" PRIMARY KEY, email TEXT COLLATE \"C\" NOT NULL UNIQUE, doc TEXT NOT NULL)",
+                "CREATE TABLE team_projects (id TEXT COLLATE \"C\" PRIMARY KEY, doc TEXT NOT NULL, updated_at BIGINT NOT NULL)",
+                """
+                CREATE TABLE team_updates (
+                    id BIGSERIAL PRIMARY KEY, project TEXT COLLATE "C" NOT NULL, author TEXT NOT NULL,
+                    done TEXT NOT NULL, next TEXT NOT NULL, blocked TEXT NOT NULL, at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX team_updates_by_project ON team_updates (project, at)",
+                "CREATE TABLE team_events (id BIGSERIAL PRIMARY KEY, project TEXT COLLATE \"C\", kind TEXT NOT NULL, summary TEXT NOT NULL, actor TEXT, at BIGINT NOT NULL)",
+                "CREATE INDEX team_events_by_project ON team_events (project, at)",
+            ]
+        ),
+        (
+            "2026-12-02-identity-v1",
+            [
+                """
+                CREATE TABLE users (
+                    name TEXT COLLATE "C" PRIMARY KEY,
+                    display_name TEXT NOT NULL,
+                    email TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    disabled BOOLEAN NOT NULL DEFAULT false,
+                    service_account BOOLEAN NOT NULL DEFAULT false,
+                    person_id TEXT,
+                    password_hash TEXT,
+                    created_at BIGINT NOT NULL,
+                    password_changed_at BIGINT NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE api_tokens (
+                    id BIGSERIAL PRIMARY KEY,
+                    user_name TEXT COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    label TEXT NOT NULL,
+                    hint TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    last_used_at BIGINT,
+                    revoked_at BIGINT
+                )
+                """,
+                "CREATE INDEX api_tokens_by_user ON api_tokens (user_name)",
+                """
+                CREATE TABLE audit_log (
+                    id BIGSERIAL PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    actor TEXT COLLATE "C",
+                    action TEXT COLLATE "C" NOT NULL,
+                    target TEXT NOT NULL,
+                    status BIGINT NOT NULL,
+                    request_id TEXT,
+                    client TEXT,
+                    detail TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX audit_log_by_actor ON audit_log (actor, id)",
+                "CREATE INDEX audit_log_by_time ON audit_log (at)",
+            ]
+        ),
+        (
+            "2026-12-02-grants-v1",
+            [
+                """
+                CREATE TABLE grants (
+                    kind TEXT COLLATE "C" NOT NULL,
+                    resource TEXT COLLATE "C" NOT NULL,
+                    user_name TEXT COLLATE "C" NOT NULL REFERENCES users (name) ON DELETE CASCADE ON UPDATE CASCADE,
+                    permission TEXT NOT NULL,
+                    PRIMARY KEY (kind, resource, user_name)
+                )
+                """,
+                "CREATE INDEX grants_by_user ON grants (user_name)",
+            ]
+        ),
+        (
+            "2026-12-02-handoffs-v1",
+            [
+                """
+                CREATE TABLE handoffs (
+                    id BIGSERIAL PRIMARY KEY,
+                    project TEXT COLLATE "C",
+                    model TEXT COLLATE "C" NOT NULL,
+                    sender TEXT COLLATE "C" NOT NULL,
+                    receiver TEXT COLLATE "C" NOT NULL,
+                    status TEXT COLLATE "C" NOT NULL,
+                    doc TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX handoffs_by_receiver ON handoffs (receiver, id)",
+                "CREATE INDEX handoffs_by_project ON handoffs (project, id)",
+                "CREATE INDEX handoffs_by_model ON handoffs (model, id)",
+                """
+                CREATE TABLE gate_results (
+                    id BIGSERIAL PRIMARY KEY,
+                    name TEXT COLLATE "C" NOT NULL,
+                    version BIGINT NOT NULL,
+                    decision TEXT NOT NULL,
+                    commit_sha TEXT,
+                    actor TEXT,
+                    at BIGINT NOT NULL,
+                    result TEXT NOT NULL,
+                    report TEXT NOT NULL,
+                    promoted TEXT,
+                    FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE ON UPDATE CASCADE
+                )
+                """,
+                "CREATE INDEX gate_results_by_version ON gate_results (name, version, id)",
+            ]
+        ),
+        (
+            "2026-12-02-deployments-v1",
+            [
+                "CREATE TABLE environments (name TEXT COLLATE \"C\" PRIMARY KEY, doc TEXT NOT NULL)",
+                """
+                CREATE TABLE deployments (
+                    id BIGSERIAL PRIMARY KEY,
+                    name TEXT COLLATE "C" NOT NULL,
+                    version BIGINT NOT NULL,
+                    environment TEXT COLLATE "C" NOT NULL REFERENCES environments (name),
+                    status TEXT COLLATE "C" NOT NULL,
+                    project TEXT COLLATE "C",
+                    doc TEXT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX deployments_by_environment ON deployments (environment, status)",
+                "CREATE INDEX deployments_by_version ON deployments (name, version)",
+                "CREATE INDEX deployments_by_project ON deployments (project)",
+            ]
+        ),
+        (
+            "2026-12-02-ab-results-v1",
+            [
+                """
+                CREATE TABLE ab_results (
+                    id BIGSERIAL PRIMARY KEY,
+                    project TEXT COLLATE "C" NOT NULL,
+                    control_model TEXT COLLATE "C",
+                    treatment_model TEXT COLLATE "C",
+                    doc TEXT NOT NULL,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX ab_results_by_project ON ab_results (project, id)",
+            ]
+        ),
+        (
+            "2026-12-02-drift-windows-v1",
+            [
+                """
+                CREATE TABLE drift_windows (
+                    id BIGSERIAL PRIMARY KEY,
+                    deployment BIGINT NOT NULL REFERENCES deployments (id) ON DELETE CASCADE,
+                    doc TEXT NOT NULL,
+                    at BIGINT NOT NULL
+                )
+                """,
+                "CREATE INDEX drift_windows_by_deployment ON drift_windows (deployment, id)",
+            ]
+        ),
     ]
 
     /// Applies the migrations not yet applied. An advisory lock (held to the end of each transaction)

@@ -13,8 +13,8 @@ import PostgresNIO
 /// Migrations run at open, each once under a stable identifier, under an advisory lock so servers
 /// starting together do not race.
 ///
-/// So far this store implements ``StoredDatasetStore`` and ``ExpiringValueStore`` (web sessions); the
-/// other store protocols follow, each with the same contract suite as the SQLite store.
+/// It implements every store protocol (``MetadataStore``); the contract suites run on it and on the
+/// SQLite store alike. Text columns compare byte by byte (`COLLATE "C"`), as SQLite does.
 ///
 /// ```swift
 /// let store = try await PostgresStore.open(url: "postgresql://ensemble@127.0.0.1:5432/ensemble")
@@ -23,6 +23,8 @@ import PostgresNIO
 public final class PostgresStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// Prefix of generated experiment artifact locations (the Default experiment's is set by migration).
+    let artifactRootURI = "mlflow-artifacts:/"
     private let runner: Task<Void, Never>
 
     public struct Settings: Sendable {
@@ -64,6 +66,14 @@ public final class PostgresStore: Sendable {
         }
         return store
     }
+
+    /// Reads from the database (readiness checks).
+    public func checkReadable() async throws {
+        _ = try await read { [logger] db in try await db.value("SELECT count(*) FROM experiments", Int64.self, logger: logger) }
+    }
+
+    /// Closes the pool (``MetadataStore``'s shutdown).
+    public func shutdown() async { await close() }
 
     /// Stops the pool's connections.
     public func close() async {
@@ -107,6 +117,7 @@ public final class PostgresStore: Sendable {
     // MARK: Transactions
 
     /// Runs `body` in one transaction; serialization failures and deadlocks are retried (5 tries).
+    @discardableResult
     func transaction<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 0
         while true {
@@ -142,3 +153,5 @@ public final class PostgresStore: Sendable {
 
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
+
+extension PostgresStore: MetadataStore {}

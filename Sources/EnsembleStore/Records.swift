@@ -116,8 +116,7 @@ struct TeamUpdateRecord: Codable, Sendable, FetchableRecord, MutablePersistableR
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     var activity: ActivityItem {
-        let parts = [("done", done), ("next", next), ("blocked", blocked)].filter { !$0.1.isEmpty }.map { "\($0.0): \($0.1)" }
-        return ActivityItem(at: at, project: project, kind: "update", summary: parts.joined(separator: " | "), actor: author)
+        ProjectUpdate(id: id ?? 0, project: project, author: author, done: done, next: next, blocked: blocked, at: at).activity
     }
 }
 

@@ -32,23 +32,7 @@ extension SQLiteStore: DeploymentStore {
             let active = try String.fetchAll(
                 db, sql: "SELECT doc FROM deployments WHERE environment = ? AND status IN ('deploying', 'live')", arguments: [report.environment]
             ).map { try Self.decode(Deployment.self, $0) }
-            var deployment = active.first { $0.name == report.name && $0.version == report.version }
-                ?? Deployment(name: report.name, version: report.version, environment: report.environment, status: report.status, traffic: report.traffic)
-            let others = active.filter { !($0.name == report.name && $0.version == report.version) }
-            let taken = others.reduce(0) { $0 + $1.traffic }
-            if report.status.isActive, taken + report.traffic > 1 + 1e-9 {
-                throw EnsembleError.invalid(
-                    "traffic: \(report.environment) would take \(Int(((taken + report.traffic) * 100).rounded()))% of its traffic; "
-                        + others.map { "\($0.model) has \(Int(($0.traffic * 100).rounded()))%" }.joined(separator: ", ")
-                        + ". Lower them first (record them with less traffic, or retired).")
-            }
-            deployment.status = report.status
-            deployment.traffic = report.status.isActive ? report.traffic : 0
-            if let project = report.project { deployment.project = project }
-            if let reference = report.reference { deployment.reference = reference }
-            deployment.history.append(
-                DeploymentEvent(status: report.status, traffic: deployment.traffic, by: actor, at: now, commit: report.commit, pipelineRun: report.pipelineRun, note: report.note))
-            deployment.updatedAt = now
+            var deployment = try Deployment.next(for: report, active: active, actor: actor, now: now)
             if deployment.id == 0 {
                 deployment.createdAt = now
                 try db.execute(
@@ -59,7 +43,7 @@ extension SQLiteStore: DeploymentStore {
             try db.execute(
                 sql: "UPDATE deployments SET status = ?, project = ?, doc = ?, updated_at = ? WHERE id = ?",
                 arguments: [deployment.status.rawValue, deployment.project, try Self.encode(deployment), now, deployment.id])
-            let share = deployment.status.isActive ? " at \(Int((deployment.traffic * 100).rounded()))%" : ""
+            let share = deployment.trafficShare
             try Self.recordEvent(
                 db, name: deployment.name, version: deployment.version, kind: .deployment,
                 detail: "\(deployment.environment): \(deployment.status.rawValue)\(share)" + (report.commit.map { " (\($0.prefix(12)))" } ?? ""), actor: actor, timestamp: now)
@@ -68,13 +52,7 @@ extension SQLiteStore: DeploymentStore {
                                summary: "\(deployment.model) \(deployment.status.rawValue) in \(deployment.environment)\(share)", actor: actor, at: now)
                 if deployment.status == .live {
                     var project = try Self.loadProject(db, projectID)
-                    var items = project.checklist(for: .deployment)
-                    if let i = items.firstIndex(where: { $0.text == Project.liveDeploymentItem }) {
-                        items[i].done = true
-                    } else {
-                        items.append(ChecklistItem(text: Project.liveDeploymentItem, done: true))
-                    }
-                    project.checklists[ProjectStage.deployment.rawValue] = items
+                    project.markLiveDeployment()
                     try db.execute(sql: "UPDATE team_projects SET doc = ?, updated_at = ? WHERE id = ?", arguments: [try Self.encode(project), now, projectID])
                 }
             }
@@ -108,8 +86,7 @@ extension SQLiteStore: DeploymentStore {
     // MARK: A/B results
 
     public func saveABResult(_ result: ABResult) async throws -> ABResult {
-        guard !result.title.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("title: name the test, e.g. 'churn v2 vs v1, November'.") }
-        try Validation.validateDisplayName(result.title, field: "title", maxLength: 200)
+        try result.validateTitle()
         let now = Self.now()
         return try await pool.write { db in
             _ = try Self.loadProject(db, result.project)

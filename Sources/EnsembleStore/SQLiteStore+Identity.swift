@@ -8,7 +8,7 @@ extension SQLiteStore: IdentityStore {
 
     public func createUser(_ user: User, passwordHash: String?) async throws -> User {
         try User.validateName(user.name)
-        try Self.validateProfile(user)
+        try user.validateProfile()
         return try await pool.write { db in
             // User names are unique ignoring case, so `Ana` and `ana` cannot both exist.
             if try UserRecord.filter(sql: "name = ? COLLATE NOCASE", arguments: [user.name]).fetchCount(db) > 0 {
@@ -35,7 +35,7 @@ extension SQLiteStore: IdentityStore {
     }
 
     public func updateUser(_ user: User) async throws -> User {
-        try Self.validateProfile(user)
+        try user.validateProfile()
         return try await pool.write { db in
             guard let existing = try UserRecord.fetchOne(db, key: user.name) else { throw Self.noUser(user.name) }
             var updated = user
@@ -68,10 +68,7 @@ extension SQLiteStore: IdentityStore {
     }
 
     public func createToken(user name: String, label: String, tokenHash: String, hint: String, expiresAt: Int64?) async throws -> APIToken {
-        let label = label.trimmingCharacters(in: .whitespaces)
-        guard label.count <= 100, !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw EnsembleError.invalid("A token's name is at most 100 characters, without control characters.")
-        }
+        let label = try APIToken.checkedLabel(label)
         return try await pool.write { db in
             guard try UserRecord.fetchOne(db, key: name) != nil else { throw Self.noUser(name) }
             var record = APITokenRecord(
@@ -141,17 +138,6 @@ extension SQLiteStore: IdentityStore {
     }
 
     static func noUser(_ name: String) -> EnsembleError { .notFound("No user named '\(name)'.") }
-
-    static func validateProfile(_ user: User) throws {
-        try Validation.validateDisplayName(user.displayName.isEmpty ? user.name : user.displayName, field: "display name", maxLength: 200)
-        guard user.email.count <= 254, !user.email.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' is not valid.")
-        }
-        if let person = user.personID, person.isEmpty || person.count > 200 || person.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw EnsembleError.invalid("person_id must be the id of a person of the team directory (1 to 200 characters); got '\(person.prefix(80))'.")
-        }
-        if !user.email.isEmpty, !user.email.contains("@") { throw EnsembleError.invalid("The e-mail address '\(user.email.prefix(80))' has no '@'.") }
-    }
 }
 
 extension SQLiteStore: GrantStore {

@@ -306,40 +306,11 @@ extension SQLiteStore: RegistryStore {
         try RegistryEventRecord(RegistryEvent(name: name, version: version, kind: kind, detail: detail, actor: actor, timestamp: timestamp)).insert(db)
     }
 
-    /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag, written exactly as
-    /// MLflow writes it (Python's `json.dumps`: `[{"name": "m", "version": 1}]`), since clients parse it.
+    /// Adds `{name, version}` to the logged model's `mlflow.modelVersions` tag (``ModelVersionsTag``).
     static func recordRegistration(_ db: Database, modelID: String, name: String, version: Int64) throws {
         guard try String.fetchOne(db, sql: "SELECT model_id FROM logged_models WHERE model_id = ?", arguments: [modelID]) != nil else { return }
-        let existing = try String.fetchOne(db, sql: "SELECT value FROM logged_model_tags WHERE model_id = ? AND key = 'mlflow.modelVersions'", arguments: [modelID])
-        var list: [(name: String, version: Int64)] = []
-        for item in (existing.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] }) ?? [] {
-            guard let n = item["name"] as? String else { continue }
-            // Earlier Ensemble versions wrote the version as a string.
-            guard let v = (item["version"] as? NSNumber)?.int64Value ?? (item["version"] as? String).flatMap({ Int64($0) }) else { continue }
-            list.append((n, v))
-        }
-        if !list.contains(where: { $0.name == name && $0.version == version }) { list.append((name, version)) }
-        let text = "[" + list.map { "{\"name\": \(pythonJSONString($0.name)), \"version\": \($0.version)}" }.joined(separator: ", ") + "]"
-        try upsert(db, table: "logged_model_tags", modelID: modelID, [KeyValue(key: "mlflow.modelVersions", value: text)])
-    }
-
-    /// A JSON string as Python's `json.dumps` writes it (ASCII only; others as `\uXXXX`).
-    static func pythonJSONString(_ s: String) -> String {
-        var out = "\""
-        for unit in s.utf16 {
-            switch unit {
-            case 0x22: out += "\\\""
-            case 0x5C: out += "\\\\"
-            case 0x0A: out += "\\n"
-            case 0x0D: out += "\\r"
-            case 0x09: out += "\\t"
-            case 0x08: out += "\\b"
-            case 0x0C: out += "\\f"
-            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
-            default: out += String(format: "\\u%04x", unit)
-            }
-        }
-        return out + "\""
+        let existing = try String.fetchOne(db, sql: "SELECT value FROM logged_model_tags WHERE model_id = ? AND key = ?", arguments: [modelID, ModelVersionsTag.key])
+        try upsert(db, table: "logged_model_tags", modelID: modelID, [KeyValue(key: ModelVersionsTag.key, value: ModelVersionsTag.adding(name: name, version: version, to: existing))])
     }
 
     /// A registry filter clause: attributes on the model/version row, tags through the tag table.

@@ -7,16 +7,7 @@ extension SQLiteStore {
     public func createRun(_ new: NewRun) async throws -> Run {
         let experimentKey = try Self.experimentKey(new.experimentID)
         let runUUID = Self.newRunID()
-        var tags = new.tags
-        let tagName = tags.last { $0.key == MLflowTags.runName }?.value
-        if let given = new.runName, let tagName, given != tagName {
-            throw EnsembleError.invalid(
-                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='\(given)', mlflow.runName='\(tagName)'). Give one name."
-            )
-        }
-        let name = new.runName ?? tagName ?? RunNames.random()
-        if tagName == nil { tags.append(KeyValue(key: MLflowTags.runName, value: name)) }
-        let finalTags = tags
+        let (name, finalTags) = try new.resolvedNameAndTags()
         return try await pool.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = ?", arguments: [experimentKey]) else {
                 throw EnsembleError.experimentNotFound(new.experimentID)
@@ -340,23 +331,6 @@ extension SQLiteStore {
             runs[r.int64(0)]?.modelOutputs.append(ModelOutput(modelID: r.string(1) ?? "", step: r.int64(2)))
         }
         return ids.compactMap { runs[$0] }
-    }
-}
-
-/// Friendly random run names (`brave-otter-417`), as MLflow gives runs without a name.
-enum RunNames {
-    static let adjectives = [
-        "amber", "bold", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fancy", "gentle", "glad",
-        "keen", "lively", "lucky", "merry", "nimble", "polite", "proud", "quick", "quiet", "rare", "sharp", "shy",
-        "silver", "smooth", "steady", "sunny", "swift", "tidy", "vivid", "wise",
-    ]
-    static let nouns = [
-        "badger", "bear", "crane", "deer", "dove", "eagle", "falcon", "finch", "fox", "gecko", "hare", "heron",
-        "ibis", "koala", "lark", "lynx", "mole", "newt", "orca", "otter", "owl", "panda", "quail", "raven",
-        "robin", "seal", "shrew", "swan", "tiger", "toad", "wolf", "wren",
-    ]
-    static func random() -> String {
-        "\(adjectives.randomElement()!)-\(nouns.randomElement()!)-\(Int.random(in: 100...999))"
     }
 }
 

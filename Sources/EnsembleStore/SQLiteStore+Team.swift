@@ -20,25 +20,15 @@ extension SQLiteStore: TeamStore {
 
     /// The role catalog as seen inside a transaction: built-in roles as edited, then custom ones.
     static func roles(_ db: Database) throws -> [Role] {
-        let stored = try Row.fetchAll(db, sql: "SELECT doc FROM team_roles").map { try Self.decode(Role.self, $0[0]) }
-        var byID = Dictionary(uniqueKeysWithValues: RoleCatalog.builtIn.map { ($0.id, $0) })
-        for role in stored { byID[role.id] = role }
-        let builtInOrder = RoleCatalog.builtIn.map(\.id)
-        return builtInOrder.compactMap { byID[$0] } + byID.values.filter { !builtInOrder.contains($0.id) }.sorted { $0.id < $1.id }
+        RoleCatalog.merged(stored: try Row.fetchAll(db, sql: "SELECT doc FROM team_roles").map { try Self.decode(Role.self, $0[0]) })
     }
 
     public func saveRole(_ role: Role) async throws {
-        var role = role
-        guard !role.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("name: a role needs a name.") }
-        try Validation.validateDisplayName(role.name, field: "name", maxLength: Validation.maxPersonNameLength)
-        guard role.id.count <= Validation.maxSlugLength else { throw EnsembleError.invalid("id: at most \(Validation.maxSlugLength) characters.") }
-        role.builtIn = RoleCatalog.builtIn.contains { $0.id == role.id }
+        let role = try RoleCatalog.checked(role)
         let doc = try Self.encode(role), id = role.id
         try await pool.write { db in
             let existing = try Bool.fetchOne(db, sql: "SELECT 1 FROM team_roles WHERE id = ?", arguments: [id]) == true
-            guard RoleCatalog.isValidID(id, existing: existing) else {
-                throw EnsembleError.invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(RoleCatalog.slug(id))'.")
-            }
+            try RoleCatalog.checkID(id, existing: existing)
             try db.execute(sql: "INSERT INTO team_roles (id, doc) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", arguments: [id, doc])
         }
     }
@@ -186,13 +176,7 @@ extension SQLiteStore: TeamStore {
 
     public func addUpdate(_ update: ProjectUpdate) async throws -> ProjectUpdate {
         var update = update
-        guard !update.author.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("author: who is posting the update?") }
-        guard !(update.done + update.next + update.blocked).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw EnsembleError.invalid("An update needs at least one of done, next or blocked.")
-        }
-        for (field, text) in [("done", update.done), ("next", update.next), ("blocked", update.blocked)] where text.count > 4000 {
-            throw EnsembleError.invalid("\(field): at most 4000 characters; keep updates short.")
-        }
+        try update.validate()
         update.at = Self.now()
         let stored = update
         return try await pool.write { db in

@@ -48,5 +48,12 @@ public final class SQLiteStore: TrackingStore {
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
     }
 
+    /// Flushes the WAL into the main file (``MetadataStore``'s shutdown).
+    public func shutdown() async {
+        try? checkpoint()
+    }
+
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
+
+extension SQLiteStore: MetadataStore {}

@@ -15,7 +15,7 @@ struct DeploymentStoreTests {
 
     @Test("environments: slugs only, saved and replaced, listed by name", arguments: StoreBackend.all)
     func environments(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await Self.setUp(store)
         try await store.saveEnvironment(DeploymentEnvironment(name: "nightly", kind: .batch, description: "the 2 a.m. scoring job"))
         #expect(try await store.environments().map(\.name) == ["nightly", "production"])
@@ -27,7 +27,7 @@ struct DeploymentStoreTests {
 
     @Test("records: one deployment per version and environment while active, with its history; traffic capped at 100%", arguments: StoreBackend.all)
     func records(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await Self.setUp(store)
         let v1 = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", commit: "aaa"), actor: "ci")
         #expect(v1.id > 0 && v1.status == .live && v1.traffic == 1 && v1.history.count == 1 && v1.history[0].by == "ci")
@@ -55,7 +55,7 @@ struct DeploymentStoreTests {
 
     @Test("bad reports name what is wrong; a live deployment ticks the project's deployment gate item", arguments: StoreBackend.all)
     func reportsAndProjects(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await Self.setUp(store)
         #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 9, environment: "production"), actor: nil) } == .resourceDoesNotExist)
         #expect(await errorCode { _ = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "mars"), actor: nil) } == .invalidParameterValue)
@@ -77,7 +77,7 @@ struct DeploymentStoreTests {
 struct ABResultStoreTests {
     @Test("kept on an existing project, linked to existing versions; listed by project and by version", arguments: StoreBackend.all)
     func abResults(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await DeploymentStoreTests.setUp(store)
         try await store.saveProject(Project(id: "churn", name: "Churn"), create: true, actor: nil)
         let result = ABResult(project: "churn", title: "v2 vs v1", controlModel: "models:/churn/1", treatmentModel: "models:/churn/2", result: "{}", summary: "v2 lowered churn.", srmPValue: 0.4, actor: "ana")
@@ -107,7 +107,7 @@ struct ABResultStoreTests {
 struct DriftWindowStoreTests {
     @Test("kept oldest first on an existing deployment; a drifted window posts to the project's feed", arguments: StoreBackend.all)
     func windows(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await DeploymentStoreTests.setUp(store)
         try await store.saveProject(Project(id: "churn", name: "Churn"), create: true, actor: nil)
         let d = try await store.recordDeployment(DeploymentReport(name: "churn", version: 1, environment: "production", project: "churn"), actor: nil)
@@ -129,9 +129,9 @@ struct DriftWindowStoreTests {
 
 @Suite("A deployment's reference data")
 struct DeploymentReferenceTests {
-    @Test("recorded with the deployment, else the stored version the model's run (or its logged model's run) trained on; else a message saying how to record one")
-    func resolve() async throws {
-        let store = try StoreBackend.all[0].make()
+    @Test("recorded with the deployment, else the stored version the model's run (or its logged model's run) trained on; else a message saying how to record one", arguments: StoreBackend.all)
+    func resolve(backend: StoreBackend) async throws {
+        let store = try await backend.make()
         try await DeploymentStoreTests.setUp(store)
         let resolver = DeploymentReferenceResolver(tracking: store, models: store, registry: store, stored: store)
         let files = [DatasetFile(path: "train.csv", size: 10, sha256: String(repeating: "a", count: 64))]

@@ -14,7 +14,7 @@ struct HandoffStoreTests {
 
     @Test("handoffs: ids assigned, drafts stored, lists filtered newest first, revisions bumped on every change", arguments: StoreBackend.all)
     func lifecycle(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         var project = Project(id: "churn", name: "Churn")
         project.technicalMetrics = [ProjectMetric(name: "roc_auc", baseline: 0.7, target: 0.8)]
         try await store.saveProject(project, create: true, actor: nil)
@@ -48,7 +48,7 @@ struct HandoffStoreTests {
 
     @Test("gate results: stored on the version, newest first; a pass may move an alias; both in the history", arguments: StoreBackend.all)
     func gates(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createRegisteredModel(name: "churn", description: nil, tags: [])
         for _ in 0..<2 { _ = try await store.createModelVersion(RegistryStoreTests.newVersion("churn"), actor: nil) }
         try await store.setAlias(name: "churn", alias: "champion", version: 1, actor: nil)
@@ -75,7 +75,7 @@ struct HandoffStoreTests {
 
     @Test("accepting a handoff of a registered version writes the model's history", arguments: StoreBackend.all)
     func acceptedInHistory(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createRegisteredModel(name: "churn", description: nil, tags: [])
         _ = try await store.createModelVersion(RegistryStoreTests.newVersion("churn"), actor: nil)
         let h = try await store.createHandoff(Self.draft())

@@ -8,7 +8,7 @@ import Testing
 struct IdentityStoreTests {
     @Test("users: create, names unique ignoring case, update, the last admin kept, passwords", arguments: StoreBackend.all)
     func users(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         #expect(try await store.userCount() == 0)
         let ana = try await store.createUser(User(name: "ana", displayName: "Ana Lima", email: "ana@example.com", role: .admin), passwordHash: "$2b$hash-a")
         #expect(ana.createdAt > 0 && ana.passwordChangedAt == ana.createdAt)
@@ -43,7 +43,7 @@ struct IdentityStoreTests {
 
     @Test("tokens: stored by hash, found with their user, listed, revoked, marked used", arguments: StoreBackend.all)
     func tokens(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createUser(User(name: "bo", email: "bo@example.com"), passwordHash: "h")
         let secret = TokenFormat.generate()
         #expect(TokenFormat.looksLikeToken(secret))
@@ -69,7 +69,7 @@ struct IdentityStoreTests {
 
     @Test("audit: appended in order, newest first, filtered and paged", arguments: StoreBackend.all)
     func audit(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         var events: [AuditEvent] = []
         for i in 0..<30 {
             events.append(AuditEvent(at: Int64(1000 + i), actor: i % 3 == 0 ? "ana" : "bo", action: i % 2 == 0 ? "token.created" : "POST /api/x_y", target: "t\(i)"))
@@ -89,7 +89,7 @@ struct IdentityStoreTests {
 
     @Test("grants: set, replaced, listed per resource and per user, renamed, removed, gone with their user", arguments: StoreBackend.all)
     func grants(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createUser(User(name: "ana", role: .admin), passwordHash: "h")
         _ = try await store.createUser(User(name: "bo"), passwordHash: "h")
         try await store.setGrant(.experiment, "7", user: "bo", permission: .read)

@@ -7,8 +7,8 @@ import Testing
 @Suite("Lineage")
 struct LineageTests {
     /// Two runs trained on the same dataset version; the first logged a model that was registered.
-    func fixture(_ backend: StoreBackend = StoreBackend.all[0]) async throws -> (store: BackendStore, builder: LineageBuilder, run1: String, run2: String, model1: String, model2: String) {
-        let store = try backend.make()
+    func fixture(_ backend: StoreBackend) async throws -> (store: BackendStore, builder: LineageBuilder, run1: String, run2: String, model1: String, model2: String) {
+        let store = try await backend.make()
         let data = DatasetInput(
             dataset: Dataset(name: "train", digest: "abc", sourceType: "local", source: "{}"),
             tags: [KeyValue(key: "mlflow.data.context", value: "training")]
@@ -35,9 +35,9 @@ struct LineageTests {
         return (store, builder, run1, run2, model1, model2)
     }
 
-    @Test("a model version's graph reaches its run, code, data, and the other users of that data")
-    func fromModelVersion() async throws {
-        let f = try await fixture()
+    @Test("a model version's graph reaches its run, code, data, and the other users of that data", arguments: StoreBackend.all)
+    func fromModelVersion(backend: StoreBackend) async throws {
+        let f = try await fixture(backend)
         let g = try await f.builder.graph(from: .modelVersion(name: "churn", version: 1))
         let ids = Set(g.nodes.map(\.id))
         #expect(ids == [
@@ -54,9 +54,9 @@ struct LineageTests {
         #expect(edges.contains("logged_model:\(f.model2) -produced_by-> run:\(f.run2)"))
     }
 
-    @Test("a dataset's graph lists the runs that used it and their models")
-    func fromDataset() async throws {
-        let f = try await fixture()
+    @Test("a dataset's graph lists the runs that used it and their models", arguments: StoreBackend.all)
+    func fromDataset(backend: StoreBackend) async throws {
+        let f = try await fixture(backend)
         let g = try await f.builder.graph(from: .dataset(name: "train", digest: "abc"))
         // The runs that used the data, their logged models, and the registered version one became.
         #expect(
@@ -66,9 +66,9 @@ struct LineageTests {
         #expect(g.edges.contains { $0.from == "model_version:churn/1" && $0.relation == "registered_from" })
     }
 
-    @Test("DOT output escapes labels")
-    func dot() async throws {
-        let f = try await fixture()
+    @Test("DOT output escapes labels", arguments: StoreBackend.all)
+    func dot(backend: StoreBackend) async throws {
+        let f = try await fixture(backend)
         let dot = try await f.builder.graph(from: .run(id: f.run1)).dot()
         #expect(dot.hasPrefix("digraph lineage {"))
         #expect(dot.contains("run: first \\\"quoted\\\""))

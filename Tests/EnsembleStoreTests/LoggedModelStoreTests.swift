@@ -8,7 +8,7 @@ import Testing
 struct LoggedModelStoreTests {
     @Test("create, finalize, tag, param and delete a logged model", arguments: StoreBackend.all)
     func lifecycle(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: []))
         let created = try await store.createLoggedModel(
             NewLoggedModel(experimentID: "0", name: "model", modelType: "pyfunc", sourceRunID: run.info.runID,
@@ -39,7 +39,7 @@ struct LoggedModelStoreTests {
 
     @Test("creation needs an active experiment; an unknown source run is stored as given (as MLflow does)", arguments: StoreBackend.all)
     func creationRules(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         #expect(await errorCode { _ = try await store.createLoggedModel(NewLoggedModel(experimentID: "42", name: nil, modelType: nil, sourceRunID: nil, params: [], tags: [])) } == .resourceDoesNotExist)
         let orphan = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: nil, modelType: nil, sourceRunID: "nope", params: [], tags: []))
         #expect(try await store.loggedModel(id: orphan.modelID, allowDeleted: false).sourceRunID == "nope")
@@ -49,7 +49,7 @@ struct LoggedModelStoreTests {
 
     @Test("search by name, source run, tags, params and metrics, with order and pages", arguments: StoreBackend.all)
     func search(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: []))
         var ids: [String] = []
         for (i, name) in ["alpha", "beta", "gamma"].enumerated() {

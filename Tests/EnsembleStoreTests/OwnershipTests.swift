@@ -8,7 +8,7 @@ import Testing
 struct OwnershipTests {
     @Test("experimentID(owning:) finds the experiment of a run and of a logged model, nil for anything else", arguments: StoreBackend.all)
     func owner(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let experiment = try await store.createExperiment(name: "owned", artifactLocation: nil, tags: [])
         let run = try await store.createRun(NewRun(experimentID: experiment, userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         let model = try await store.createLoggedModel(

@@ -16,7 +16,7 @@ struct PostgresStoreTests {
         }
         var applied: [String] = []
         for try await (id) in try await stores[0].client.query("SELECT id FROM ensemble_migrations ORDER BY id").decode(String.self) { applied.append(id) }
-        #expect(applied == PostgresStore.migrations.map(\.id))
+        #expect(applied == PostgresStore.migrations.map(\.id).sorted(), "each migration applied once")
         for (i, store) in stores.enumerated() {
             _ = try await store.addDatasetVersion(
                 name: "d", files: [DatasetFile(path: "f", size: 1, sha256: String(repeating: "\(i)", count: 64))], description: nil, createdBy: nil)

@@ -12,7 +12,7 @@ struct RegistryStoreTests {
 
     @Test("version numbers are never reused after deletes", arguments: StoreBackend.all)
     func numbering(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
         #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 1)
         #expect(try await store.createModelVersion(Self.newVersion("m"), actor: nil).version == 2)
@@ -25,7 +25,7 @@ struct RegistryStoreTests {
 
     @Test("aliases move, disappear with their version, and are recorded in the history", arguments: StoreBackend.all)
     func aliases(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
         _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil)
         _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil)
@@ -44,7 +44,7 @@ struct RegistryStoreTests {
 
     @Test("stage transitions archive the others on request and bump the model's timestamp", arguments: StoreBackend.all)
     func stages(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createRegisteredModel(name: "m", description: nil, tags: [])
         for _ in 0..<3 { _ = try await store.createModelVersion(Self.newVersion("m"), actor: nil) }
         _ = try await store.transitionStage(name: "m", version: 1, stage: .production, archiveExisting: false, actor: nil)
@@ -69,7 +69,7 @@ struct RegistryStoreTests {
 
     @Test("rename carries versions, tags, aliases and history; delete removes everything", arguments: StoreBackend.all)
     func renameAndDelete(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await store.createRegisteredModel(name: "old", description: "d", tags: [KeyValue(key: "k", value: "v")])
         _ = try await store.createModelVersion(Self.newVersion("old"), actor: nil)
         try await store.setModelVersionTag(name: "old", version: 1, tag: KeyValue(key: "t", value: "1"))
@@ -88,7 +88,7 @@ struct RegistryStoreTests {
 
     @Test("search: names, tags, the prompt guard, versions by run and number, pages", arguments: StoreBackend.all)
     func search(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         for name in ["alpha", "beta", "prompt"] {
             _ = try await store.createRegisteredModel(name: name, description: nil, tags: name == "prompt" ? [KeyValue(key: "mlflow.prompt.is_prompt", value: "true")] : [])
         }

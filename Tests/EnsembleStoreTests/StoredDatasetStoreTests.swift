@@ -93,7 +93,7 @@ struct StoredDatasetStoreTests {
 struct DatasetCatalogContractTests {
     @Test("datasets logged by runs are listed by name with their versions and the runs that used them", arguments: StoreBackend.all)
     func catalog(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         #expect(try await store.datasetNames().isEmpty)
         func input(_ digest: String, _ context: String) -> DatasetInput {
             DatasetInput(

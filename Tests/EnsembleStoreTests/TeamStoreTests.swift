@@ -8,7 +8,7 @@ import Testing
 struct TeamStoreTests {
     @Test("people: create, duplicates refused, imports in one transaction, roles edited and restored", arguments: StoreBackend.all)
     func people(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let ana = Person(id: "ana", name: "Ana", email: "ana@example.com", roles: ["data-scientist"], skills: ["python": 5])
         try await store.savePerson(ana, create: true)
         await #expect(throws: EnsembleError.self) { try await store.savePerson(ana, create: true) }
@@ -40,7 +40,7 @@ struct TeamStoreTests {
 
     @Test("projects move through the gate in a transaction and leave an append-only history and feed", arguments: StoreBackend.all)
     func projects(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         var p = Project(id: "churn", name: "Churn")
         p.stage = .data  // ignored on create? no: a project may be created in any stage
         try await store.saveProject(p, create: true, actor: "ana")

@@ -6,21 +6,13 @@ import Testing
 
 /// Every store protocol a backend implements. The contract suites are written against these
 /// protocols only, never against a concrete store, so a new backend runs the very same suites.
-typealias BackendStore = any TrackingStore & RegistryStore & LoggedModelStore & DatasetCatalog & StoredDatasetStore & TeamStore & IdentityStore & GrantStore & HandoffStore & DeploymentStore
+typealias BackendStore = any MetadataStore
 
-/// A store implementation the contracts run against. The PostgreSQL backend joins this list.
-struct StoreBackend: Sendable, CustomTestStringConvertible {
-    let name: String
-    let make: @Sendable () throws -> BackendStore
-    var testDescription: String { name }
+/// The store implementations the contracts run against: SQLite and PostgreSQL.
+typealias StoreBackend = Backend<BackendStore>
 
-    static let all: [StoreBackend] = [
-        StoreBackend(name: "SQLite") {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-store-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            return try SQLiteStore(path: dir.appendingPathComponent("db.sqlite").path)
-        }
-    ]
+extension Backend where Store == any MetadataStore {
+    static var all: [Backend] { sqliteAndPostgres({ $0 }, { $0 }) }
 }
 
 func errorCode(_ body: () async throws -> Void) async -> EnsembleError.Code? {
@@ -40,7 +32,7 @@ struct TrackingStoreContractTests {
 
     @Test("the Default experiment exists from the start", arguments: StoreBackend.all)
     func defaultExperiment(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let e = try await store.experiment(id: "0")
         #expect(e.name == "Default")
         #expect(e.lifecycleStage == .active)
@@ -49,7 +41,7 @@ struct TrackingStoreContractTests {
 
     @Test("create, read by id and name, duplicates refused", arguments: StoreBackend.all)
     func experiments(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createExperiment(name: "exp", artifactLocation: nil, tags: [KeyValue(key: "k", value: "v")])
         let e = try await store.experiment(id: id)
         #expect(e.name == "exp")
@@ -63,7 +55,7 @@ struct TrackingStoreContractTests {
 
     @Test("deleting an experiment deletes its runs; restoring brings them back", arguments: StoreBackend.all)
     func deleteRestoreExperiment(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createExperiment(name: "e", artifactLocation: nil, tags: [])
         let run = try await store.createRun(NewRun(experimentID: id, userID: "u", runName: "r", startTime: 1, tags: []))
         try await store.deleteExperiment(id: id)
@@ -79,7 +71,7 @@ struct TrackingStoreContractTests {
 
     @Test("experiment tags: upsert and delete", arguments: StoreBackend.all)
     func experimentTags(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         try await store.setExperimentTag(id: "0", tag: KeyValue(key: "a", value: "1"))
         try await store.setExperimentTag(id: "0", tag: KeyValue(key: "a", value: "2"))
         #expect(try await store.experiment(id: "0").tags == [KeyValue(key: "a", value: "2")])
@@ -90,7 +82,7 @@ struct TrackingStoreContractTests {
 
     @Test("search experiments: filters, order and pages", arguments: StoreBackend.all)
     func searchExperiments(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         for name in ["Abc", "ab", "a"] {
             _ = try await store.createExperiment(name: name, artifactLocation: nil, tags: name == "ab" ? [KeyValue(key: "key", value: "value")] : [])
         }
@@ -117,7 +109,7 @@ struct TrackingStoreContractTests {
 
     @Test("a new run is RUNNING, active, named, and under its experiment's artifact location", arguments: StoreBackend.all)
     func createRun(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let run = try await store.createRun(NewRun(experimentID: "0", userID: "alice", runName: nil, startTime: 42, tags: []))
         #expect(run.info.status == .running)
         #expect(run.info.lifecycleStage == .active)
@@ -132,7 +124,7 @@ struct TrackingStoreContractTests {
 
     @Test("update, rename by tag, delete and restore", arguments: StoreBackend.all)
     func updateRun(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "first", startTime: 1, tags: [])).info.runID
         let info = try await store.updateRun(id: id, RunUpdate(status: .finished, endTime: 99))
         #expect(info.status == .finished)
@@ -152,7 +144,7 @@ struct TrackingStoreContractTests {
 
     @Test("params are write-once; the same value again is fine", arguments: StoreBackend.all)
     func params(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         try await store.logBatch(runID: id, metrics: [], params: [KeyValue(key: "lr", value: "0.1")], tags: [])
         try await store.logBatch(runID: id, metrics: [], params: [KeyValue(key: "lr", value: "0.1")], tags: [])
@@ -168,7 +160,7 @@ struct TrackingStoreContractTests {
 
     @Test("latest metric is the max of (step, timestamp, value); history is ordered and de-duplicated", arguments: StoreBackend.all)
     func metrics(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         let points = [
             Metric(key: "loss", value: 0.5, timestamp: 10, step: 2),
@@ -190,7 +182,7 @@ struct TrackingStoreContractTests {
 
     @Test("NaN and infinities are stored and returned", arguments: StoreBackend.all)
     func specialValues(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         try await store.logBatch(
             runID: id,
@@ -210,7 +202,7 @@ struct TrackingStoreContractTests {
 
     @Test("metric history pages", arguments: StoreBackend.all)
     func historyPages(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         try await store.logBatch(runID: id, metrics: (0..<1000).map { Metric(key: "m", value: Double($0), timestamp: 1, step: Int64($0)) }, params: [], tags: [])
         var steps: [Int64] = []
@@ -229,7 +221,7 @@ struct TrackingStoreContractTests {
 
     @Test("bulk interval history samples steps per run, keeping the ends", arguments: StoreBackend.all)
     func bulkInterval(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         var ids: [String] = []
         for _ in 0..<2 {
             let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: nil, startTime: 1, tags: [])).info.runID
@@ -246,7 +238,7 @@ struct TrackingStoreContractTests {
 
     @Test("inputs and outputs", arguments: StoreBackend.all)
     func inputs(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         let ds = Dataset(name: "d", digest: "abc", sourceType: "http", source: "{\"url\": \"x\"}", schema: nil, profile: "{}")
         try await store.logInputs(runID: id, datasets: [DatasetInput(dataset: ds, tags: [KeyValue(key: "mlflow.data.context", value: "training")])], modelIDs: ["m-1"])
@@ -298,7 +290,7 @@ struct TrackingStoreContractTests {
 
     @Test("search runs by metrics, params, tags and attributes", arguments: StoreBackend.all)
     func searchRuns(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let ids = try await seed(store)
         // Default order: start_time DESC.
         #expect(try await names(store, "") == ["r4", "r3", "r2", "r1", "r0"])
@@ -323,7 +315,7 @@ struct TrackingStoreContractTests {
 
     @Test("order by metrics puts missing last and NaN after numbers", arguments: StoreBackend.all)
     func orderRuns(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await seed(store)
         #expect(try await names(store, "", orderBy: ["metrics.acc DESC"]) == ["r0", "r2", "r1", "r4", "r3"])
         #expect(try await names(store, "", orderBy: ["metrics.acc ASC"]) == ["r1", "r2", "r0", "r4", "r3"])
@@ -334,7 +326,7 @@ struct TrackingStoreContractTests {
 
     @Test("group runs by a param, tag or attribute with metric mean, min and max", arguments: StoreBackend.all)
     func groupRuns(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         _ = try await seed(store)
         let all = RunSearch(experimentIDs: ["0"])
         let byModel = try await store.groupRuns(all, by: SearchKey(.param, "model"), metrics: ["acc", "absent"], limit: 10)
@@ -357,7 +349,7 @@ struct TrackingStoreContractTests {
 
     @Test("view types and pagination without duplicates", arguments: StoreBackend.all)
     func viewTypesAndPages(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let ids = try await seed(store)
         try await store.deleteRun(id: ids[1])
         #expect(try await names(store, "").count == 4)
@@ -379,7 +371,7 @@ struct TrackingStoreContractTests {
 
     @Test("many concurrent writers to one run: no errors, nothing lost", arguments: StoreBackend.all)
     func concurrentWriters(backend: StoreBackend) async throws {
-        let store = try backend.make()
+        let store = try await backend.make()
         let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
         try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<32 {

@@ -315,3 +315,28 @@ public protocol ExpiringValueStore: Sendable {
     /// Removes what expired before `now`; returns how many.
     func removeExpiredValues(now: Int64) async throws -> Int
 }
+
+extension User {
+    /// Checks the editable profile fields: display name, e-mail address, linked person.
+    public func validateProfile() throws {
+        try Validation.validateDisplayName(displayName.isEmpty ? name : displayName, field: "display name", maxLength: 200)
+        guard email.count <= 254, !email.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw EnsembleError.invalid("The e-mail address '\(email.prefix(80))' is not valid.")
+        }
+        if let person = personID, person.isEmpty || person.count > 200 || person.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw EnsembleError.invalid("person_id must be the id of a person of the team directory (1 to 200 characters); got '\(person.prefix(80))'.")
+        }
+        if !email.isEmpty, !email.contains("@") { throw EnsembleError.invalid("The e-mail address '\(email.prefix(80))' has no '@'.") }
+    }
+}
+
+extension APIToken {
+    /// A token's name, trimmed: at most 100 characters, without control characters.
+    public static func checkedLabel(_ label: String) throws -> String {
+        let label = label.trimmingCharacters(in: .whitespaces)
+        guard label.count <= 100, !label.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw EnsembleError.invalid("A token's name is at most 100 characters, without control characters.")
+        }
+        return label
+    }
+}

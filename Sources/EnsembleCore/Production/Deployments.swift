@@ -329,3 +329,53 @@ public struct DriftWindow: Sendable, Codable, Equatable {
         for (name, value) in metrics where !value.isFinite || name.isEmpty { throw .invalid("metrics: '\(name)' needs a finite value.") }
     }
 }
+
+extension Deployment {
+    /// The deployment a report leaves behind in its environment: the matching active deployment (or a
+    /// new one) with the report's status, traffic and history entry. Throws when the environment's
+    /// active deployments would take more than all of its traffic.
+    public static func next(for report: DeploymentReport, active: [Deployment], actor: String?, now: Int64) throws -> Deployment {
+        var deployment = active.first { $0.name == report.name && $0.version == report.version }
+            ?? Deployment(name: report.name, version: report.version, environment: report.environment, status: report.status, traffic: report.traffic)
+        let others = active.filter { !($0.name == report.name && $0.version == report.version) }
+        let taken = others.reduce(0) { $0 + $1.traffic }
+        if report.status.isActive, taken + report.traffic > 1 + 1e-9 {
+            throw EnsembleError.invalid(
+                "traffic: \(report.environment) would take \(Int(((taken + report.traffic) * 100).rounded()))% of its traffic; "
+                + others.map { "\($0.model) has \(Int(($0.traffic * 100).rounded()))%" }.joined(separator: ", ")
+                + ". Lower them first (record them with less traffic, or retired).")
+        }
+        deployment.status = report.status
+        deployment.traffic = report.status.isActive ? report.traffic : 0
+        if let project = report.project { deployment.project = project }
+        if let reference = report.reference { deployment.reference = reference }
+        deployment.history.append(
+            DeploymentEvent(status: report.status, traffic: deployment.traffic, by: actor, at: now, commit: report.commit, pipelineRun: report.pipelineRun, note: report.note))
+        deployment.updatedAt = now
+        return deployment
+    }
+
+    /// " at 40%" for an active deployment, "" otherwise (for event summaries).
+    public var trafficShare: String { status.isActive ? " at \(Int((traffic * 100).rounded()))%" : "" }
+}
+
+extension Project {
+    /// Ticks (or adds, ticked) the deployment stage's "live deployment" checklist item.
+    public mutating func markLiveDeployment() {
+        var items = checklist(for: .deployment)
+        if let i = items.firstIndex(where: { $0.text == Project.liveDeploymentItem }) {
+            items[i].done = true
+        } else {
+            items.append(ChecklistItem(text: Project.liveDeploymentItem, done: true))
+        }
+        checklists[ProjectStage.deployment.rawValue] = items
+    }
+}
+
+extension ABResult {
+    /// A result needs a title a person recognises.
+    public func validateTitle() throws {
+        guard !title.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("title: name the test, e.g. 'churn v2 vs v1, November'.") }
+        try Validation.validateDisplayName(title, field: "title", maxLength: 200)
+    }
+}

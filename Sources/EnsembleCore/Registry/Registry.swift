@@ -1,3 +1,5 @@
+import Foundation
+
 /// A model version's legacy stage. Stages are matched without regard to case on input and written
 /// with MLflow's capitalisation.
 public enum ModelStage: String, Sendable, Equatable, CaseIterable {
@@ -207,3 +209,40 @@ extension Validation {
     }
 }
 
+/// A logged model's `mlflow.modelVersions` tag: the registered versions made from it, written exactly
+/// as MLflow writes it (Python's `json.dumps`: `[{"name": "m", "version": 1}]`), since clients parse it.
+public enum ModelVersionsTag {
+    public static let key = "mlflow.modelVersions"
+
+    /// The tag's value with `{name, version}` added (once), keeping what `existing` lists.
+    public static func adding(name: String, version: Int64, to existing: String?) -> String {
+        var list: [(name: String, version: Int64)] = []
+        for item in (existing.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [[String: Any]] }) ?? [] {
+            guard let n = item["name"] as? String else { continue }
+            // Earlier Ensemble versions wrote the version as a string.
+            guard let v = (item["version"] as? NSNumber)?.int64Value ?? (item["version"] as? String).flatMap({ Int64($0) }) else { continue }
+            list.append((n, v))
+        }
+        if !list.contains(where: { $0.name == name && $0.version == version }) { list.append((name, version)) }
+        return "[" + list.map { "{\"name\": \(pythonJSONString($0.name)), \"version\": \($0.version)}" }.joined(separator: ", ") + "]"
+    }
+
+    /// A JSON string as Python's `json.dumps` writes it (ASCII only; others as `\uXXXX`).
+    public static func pythonJSONString(_ s: String) -> String {
+        var out = "\""
+        for unit in s.utf16 {
+            switch unit {
+            case 0x22: out += "\\\""
+            case 0x5C: out += "\\\\"
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x08: out += "\\b"
+            case 0x0C: out += "\\f"
+            case 0x20..<0x7F: out.unicodeScalars.append(Unicode.Scalar(UInt8(unit)))
+            default: out += String(format: "\\u%04x", unit)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -15,6 +15,23 @@ public struct NewRun: Sendable {
     }
 }
 
+extension NewRun {
+    /// The run's name and tags as stored: the given name or the `mlflow.runName` tag (they must agree),
+    /// else a random friendly name; the tag is added when missing.
+    public func resolvedNameAndTags() throws -> (name: String, tags: [KeyValue]) {
+        var tags = self.tags
+        let tagName = tags.last { $0.key == MLflowTags.runName }?.value
+        if let given = runName, let tagName, given != tagName {
+            throw EnsembleError.invalid(
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values (run_name='\(given)', mlflow.runName='\(tagName)'). Give one name."
+            )
+        }
+        let name = runName ?? tagName ?? RunNames.random()
+        if tagName == nil { tags.append(KeyValue(key: MLflowTags.runName, value: name)) }
+        return (name, tags)
+    }
+}
+
 /// A run search: experiments to look in, a parsed filter, ordering and a page.
 public struct RunSearch: Sendable {
     public var experimentIDs: [String]
@@ -137,4 +154,16 @@ public protocol TrackingStore: Sendable {
     /// Down-sampled points of one key for several runs, each tagged with its run id.
     func metricHistoryBulkInterval(runIDs: [String], key: String, startStep: Int64?, endStep: Int64?, maxResults: Int) async throws -> [Metric]
     func datasetSummaries(experimentIDs: [String]) async throws -> [DatasetSummary]
+}
+
+/// Everything a server keeps in its database: every store protocol, in one backend. SQLite (the
+/// embedded default) and PostgreSQL (several servers on one database) implement it, and the contract
+/// suites run unchanged on both.
+public protocol MetadataStore: TrackingStore, RegistryStore, LoggedModelStore, DatasetCatalog, StoredDatasetStore, TeamStore, IdentityStore,
+    GrantStore, ExpiringValueStore, HandoffStore, DeploymentStore
+{
+    /// Reads from the database; throws when it cannot (readiness checks).
+    func checkReadable() async throws
+    /// Called once on graceful shutdown, after the last request.
+    func shutdown() async
 }

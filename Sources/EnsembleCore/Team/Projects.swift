@@ -327,3 +327,22 @@ public protocol TeamStore: Sendable {
     /// Runs started per week (Monday, `yyyy-mm-dd`) in these experiments, oldest first.
     func runsPerWeek(experiments: [String]) async throws -> [(week: String, runs: Int)]
 }
+
+extension ProjectUpdate {
+    /// The update as a line of the activity feed: "done: … | next: … | blocked: …".
+    public var activity: ActivityItem {
+        let parts = [("done", done), ("next", next), ("blocked", blocked)].filter { !$0.1.isEmpty }.map { "\($0.0): \($0.1)" }
+        return ActivityItem(at: at, project: project, kind: "update", summary: parts.joined(separator: " | "), actor: author)
+    }
+
+    /// An update needs an author and some text, each part at most 4,000 characters.
+    public func validate() throws {
+        guard !author.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("author: who is posting the update?") }
+        guard !(done + next + blocked).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw EnsembleError.invalid("An update needs at least one of done, next or blocked.")
+        }
+        for (field, text) in [("done", done), ("next", next), ("blocked", blocked)] where text.count > 4000 {
+            throw EnsembleError.invalid("\(field): at most 4000 characters; keep updates short.")
+        }
+    }
+}

@@ -156,3 +156,30 @@ public enum RoleCatalog {
         return out
     }
 }
+
+extension RoleCatalog {
+    /// The catalog from the stored roles: built-in roles (as edited) in their order, then custom ones by id.
+    public static func merged(stored: [Role]) -> [Role] {
+        var byID = Dictionary(uniqueKeysWithValues: builtIn.map { ($0.id, $0) })
+        for role in stored { byID[role.id] = role }
+        let builtInOrder = builtIn.map(\.id)
+        return builtInOrder.compactMap { byID[$0] } + byID.values.filter { !builtInOrder.contains($0.id) }.sorted { $0.id < $1.id }
+    }
+
+    /// A role as it may be saved: a name, a short id, and whether it is built in.
+    public static func checked(_ role: Role) throws -> Role {
+        var role = role
+        guard !role.name.trimmingCharacters(in: .whitespaces).isEmpty else { throw EnsembleError.invalid("name: a role needs a name.") }
+        try Validation.validateDisplayName(role.name, field: "name", maxLength: Validation.maxPersonNameLength)
+        guard role.id.count <= Validation.maxSlugLength else { throw EnsembleError.invalid("id: at most \(Validation.maxSlugLength) characters.") }
+        role.builtIn = builtIn.contains { $0.id == role.id }
+        return role
+    }
+
+    /// Throws unless `id` may name a role (a new one must be a slug; a stored one keeps its id).
+    public static func checkID(_ id: String, existing: Bool) throws {
+        guard isValidID(id, existing: existing) else {
+            throw EnsembleError.invalid("id: '\(id)' must be a slug of lower-case letters a-z, digits and '-', such as '\(slug(id))'.")
+        }
+    }
+}

@@ -275,3 +275,20 @@ public protocol DatasetCatalog: Sendable {
     /// The versions of one dataset, newest first, each with the runs that used it.
     func datasetVersions(name: String) async throws -> [DatasetVersionUsage]
 }
+
+/// Friendly random run names (`brave-otter-417`), as MLflow gives runs without a name.
+public enum RunNames {
+    static let adjectives = [
+        "amber", "bold", "brave", "bright", "calm", "clever", "crisp", "daring", "eager", "fancy", "gentle", "glad",
+        "keen", "lively", "lucky", "merry", "nimble", "polite", "proud", "quick", "quiet", "rare", "sharp", "shy",
+        "silver", "smooth", "steady", "sunny", "swift", "tidy", "vivid", "wise",
+    ]
+    static let nouns = [
+        "badger", "bear", "crane", "deer", "dove", "eagle", "falcon", "finch", "fox", "gecko", "hare", "heron",
+        "ibis", "koala", "lark", "lynx", "mole", "newt", "orca", "otter", "owl", "panda", "quail", "raven",
+        "robin", "seal", "shrew", "swan", "tiger", "toad", "wolf", "wren",
+    ]
+    public static func random() -> String {
+        "\(adjectives.randomElement()!)-\(nouns.randomElement()!)-\(Int.random(in: 100...999))"
+    }
+}

@@ -1,0 +1,329 @@
+import EnsembleCore
+import Foundation
+import PostgresNIO
+
+extension PostgresStore: TrackingStore {
+    public func createRun(_ new: NewRun) async throws -> Run {
+        let experimentKey = try Self.experimentKey(new.experimentID)
+        let runUUID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let (name, finalTags) = try new.resolvedNameAndTags()
+        return try await transaction { [logger] db in
+            guard
+                let (location, stage) = try await db.rows(
+                    "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = \(experimentKey)", (String, String).self, logger: logger
+                ).first
+            else { throw EnsembleError.experimentNotFound(new.experimentID) }
+            guard stage == LifecycleStage.active.rawValue else {
+                throw EnsembleError.invalid("The experiment \(new.experimentID) must be in the 'active' state. Current state is deleted.")
+            }
+            let artifactURI = Self.appendPath(location, "\(runUUID)/artifacts")
+            guard
+                let id = try await db.value(
+                    """
+                    INSERT INTO runs (run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage)
+                    VALUES (\(runUUID), \(experimentKey), \(name), \(new.userID), 'RUNNING', \(new.startTime), NULL, \(artifactURI), 'active') RETURNING id
+                    """, Int64.self, logger: logger)
+            else { throw EnsembleError(.internalError, "The new run got no id.") }
+            try await Self.upsertKeyValues(db, table: "tags", owner: "run_id", id, finalTags, logger: logger)
+            return try await Self.loadRuns(db, ids: [id], logger: logger)[0]
+        }
+    }
+
+    public func run(id: String) async throws -> Run {
+        try await read { [logger] db in
+            guard let key = try await db.value("SELECT id FROM runs WHERE run_uuid = \(id)", Int64.self, logger: logger) else {
+                throw EnsembleError.runNotFound(id)
+            }
+            return try await Self.loadRuns(db, ids: [key], logger: logger)[0]
+        }
+    }
+
+    public func experimentID(owning id: String) async throws -> String? {
+        try await read { [logger] db in
+            if let e = try await db.value("SELECT experiment_id FROM runs WHERE run_uuid = \(id)", Int64.self, logger: logger) { return String(e) }
+            return try await db.value("SELECT experiment_id FROM logged_models WHERE model_id = \(id)", Int64.self, logger: logger).map(String.init)
+        }
+    }
+
+    public func updateRun(id: String, _ update: RunUpdate) async throws -> RunInfo {
+        try await transaction { [logger] db in
+            let key = try await Self.activeRunKey(db, id, logger: logger)
+            if let status = update.status {
+                try await db.run("UPDATE runs SET status = \(status.rawValue) WHERE id = \(key)", logger: logger)
+            }
+            if let end = update.endTime {
+                try await db.run("UPDATE runs SET end_time = \(end) WHERE id = \(key)", logger: logger)
+            }
+            if let name = update.runName {
+                try await db.run("UPDATE runs SET name = \(name) WHERE id = \(key)", logger: logger)
+                try await Self.upsertKeyValues(db, table: "tags", owner: "run_id", key, [KeyValue(key: MLflowTags.runName, value: name)], logger: logger)
+            }
+            return try await Self.loadRuns(db, ids: [key], infoOnly: true, logger: logger)[0].info
+        }
+    }
+
+    public func deleteRun(id: String) async throws {
+        try await transaction { [logger] db in
+            if try await db.run("UPDATE runs SET lifecycle_stage = 'deleted', deleted_time = \(Self.now()) WHERE run_uuid = \(id)", logger: logger) == 0 {
+                throw EnsembleError.runNotFound(id)
+            }
+        }
+    }
+
+    public func restoreRun(id: String) async throws {
+        try await transaction { [logger] db in
+            if try await db.run("UPDATE runs SET lifecycle_stage = 'active', deleted_time = NULL WHERE run_uuid = \(id)", logger: logger) == 0 {
+                throw EnsembleError.runNotFound(id)
+            }
+        }
+    }
+
+    /// Each kind of row goes in as one statement over arrays (`unnest`), whatever the batch size: a
+    /// 1,000-point batch is a handful of round trips, not a thousand.
+    public func logBatch(runID: String, metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async throws {
+        try await transaction { [logger] db in
+            let key = try await Self.activeRunKey(db, runID, logger: logger)
+            if !params.isEmpty {
+                // Write-once: insert what is new, then compare every given value with what is stored
+                // (a conflicting value rolls the whole batch back).
+                try await db.run(
+                    """
+                    INSERT INTO params (run_id, key, value) SELECT \(key), k, v FROM unnest(\(params.map(\.key))::text[], \(params.map(\.value))::text[]) AS u(k, v)
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                var stored: [String: String] = [:]
+                for (k, v) in try await db.rows(
+                    "SELECT key, value FROM params WHERE run_id = \(key) AND key = ANY(\(params.map(\.key))::text[])", (String, String).self, logger: logger)
+                {
+                    stored[k] = v
+                }
+                for p in params {
+                    if let old = stored[p.key], old != p.value {
+                        throw EnsembleError.invalid(
+                            "Changing param values is not allowed. Param with key='\(p.key)' was already logged with value='\(old)' for run ID='\(runID)'. Attempted logging new value '\(p.value)'."
+                        )
+                    }
+                }
+            }
+            if !tags.isEmpty {
+                try await Self.upsertKeyValues(db, table: "tags", owner: "run_id", key, tags, logger: logger)
+                if let name = tags.last(where: { $0.key == MLflowTags.runName })?.value {
+                    try await db.run("UPDATE runs SET name = \(name) WHERE id = \(key)", logger: logger)
+                }
+            }
+            if !metrics.isEmpty { try await Self.insertMetrics(db, run: key, metrics, logger: logger) }
+        }
+    }
+
+    static func insertMetrics(_ db: PostgresConnection, run key: Int64, _ metrics: [Metric], logger: Logger) async throws {
+        let values = metrics.map { $0.value.isNaN ? 0 : $0.value }
+        let nans = metrics.map { $0.value.isNaN }
+        try await db.run(
+            """
+            INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)
+            SELECT \(key), k, s, t, v, n, CASE WHEN hm THEN m END, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
+            FROM unnest(\(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[], \(metrics.map(\.timestamp))::bigint[],
+                        \(values)::float8[], \(nans)::bool[],
+                        \(metrics.map { $0.modelID ?? "" })::text[], \(metrics.map { $0.modelID != nil })::bool[],
+                        \(metrics.map { $0.datasetName ?? "" })::text[], \(metrics.map { $0.datasetName != nil })::bool[],
+                        \(metrics.map { $0.datasetDigest ?? "" })::text[], \(metrics.map { $0.datasetDigest != nil })::bool[])
+                AS u(k, s, t, v, n, m, hm, d, hd, g, hg)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        // The latest point per key, kept only if later than the stored one; keys in byte order, so
+        // concurrent batches on one run lock their rows in the same order.
+        var latest: [String: Metric] = [:]
+        for m in metrics {
+            if let current = latest[m.key], !isLater(m, than: current) { continue }
+            latest[m.key] = m
+        }
+        let rows = latest.values.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        try await db.run(
+            """
+            INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan)
+            SELECT \(key), * FROM unnest(\(rows.map(\.key))::text[], \(rows.map(\.step))::bigint[], \(rows.map(\.timestamp))::bigint[],
+                                         \(rows.map { $0.value.isNaN ? 0 : $0.value })::float8[], \(rows.map { $0.value.isNaN })::bool[])
+            ON CONFLICT (run_id, key) DO UPDATE SET step = EXCLUDED.step, timestamp = EXCLUDED.timestamp, value = EXCLUDED.value, is_nan = EXCLUDED.is_nan
+            WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
+            """, logger: logger)
+        let forModels = metrics.filter { $0.modelID != nil }
+        if !forModels.isEmpty {
+            try await db.run(
+                """
+                INSERT INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
+                SELECT m, k, s, t, v, n, \(key), CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
+                FROM unnest(\(forModels.map { $0.modelID ?? "" })::text[], \(forModels.map(\.key))::text[], \(forModels.map(\.step))::bigint[],
+                            \(forModels.map(\.timestamp))::bigint[], \(forModels.map { $0.value.isNaN ? 0 : $0.value })::float8[],
+                            \(forModels.map { $0.value.isNaN })::bool[],
+                            \(forModels.map { $0.datasetName ?? "" })::text[], \(forModels.map { $0.datasetName != nil })::bool[],
+                            \(forModels.map { $0.datasetDigest ?? "" })::text[], \(forModels.map { $0.datasetDigest != nil })::bool[])
+                    AS u(m, k, s, t, v, n, d, hd, g, hg)
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+    }
+
+    /// MLflow's "latest" order: by step, then timestamp, then value (NaN counted as 0, as stored).
+    static func isLater(_ a: Metric, than b: Metric) -> Bool {
+        let av = a.value.isNaN ? 0 : a.value
+        let bv = b.value.isNaN ? 0 : b.value
+        return (a.step, a.timestamp, av) > (b.step, b.timestamp, bv)
+    }
+
+    public func deleteTag(runID: String, key tagKey: String) async throws {
+        try await transaction { [logger] db in
+            let key = try await Self.activeRunKey(db, runID, logger: logger)
+            if try await db.run("DELETE FROM tags WHERE run_id = \(key) AND key = \(tagKey)", logger: logger) == 0 {
+                throw EnsembleError.notFound("No tag with name: \(tagKey) in run with id \(runID)")
+            }
+        }
+    }
+
+    public func logInputs(runID: String, datasets: [DatasetInput], modelIDs: [String]) async throws {
+        try await transaction { [logger] db in
+            let key = try await Self.activeRunKey(db, runID, logger: logger)
+            guard let experimentKey = try await db.value("SELECT experiment_id FROM runs WHERE id = \(key)", Int64.self, logger: logger) else {
+                throw EnsembleError.runNotFound(runID)
+            }
+            for input in datasets {
+                let d = input.dataset
+                try await db.run(
+                    """
+                    INSERT INTO datasets (experiment_id, name, digest, source_type, source, schema, profile)
+                    VALUES (\(experimentKey), \(d.name), \(d.digest), \(d.sourceType), \(d.source), \(d.schema), \(d.profile))
+                    ON CONFLICT (experiment_id, name, digest) DO NOTHING
+                    """, logger: logger)
+                guard
+                    let datasetID = try await db.value(
+                        "SELECT id FROM datasets WHERE experiment_id = \(experimentKey) AND name = \(d.name) AND digest = \(d.digest)", Int64.self, logger: logger)
+                else { throw EnsembleError(.internalError, "The dataset row was not found after its insert.") }
+                try await db.run(
+                    """
+                    INSERT INTO run_dataset_inputs (run_id, dataset_id, position)
+                    SELECT \(key), \(datasetID), COALESCE(MAX(position), -1) + 1 FROM run_dataset_inputs WHERE run_id = \(key)
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+                for t in Self.lastPerKey(input.tags) {
+                    try await db.run(
+                        """
+                        INSERT INTO input_tags (run_id, dataset_id, key, value) VALUES (\(key), \(datasetID), \(t.key), \(t.value))
+                        ON CONFLICT (run_id, dataset_id, key) DO UPDATE SET value = EXCLUDED.value
+                        """, logger: logger)
+                }
+            }
+            if !modelIDs.isEmpty {
+                try await db.run(
+                    "INSERT INTO run_model_inputs (run_id, model_id) SELECT \(key), m FROM unnest(\(modelIDs)::text[]) AS u(m) ON CONFLICT DO NOTHING",
+                    logger: logger)
+            }
+        }
+    }
+
+    public func logOutputs(runID: String, models: [ModelOutput]) async throws {
+        try await transaction { [logger] db in
+            let key = try await Self.activeRunKey(db, runID, logger: logger)
+            for m in models {
+                try await db.run(
+                    """
+                    INSERT INTO run_model_outputs (run_id, model_id, step) VALUES (\(key), \(m.modelID), \(m.step))
+                    ON CONFLICT (run_id, model_id) DO UPDATE SET step = EXCLUDED.step
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func datasetSummaries(experimentIDs: [String]) async throws -> [DatasetSummary] {
+        let keys = try experimentIDs.map(Self.experimentKey)
+        guard !keys.isEmpty else { return [] }
+        return try await read { [logger] db in
+            try await db.rows(
+                """
+                SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value
+                FROM datasets d
+                JOIN run_dataset_inputs i ON i.dataset_id = d.id
+                LEFT JOIN input_tags t ON t.run_id = i.run_id AND t.dataset_id = d.id AND t.key = 'mlflow.data.context'
+                WHERE d.experiment_id = ANY(\(keys)::bigint[])
+                ORDER BY d.experiment_id, d.name, d.digest
+                LIMIT 1000
+                """, (Int64, String, String, String?).self, logger: logger
+            ).map { DatasetSummary(experimentID: String($0.0), name: $0.1, digest: $0.2, context: $0.3) }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The row id of a run that may be written to, or the MLflow error for a missing or deleted run.
+    static func activeRunKey(_ db: PostgresConnection, _ runID: String, logger: Logger) async throws -> Int64 {
+        guard let (id, stage) = try await db.rows("SELECT id, lifecycle_stage FROM runs WHERE run_uuid = \(runID)", (Int64, String).self, logger: logger).first
+        else { throw EnsembleError.runNotFound(runID) }
+        guard stage == LifecycleStage.active.rawValue else {
+            throw EnsembleError.invalid("The run \(runID) must be in the 'active' state. Current state is \(stage).")
+        }
+        return id
+    }
+
+    /// Whole runs (info, latest metrics, params, tags, inputs, outputs) for row ids, in the order
+    /// given, with one query per table (the ids as one array parameter) rather than per run.
+    static func loadRuns(_ db: PostgresConnection, ids: [Int64], infoOnly: Bool = false, logger: Logger) async throws -> [Run] {
+        guard !ids.isEmpty else { return [] }
+        var runs: [Int64: Run] = [:]
+        runs.reserveCapacity(ids.count)
+        for (id, uuid, experiment, name, user, status, start, end, uri, stage) in try await db.rows(
+            """
+            SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage
+            FROM runs WHERE id = ANY(\(ids)::bigint[])
+            """, (Int64, String, Int64, String, String, String, Int64, Int64?, String, String).self, logger: logger)
+        {
+            let info = RunInfo(
+                runID: uuid, runName: name, experimentID: String(experiment), userID: user, status: RunStatus(rawValue: status) ?? .running,
+                startTime: start, endTime: end, artifactURI: uri, lifecycleStage: LifecycleStage(rawValue: stage) ?? .active)
+            runs[id] = Run(info: info)
+        }
+        if infoOnly { return ids.compactMap { runs[$0] } }
+        for (id, key, value) in try await db.rows(
+            "SELECT run_id, key, value FROM params WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY run_id, key", (Int64, String, String).self, logger: logger)
+        {
+            runs[id]?.params.append(KeyValue(key: key, value: value))
+        }
+        for (id, key, value) in try await db.rows(
+            "SELECT run_id, key, value FROM tags WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY run_id, key", (Int64, String, String).self, logger: logger)
+        {
+            runs[id]?.tags.append(KeyValue(key: key, value: value))
+        }
+        for (id, key, step, timestamp, value, nan) in try await db.rows(
+            "SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY run_id, key",
+            (Int64, String, Int64, Int64, Double, Bool).self, logger: logger)
+        {
+            runs[id]?.metrics.append(Metric(key: key, value: nan ? .nan : value, timestamp: timestamp, step: step))
+        }
+        var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
+        for (run, dataset, key, value) in try await db.rows(
+            "SELECT run_id, dataset_id, key, value FROM input_tags WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY key", (Int64, Int64, String, String).self,
+            logger: logger)
+        {
+            inputTags[run, default: [:]][dataset, default: []].append(KeyValue(key: key, value: value))
+        }
+        for (run, datasetID, name, digest, sourceType, source, schema, profile) in try await db.rows(
+            """
+            SELECT i.run_id, i.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
+            FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id
+            WHERE i.run_id = ANY(\(ids)::bigint[]) ORDER BY i.run_id, i.position
+            """, (Int64, Int64, String, String, String, String, String?, String?).self, logger: logger)
+        {
+            let dataset = Dataset(name: name, digest: digest, sourceType: sourceType, source: source, schema: schema, profile: profile)
+            runs[run]?.datasetInputs.append(DatasetInput(dataset: dataset, tags: inputTags[run]?[datasetID] ?? []))
+        }
+        for (run, model) in try await db.rows(
+            "SELECT run_id, model_id FROM run_model_inputs WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY model_id", (Int64, String).self, logger: logger)
+        {
+            runs[run]?.modelInputs.append(model)
+        }
+        for (run, model, step) in try await db.rows(
+            "SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY model_id", (Int64, String, Int64).self,
+            logger: logger)
+        {
+            runs[run]?.modelOutputs.append(ModelOutput(modelID: model, step: step))
+        }
+        return ids.compactMap { runs[$0] }
+    }
+}

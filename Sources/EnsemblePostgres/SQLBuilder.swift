@@ -1,0 +1,102 @@
+import EnsembleCore
+import PostgresNIO
+
+/// A statement assembled piece by piece (search filters, orderings), with every value bound as a
+/// `$n` parameter — never spliced into the text.
+struct SQLBuilder {
+    var sql = ""
+    var binds = PostgresBindings()
+
+    init(_ sql: String = "") { self.sql = sql }
+
+    /// Binds a value and returns its placeholder.
+    mutating func bind<V: PostgresDynamicTypeEncodable>(_ value: V) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
+
+    mutating func bind<V: PostgresDynamicTypeEncodable>(_ value: V?) -> String {
+        binds.append(value)
+        return "$\(binds.count)"
+    }
+
+    mutating func append(_ text: String) { sql += text }
+
+    var query: PostgresQuery { PostgresQuery(unsafeSQL: sql, binds: binds) }
+}
+
+/// Search clauses as PostgreSQL predicates: the SQLite store's rules (SQLPredicate there), in this
+/// dialect. `LIKE` is case-sensitive and `ILIKE` is not, both with no escape character, as MLflow's
+/// patterns have none; text compares byte by byte (the columns are COLLATE "C").
+enum PGPredicate {
+    static func compare(_ column: String, clause: SearchClause, _ q: inout SQLBuilder) throws -> String {
+        switch clause.comparator {
+        case .equal, .notEqual, .greater, .greaterOrEqual, .less, .lessOrEqual:
+            switch clause.value {
+            case .string(let s): return "\(column) \(clause.comparator.rawValue) \(q.bind(s))"
+            case .number(let n):
+                // A number against a text column compares as text in SQLite; here the column is cast
+                // only when it is text, so a wrong type is never a server error.
+                return "\(column) \(clause.comparator.rawValue) \(q.bind(n))"
+            default: throw EnsembleError.invalid("\(clause.comparator.rawValue) needs a single value")
+            }
+        case .like:
+            guard case .string(let pattern) = clause.value else { throw EnsembleError.invalid("LIKE needs a quoted pattern") }
+            return "\(column) LIKE \(q.bind(pattern)) ESCAPE ''"
+        case .ilike:
+            guard case .string(let pattern) = clause.value else { throw EnsembleError.invalid("ILIKE needs a quoted pattern") }
+            return "lower(\(column)) LIKE \(q.bind(pattern.lowercased())) ESCAPE ''"
+        case .in, .notIn:
+            guard case .list(let items) = clause.value else { throw EnsembleError.invalid("IN needs a list") }
+            let any = "\(column) = ANY(\(q.bind(items))::text[])"
+            return clause.comparator == .in ? any : "NOT (\(any))"
+        case .isNull:
+            return "\(column) IS NULL"
+        case .isNotNull:
+            return "\(column) IS NOT NULL"
+        }
+    }
+
+    /// A predicate on a key/value table aliased `t`; `IS NULL` means "has no such key".
+    static func keyValueExists(table: String, owner: String, clause: SearchClause, _ q: inout SQLBuilder) throws -> String {
+        let key = q.bind(clause.key.name)
+        switch clause.comparator {
+        case .isNull:
+            return "NOT EXISTS (SELECT 1 FROM \(table) t WHERE \(owner) AND t.key = \(key))"
+        case .isNotNull:
+            return "EXISTS (SELECT 1 FROM \(table) t WHERE \(owner) AND t.key = \(key))"
+        default:
+            let predicate = try compare("t.value", clause: clause, &q)
+            return "EXISTS (SELECT 1 FROM \(table) t WHERE \(owner) AND t.key = \(key) AND \(predicate))"
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Every row of a query, decoded.
+    func rows<each C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: (repeat each C).Type, logger: Logger) async throws -> [(repeat each C)] {
+        var out: [(repeat each C)] = []
+        for try await row in try await self.query(query, logger: logger).decode(type) { out.append(row) }
+        return out
+    }
+
+    /// The first column of every row.
+    func column<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type, logger: Logger) async throws -> [C] {
+        var out: [C] = []
+        for try await value in try await self.query(query, logger: logger).decode(C.self) { out.append(value) }
+        return out
+    }
+
+    /// The first column of the first row, if there is one.
+    func value<C: PostgresDecodable & Sendable>(_ query: PostgresQuery, _ type: C.Type, logger: Logger) async throws -> C? {
+        for try await value in try await self.query(query, logger: logger).decode(C.self) { return value }
+        return nil
+    }
+
+    /// Runs a statement and returns how many rows it changed.
+    @discardableResult
+    func run(_ query: PostgresQuery, logger: Logger) async throws -> Int {
+        let future: EventLoopFuture<PostgresQueryResult> = self.query(query, logger: logger)
+        return try await future.get().metadata.rows ?? 0
+    }
+}

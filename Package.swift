@@ -89,6 +89,7 @@ let package = Package(
             dependencies: [
                 "EnsembleCore",
                 "EnsembleStore",
+                "EnsemblePostgres",
                 "EnsembleArtifacts",
                 "EnsembleJSON",
                 // Handoffs recompute every claimed metric from the uploaded predictions.
@@ -117,6 +118,7 @@ let package = Package(
                 "EnsembleEval",
                 "EnsembleMetrics",
                 "EnsembleStore",
+                "EnsemblePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),

@@ -98,7 +98,7 @@ public final class PostgresStore: Sendable {
     }
 
     /// The URL without its password, for messages.
-    static func redacted(_ url: String) -> String {
+    public static func redacted(_ url: String) -> String {
         guard var parts = URLComponents(string: url), parts.password != nil else { return url }
         parts.password = "***"
         return parts.string ?? url
@@ -131,6 +131,7 @@ public final class PostgresStore: Sendable {
                     continue
                 }
                 if let underlying, underlying is EnsembleError { throw underlying }
+                if let refused = Self.refusedValue(underlying ?? error) { throw refused }
                 throw EnsembleError(.internalError, "The database refused a write: \(Self.describe(underlying ?? error)).")
             } catch let error as EnsembleError {
                 throw error
@@ -147,8 +148,22 @@ public final class PostgresStore: Sendable {
         } catch let error as EnsembleError {
             throw error
         } catch {
+            if let refused = Self.refusedValue(error) { throw refused }
             throw EnsembleError(.internalError, "The database could not answer: \(Self.describe(error)).")
         }
+    }
+
+    /// A request value PostgreSQL cannot take, as the caller's error rather than the server's: data
+    /// exceptions (class 22: text with a NUL character, a number out of range) and a unique key
+    /// taken by a concurrent request. nil for anything else.
+    static func refusedValue(_ error: any Error) -> EnsembleError? {
+        guard let psql = error as? PSQLError, let state = psql.serverInfo?[.sqlState] else { return nil }
+        if state == "22021" {
+            return .invalid("Text values cannot contain the NUL character (U+0000); remove it and try again.")
+        }
+        if state.hasPrefix("22") { return .invalid("The database refused a value: \(describe(psql)).") }
+        if state == "23505" { return .alreadyExists("It already exists (created at the same moment by another request): \(describe(psql)).") }
+        return nil
     }
 
     static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }

@@ -1,6 +1,7 @@
 import EnsembleArtifacts
 import EnsembleCore
 import EnsembleJSON
+import EnsemblePostgres
 import EnsembleStore
 import Foundation
 import Hummingbird
@@ -16,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var port: Int = 5000
     /// Holds `ensemble.sqlite`, the `artifacts/` folder and `blobs/` (stored dataset contents).
     public var dataDirectory: String = "./ensemble-data"
+    /// `postgresql://…`: the metadata lives in that PostgreSQL database (several servers may share it)
+    /// instead of `ensemble.sqlite` in the data folder. nil: SQLite, the zero-setup default.
+    public var databaseURL: String? = nil
     /// Cap for JSON request bodies on ordinary routes.
     public var maxJSONBodyBytes: Int = 4 * 1024 * 1024
     /// Cap for routes that legitimately carry big documents (dataset schemas and profiles).
@@ -76,19 +80,38 @@ public let mlflowCompatibleVersion = "3.17.2"
 
 /// The parts a server is made of, opened from a configuration.
 public struct EnsembleServices: Sendable {
-    public let store: SQLiteStore
+    public let store: any MetadataStore
     public let artifacts: LocalArtifactStore
     /// Content-addressed blobs of stored datasets, outside the artifact proxy's tree.
     public let content: ContentStore
     /// Checks tokens and passwords (with its cache and throttle) when authentication is on.
     var authenticator: Authenticator
 
+    /// The embedded store: SQLite in the data folder.
     public init(configuration: ServerConfiguration) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        self.store = try SQLiteStore(path: configuration.databasePath)
+        try self.init(configuration: configuration, store: SQLiteStore(path: configuration.databasePath))
+    }
+
+    /// The given metadata store, with the data folder's artifacts and blobs.
+    public init(configuration: ServerConfiguration, store: any MetadataStore) throws {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        self.store = store
         self.artifacts = try LocalArtifactStore(root: configuration.artifactDirectory)
         self.content = try ContentStore(root: configuration.contentDirectory)
         self.authenticator = Authenticator(store: store)
+    }
+
+    /// Opens what the configuration names: PostgreSQL when it has a database URL, else SQLite.
+    public static func open(configuration: ServerConfiguration, logger: Logger) async throws -> EnsembleServices {
+        guard let url = configuration.databaseURL else { return try EnsembleServices(configuration: configuration) }
+        let store = try await PostgresStore.open(url: url, logger: logger)
+        do {
+            return try EnsembleServices(configuration: configuration, store: store)
+        } catch {
+            await store.close()
+            throw error
+        }
     }
 }
 
@@ -286,18 +309,15 @@ func buildApplication(configuration: ServerConfiguration, services: EnsembleServ
     )
 }
 
-/// Checkpoints the WAL when the server shuts down, so the database file is complete on its own.
+/// Shuts the store down with the server: SQLite checkpoints its WAL (so the database file is
+/// complete on its own), PostgreSQL closes its pool.
 struct StoreCheckpointService: Service {
-    let store: SQLiteStore
+    let store: any MetadataStore
     let logger: Logger
 
     func run() async throws {
         try? await gracefulShutdown()
-        do {
-            try store.checkpoint()
-            logger.info("database checkpointed")
-        } catch {
-            logger.warning("database checkpoint failed", metadata: ["error": "\(error)"])
-        }
+        await store.shutdown()
+        logger.info("database closed")
     }
 }

@@ -1,4 +1,4 @@
-import EnsembleStore
+import EnsembleCore
 import Hummingbird
 import Logging
 
@@ -11,13 +11,13 @@ public protocol ApplicationRunner: Sendable {
 
 struct HummingbirdRunner<App: ApplicationProtocol & Sendable>: ApplicationRunner {
     let app: App
-    let store: SQLiteStore
+    let store: any MetadataStore
     func run() async throws { try await app.runService() }
     func userCount() async throws -> Int { try await store.userCount() }
 }
 
 /// Opens the store and artifact folder and builds the server.
-public func makeServer(configuration: ServerConfiguration, logger: Logger) throws -> any ApplicationRunner {
-    let services = try EnsembleServices(configuration: configuration)
+public func makeServer(configuration: ServerConfiguration, logger: Logger) async throws -> any ApplicationRunner {
+    let services = try await EnsembleServices.open(configuration: configuration, logger: logger)
     return HummingbirdRunner(app: buildApplication(configuration: configuration, services: services, logger: logger), store: services.store)
 }

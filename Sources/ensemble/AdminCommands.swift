@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnsembleCore
 import EnsembleServer
+import EnsemblePostgres
 import EnsembleStore
 import Foundation
 
@@ -12,12 +13,22 @@ struct AdminCommand: AsyncParsableCommand {
         subcommands: [CreateUser.self, CreateToken.self, ListUsers.self, SetPassword.self, Audit.self]
     )
 
-    /// `--data`, shared by the admin commands.
+    /// `--data` or `--database`, shared by the admin commands.
     struct DataOption: ParsableArguments {
         @Option(name: .customLong("data"), help: "The server's data folder. (env: ENSEMBLE_DATA; default: ./ensemble-data)")
         var dataDirectory: String?
 
-        func store() throws -> SQLiteStore {
+        @Option(help: "The server's PostgreSQL database, when it runs with --database. (env: ENSEMBLE_DATABASE)")
+        var database: String?
+
+        func store() async throws -> any MetadataStore {
+            if let url = database ?? ProcessInfo.processInfo.environment["ENSEMBLE_DATABASE"], !url.isEmpty {
+                do {
+                    return try await PostgresStore.open(url: url)
+                } catch let error as EnsembleError {
+                    throw CLIFailure(message: "\(error.message) Give the server's database with --database.")
+                }
+            }
             let dir = dataDirectory ?? ProcessInfo.processInfo.environment["ENSEMBLE_DATA"] ?? "./ensemble-data"
             do {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -75,7 +86,7 @@ struct AdminCommand: AsyncParsableCommand {
             guard let parsedRole = InstanceRole(rawValue: admin ? "admin" : role) else {
                 throw ValidationError("--role must be viewer, member or admin; got '\(role)'.")
             }
-            let store = try data.store()
+            let store = try await data.store()
             let user = User(name: name, displayName: displayName, email: email, role: parsedRole, isServiceAccount: serviceAccount, personID: person)
             try await failing { try User.validateName(name) }
             let password = serviceAccount ? nil : try AdminCommand.readPassword(fromStdin: passwordStdin)
@@ -101,7 +112,7 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOption
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let (secret, token) = try await failing { try await AccountAdmin.createToken(user: user, label: label, expiresIn: expiresIn, store: store) }
             try await store.appendAudit([AuditEvent(at: token.createdAt, actor: nil, action: "token.created", target: "token \(token.id) of \(user)", detail: "by ensemble admin (offline), \(token.hint)")])
             if json {
@@ -134,7 +145,7 @@ struct AdminCommand: AsyncParsableCommand {
         @OptionGroup var data: DataOption
 
         func run() async throws {
-            let store = try data.store()
+            let store = try await data.store()
             let password = try AdminCommand.readPassword(fromStdin: passwordStdin)
             try await failing {
                 try User.validatePassword(password)

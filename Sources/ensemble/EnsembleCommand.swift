@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnsembleCore
+import EnsemblePostgres
 import EnsembleServer
 import Foundation
 import Logging
@@ -48,7 +49,7 @@ extension EnsembleCommand {
             discussion: """
                 Point the MLflow client at it with MLFLOW_TRACKING_URI=http://HOST:PORT.
                 Every option can also be set by an environment variable: ENSEMBLE_HOST, ENSEMBLE_PORT,
-                ENSEMBLE_DATA, ENSEMBLE_LOG_LEVEL. Options given on the command line win.
+                ENSEMBLE_DATA, ENSEMBLE_DATABASE, ENSEMBLE_LOG_LEVEL. Options given on the command line win.
                 """
         )
 
@@ -60,6 +61,9 @@ extension EnsembleCommand {
 
         @Option(name: .customLong("data"), help: "Data folder: holds ensemble.sqlite and artifacts/. Created if missing. (env: ENSEMBLE_DATA; default: ./ensemble-data)")
         var dataDirectory: String?
+
+        @Option(help: "Keep the metadata in this PostgreSQL database, postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=require], instead of ensemble.sqlite in the data folder; several servers may share it (docs/DEPLOYMENT.md). The password may come from PGPASSWORD. (env: ENSEMBLE_DATABASE; default: SQLite)")
+        var database: String?
 
         @Option(help: "Log level. (env: ENSEMBLE_LOG_LEVEL; default: info)")
         var logLevel: LogLevelOption?
@@ -94,6 +98,7 @@ extension EnsembleCommand {
             guard (0...65535).contains(config.port) else {
                 throw ValidationError("The port must be between 0 and 65535, got \(config.port).")
             }
+            if let url = database ?? environment["ENSEMBLE_DATABASE"], !url.isEmpty { config.databaseURL = url }
             if let data = dataDirectory ?? environment["ENSEMBLE_DATA"] {
                 guard !data.isEmpty else { throw ValidationError("The data folder must not be empty; give a path such as ./ensemble-data.") }
                 config.dataDirectory = data
@@ -145,19 +150,25 @@ extension EnsembleCommand {
             logger.logLevel = config.logLevel
             let app: any ApplicationRunner
             do {
-                app = try makeServer(configuration: config, logger: logger)
+                app = try await makeServer(configuration: config, logger: logger)
+            } catch let error as EnsembleError where config.databaseURL != nil {
+                throw CLIFailure(message: "\(error.message) Check --database (or ENSEMBLE_DATABASE), and that the server accepts this user.")
             } catch {
                 throw ValidationError("Could not open the data folder '\(config.dataDirectory)': \(error). Check that it is writable, or choose another with --data.")
             }
             logger.info(
                 "Ensemble \(ensembleVersion) serving MLflow-compatible API",
-                metadata: ["address": "http://\(config.host):\(config.port)", "data": "\(config.dataDirectory)", "auth": "\(config.auth?.rawValue ?? "none")"]
+                metadata: [
+                    "address": "http://\(config.host):\(config.port)", "data": "\(config.dataDirectory)",
+                    "database": "\(config.databaseURL.map(PostgresStore.redacted) ?? "sqlite")", "auth": "\(config.auth?.rawValue ?? "none")",
+                ]
             )
             if config.auth == AuthMode.none, !config.isLoopback {
                 logger.warning("AUTHENTICATION IS OFF on \(config.host): anyone who can reach port \(config.port) can read, change and delete everything (--auth none).")
             }
             if config.auth == .required, try await app.userCount() == 0 {
-                logger.notice("No users yet. Create the first admin, then sign in with it: ensemble admin create-user NAME --email E --admin --data \(config.dataDirectory)")
+                let target = config.databaseURL.map { "--database '\(PostgresStore.redacted($0))'" } ?? "--data \(config.dataDirectory)"
+                logger.notice("No users yet. Create the first admin, then sign in with it: ensemble admin create-user NAME --email E --admin \(target)")
             }
             try await app.run()
         }

@@ -18,7 +18,7 @@ import Testing
 struct AuthFixture: Sendable {
     /// Each route's method and path, with every capture and catch-all filled with `x`.
     let routes: [(HTTPRequest.Method, String)]
-    let store: SQLiteStore
+    let store: any MetadataStore
     let audit: AuditWriter
     let tokens: [String: String]
     let bcryptChecks: NIOLockedValueBox<Int>

@@ -41,3 +41,20 @@ struct PostgresStoreTests {
         }
     }
 }
+
+@Suite("PostgreSQL store: values it cannot hold")
+struct PostgresRefusedValueTests {
+    @Test("text with a NUL character is the caller's error (400), in writes and in searches, never a server error")
+    func nul() async throws {
+        let store = try await TestPostgres.store()
+        defer { Task { await store.close() } }
+        let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
+        #expect(await errorCode { try await store.logBatch(runID: run, metrics: [], params: [KeyValue(key: "p", value: "a\u{0}b")], tags: []) } == .invalidParameterValue)
+        #expect(await errorCode { _ = try await store.createExperiment(name: "x\u{0}", artifactLocation: nil, tags: []) } == .invalidParameterValue)
+        let filter = [SearchClause(key: SearchKey(.tag, "t"), comparator: .equal, value: .string("\u{0}"))]
+        #expect(await errorCode { _ = try await store.searchRuns(RunSearch(experimentIDs: ["0"], filter: filter)) } == .invalidParameterValue)
+        // Nothing of the refused batch was kept, and the run still takes good values.
+        try await store.logBatch(runID: run, metrics: [], params: [KeyValue(key: "p", value: "ab")], tags: [])
+        #expect(try await store.run(id: run).params == [KeyValue(key: "p", value: "ab")])
+    }
+}

@@ -35,6 +35,17 @@ def ensemble_binary() -> str:
     return path
 
 
+def store_args(data_dir) -> list[str]:
+    """`--data DIR`, plus `--database URL` when the suite runs on PostgreSQL
+    (ENSEMBLE_TEST_BACKEND=postgres): one database per data folder, kept across restarts."""
+    import _postgres  # here, not at the top: it imports this module
+
+    args = ["--data", str(data_dir)]
+    if _postgres.enabled():
+        args += ["--database", _postgres.database_for(data_dir)]
+    return args
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,6 +90,7 @@ class Server:
 
     def start(self) -> "Server":
         binary = ensemble_binary()
+        backend_args = [] if "--database" in self.extra_args else store_args(self.data_dir)[2:]
         last_error = ""
         # The port is free when probed but could be taken before the server binds it: retry once.
         for _attempt in range(2):
@@ -87,7 +99,7 @@ class Server:
                 log.write(f"\n==> starting {binary} on port {self.port}\n".encode())
                 log.flush()
                 self.process = subprocess.Popen(
-                    [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data", str(self.data_dir), *self.extra_args],
+                    [binary, "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data", str(self.data_dir), *backend_args, *self.extra_args],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

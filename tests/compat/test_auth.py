@@ -13,14 +13,14 @@ import time
 import pytest
 import requests
 
-from _server import Server, ensemble_binary, free_port
+from _server import Server, ensemble_binary, free_port, store_args
 
 PASSWORD = "correct horse battery staple"
 
 
 def admin(data_dir, *args, stdin: str | None = None) -> str:
     out = subprocess.run(
-        [ensemble_binary(), "admin", *args, "--data", str(data_dir)],
+        [ensemble_binary(), "admin", *args, *store_args(data_dir)],
         input=stdin, capture_output=True, text=True, timeout=120,
     )
     assert out.returncode == 0, f"ensemble admin {' '.join(args)} failed: {out.stderr}"
@@ -175,7 +175,7 @@ def test_admin_cli_lists_users_and_the_audit_trail(auth_server):
     assert "root" in users and "admin" in users and "vic" in users
     lines = [json.loads(line) for line in admin(auth_server.data_dir, "audit", "--action", "user.created", "--json").splitlines()]
     assert {line["target"] for line in lines} >= {"user root", "user mia", "user vic"}
-    bad = subprocess.run([ensemble_binary(), "admin", "create-user", "x", "--password-stdin", "--data", str(auth_server.data_dir)],
+    bad = subprocess.run([ensemble_binary(), "admin", "create-user", "x", "--password-stdin", *store_args(auth_server.data_dir)],
                          input="short\n", capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "at least 12 characters" in bad.stderr
 

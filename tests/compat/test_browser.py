@@ -17,7 +17,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from _server import ensemble_binary
+from _server import ensemble_binary, store_args
 
 SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
@@ -195,7 +195,7 @@ def test_sign_in_forms_csrf_and_sign_out_in_a_browser(browser, tmp_path):
     password = "correct horse battery staple"
     for name, role in [("ana", "admin"), ("bo", "member")]:
         out = subprocess.run([ensemble_binary(), "admin", "create-user", name, "--email", f"{name}@example.com", "--role", role,
-                              "--password-stdin", "--data", str(data)], input=password + "\n", capture_output=True, text=True, timeout=120)
+                              "--password-stdin", *store_args(data)], input=password + "\n", capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
     srv = Server(data, tmp_path / "server.log", extra_args=["--auth", "required"]).start()
     try:
@@ -245,7 +245,7 @@ def test_sign_in_forms_csrf_and_sign_out_in_a_browser(browser, tmp_path):
         browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
         wait_for(browser, lambda d: "New user" in d.page_source, "the users page")
         browser.save_screenshot(str(SHOTS / "admin-users.png"))
-        out = subprocess.run([ensemble_binary(), "admin", "set-password", "ana", "--password-stdin", "--data", str(data)],
+        out = subprocess.run([ensemble_binary(), "admin", "set-password", "ana", "--password-stdin", *store_args(data)],
                              input="a different long password\n", capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr
         browser.get(srv.url + "/admin/audit")

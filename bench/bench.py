@@ -563,13 +563,13 @@ def fmt(v, unit):
     return f"{v:,.0f}"
 
 
-def print_table(title, cols, label_for_search):
+def print_table(title, cols, label_for_search, ratio_header="Ensemble/MLflow"):
     """cols: list of (header, figures dict, search label). With two columns, adds the speed-up."""
     say(f"\n{title}")
     width = 44
     head = f"  {'workload':<{width}} {'unit':<9}" + "".join(f"{h:>15}" for h, _, _ in cols)
     if len(cols) == 2:
-        head += f"{'Ensemble/MLflow':>18}"
+        head += f"{ratio_header:>18}"
     say(head)
     say("  " + "-" * (len(head) - 2))
     ratios = {}
@@ -663,6 +663,9 @@ def main():
     p.add_argument("--mlflow-load-budget", type=float, default=180, help="cap in seconds for each MLflow data-loading phase")
     p.add_argument("--workdir", help="temporary folder (default: a new one, removed at the end)")
     p.add_argument("--auth-only", action="store_true", help="only the authentication phases (log-metric with auth off, a token, Basic)")
+    p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
+                   help="postgres: Ensemble and MLflow each on their own database of one PostgreSQL started for the run "
+                        "(durable settings), and Ensemble on SQLite too, for the PostgreSQL/SQLite ratios")
     p.add_argument("--out", default=str(HERE / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     args = p.parse_args()
 
@@ -679,21 +682,40 @@ def main():
         "targets": {},
     }
     recs = {}
+    pg = None
     try:
+        if args.backend == "postgres":
+            from pg import Postgres
+
+            pg = Postgres()
+            report["postgres"] = {"version": pg.version, "settings": "initdb defaults (fsync, synchronous_commit on), shared_buffers 256MB"}
+            say(f"PostgreSQL {pg.version} on {LOOPBACK}:{pg.port} (durable defaults); each server gets its own database")
+
+        def database_args():
+            return ["--database", pg.new_database("ensemble")] if pg else []
+
         def ens_cmd(sub):
             return lambda port, d: [args.ensemble_bin, "serve", "--host", LOOPBACK, "--port", str(port),
-                                    "--data", str(d / "data"), "--log-level", "warning"]
+                                    "--data", str(d / "data"), "--log-level", "warning", *database_args()]
 
         ens = Target("ensemble", ens_cmd("main"), tmp / "ensemble", piddir)
         rec_e = recs["ensemble"] = Recorder("ensemble")
         if not args.auth_only:
             run_suite(ens, rec_e, args, args.runs, load_budget=1e9, create_budget=1e9)
-        say(f"\n== ensemble: authentication cost (log-metric; auth off vs token vs Basic, alternating, {LOOPBACK}) ==")
-        bench_auth(args, tmp, piddir, rec_e)
+        if pg:
+            rec_s = recs["ensemble-sqlite"] = Recorder("ensemble-sqlite")
+            sqlite = Target("ensemble-sqlite", lambda port, d: [args.ensemble_bin, "serve", "--host", LOOPBACK, "--port", str(port),
+                                                                 "--data", str(d / "data"), "--log-level", "warning"],
+                            tmp / "ensemble-sqlite", piddir)
+            run_suite(sqlite, rec_s, args, args.runs, load_budget=1e9, create_budget=1e9)
+        else:
+            say(f"\n== ensemble: authentication cost (log-metric; auth off vs token vs Basic, alternating, {LOOPBACK}) ==")
+            bench_auth(args, tmp, piddir, rec_e)
 
         if args.mlflow:
+            mlflow_store = (lambda d: pg.new_database("mlflow")) if pg else (lambda d: f"sqlite:///{d / 'mlflow.db'}")
             mlf = Target("mlflow", lambda port, d: [args.mlflow, "server", "--host", LOOPBACK, "--port", str(port),
-                                                     "--backend-store-uri", f"sqlite:///{d / 'mlflow.db'}",
+                                                     "--backend-store-uri", mlflow_store(d),
                                                      "--artifacts-destination", str(d / "artifacts")],
                          tmp / "mlflow", piddir)
             rec_m = recs["mlflow"] = Recorder("mlflow")
@@ -727,11 +749,17 @@ def main():
             report["targets"][name] = {"figures": rec.figures, "notes": rec.notes, "problems": rec.problems}
         report["elapsed_s"] = round(time.time() - started, 1)
 
+        where = " on PostgreSQL" if pg else ""
         if "ensemble" in recs:
-            print_table("== Ensemble ==", [("Ensemble", recs["ensemble"].figures, "main")], "main")
+            print_table(f"== Ensemble{where} ==", [("Ensemble", recs["ensemble"].figures, "main")], "main")
+        if "ensemble-sqlite" in recs and recs["ensemble-sqlite"].figures:
+            report["postgres_vs_sqlite"] = print_table(
+                "== Ensemble on PostgreSQL vs on SQLite (same workloads, same run; last column: PostgreSQL's figure as a multiple of SQLite's, above 1 is better) ==",
+                [("PostgreSQL", recs["ensemble"].figures, "main"), ("SQLite", recs["ensemble-sqlite"].figures, "main")], "main",
+                ratio_header="PG/SQLite")
         if "mlflow" in recs and recs["mlflow"].figures:
             report["ratios"] = print_table(
-                "== Ensemble vs MLflow 3.17.2 (same workloads, same run; last column: how many times better Ensemble is) ==",
+                f"== Ensemble vs MLflow 3.17.2{', both on PostgreSQL' if pg else ''} (same workloads, same run; last column: how many times better Ensemble is) ==",
                 [("Ensemble", recs["ensemble"].figures, "cmp"), ("MLflow", recs["mlflow"].figures, "cmp")], "cmp")
         say("")
         for name, rec in recs.items():
@@ -748,6 +776,8 @@ def main():
                 say(f"{name}: PROBLEM: {msg}")
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         say(f"\nresults written to {os.path.relpath(args.out)}   (elapsed {report['elapsed_s']:.0f} s)")
+        if pg:
+            pg.stop()
         if own_tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if any(r.problems for r in recs.values()) else 0)

@@ -11,7 +11,7 @@ struct EnsembleCommand: AsyncParsableCommand {
         commandName: "ensemble",
         abstract: "Ensemble: a self-hosted hub for a machine-learning team's experiments, models, data and work.",
         version: ensembleVersion,
-        subcommands: [Serve.self, BackupCommand.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, GateCommand.self, ABCommand.self, DriftCommand.self, HandoffCommand.self, DeployCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, AuditCommand.self, LoginCommand.self, LogoutCommand.self]
+        subcommands: [Serve.self, BackupCommand.self, MigrateStoreCommand.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, GateCommand.self, ABCommand.self, DriftCommand.self, HandoffCommand.self, DeployCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, AuditCommand.self, LoginCommand.self, LogoutCommand.self]
     )
 
     /// ArgumentParser's own entry point, except that `ensemble gate` and `ensemble ab` exit 2 on a usage

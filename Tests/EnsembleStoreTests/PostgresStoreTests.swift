@@ -1,4 +1,5 @@
 import EnsembleCore
+import EnsembleStore
 import Foundation
 import PostgresNIO
 import Testing
@@ -56,5 +57,53 @@ struct PostgresRefusedValueTests {
         // Nothing of the refused batch was kept, and the run still takes good values.
         try await store.logBatch(runID: run, metrics: [], params: [KeyValue(key: "p", value: "ab")], tags: [])
         #expect(try await store.run(id: run).params == [KeyValue(key: "p", value: "ab")])
+    }
+}
+
+@Suite("migrate-store's parts")
+struct TableCopyTests {
+    @Test("every PostgreSQL table is in the import order, and the SQLite store has the same tables")
+    func tables() async throws {
+        let store = try await TestPostgres.store()
+        defer { Task { await store.close() } }
+        #expect(Set(PostgresStore.importOrder) == (try await store.tables()))
+        #expect(PostgresStore.importOrder.count == Set(PostgresStore.importOrder).count)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-tables-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        _ = try SQLiteStore(path: dir.path + "/db.sqlite")
+        #expect(try SQLiteTableReader(path: dir.path + "/db.sqlite").tables() == Set(PostgresStore.importOrder))
+    }
+
+    @Test("a table checksum ignores row order and sees any changed, lost or extra value")
+    func checksum() {
+        let rows: [[TableValue]] = [[.int(1), .text("a"), .null], [.int(2), .text("b"), .double(0.5)], [.int(3), .bytes([0, 1]), .bool(true)]]
+        var forward = TableChecksum(), backward = TableChecksum()
+        rows.forEach { forward.add($0) }
+        rows.reversed().forEach { backward.add($0) }
+        #expect(forward == backward && forward.rows == 3)
+        for changed in [[TableValue.int(1), .text("a"), .text("")], [.int(1), .text("a ")], [.int(1), .text("a"), .null, .null]] {
+            var other = TableChecksum()
+            ([changed] + rows.dropFirst()).forEach { other.add($0) }
+            #expect(other != forward, "\(changed)")
+        }
+        var fewer = TableChecksum()
+        rows.dropLast().forEach { fewer.add($0) }
+        #expect(fewer != forward)
+        // Types are part of the value: 1 is not "1" and not 1.0.
+        var a = TableChecksum(), b = TableChecksum(), c = TableChecksum()
+        a.add([.int(1)])
+        b.add([.text("1")])
+        c.add([.double(1)])
+        #expect(a != b && a != c && b != c)
+    }
+
+    @Test("values convert to the target column's type; impossible ones are refused")
+    func convert() {
+        #expect(TableColumnType.bool.convert(.int(1)) == .bool(true))
+        #expect(TableColumnType.bool.convert(.int(0)) == .bool(false))
+        #expect(TableColumnType.double.convert(.int(3)) == .double(3))
+        #expect(TableColumnType.int.convert(.null) == .null)
+        #expect(TableColumnType.int.convert(.text("x")) == nil)
+        #expect(TableColumnType.text.convert(.double(1)) == nil)
     }
 }

@@ -72,7 +72,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "EnsembleArtifacts", dependencies: ["EnsembleCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "EnsembleArtifacts",
+            dependencies: [
+                "EnsembleCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                // S3-compatible storage: its HTTP client (already the CLI's); SigV4 is ours (S3Signer).
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "EnsembleClient",
             dependencies: [
@@ -132,7 +142,10 @@ let package = Package(
             name: "EnsembleStoreTests",
             dependencies: ["EnsembleStore", "EnsembleCore", "EnsemblePostgres", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
-        .testTarget(name: "EnsembleArtifactsTests", dependencies: ["EnsembleArtifacts", "EnsembleCore"]),
+        .testTarget(
+            name: "EnsembleArtifactsTests",
+            dependencies: ["EnsembleArtifacts", "EnsembleCore", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .testTarget(
             name: "EnsembleClientTests",
             dependencies: [

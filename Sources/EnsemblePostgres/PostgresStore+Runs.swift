@@ -78,9 +78,19 @@ extension PostgresStore: TrackingStore {
         }
     }
 
-    /// Each kind of row goes in as one statement over arrays (`unnest`), whatever the batch size: a
-    /// 1,000-point batch is a handful of round trips, not a thousand.
+    /// Metric-only batches (log-metric, most log-batch calls) are committed together with the other
+    /// ones in flight (``MetricGroupCommit``); a batch with params or tags is its own transaction.
     public func logBatch(runID: String, metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async throws {
+        if params.isEmpty && tags.isEmpty {
+            guard !metrics.isEmpty else { return try await logBatchAlone(runID: runID, metrics: [], params: [], tags: []) }
+            return try await metricWrites.submit(runID: runID, metrics: metrics, store: self)
+        }
+        try await logBatchAlone(runID: runID, metrics: metrics, params: params, tags: tags)
+    }
+
+    /// One batch in its own transaction. Each kind of row goes in as one statement over arrays
+    /// (`unnest`), whatever the batch size: a 1,000-point batch is a handful of round trips.
+    func logBatchAlone(runID: String, metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async throws {
         try await transaction { [logger] db in
             let key = try await Self.activeRunKey(db, runID, logger: logger)
             if !params.isEmpty {
@@ -111,53 +121,63 @@ extension PostgresStore: TrackingStore {
                     try await db.run("UPDATE runs SET name = \(name) WHERE id = \(key)", logger: logger)
                 }
             }
-            if !metrics.isEmpty { try await Self.insertMetrics(db, run: key, metrics, logger: logger) }
+            if !metrics.isEmpty {
+                try await Self.insertMetrics(db, runs: Array(repeating: key, count: metrics.count), metrics, logger: logger)
+            }
         }
     }
 
-    static func insertMetrics(_ db: PostgresConnection, run key: Int64, _ metrics: [Metric], logger: Logger) async throws {
+    /// Inserts points (`runs[i]` is the row id of `metrics[i]`'s run) and moves each run's latest
+    /// values forward, in three statements whatever the number of points or runs.
+    static func insertMetrics(_ db: PostgresConnection, runs: [Int64], _ metrics: [Metric], logger: Logger) async throws {
         let values = metrics.map { $0.value.isNaN ? 0 : $0.value }
         let nans = metrics.map { $0.value.isNaN }
         try await db.run(
             """
             INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)
-            SELECT \(key), k, s, t, v, n, CASE WHEN hm THEN m END, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
-            FROM unnest(\(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[], \(metrics.map(\.timestamp))::bigint[],
+            SELECT r, k, s, t, v, n, CASE WHEN hm THEN m END, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
+            FROM unnest(\(runs)::bigint[], \(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[], \(metrics.map(\.timestamp))::bigint[],
                         \(values)::float8[], \(nans)::bool[],
                         \(metrics.map { $0.modelID ?? "" })::text[], \(metrics.map { $0.modelID != nil })::bool[],
                         \(metrics.map { $0.datasetName ?? "" })::text[], \(metrics.map { $0.datasetName != nil })::bool[],
                         \(metrics.map { $0.datasetDigest ?? "" })::text[], \(metrics.map { $0.datasetDigest != nil })::bool[])
-                AS u(k, s, t, v, n, m, hm, d, hd, g, hg)
+                AS u(r, k, s, t, v, n, m, hm, d, hd, g, hg)
             ON CONFLICT DO NOTHING
             """, logger: logger)
-        // The latest point per key, kept only if later than the stored one; keys in byte order, so
-        // concurrent batches on one run lock their rows in the same order.
-        var latest: [String: Metric] = [:]
-        for m in metrics {
-            if let current = latest[m.key], !isLater(m, than: current) { continue }
-            latest[m.key] = m
+        // The latest point per run and key, kept only if later than the stored one; rows in (run, key)
+        // byte order, so concurrent writers lock them in the same order.
+        struct RunKey: Hashable {
+            var run: Int64
+            var key: String
         }
-        let rows = latest.values.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        var latest: [RunKey: Metric] = [:]
+        for (run, m) in zip(runs, metrics) {
+            let k = RunKey(run: run, key: m.key)
+            if let current = latest[k], !isLater(m, than: current) { continue }
+            latest[k] = m
+        }
+        let rows = latest.sorted { $0.key.run != $1.key.run ? $0.key.run < $1.key.run : $0.key.key.utf8.lexicographicallyPrecedes($1.key.key.utf8) }
         try await db.run(
             """
             INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan)
-            SELECT \(key), * FROM unnest(\(rows.map(\.key))::text[], \(rows.map(\.step))::bigint[], \(rows.map(\.timestamp))::bigint[],
-                                         \(rows.map { $0.value.isNaN ? 0 : $0.value })::float8[], \(rows.map { $0.value.isNaN })::bool[])
+            SELECT * FROM unnest(\(rows.map(\.key.run))::bigint[], \(rows.map(\.key.key))::text[], \(rows.map(\.value.step))::bigint[],
+                                 \(rows.map(\.value.timestamp))::bigint[], \(rows.map { $0.value.value.isNaN ? 0 : $0.value.value })::float8[],
+                                 \(rows.map { $0.value.value.isNaN })::bool[])
             ON CONFLICT (run_id, key) DO UPDATE SET step = EXCLUDED.step, timestamp = EXCLUDED.timestamp, value = EXCLUDED.value, is_nan = EXCLUDED.is_nan
             WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
             """, logger: logger)
-        let forModels = metrics.filter { $0.modelID != nil }
+        let forModels = zip(runs, metrics).filter { $0.1.modelID != nil }
         if !forModels.isEmpty {
             try await db.run(
                 """
                 INSERT INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
-                SELECT m, k, s, t, v, n, \(key), CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
-                FROM unnest(\(forModels.map { $0.modelID ?? "" })::text[], \(forModels.map(\.key))::text[], \(forModels.map(\.step))::bigint[],
-                            \(forModels.map(\.timestamp))::bigint[], \(forModels.map { $0.value.isNaN ? 0 : $0.value })::float8[],
-                            \(forModels.map { $0.value.isNaN })::bool[],
-                            \(forModels.map { $0.datasetName ?? "" })::text[], \(forModels.map { $0.datasetName != nil })::bool[],
-                            \(forModels.map { $0.datasetDigest ?? "" })::text[], \(forModels.map { $0.datasetDigest != nil })::bool[])
-                    AS u(m, k, s, t, v, n, d, hd, g, hg)
+                SELECT m, k, s, t, v, n, r, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
+                FROM unnest(\(forModels.map { $0.1.modelID ?? "" })::text[], \(forModels.map(\.1.key))::text[], \(forModels.map(\.1.step))::bigint[],
+                            \(forModels.map(\.1.timestamp))::bigint[], \(forModels.map { $0.1.value.isNaN ? 0 : $0.1.value })::float8[],
+                            \(forModels.map { $0.1.value.isNaN })::bool[], \(forModels.map(\.0))::bigint[],
+                            \(forModels.map { $0.1.datasetName ?? "" })::text[], \(forModels.map { $0.1.datasetName != nil })::bool[],
+                            \(forModels.map { $0.1.datasetDigest ?? "" })::text[], \(forModels.map { $0.1.datasetDigest != nil })::bool[])
+                    AS u(m, k, s, t, v, n, r, d, hd, g, hg)
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
         }

@@ -25,6 +25,8 @@ public final class PostgresStore: Sendable {
     let logger: Logger
     /// Prefix of generated experiment artifact locations (the Default experiment's is set by migration).
     let artifactRootURI = "mlflow-artifacts:/"
+    /// Concurrent metric-only writes, committed together (``MetricGroupCommit``).
+    let metricWrites = MetricGroupCommit()
     private let runner: Task<Void, Never>
 
     public struct Settings: Sendable {

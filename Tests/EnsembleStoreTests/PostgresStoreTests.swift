@@ -107,3 +107,44 @@ struct TableCopyTests {
         #expect(TableColumnType.text.convert(.double(1)) == nil)
     }
 }
+
+@Suite("PostgreSQL store: group commit of metric writes")
+struct GroupCommitTests {
+    @Test("concurrent metric writes commit together; a deleted run, a missing run and a refused value fail alone, the rest are all stored")
+    func group() async throws {
+        let store = try await TestPostgres.store()
+        defer { Task { await store.close() } }
+        var runs: [String] = []
+        for i in 0..<8 { runs.append(try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r\(i)", startTime: 1, tags: [])).info.runID) }
+        let deleted = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "gone", startTime: 1, tags: [])).info.runID
+        try await store.deleteRun(id: deleted)
+        let ids = runs
+        let results = await withTaskGroup(of: (Int, EnsembleError.Code?).self) { group in
+            for i in 0..<400 {
+                group.addTask {
+                    let run = i == 7 ? deleted : i == 13 ? "no-such-run" : ids[i % ids.count]
+                    let key = i == 21 ? "bad\u{0}key" : "loss"
+                    let code = await errorCode {
+                        try await store.logBatch(
+                            runID: run, metrics: [Metric(key: key, value: Double(i), timestamp: 1, step: Int64(i)), Metric(key: "acc", value: 0.5, timestamp: 1, step: Int64(i))],
+                            params: [], tags: [])
+                    }
+                    return (i, code)
+                }
+            }
+            return await group.reduce(into: [Int: EnsembleError.Code?]()) { $0[$1.0] = $1.1 }
+        }
+        #expect(results[7]! == .invalidParameterValue, "a deleted run is refused")
+        #expect(results[13]! == .resourceDoesNotExist, "a missing run is not found")
+        #expect(results[21]! == .invalidParameterValue, "a NUL in a key is refused")
+        #expect(results.filter { ![7, 13, 21].contains($0.key) }.allSatisfy { $0.value == nil }, "every other write succeeded")
+        // Every acknowledged point is stored, and the latest value of each run is its highest step.
+        for (r, run) in runs.enumerated() {
+            let expected = (0..<400).filter { $0 % runs.count == r && ![7, 13, 21].contains($0) }
+            let history = try await store.metricHistory(runID: run, key: "loss", limit: nil, offset: 0).items
+            #expect(history.map(\.step) == expected.map(Int64.init))
+            let latest = try await store.run(id: run).metrics.first { $0.key == "loss" }
+            #expect(latest?.step == Int64(expected.last!))
+        }
+    }
+}

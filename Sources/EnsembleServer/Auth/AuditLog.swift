@@ -53,6 +53,9 @@ final class AuditWriter: Service, Sendable {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: self.interval)
+                // Once shutting down, the flush below writes it: a cancelled task's database call
+                // (PostgreSQL's pool) fails with CancellationError.
+                if Task.isCancelled { break }
                 await self.flush()
             }
         }

@@ -69,26 +69,10 @@ final class MetricGroupCommit: Sendable {
     private func write(_ group: [Pending], _ store: PostgresStore) async {
         let written: [Int]
         do {
-            written = try await store.transaction { [logger = store.logger] db -> [Int] in
-                let runIDs = Array(Set(group.map(\.runID)))
-                var runs: [String: (Int64, String)] = [:]
-                for (uuid, id, stage) in try await db.rows(
-                    "SELECT run_uuid, id, lifecycle_stage FROM runs WHERE run_uuid = ANY(\(runIDs)::text[])", (String, Int64, String).self, logger: logger)
-                {
-                    runs[uuid] = (id, stage)
-                }
-                var keys: [Int64] = []
-                var metrics: [Metric] = []
-                var ok: [Int] = []
-                for (i, p) in group.enumerated() {
-                    guard let (id, stage) = runs[p.runID], stage == LifecycleStage.active.rawValue else { continue }
-                    ok.append(i)
-                    keys += Array(repeating: id, count: p.metrics.count)
-                    metrics += p.metrics
-                }
-                if !metrics.isEmpty { try await PostgresStore.insertMetrics(db, runs: keys, metrics, logger: logger) }
-                return ok
+            let accepted = try await store.statement { [logger = store.logger] db in
+                try await Self.insert(group.map { ($0.runID, $0.metrics) }, db, logger: logger)
             }
+            written = group.indices.filter { accepted.contains(group[$0].runID) }
         } catch {
             // One request may carry what PostgreSQL refuses: each is written on its own, for its own answer.
             written = []
@@ -104,5 +88,65 @@ final class MetricGroupCommit: Sendable {
                 p.continuation.resume(throwing: error)
             }
         }
+    }
+
+    /// Writes the points of every request whose run exists and is active, in one statement (so one
+    /// round trip and one commit): the runs are looked up, the points inserted, the latest values
+    /// moved forward and the logged-model links added by data-modifying CTEs. Returns the run ids
+    /// that were written.
+    static func insert(_ requests: [(runID: String, metrics: [Metric])], _ db: PostgresConnection, logger: Logger) async throws -> Set<String> {
+        var uuids: [String] = [], metrics: [Metric] = []
+        for (run, points) in requests {
+            uuids += Array(repeating: run, count: points.count)
+            metrics += points
+        }
+        struct RunKey: Hashable {
+            var run: String
+            var key: String
+        }
+        var latest: [RunKey: Metric] = [:]
+        for (run, m) in zip(uuids, metrics) {
+            let k = RunKey(run: run, key: m.key)
+            if let current = latest[k], !PostgresStore.isLater(m, than: current) { continue }
+            latest[k] = m
+        }
+        let rows = latest.map { ($0.key.run, $0.value) }
+        let value = { (m: Metric) in m.value.isNaN ? 0 : m.value }
+        var q = SQLBuilder()
+        let runs = q.bind(Array(Set(uuids)))
+        let points = [
+            q.bind(uuids), q.bind(metrics.map(\.key)), q.bind(metrics.map(\.step)), q.bind(metrics.map(\.timestamp)), q.bind(metrics.map(value)),
+            q.bind(metrics.map { $0.value.isNaN }), q.bind(metrics.map { $0.modelID ?? "" }), q.bind(metrics.map { $0.modelID != nil }),
+            q.bind(metrics.map { $0.datasetName ?? "" }), q.bind(metrics.map { $0.datasetName != nil }),
+            q.bind(metrics.map { $0.datasetDigest ?? "" }), q.bind(metrics.map { $0.datasetDigest != nil }),
+        ]
+        let latestRows = [
+            q.bind(rows.map(\.0)), q.bind(rows.map(\.1.key)), q.bind(rows.map(\.1.step)), q.bind(rows.map(\.1.timestamp)), q.bind(rows.map { value($0.1) }),
+            q.bind(rows.map { $0.1.value.isNaN }),
+        ]
+        let types = ["text", "text", "bigint", "bigint", "float8", "bool", "text", "bool", "text", "bool", "text", "bool"]
+        let unnestPoints = zip(points, types).map { "\($0)::\($1)[]" }.joined(separator: ", ")
+        let unnestLatest = zip(latestRows, ["text", "text", "bigint", "bigint", "float8", "bool"]).map { "\($0)::\($1)[]" }.joined(separator: ", ")
+        q.append(
+            """
+            WITH r AS (SELECT run_uuid, id FROM runs WHERE run_uuid = ANY(\(runs)::text[]) AND lifecycle_stage = 'active'),
+            p AS (SELECT r.id, u.* FROM unnest(\(unnestPoints)) AS u(run, k, s, t, v, n, m, hm, d, hd, g, hg) JOIN r ON r.run_uuid = u.run),
+            points AS (
+                INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)
+                SELECT id, k, s, t, v, n, CASE WHEN hm THEN m END, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END FROM p
+                ON CONFLICT DO NOTHING),
+            models AS (
+                INSERT INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
+                SELECT m, k, s, t, v, n, id, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END FROM p WHERE hm
+                ON CONFLICT DO NOTHING),
+            latest AS (
+                INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan)
+                SELECT r.id, u.k, u.s, u.t, u.v, u.n FROM unnest(\(unnestLatest)) AS u(run, k, s, t, v, n) JOIN r ON r.run_uuid = u.run
+                ORDER BY r.id, u.k
+                ON CONFLICT (run_id, key) DO UPDATE SET step = EXCLUDED.step, timestamp = EXCLUDED.timestamp, value = EXCLUDED.value, is_nan = EXCLUDED.is_nan
+                WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value))
+            SELECT run_uuid FROM r
+            """)
+        return Set(try await db.column(q.query, String.self, logger: logger))
     }
 }

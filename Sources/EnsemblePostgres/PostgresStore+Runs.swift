@@ -283,7 +283,8 @@ extension PostgresStore: TrackingStore {
     }
 
     /// Whole runs (info, latest metrics, params, tags, inputs, outputs) for row ids, in the order
-    /// given, with one query per table (the ids as one array parameter) rather than per run.
+    /// given: the runs in one query and everything attached to them in a second (one result set, a
+    /// kind per row), so a page of runs costs two round trips however many tables it touches.
     static func loadRuns(_ db: PostgresConnection, ids: [Int64], infoOnly: Bool = false, logger: Logger) async throws -> [Run] {
         guard !ids.isEmpty else { return [] }
         var runs: [Int64: Run] = [:]
@@ -300,49 +301,49 @@ extension PostgresStore: TrackingStore {
             runs[id] = Run(info: info)
         }
         if infoOnly { return ids.compactMap { runs[$0] } }
-        for (id, key, value) in try await db.rows(
-            "SELECT run_id, key, value FROM params WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY run_id, key", (Int64, String, String).self, logger: logger)
-        {
-            runs[id]?.params.append(KeyValue(key: key, value: value))
-        }
-        for (id, key, value) in try await db.rows(
-            "SELECT run_id, key, value FROM tags WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY run_id, key", (Int64, String, String).self, logger: logger)
-        {
-            runs[id]?.tags.append(KeyValue(key: key, value: value))
-        }
-        for (id, key, step, timestamp, value, nan) in try await db.rows(
-            "SELECT run_id, key, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY run_id, key",
-            (Int64, String, Int64, Int64, Double, Bool).self, logger: logger)
-        {
-            runs[id]?.metrics.append(Metric(key: key, value: nan ? .nan : value, timestamp: timestamp, step: step))
-        }
-        var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
-        for (run, dataset, key, value) in try await db.rows(
-            "SELECT run_id, dataset_id, key, value FROM input_tags WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY key", (Int64, Int64, String, String).self,
-            logger: logger)
-        {
-            inputTags[run, default: [:]][dataset, default: []].append(KeyValue(key: key, value: value))
-        }
-        for (run, datasetID, name, digest, sourceType, source, schema, profile) in try await db.rows(
+        // kind, run, text a, text b, text c, text d, text e, text f, number i, number j, value, flag
+        typealias Part = (Int64, Int64, String?, String?, String?, String?, String?, String?, Int64?, Int64?, Double?, Bool?)
+        let parts = try await db.rows(
             """
-            SELECT i.run_id, i.dataset_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile
-            FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id
-            WHERE i.run_id = ANY(\(ids)::bigint[]) ORDER BY i.run_id, i.position
-            """, (Int64, Int64, String, String, String, String, String?, String?).self, logger: logger)
-        {
-            let dataset = Dataset(name: name, digest: digest, sourceType: sourceType, source: source, schema: schema, profile: profile)
-            runs[run]?.datasetInputs.append(DatasetInput(dataset: dataset, tags: inputTags[run]?[datasetID] ?? []))
+            SELECT 0::bigint, run_id, key, value, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::float8, NULL::bool
+                FROM params WHERE run_id = ANY(\(ids)::bigint[])
+            UNION ALL SELECT 1, run_id, key, value, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM tags WHERE run_id = ANY(\(ids)::bigint[])
+            UNION ALL SELECT 2, run_id, key, NULL, NULL, NULL, NULL, NULL, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id = ANY(\(ids)::bigint[])
+            UNION ALL SELECT 3, run_id, key, value, NULL, NULL, NULL, NULL, dataset_id, NULL, NULL, NULL FROM input_tags WHERE run_id = ANY(\(ids)::bigint[])
+            UNION ALL SELECT 4, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, i.dataset_id, i.position, NULL, NULL
+                FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = ANY(\(ids)::bigint[])
+            UNION ALL SELECT 5, run_id, model_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM run_model_inputs WHERE run_id = ANY(\(ids)::bigint[])
+            UNION ALL SELECT 6, run_id, model_id, NULL, NULL, NULL, NULL, NULL, step, NULL, NULL, NULL FROM run_model_outputs WHERE run_id = ANY(\(ids)::bigint[])
+            """, Part.self, logger: logger)
+        var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
+        var inputs: [(run: Int64, dataset: Int64, position: Int64, value: Dataset)] = []
+        var params: [Int64: [KeyValue]] = [:], tags: [Int64: [KeyValue]] = [:], metrics: [Int64: [Metric]] = [:]
+        var modelInputs: [Int64: [String]] = [:], modelOutputs: [Int64: [ModelOutput]] = [:]
+        for p in parts {
+            let (kind, run, a) = (p.0, p.1, p.2 ?? "")
+            switch kind {
+            case 0: params[run, default: []].append(KeyValue(key: a, value: p.3 ?? ""))
+            case 1: tags[run, default: []].append(KeyValue(key: a, value: p.3 ?? ""))
+            case 2: metrics[run, default: []].append(Metric(key: a, value: p.11 == true ? .nan : p.10 ?? 0, timestamp: p.9 ?? 0, step: p.8 ?? 0))
+            case 3: inputTags[run, default: [:]][p.8 ?? 0, default: []].append(KeyValue(key: a, value: p.3 ?? ""))
+            case 4:
+                inputs.append((run, p.8 ?? 0, p.9 ?? 0, Dataset(name: a, digest: p.3 ?? "", sourceType: p.4 ?? "", source: p.5 ?? "", schema: p.6, profile: p.7)))
+            case 5: modelInputs[run, default: []].append(a)
+            default: modelOutputs[run, default: []].append(ModelOutput(modelID: a, step: p.8 ?? 0))
+            }
         }
-        for (run, model) in try await db.rows(
-            "SELECT run_id, model_id FROM run_model_inputs WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY model_id", (Int64, String).self, logger: logger)
-        {
-            runs[run]?.modelInputs.append(model)
+        // The orders the SQLite store gives: keys, models and tag keys by byte order; inputs by position.
+        let byKey = { (x: KeyValue, y: KeyValue) in x.key.utf8.lexicographicallyPrecedes(y.key.utf8) }
+        for (id, _) in runs {
+            runs[id]?.params = (params[id] ?? []).sorted(by: byKey)
+            runs[id]?.tags = (tags[id] ?? []).sorted(by: byKey)
+            runs[id]?.metrics = (metrics[id] ?? []).sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            runs[id]?.modelInputs = (modelInputs[id] ?? []).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            runs[id]?.modelOutputs = (modelOutputs[id] ?? []).sorted { $0.modelID.utf8.lexicographicallyPrecedes($1.modelID.utf8) }
         }
-        for (run, model, step) in try await db.rows(
-            "SELECT run_id, model_id, step FROM run_model_outputs WHERE run_id = ANY(\(ids)::bigint[]) ORDER BY model_id", (Int64, String, Int64).self,
-            logger: logger)
-        {
-            runs[run]?.modelOutputs.append(ModelOutput(modelID: model, step: step))
+        for input in inputs.sorted(by: { ($0.run, $0.position) < ($1.run, $1.position) }) {
+            let tags = (inputTags[input.run]?[input.dataset] ?? []).sorted(by: byKey)
+            runs[input.run]?.datasetInputs.append(DatasetInput(dataset: input.value, tags: tags))
         }
         return ids.compactMap { runs[$0] }
     }

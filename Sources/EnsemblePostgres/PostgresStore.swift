@@ -143,6 +143,27 @@ public final class PostgresStore: Sendable {
         }
     }
 
+    /// Runs one statement on its own (PostgreSQL makes it atomic, without BEGIN and COMMIT round
+    /// trips), with the same retries and error mapping as ``transaction(_:)``.
+    func statement<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in try await body(connection) }
+            } catch let error as EnsembleError {
+                throw error
+            } catch {
+                if attempt < 5, let psql = error as? PSQLError, let state = psql.serverInfo?[.sqlState], ["40001", "40P01"].contains(state) {
+                    try await Task.sleep(for: .milliseconds(5 * attempt))
+                    continue
+                }
+                if let refused = Self.refusedValue(error) { throw refused }
+                throw EnsembleError(.internalError, "The database refused a write: \(Self.describe(error)).")
+            }
+        }
+    }
+
     /// Runs `body` on a pooled connection outside a transaction (single statements that only read).
     func read<T: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         do {

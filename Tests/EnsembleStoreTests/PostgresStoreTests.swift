@@ -10,9 +10,9 @@ import Testing
 struct PostgresStoreTests {
     @Test("servers opening one database together migrate it once, and all of them work")
     func migrateOnce() async throws {
-        let url = try TestPostgres.database()
+        let url = try await TestPostgres.database()
         let stores = try await withThrowingTaskGroup(of: PostgresStore.self) { group in
-            for _ in 0..<4 { group.addTask { try await PostgresStore.open(url: url) } }
+            for _ in 0..<4 { group.addTask { try await PostgresStore.open(url: url, settings: TestPostgres.settings) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
         var applied: [String] = []

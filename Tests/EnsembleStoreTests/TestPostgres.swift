@@ -43,16 +43,45 @@ enum TestPostgres {
     nonisolated(unsafe) static var stopCommand: [String] = []
     nonisolated(unsafe) static var folderToRemove = ""
 
-    /// A store on a new, empty, migrated database.
-    static func store() async throws -> PostgresStore {
-        try await PostgresStore.open(url: try database())
+    /// Small pools and a patient start: the whole test process opens a few hundred stores, all
+    /// while other suites keep both cores busy.
+    static var settings: PostgresStore.Settings {
+        var s = PostgresStore.Settings()
+        s.maximumConnections = 3
+        s.connectTimeoutSeconds = 120
+        return s
     }
 
-    /// The URL of a new, empty database.
-    static func database() throws -> String {
+    /// A store on a new, migrated database with no data in it.
+    static func store() async throws -> PostgresStore {
+        try await PostgresStore.open(url: try await database(migrated: true), settings: settings)
+    }
+
+    /// A database every migration has been applied to, made once (by the first test that asks) and
+    /// copied by `createdb --template` for each test: a file copy instead of the migrations again.
+    actor Template {
+        private var making: Task<String, any Error>?
+        func name() async throws -> String {
+            if let making { return try await making.value }
+            let task = Task<String, any Error> {
+                let url = try await TestPostgres.database(migrated: false)
+                let store = try await PostgresStore.open(url: url, settings: TestPostgres.settings)
+                await store.close()
+                return String(url.split(separator: "/").last!)
+            }
+            making = task
+            return try await task.value
+        }
+    }
+
+    static let template = Template()
+
+    /// The URL of a new database: empty (`migrated: false`), or a copy of the migrated template.
+    static func database(migrated: Bool = false) async throws -> String {
         let server = try server.get()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        try run([server.bin + "/createdb", "-h", "127.0.0.1", "-p", String(server.port), "-U", "ensemble", name], asPostgres: false)
+        let template = migrated ? ["--template", try await self.template.name()] : []
+        try run([server.bin + "/createdb", "-h", "127.0.0.1", "-p", String(server.port), "-U", "ensemble"] + template + [name], asPostgres: false)
         return server.url + "/" + name
     }
 
@@ -66,7 +95,7 @@ enum TestPostgres {
         if getuid() == 0 { try run(["/bin/chown", "postgres:postgres", folder], asPostgres: false) }
         let port = freePort()
         try run([bin + "/initdb", "-D", folder + "/data", "-U", "ensemble", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"], asPostgres: true)
-        let options = "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200"
+        let options = "-p \(port) -k \(folder) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=1000 -c shared_buffers=64MB"
         try run([bin + "/pg_ctl", "-D", folder + "/data", "-l", folder + "/log", "-o", options, "-w", "-t", "60", "start"], asPostgres: true)
         stopCommand = (getuid() == 0 ? ["/sbin/runuser", "-u", "postgres", "--"] : []) + [bin + "/pg_ctl", "-D", folder + "/data", "-m", "immediate", "-w", "stop"]
         folderToRemove = folder

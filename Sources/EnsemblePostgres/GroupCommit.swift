@@ -90,8 +90,8 @@ final class MetricGroupCommit: Sendable {
         }
     }
 
-    /// Writes the points of every request whose run exists and is active, in one statement (so one
-    /// round trip and one commit): the runs are looked up, the points inserted, the latest values
+    /// Writes the points of every request whose run exists and is active, in one statement (alone:
+    /// one round trip and one commit; inside ``PostgresStore/logBatchAlone``'s transaction, one round trip): the runs are looked up, the points inserted, the latest values
     /// moved forward and the logged-model links added by data-modifying CTEs. Returns the run ids
     /// that were written.
     static func insert(_ requests: [(runID: String, metrics: [Metric])], _ db: PostgresConnection, logger: Logger) async throws -> Set<String> {

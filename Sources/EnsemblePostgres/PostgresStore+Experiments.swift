@@ -166,6 +166,20 @@ extension PostgresStore {
         return LifecycleStage(rawValue: raw) ?? .active
     }
 
+    /// The artifact location of an experiment new runs and models may be created in: not-found when it
+    /// does not exist, invalid when it is deleted.
+    static func activeExperimentLocation(_ db: PostgresConnection, key: Int64, id: String, logger: Logger) async throws -> String {
+        guard
+            let (location, stage) = try await db.rows(
+                "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = \(key)", (String, String).self, logger: logger
+            ).first
+        else { throw EnsembleError.experimentNotFound(id) }
+        guard stage == LifecycleStage.active.rawValue else {
+            throw EnsembleError.invalid("The experiment \(id) must be in the 'active' state. Current state is deleted.")
+        }
+        return location
+    }
+
     /// Whole experiments (with tags) for ids, in the order given.
     static func fetchExperiments(_ db: PostgresConnection, ids: [Int64], logger: Logger) async throws -> [Experiment] {
         guard !ids.isEmpty else { return [] }

@@ -7,14 +7,7 @@ extension PostgresStore: LoggedModelStore {
         let experimentKey = try Self.experimentKey(new.experimentID)
         let modelID = "m-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         return try await transaction { [logger] db in
-            guard
-                let (location, stage) = try await db.rows(
-                    "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = \(experimentKey)", (String, String).self, logger: logger
-                ).first
-            else { throw EnsembleError.experimentNotFound(new.experimentID) }
-            guard stage == LifecycleStage.active.rawValue else {
-                throw EnsembleError.invalid("The experiment \(new.experimentID) must be in the 'active' state. Current state is deleted.")
-            }
+            let location = try await Self.activeExperimentLocation(db, key: experimentKey, id: new.experimentID, logger: logger)
             // A source run is a reference, not a foreign key, as in MLflow.
             let now = Self.now()
             let artifactURI = Self.appendPath(location, "models/\(modelID)/artifacts")

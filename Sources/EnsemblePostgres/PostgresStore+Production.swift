@@ -92,11 +92,7 @@ extension PostgresStore: HandoffStore {
     }
 
     public func recordGate(_ record: GateRecord, promote: String?) async throws -> GateRecord {
-        guard record.decision == "pass" || record.decision == "fail" else { throw EnsembleError.invalid("decision: '\(record.decision)' must be pass or fail.") }
-        if promote != nil, record.decision != "pass" {
-            throw EnsembleError.invalid("promote: the gate failed, so the alias stays where it is.")
-        }
-        if let promote { try Validation.validateAlias(promote) }
+        try record.validate(promote: promote)
         let now = Self.now()
         return try await transaction { [logger] db in
             try await Self.requireVersion(db, record.name, record.version, logger: logger)

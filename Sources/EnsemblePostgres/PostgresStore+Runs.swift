@@ -8,14 +8,7 @@ extension PostgresStore: TrackingStore {
         let runUUID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let (name, finalTags) = try new.resolvedNameAndTags()
         return try await transaction { [logger] db in
-            guard
-                let (location, stage) = try await db.rows(
-                    "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = \(experimentKey)", (String, String).self, logger: logger
-                ).first
-            else { throw EnsembleError.experimentNotFound(new.experimentID) }
-            guard stage == LifecycleStage.active.rawValue else {
-                throw EnsembleError.invalid("The experiment \(new.experimentID) must be in the 'active' state. Current state is deleted.")
-            }
+            let location = try await Self.activeExperimentLocation(db, key: experimentKey, id: new.experimentID, logger: logger)
             let artifactURI = Self.appendPath(location, "\(runUUID)/artifacts")
             guard
                 let id = try await db.value(
@@ -121,65 +114,7 @@ extension PostgresStore: TrackingStore {
                     try await db.run("UPDATE runs SET name = \(name) WHERE id = \(key)", logger: logger)
                 }
             }
-            if !metrics.isEmpty {
-                try await Self.insertMetrics(db, runs: Array(repeating: key, count: metrics.count), metrics, logger: logger)
-            }
-        }
-    }
-
-    /// Inserts points (`runs[i]` is the row id of `metrics[i]`'s run) and moves each run's latest
-    /// values forward, in three statements whatever the number of points or runs.
-    static func insertMetrics(_ db: PostgresConnection, runs: [Int64], _ metrics: [Metric], logger: Logger) async throws {
-        let values = metrics.map { $0.value.isNaN ? 0 : $0.value }
-        let nans = metrics.map { $0.value.isNaN }
-        try await db.run(
-            """
-            INSERT INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest)
-            SELECT r, k, s, t, v, n, CASE WHEN hm THEN m END, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
-            FROM unnest(\(runs)::bigint[], \(metrics.map(\.key))::text[], \(metrics.map(\.step))::bigint[], \(metrics.map(\.timestamp))::bigint[],
-                        \(values)::float8[], \(nans)::bool[],
-                        \(metrics.map { $0.modelID ?? "" })::text[], \(metrics.map { $0.modelID != nil })::bool[],
-                        \(metrics.map { $0.datasetName ?? "" })::text[], \(metrics.map { $0.datasetName != nil })::bool[],
-                        \(metrics.map { $0.datasetDigest ?? "" })::text[], \(metrics.map { $0.datasetDigest != nil })::bool[])
-                AS u(r, k, s, t, v, n, m, hm, d, hd, g, hg)
-            ON CONFLICT DO NOTHING
-            """, logger: logger)
-        // The latest point per run and key, kept only if later than the stored one; rows in (run, key)
-        // byte order, so concurrent writers lock them in the same order.
-        struct RunKey: Hashable {
-            var run: Int64
-            var key: String
-        }
-        var latest: [RunKey: Metric] = [:]
-        for (run, m) in zip(runs, metrics) {
-            let k = RunKey(run: run, key: m.key)
-            if let current = latest[k], !isLater(m, than: current) { continue }
-            latest[k] = m
-        }
-        let rows = latest.sorted { $0.key.run != $1.key.run ? $0.key.run < $1.key.run : $0.key.key.utf8.lexicographicallyPrecedes($1.key.key.utf8) }
-        try await db.run(
-            """
-            INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan)
-            SELECT * FROM unnest(\(rows.map(\.key.run))::bigint[], \(rows.map(\.key.key))::text[], \(rows.map(\.value.step))::bigint[],
-                                 \(rows.map(\.value.timestamp))::bigint[], \(rows.map { $0.value.value.isNaN ? 0 : $0.value.value })::float8[],
-                                 \(rows.map { $0.value.value.isNaN })::bool[])
-            ON CONFLICT (run_id, key) DO UPDATE SET step = EXCLUDED.step, timestamp = EXCLUDED.timestamp, value = EXCLUDED.value, is_nan = EXCLUDED.is_nan
-            WHERE (EXCLUDED.step, EXCLUDED.timestamp, EXCLUDED.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
-            """, logger: logger)
-        let forModels = zip(runs, metrics).filter { $0.1.modelID != nil }
-        if !forModels.isEmpty {
-            try await db.run(
-                """
-                INSERT INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
-                SELECT m, k, s, t, v, n, r, CASE WHEN hd THEN d END, CASE WHEN hg THEN g END
-                FROM unnest(\(forModels.map { $0.1.modelID ?? "" })::text[], \(forModels.map(\.1.key))::text[], \(forModels.map(\.1.step))::bigint[],
-                            \(forModels.map(\.1.timestamp))::bigint[], \(forModels.map { $0.1.value.isNaN ? 0 : $0.1.value })::float8[],
-                            \(forModels.map { $0.1.value.isNaN })::bool[], \(forModels.map(\.0))::bigint[],
-                            \(forModels.map { $0.1.datasetName ?? "" })::text[], \(forModels.map { $0.1.datasetName != nil })::bool[],
-                            \(forModels.map { $0.1.datasetDigest ?? "" })::text[], \(forModels.map { $0.1.datasetDigest != nil })::bool[])
-                    AS u(m, k, s, t, v, n, r, d, hd, g, hg)
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            if !metrics.isEmpty { _ = try await MetricGroupCommit.insert([(runID, metrics)], db, logger: logger) }
         }
     }
 

@@ -35,14 +35,8 @@ extension PostgresStore: DatasetCatalog {
 }
 
 extension PostgresStore: TeamStore {
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
-
-    static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+    static func encode<T: Encodable>(_ value: T) throws -> String { try StoredDocument.encode(value) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try StoredDocument.decode(type, text) }
 
     /// Documents of one table, decoded.
     static func docs<T: Decodable>(_ db: PostgresConnection, _ query: PostgresQuery, as type: T.Type, logger: Logger) async throws -> [T] {

@@ -80,11 +80,7 @@ extension SQLiteStore: HandoffStore {
     }
 
     public func recordGate(_ record: GateRecord, promote: String?) async throws -> GateRecord {
-        guard record.decision == "pass" || record.decision == "fail" else { throw EnsembleError.invalid("decision: '\(record.decision)' must be pass or fail.") }
-        if promote != nil, record.decision != "pass" {
-            throw EnsembleError.invalid("promote: the gate failed, so the alias stays where it is.")
-        }
-        if let promote { try Validation.validateAlias(promote) }
+        try record.validate(promote: promote)
         let now = Self.now()
         return try await pool.write { db in
             _ = try Self.fetchVersion(db, record.name, record.version)

@@ -3,14 +3,8 @@ import Foundation
 import GRDB
 
 extension SQLiteStore: TeamStore {
-    static let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return e
-    }()
-
-    static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+    static func encode<T: Encodable>(_ value: T) throws -> String { try StoredDocument.encode(value) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try StoredDocument.decode(type, text) }
 
     // MARK: Roles
 

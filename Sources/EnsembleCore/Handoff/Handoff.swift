@@ -684,3 +684,14 @@ public struct GateSummary: Sendable, Codable, Equatable {
         }
     }
 }
+
+extension GateRecord {
+    /// A gate result is a pass or a fail; only a pass may move an alias, and the alias must be valid.
+    public func validate(promote: String?) throws {
+        guard decision == "pass" || decision == "fail" else { throw EnsembleError.invalid("decision: '\(decision)' must be pass or fail.") }
+        if promote != nil, decision != "pass" {
+            throw EnsembleError.invalid("promote: the gate failed, so the alias stays where it is.")
+        }
+        if let promote { try Validation.validateAlias(promote) }
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a run creation carries. `experimentID` defaults to the Default experiment ("0").
 public struct NewRun: Sendable {
     public var experimentID: String
@@ -166,4 +168,17 @@ public protocol MetadataStore: TrackingStore, RegistryStore, LoggedModelStore, D
     func checkReadable() async throws
     /// Called once on graceful shutdown, after the last request.
     func shutdown() async
+}
+
+/// The JSON text of the records both backends keep as documents (roles, people, projects, handoffs,
+/// deployments…): keys sorted, so equal records are equal text on either backend.
+public enum StoredDocument {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    public static func encode<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+    public static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
 }

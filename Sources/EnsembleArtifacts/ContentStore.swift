@@ -1,6 +1,7 @@
 import Crypto
 import EnsembleCore
 import Foundation
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,7 @@ import Darwin
 /// The folder is outside the artifact proxy's tree, so no MLflow artifact request can overwrite a
 /// blob. Writes are verified: the bytes are hashed while they are written, and a blob is published
 /// (renamed into place) only when its hash equals the name it was announced under.
-public struct ContentStore: Sendable {
+public struct ContentStore: BlobStorage {
     public let root: String
 
     public init(root: String) throws {
@@ -66,6 +67,18 @@ public struct ContentStore: Sendable {
         return ArtifactReader(fd: fd, size: Int64(st.st_size))
     }
 
+    public func read(_ sha256: String) throws(EnsembleError) -> StoredFile {
+        let reader = try openForReading(sha256)
+        return StoredFile(size: reader.size, source: .file(reader))
+    }
+
+    public func startWrite(_ sha256: String) throws(EnsembleError) -> any StorageUpload { try beginWrite(sha256) }
+
+    public func withLocalFile<T: Sendable>(_ sha256: String, _ body: (String) async throws -> T) async throws -> T? {
+        guard let path = try localPath(of: sha256) else { return nil }
+        return try await body(path)
+    }
+
     /// Starts writing the content announced as `sha256`.
     public func beginWrite(_ sha256: String) throws(EnsembleError) -> BlobUpload {
         try Self.validate(sha256)
@@ -92,7 +105,9 @@ public struct ContentStore: Sendable {
 }
 
 /// A blob being written. ``commit()`` checks the hash and publishes it; ``abort()`` throws it away.
-public final class BlobUpload {
+///
+/// `@unchecked Sendable`: one upload is fed by one request's body, in order, never concurrently.
+public final class BlobUpload: StorageUpload, @unchecked Sendable {
     private var fd: Int32
     private var hasher = SHA256()
     let tempPath: String
@@ -115,16 +130,26 @@ public final class BlobUpload {
         bytesWritten += Int64(bytes.count)
     }
 
+    public func append(_ bytes: ByteBuffer) throws {
+        try bytes.withUnsafeReadableBytes { try append($0) }
+    }
+
+    /// The answer to content that is not what it was announced as (both stores say the same).
+    static func mismatch(expected: String, actual: String) -> EnsembleError {
+        .invalid(
+            "The uploaded content does not match its SHA-256: announced \(expected), received \(actual). Did the file change while it was being sent? Run the command again."
+        )
+    }
+
     /// Verifies the content against its announced SHA-256 and publishes it.
     /// - Returns: `true` when the blob is new, `false` when identical content was already stored.
+    @discardableResult
     public func commit() throws -> Bool {
         guard fd >= 0 else { return false }
         let actual = DatasetManifest.hex(hasher.finalize())
         guard actual == expected else {
             abort()
-            throw EnsembleError.invalid(
-                "The uploaded content does not match its SHA-256: announced \(expected), received \(actual). Did the file change while it was being sent? Run the command again."
-            )
+            throw Self.mismatch(expected: expected, actual: actual)
         }
         fsync(fd)
         Glibc.close(fd)

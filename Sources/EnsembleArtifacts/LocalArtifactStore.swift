@@ -1,5 +1,6 @@
 import EnsembleCore
 import Foundation
+import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -27,8 +28,9 @@ public struct ArtifactFileInfo: Sendable, Equatable {
 /// even when someone plants a symlink inside it. Uploads go to a temporary file in the target folder
 /// and are renamed into place only when complete, so a crash never leaves a half file under a real
 /// name.
-public struct LocalArtifactStore: Sendable {
+public struct LocalArtifactStore: ArtifactStorage {
     public let root: String
+    public var location: String { root }
     static let tempPrefix = ".~ensemble-upload-"
 
     /// - Parameter root: the artifact folder; created if missing.
@@ -103,6 +105,16 @@ public struct LocalArtifactStore: Sendable {
         return ArtifactReader(fd: fd, size: Int64(st.st_size))
     }
 
+    public func read(_ path: ArtifactPath) throws(EnsembleError) -> StoredFile {
+        let reader = try openForReading(path)
+        return StoredFile(size: reader.size, source: .file(reader))
+    }
+
+    public func startUpload(_ path: ArtifactPath) throws(EnsembleError) -> any StorageUpload { try beginUpload(path) }
+
+    /// Files in a folder are served by this server only.
+    public func downloadURL(_ path: ArtifactPath, expires: Int) -> String? { nil }
+
     /// Whether a regular file exists at the path.
     public func fileExists(_ path: ArtifactPath) -> Bool {
         guard let full = try? locate(path) else { return false }
@@ -176,7 +188,9 @@ public struct LocalArtifactStore: Sendable {
 }
 
 /// A file being uploaded. Call ``commit()`` to publish it or ``abort()`` to throw it away.
-public final class ArtifactUpload {
+///
+/// `@unchecked Sendable`: one upload is fed by one request's body, in order, never concurrently.
+public final class ArtifactUpload: StorageUpload, @unchecked Sendable {
     private var fd: Int32
     let tempPath: String
     let finalPath: String
@@ -195,9 +209,14 @@ public final class ArtifactUpload {
         bytesWritten += Int64(bytes.count)
     }
 
+    public func append(_ bytes: ByteBuffer) throws {
+        try bytes.withUnsafeReadableBytes { try append($0) }
+    }
+
     /// Flushes the file and renames it into place.
-    public func commit() throws {
-        guard fd >= 0 else { return }
+    @discardableResult
+    public func commit() throws -> Bool {
+        guard fd >= 0 else { return false }
         fsync(fd)
         close(fd)
         fd = -1
@@ -205,6 +224,7 @@ public final class ArtifactUpload {
             unlink(tempPath)
             throw EnsembleError(.internalError, "Publishing the artifact failed: \(String(cString: strerror(errno)))")
         }
+        return true
     }
 
     public func abort() {
@@ -224,7 +244,9 @@ public final class ArtifactUpload {
 }
 
 /// An open artifact file, read in chunks.
-public final class ArtifactReader {
+///
+/// `@unchecked Sendable`: a reader is read by one task at a time (the response body writer).
+public final class ArtifactReader: @unchecked Sendable {
     private var fd: Int32
     public let size: Int64
 

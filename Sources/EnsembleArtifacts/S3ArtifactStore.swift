@@ -1,6 +1,12 @@
 import AsyncHTTPClient
+import Crypto
 import EnsembleCore
+import Foundation
 import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Artifacts in an S3-compatible bucket under a prefix, with the local store's rules: every path is an
 /// ``ArtifactPath`` (no `..`, no absolute paths, nothing outside the prefix), listings are one folder
@@ -8,9 +14,9 @@ import NIOCore
 /// is in it.
 ///
 /// Uploads stream: at most one part (8 MiB) is held in memory. A file smaller than a part is one PUT;
-/// a larger one is a multipart upload, completed only on ``S3ArtifactUpload/commit()`` and aborted
+/// a larger one is a multipart upload, completed only on ``S3Upload/commit()`` and aborted
 /// otherwise, so a broken upload never shows up as a half object.
-public struct S3ArtifactStore: Sendable {
+public struct S3ArtifactStore: ArtifactStorage {
     public let client: S3Client
     /// Bytes per multipart part (S3's minimum is 5 MiB, except for the last part).
     public let partSize: Int
@@ -20,20 +26,18 @@ public struct S3ArtifactStore: Sendable {
         self.partSize = max(partSize, 5 * 1024 * 1024)
     }
 
+    public var location: String { client.location.description }
+
     func key(_ path: ArtifactPath) -> String { client.key(path.description) }
 
-    /// Writes, reads back and removes a small object: the bucket is there and writable.
     public func checkWritable() async throws {
-        let probe = client.key(".~ensemble-ready-" + String(UInt64.random(in: 0...UInt64.max), radix: 36))
-        try await client.put(probe, bytes: ByteBuffer(string: "ready"))
-        defer { Task { try? await client.delete(probe) } }
-        guard try await client.head(probe) == 5 else { throw EnsembleError(.internalError, "The bucket \(client.location) did not keep a probe object.") }
+        try await client.checkWritable()
     }
 
-    /// The entries directly inside a folder, sorted by name; nil when there is nothing under it.
     public func list(_ path: ArtifactPath) async throws -> [ArtifactFileInfo]? {
         let prefix = path.isRoot ? client.key("") : key(path) + "/"
-        let (objects, prefixes) = try await client.list(prefix: prefix)
+        let (objects, prefixes): ([(key: String, size: Int64)], [String])
+        do { (objects, prefixes) = try await client.list(prefix: prefix) } catch { throw storageFailure(error) }
         guard !objects.isEmpty || !prefixes.isEmpty else { return nil }
         var entries: [ArtifactFileInfo] = []
         for p in prefixes {
@@ -42,51 +46,139 @@ public struct S3ArtifactStore: Sendable {
         }
         for o in objects {
             let name = String(o.key.dropFirst(prefix.count))
-            if !name.isEmpty, !name.hasPrefix(".~ensemble-") { entries.append(ArtifactFileInfo(name: name, isDirectory: false, size: o.size)) }
+            if !name.isEmpty, !name.hasPrefix(S3Client.probePrefix) { entries.append(ArtifactFileInfo(name: name, isDirectory: false, size: o.size)) }
         }
         return entries.sorted { $0.name < $1.name }
     }
 
-    /// The file's size and its bytes as they arrive; not-found for a missing file.
-    public func open(_ path: ArtifactPath) async throws -> (size: Int64, body: HTTPClientResponse.Body) {
-        guard !path.isRoot, let object = try await client.get(key(path)) else {
-            throw EnsembleError.notFound("No artifact at '\(path)'.")
+    public func read(_ path: ArtifactPath) async throws -> StoredFile {
+        guard !path.isRoot else { throw EnsembleError.invalid("'' is a folder; list it instead of downloading it.") }
+        let object: (size: Int64, body: HTTPClientResponse.Body)?
+        do { object = try await client.get(key(path)) } catch { throw storageFailure(error) }
+        guard let object else {
+            // A "folder" on S3 is a prefix with objects under it, never an object itself.
+            if (try? await client.list(prefix: key(path) + "/", maxKeys: 1))?.isEmpty == false {
+                throw EnsembleError.invalid("'\(path)' is a folder; list it instead of downloading it.")
+            }
+            throw EnsembleError.notFound("No such artifact: '\(path)'")
         }
-        return object
+        return StoredFile(size: object.size, source: .object(object.body))
     }
 
-    public func beginUpload(_ path: ArtifactPath) throws -> S3ArtifactUpload {
+    public func beginUpload(_ path: ArtifactPath) throws -> S3Upload {
         guard !path.isRoot else { throw EnsembleError.invalid("An artifact upload needs a file name.") }
-        return S3ArtifactUpload(client: client, key: key(path), partSize: partSize)
+        return S3Upload(client: client, key: key(path), partSize: partSize, expectedSHA256: nil)
     }
 
-    /// Deletes a file, or a folder with everything under it. Deleting something missing is not an error.
+    public func startUpload(_ path: ArtifactPath) throws -> any StorageUpload { try beginUpload(path) }
+
     public func delete(_ path: ArtifactPath) async throws {
         guard !path.isRoot else { throw EnsembleError.invalid("Refusing to delete the whole artifact root.") }
-        try await client.delete(key(path))
-        let (objects, _) = try await client.list(prefix: key(path) + "/", delimiter: nil)
-        for o in objects { try await client.delete(o.key) }
+        do {
+            try await client.delete(key(path))
+            let (objects, _) = try await client.list(prefix: key(path) + "/", delimiter: nil)
+            for o in objects { try await client.delete(o.key) }
+        } catch {
+            throw storageFailure(error)
+        }
+    }
+
+    public func downloadURL(_ path: ArtifactPath, expires: Int) -> String? {
+        path.isRoot ? nil : client.presignedGET(key(path), expires: expires)
+    }
+}
+
+/// Stored datasets' contents in a bucket, at `PREFIX/sha256/ab/cd/<sha256>` (the data folder's
+/// layout). A write streams to its final key and is published (single PUT or multipart completion)
+/// only after its bytes hash to the announced SHA-256; otherwise it is aborted and nothing appears.
+public struct S3BlobStore: BlobStorage {
+    public let client: S3Client
+    /// A local folder for the copies ``withLocalFile(_:_:)`` makes.
+    public let scratch: String
+    public let partSize: Int
+
+    public init(client: S3Client, scratch: String, partSize: Int = 8 * 1024 * 1024) {
+        self.client = client
+        self.scratch = scratch
+        self.partSize = max(partSize, 5 * 1024 * 1024)
+    }
+
+    func key(_ sha256: String) throws(EnsembleError) -> String {
+        try ContentStore.validate(sha256)
+        let u = Array(sha256.utf8)
+        return client.key("sha256/" + String(decoding: u[0..<2], as: UTF8.self) + "/" + String(decoding: u[2..<4], as: UTF8.self) + "/" + sha256)
+    }
+
+    public func checkWritable() async throws {
+        try await client.checkWritable()
+    }
+
+    public func size(of sha256: String) async throws -> Int64? {
+        let key = try key(sha256)
+        do { return try await client.head(key) } catch { throw storageFailure(error) }
+    }
+
+    public func read(_ sha256: String) async throws -> StoredFile {
+        let key = try key(sha256)
+        let object: (size: Int64, body: HTTPClientResponse.Body)?
+        do { object = try await client.get(key) } catch { throw storageFailure(error) }
+        guard let object else { throw EnsembleError.notFound("No stored content with SHA-256 \(sha256).") }
+        return StoredFile(size: object.size, source: .object(object.body))
+    }
+
+    public func startWrite(_ sha256: String) throws -> any StorageUpload {
+        S3Upload(client: client, key: try key(sha256), partSize: partSize, expectedSHA256: sha256)
+    }
+
+    public func withLocalFile<T: Sendable>(_ sha256: String, _ body: (String) async throws -> T) async throws -> T? {
+        guard try await size(of: sha256) != nil else { return nil }
+        let file = try await read(sha256)
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let path = scratch + "/" + UUID().uuidString + "-" + sha256.prefix(12)
+        defer { unlink(path) }
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            file.close()
+            throw EnsembleError(.internalError, "Could not create a scratch file in \(scratch).")
+        }
+        do {
+            defer { Glibc.close(fd) }
+            try await file.forEachChunk { chunk in
+                if let failure = chunk.withUnsafeReadableBytes({ POSIXFile.writeAll(fd, $0) }) {
+                    throw EnsembleError(.internalError, "Copying stored content to \(scratch) failed: \(failure)")
+                }
+            }
+        } catch {
+            throw storageFailure(error)
+        }
+        return try await body(path)
     }
 }
 
 /// A file being uploaded to S3: parts go up as they fill; ``commit()`` publishes it, ``abort()``
-/// throws it away. Not for concurrent use: one request's body feeds one upload.
-public final class S3ArtifactUpload: @unchecked Sendable {
+/// throws it away. With an expected SHA-256 the bytes are hashed on the way and the object is
+/// published only when they match.
+///
+/// `@unchecked Sendable`: one upload is fed by one request's body, in order, never concurrently.
+public final class S3Upload: StorageUpload, @unchecked Sendable {
     let client: S3Client
     let key: String
     let partSize: Int
+    let expectedSHA256: String?
+    private var hasher = SHA256()
     private var pending = ByteBuffer()
     private var uploadID: String?
     private var parts: [(number: Int, etag: String)] = []
     public private(set) var bytesWritten: Int64 = 0
 
-    init(client: S3Client, key: String, partSize: Int) {
-        (self.client, self.key, self.partSize) = (client, key, partSize)
+    init(client: S3Client, key: String, partSize: Int, expectedSHA256: String?) {
+        (self.client, self.key, self.partSize, self.expectedSHA256) = (client, key, partSize, expectedSHA256)
     }
 
     public func append(_ bytes: ByteBuffer) async throws {
         var bytes = bytes
         bytesWritten += Int64(bytes.readableBytes)
+        if expectedSHA256 != nil { bytes.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
         pending.writeBuffer(&bytes)
         while pending.readableBytes >= partSize {
             let part = pending.readSlice(length: partSize)!
@@ -96,22 +188,40 @@ public final class S3ArtifactUpload: @unchecked Sendable {
     }
 
     private func send(_ part: ByteBuffer) async throws {
-        if uploadID == nil { uploadID = try await client.createMultipartUpload(key) }
-        let number = parts.count + 1
-        parts.append((number, try await client.uploadPart(key, uploadID: uploadID!, number: number, bytes: part)))
+        do {
+            if uploadID == nil { uploadID = try await client.createMultipartUpload(key) }
+            let number = parts.count + 1
+            parts.append((number, try await client.uploadPart(key, uploadID: uploadID!, number: number, bytes: part)))
+        } catch {
+            throw storageFailure(error)
+        }
     }
 
-    public func commit() async throws {
-        guard let uploadID else {
-            try await client.put(key, bytes: pending)
-            return
+    @discardableResult
+    public func commit() async throws -> Bool {
+        if let expected = expectedSHA256 {
+            let actual = DatasetManifest.hex(hasher.finalize())
+            guard actual == expected else {
+                await abort()
+                throw BlobUpload.mismatch(expected: expected, actual: actual)
+            }
         }
-        if pending.readableBytes > 0 || parts.isEmpty { try await send(pending) }
-        try await client.completeMultipartUpload(key, uploadID: uploadID, parts: parts)
+        do {
+            guard let uploadID else {
+                try await client.put(key, bytes: pending)
+                return true
+            }
+            if pending.readableBytes > 0 || parts.isEmpty { try await send(pending) }
+            try await client.completeMultipartUpload(key, uploadID: uploadID, parts: parts)
+            return true
+        } catch {
+            throw storageFailure(error)
+        }
     }
 
     public func abort() async {
         if let uploadID { try? await client.abortMultipartUpload(key, uploadID: uploadID) }
+        uploadID = nil
         pending.clear()
     }
 }

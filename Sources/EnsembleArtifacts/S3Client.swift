@@ -48,6 +48,13 @@ public struct S3Location: Sendable, Equatable {
     }
 
     public var description: String { "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)") }
+
+    /// The same bucket and settings with `folder` added to the prefix.
+    public func appending(_ folder: String) -> S3Location {
+        var copy = self
+        copy.prefix = prefix.isEmpty ? folder : prefix + "/" + folder
+        return copy
+    }
 }
 
 /// The S3 operations Ensemble uses, over AsyncHTTPClient with SigV4 (``S3Signer``): objects are
@@ -61,7 +68,19 @@ public final class S3Client: Sendable {
     let host: String
     let pathStyle: Bool
 
-    public init(location: S3Location, http: HTTPClient = .shared) {
+    /// The HTTP client every bucket is reached with. Unlike `HTTPClient.shared` it does not retry a
+    /// refused connection until the request's deadline (hours, for a download): a bucket that is
+    /// down fails the request within the 10-second connect timeout, so the caller gets a 503 and
+    /// readiness turns false at once. Never shut down: it lives as long as the process.
+    public static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(location: S3Location, http: HTTPClient = S3Client.http) {
         self.location = location
         self.http = http
         signer = S3Signer(accessKey: location.accessKey, secretKey: location.secretKey, sessionToken: location.sessionToken, region: location.region)
@@ -172,6 +191,27 @@ public final class S3Client: Sendable {
         return (objects, prefixes)
     }
 
+    /// Whether any object's key starts with `prefix` (one short listing).
+    public func list(prefix: String, maxKeys: Int) async throws -> [String] {
+        let response = try await send(.GET, key: nil, query: [("list-type", "2"), ("prefix", prefix), ("max-keys", String(maxKeys)), ("encoding-type", "url")])
+        try await Self.check(response)
+        let xml = try await Self.text(response)
+        return XMLText.blocks("Contents", in: xml).compactMap { XMLText.first("Key", in: $0)?.removingPercentEncoding }
+    }
+
+    /// Names of readiness probes: listings leave them out.
+    static let probePrefix = ".~ensemble-"
+
+    /// Writes, reads back and removes a small object under the prefix: the bucket is there, the
+    /// credentials may write, and reads see what was written.
+    public func checkWritable() async throws {
+        let probe = key(Self.probePrefix + "ready-" + String(UInt64.random(in: 0...UInt64.max), radix: 36))
+        try await put(probe, bytes: ByteBuffer(string: "ready"))
+        let size = try await head(probe)
+        try await delete(probe)
+        guard size == 5 else { throw Failure(status: 500, code: "ProbeLost", message: "the bucket did not keep a probe object") }
+    }
+
     /// Creates the bucket (tests and first-time setup); an existing bucket of ours is fine.
     public func createBucket() async throws {
         let response = try await send(.PUT, key: nil, headers: [("content-length", "0")])
@@ -222,6 +262,14 @@ public final class S3Client: Sendable {
         let response = try await send(.DELETE, key: key, query: [("uploadId", uploadID)])
         try await Self.check(response, allowing: [404])
         _ = try await Self.text(response)
+    }
+
+    /// Keys of the multipart uploads under the prefix that were begun and neither completed nor
+    /// aborted (first page: up to 1,000).
+    public func openUploads() async throws -> [String] {
+        let response = try await send(.GET, key: nil, query: [("prefix", key("")), ("uploads", "")])
+        try await Self.check(response)
+        return XMLText.blocks("Upload", in: try await Self.text(response)).compactMap { XMLText.first("Key", in: $0) }
     }
 
     /// A URL that downloads the object without credentials until it expires.

@@ -20,6 +20,15 @@ public struct ServerConfiguration: Sendable {
     /// `postgresql://…`: the metadata lives in that PostgreSQL database (several servers may share it)
     /// instead of `ensemble.sqlite` in the data folder. nil: SQLite, the zero-setup default.
     public var databaseURL: String? = nil
+    /// `s3://bucket/prefix`: artifacts go to `prefix/artifacts/` and stored datasets' contents to
+    /// `prefix/blobs/` in that bucket (several servers may share it), with the standard `AWS_*`
+    /// settings from `environment`. nil: the data folder's `artifacts/` and `blobs/`.
+    public var artifactsURL: String? = nil
+    /// With a bucket: the web UI's downloads and image previews redirect the browser to a presigned
+    /// URL (15 minutes) instead of passing the bytes through this server.
+    public var presignedDownloads: Bool = false
+    /// Where the `AWS_*` settings are read from.
+    public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Cap for JSON request bodies on ordinary routes.
     public var maxJSONBodyBytes: Int = 4 * 1024 * 1024
     /// Cap for routes that legitimately carry big documents (dataset schemas and profiles).
@@ -81,9 +90,9 @@ public let mlflowCompatibleVersion = "3.17.2"
 /// The parts a server is made of, opened from a configuration.
 public struct EnsembleServices: Sendable {
     public let store: any MetadataStore
-    public let artifacts: LocalArtifactStore
+    public let artifacts: any ArtifactStorage
     /// Content-addressed blobs of stored datasets, outside the artifact proxy's tree.
-    public let content: ContentStore
+    public let content: any BlobStorage
     /// Checks tokens and passwords (with its cache and throttle) when authentication is on.
     var authenticator: Authenticator
 
@@ -96,23 +105,54 @@ public struct EnsembleServices: Sendable {
     /// The given metadata store, with the data folder's artifacts and blobs.
     public init(configuration: ServerConfiguration, store: any MetadataStore) throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        try self.init(
+            store: store, artifacts: LocalArtifactStore(root: configuration.artifactDirectory),
+            content: ContentStore(root: configuration.contentDirectory))
+    }
+
+    public init(store: any MetadataStore, artifacts: any ArtifactStorage, content: any BlobStorage) {
         self.store = store
-        self.artifacts = try LocalArtifactStore(root: configuration.artifactDirectory)
-        self.content = try ContentStore(root: configuration.contentDirectory)
+        self.artifacts = artifacts
+        self.content = content
         self.authenticator = Authenticator(store: store)
     }
 
-    /// Opens what the configuration names: PostgreSQL when it has a database URL, else SQLite.
+    /// Opens what the configuration names: PostgreSQL when it has a database URL, else SQLite; a
+    /// bucket when it has an `s3://` location (checked writable before the server starts), else the
+    /// data folder.
     public static func open(configuration: ServerConfiguration, logger: Logger) async throws -> EnsembleServices {
-        guard let url = configuration.databaseURL else { return try EnsembleServices(configuration: configuration) }
-        let store = try await PostgresStore.open(url: url, logger: logger)
-        do {
-            return try EnsembleServices(configuration: configuration, store: store)
-        } catch {
-            await store.close()
-            throw error
+        let files = try await openFiles(configuration: configuration)
+        guard let url = configuration.databaseURL else {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+            return EnsembleServices(store: try SQLiteStore(path: configuration.databasePath), artifacts: files.0, content: files.1)
         }
+        let store = try await PostgresStore.open(url: url, logger: logger)
+        return EnsembleServices(store: store, artifacts: files.0, content: files.1)
     }
+
+    static func openFiles(configuration: ServerConfiguration) async throws -> (any ArtifactStorage, any BlobStorage) {
+        guard let url = configuration.artifactsURL else {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+            return (try LocalArtifactStore(root: configuration.artifactDirectory), try ContentStore(root: configuration.contentDirectory))
+        }
+        let location = try S3Location(url: url, environment: configuration.environment)
+        let artifacts = S3ArtifactStore(client: S3Client(location: location.appending("artifacts")))
+        let blobs = S3BlobStore(client: S3Client(location: location.appending("blobs")), scratch: configuration.dataDirectory + "/tmp")
+        do {
+            try await artifacts.checkWritable()
+        } catch {
+            throw StorageUnavailable(message:
+                "Cannot write to \(location.description)\(location.endpoint.map { " at \($0)" } ?? ""): \(error). Check that the bucket exists and that AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL are right."
+            )
+        }
+        return (artifacts, blobs)
+    }
+}
+
+/// The configured bucket cannot be written at start: the message says what to check.
+public struct StorageUnavailable: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
 
 /// Body limits for JSON routes: most read `json` bytes at most; the few that carry big documents
@@ -173,8 +213,8 @@ struct ReadinessHandler: Sendable {
             }
         }
         await check("database") { try await services.store.checkReadable() }
-        await check("artifacts") { try services.artifacts.checkWritable() }
-        await check("blobs") { try services.content.checkWritable() }
+        await check("artifacts") { try await services.artifacts.checkWritable() }
+        await check("blobs") { try await services.content.checkWritable() }
         let ready = checks.allSatisfy { $0.1 == nil }
         var w = JSONWriter()
         w.beginObject()
@@ -199,7 +239,8 @@ let mlflowPrefixes: [RouterPath] = ["/api/2.0/mlflow", "/ajax-api/2.0/mlflow"]
 func buildRouter(configuration: ServerConfiguration, services: EnsembleServices, audit: AuditWriter) -> Router<EnsembleRequestContext> {
     let limits = BodyLimits(json: configuration.maxJSONBodyBytes, large: configuration.maxLargeJSONBodyBytes)
     let references = DeploymentReferenceResolver(tracking: services.store, models: services.store, registry: services.store, stored: services.store)
-    let files = ArtifactHandlers(store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes)
+    let files = ArtifactHandlers(
+        store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes, presignedDownloads: configuration.presignedDownloads)
     var lineageBuilder = LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store)
     lineageBuilder.stored = services.store
     let handoffActions = HandoffHandlers(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnsembleArtifacts
 import EnsembleCore
 import EnsemblePostgres
 import EnsembleServer
@@ -11,7 +12,7 @@ struct EnsembleCommand: AsyncParsableCommand {
         commandName: "ensemble",
         abstract: "Ensemble: a self-hosted hub for a machine-learning team's experiments, models, data and work.",
         version: ensembleVersion,
-        subcommands: [Serve.self, BackupCommand.self, MigrateStoreCommand.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, GateCommand.self, ABCommand.self, DriftCommand.self, HandoffCommand.self, DeployCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, AuditCommand.self, LoginCommand.self, LogoutCommand.self]
+        subcommands: [Serve.self, BackupCommand.self, MigrateStoreCommand.self, MigrateFilesCommand.self, DatasetCommand.self, LineageCommand.self, EvalCommand.self, GateCommand.self, ABCommand.self, DriftCommand.self, HandoffCommand.self, DeployCommand.self, TeamCommand.self, ProjectCommand.self, PortfolioCommand.self, ForecastCommand.self, DemoCommand.self, AdminCommand.self, AuditCommand.self, LoginCommand.self, LogoutCommand.self]
     )
 
     /// ArgumentParser's own entry point, except that `ensemble gate` and `ensemble ab` exit 2 on a usage
@@ -49,7 +50,7 @@ extension EnsembleCommand {
             discussion: """
                 Point the MLflow client at it with MLFLOW_TRACKING_URI=http://HOST:PORT.
                 Every option can also be set by an environment variable: ENSEMBLE_HOST, ENSEMBLE_PORT,
-                ENSEMBLE_DATA, ENSEMBLE_DATABASE, ENSEMBLE_LOG_LEVEL. Options given on the command line win.
+                ENSEMBLE_DATA, ENSEMBLE_DATABASE, ENSEMBLE_ARTIFACTS, ENSEMBLE_LOG_LEVEL. Options given on the command line win.
                 """
         )
 
@@ -64,6 +65,12 @@ extension EnsembleCommand {
 
         @Option(help: "Keep the metadata in this PostgreSQL database, postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=require], instead of ensemble.sqlite in the data folder; several servers may share it (docs/DEPLOYMENT.md). The password may come from PGPASSWORD. (env: ENSEMBLE_DATABASE; default: SQLite)")
         var database: String?
+
+        @Option(help: "Keep artifacts and stored datasets' contents in this S3-compatible bucket, s3://BUCKET[/PREFIX], instead of the data folder; several servers may share it. Credentials and endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL (MinIO, Ceph…). (env: ENSEMBLE_ARTIFACTS; default: DATA/artifacts and DATA/blobs)")
+        var artifacts: String?
+
+        @Flag(help: "With --artifacts s3://…: the web UI's downloads and image previews send the browser straight to the bucket with a 15-minute presigned URL; the browser must be able to reach the bucket's endpoint. (env: ENSEMBLE_PRESIGNED_DOWNLOADS=1)")
+        var presignedDownloads = false
 
         @Option(help: "Log level. (env: ENSEMBLE_LOG_LEVEL; default: info)")
         var logLevel: LogLevelOption?
@@ -99,6 +106,22 @@ extension EnsembleCommand {
                 throw ValidationError("The port must be between 0 and 65535, got \(config.port).")
             }
             if let url = database ?? environment["ENSEMBLE_DATABASE"], !url.isEmpty { config.databaseURL = url }
+            if let url = artifacts ?? environment["ENSEMBLE_ARTIFACTS"], !url.isEmpty {
+                guard url.hasPrefix("s3://") else {
+                    throw ValidationError("--artifacts takes an S3 location, s3://BUCKET[/PREFIX], got '\(url)'. For a local folder use --data: artifacts go to DATA/artifacts.")
+                }
+                do {
+                    _ = try S3Location(url: url, environment: environment)
+                } catch {
+                    throw ValidationError(error.message)
+                }
+                config.artifactsURL = url
+            }
+            config.presignedDownloads = presignedDownloads || ["1", "true", "yes"].contains(environment["ENSEMBLE_PRESIGNED_DOWNLOADS"]?.lowercased() ?? "")
+            if config.presignedDownloads, config.artifactsURL == nil {
+                throw ValidationError("--presigned-downloads needs --artifacts s3://…: files in the data folder are only served by Ensemble itself.")
+            }
+            config.environment = environment
             if let data = dataDirectory ?? environment["ENSEMBLE_DATA"] {
                 guard !data.isEmpty else { throw ValidationError("The data folder must not be empty; give a path such as ./ensemble-data.") }
                 config.dataDirectory = data
@@ -151,6 +174,8 @@ extension EnsembleCommand {
             let app: any ApplicationRunner
             do {
                 app = try await makeServer(configuration: config, logger: logger)
+            } catch let error as StorageUnavailable {
+                throw CLIFailure(message: error.message)
             } catch let error as EnsembleError where config.databaseURL != nil {
                 throw CLIFailure(message: "\(error.message) Check --database (or ENSEMBLE_DATABASE), and that the server accepts this user.")
             } catch {
@@ -160,7 +185,8 @@ extension EnsembleCommand {
                 "Ensemble \(ensembleVersion) serving MLflow-compatible API",
                 metadata: [
                     "address": "http://\(config.host):\(config.port)", "data": "\(config.dataDirectory)",
-                    "database": "\(config.databaseURL.map(PostgresStore.redacted) ?? "sqlite")", "auth": "\(config.auth?.rawValue ?? "none")",
+                    "database": "\(config.databaseURL.map(PostgresStore.redacted) ?? "sqlite")",
+                    "artifacts": "\(config.artifactsURL ?? config.artifactDirectory)", "auth": "\(config.auth?.rawValue ?? "none")",
                 ]
             )
             if config.auth == AuthMode.none, !config.isLoopback {

@@ -29,7 +29,7 @@ struct HandoffReviewTests {
         """
 
     static func set(_ reviewer: HandoffReviewer, claims: [HandoffClaim], text: String = csv, name: String = "test.csv") throws -> HandoffSet {
-        let sha = try reviewer.content.put(Array(text.utf8))
+        let sha = try (reviewer.content as! ContentStore).put(Array(text.utf8))
         var s = HandoffSet(name: "test", labelColumn: "y", predictionColumn: "pred", claims: claims)
         s.scoreColumn = "score"
         s.predictions = HandoffFile(sha256: sha, size: Int64(text.utf8.count), name: name)
@@ -71,7 +71,7 @@ struct HandoffReviewTests {
         let checks = await r.recompute(missingColumn)
         #expect(checks.count == 1 && checks[0].outcome == .error)
         #expect(checks[0].note?.contains("val.csv") == true && checks[0].note?.contains("'y'") == true)
-        #expect(checks[0].note?.contains(r.content.root) == false)
+        #expect(checks[0].note?.contains((r.content as! ContentStore).root) == false)
         // A claim that could not be evaluated keeps the handoff from the receiver, as a mismatch does.
         let summary = HandoffChecks(at: 0, missing: [], claims: checks, targets: [])
         #expect(!summary.passed && summary.problems.count == 1 && summary.problems[0].contains("val.csv could not be evaluated"))

@@ -46,6 +46,14 @@ def store_args(data_dir) -> list[str]:
     return args
 
 
+def file_args(data_dir) -> list[str]:
+    """`--artifacts s3://…` when the suite keeps files in moto's S3 (ENSEMBLE_TEST_ARTIFACTS=s3), a
+    bucket per data folder; nothing when they go to the data folder. Only `serve` takes it."""
+    import _s3
+
+    return ["--artifacts", _s3.location_for(data_dir)] if _s3.enabled() else []
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -74,6 +82,23 @@ class Server:
     def artifact_root(self) -> Path:
         return self.data_dir / "artifacts"
 
+    @property
+    def artifacts_location(self) -> str | None:
+        """The server's `s3://` location, or None when its files are in the data folder."""
+        args = self.extra_args + file_args(self.data_dir)
+        return args[args.index("--artifacts") + 1] if "--artifacts" in args else None
+
+    def artifact_files(self, under: str = "") -> dict[str, bytes]:
+        """Every stored artifact file below `under` (relative to the artifact root), with its bytes,
+        from the data folder or the bucket: what a test checks really landed in the store."""
+        location = self.artifacts_location
+        if location:
+            import _s3
+
+            return _s3.objects(location, "/".join(p for p in ("artifacts", under) if p))
+        root = self.artifact_root / under if under else self.artifact_root
+        return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()} if root.exists() else {}
+
     def api(self, path: str) -> str:
         return f"{self.url}/api/2.0/mlflow/{path}"
 
@@ -90,7 +115,12 @@ class Server:
 
     def start(self) -> "Server":
         binary = ensemble_binary()
-        backend_args = [] if "--database" in self.extra_args else store_args(self.data_dir)[2:]
+        # The suite's backend, unless the test chose its own database or bucket.
+        backend_args = store_args(self.data_dir)[2:] + file_args(self.data_dir)
+        for flag in ("--database", "--artifacts"):
+            if flag in self.extra_args and flag in backend_args:
+                i = backend_args.index(flag)
+                del backend_args[i:i + 2]
         last_error = ""
         # The port is free when probed but could be taken before the server binds it: retry once.
         for _attempt in range(2):

@@ -67,14 +67,14 @@ def test_log_and_download_artifacts(server, tmp_path):
     assert mlflow.artifacts.load_text(f"runs:/{rid}/notes/hello.txt") == "hello text"
     assert mlflow.artifacts.load_dict(f"runs:/{rid}/config.json") == {"k": [1, 2]}
 
-    # The files really are under the data folder's artifact root, nowhere else.
-    on_disk = server.artifact_root / exp_id / rid / "artifacts"
-    assert (on_disk / "blob.bin").read_bytes() == blob
-    assert (on_disk / "tree" / "sub" / "b.txt").read_text() == "beta!"
-    assert (on_disk / "deep" / "er" / "single.txt").read_text() == "one file"
-    assert (on_disk / "notes" / "hello.txt").read_text() == "hello text"
-    files = sorted(str(p.relative_to(server.artifact_root)) for p in server.artifact_root.rglob("*") if p.is_file())
-    assert files == sorted(
+    # The files really are under the artifact root (the data folder's or the bucket's), nowhere else.
+    stored = server.artifact_files()
+    run_root = f"{exp_id}/{rid}/artifacts"
+    assert stored[f"{run_root}/blob.bin"] == blob
+    assert stored[f"{run_root}/tree/sub/b.txt"] == b"beta!"
+    assert stored[f"{run_root}/deep/er/single.txt"] == b"one file"
+    assert stored[f"{run_root}/notes/hello.txt"] == b"hello text"
+    assert sorted(stored) == sorted(
         f"{exp_id}/{rid}/artifacts/{p}"
         for p in ["blob.bin", "config.json", "deep/er/single.txt", "notes/hello.txt", "tree/a.txt", "tree/sub/b.txt"]
     )
@@ -113,8 +113,7 @@ def test_unusual_file_names_round_trip(shared_server, tmp_path, name):
     out.mkdir()
     client.download_artifacts(rid, "", str(out))
     assert (out / name).read_text() == f"content of {name}"
-    on_disk = shared_server.artifact_root / "0" / rid / "artifacts" / name
-    assert on_disk.read_text() == f"content of {name}"
+    assert shared_server.artifact_files(f"0/{rid}/artifacts") == {name: f"content of {name}".encode()}
     parent = name.rsplit("/", 1)[0] if "/" in name else None
     assert name in [f.path for f in client.list_artifacts(rid, parent)]
 
@@ -153,7 +152,8 @@ def test_proxy_headers_and_missing_files(server):
     assert folder.status_code == 400
     assert requests.get(server.proxy(), params={"path": "0/none"}).json() == {}
     assert requests.delete(server.proxy("0/x")).json() == {}
-    assert requests.get(server.proxy(), params={"path": "0"}).json() == {"files": []}
+    # A folder left empty lists as empty; in a bucket, where folders are only key prefixes, it is gone.
+    assert requests.get(server.proxy(), params={"path": "0"}).json() == ({} if server.artifacts_location else {"files": []})
     assert requests.get(server.proxy("0/x/notes.txt")).status_code == 404
 
 
@@ -162,7 +162,7 @@ def test_proxy_delete_file_keeps_siblings(server):
         assert requests.put(server.proxy(f"0/d/{name}"), data=name.encode()).status_code == 200
     assert requests.delete(server.proxy("0/d/drop.txt")).status_code == 200
     assert requests.get(server.proxy(), params={"path": "0/d"}).json() == {"files": [{"path": "keep.txt", "is_dir": False, "file_size": 8}]}
-    assert (server.artifact_root / "0" / "d" / "keep.txt").read_text() == "keep.txt"
+    assert server.artifact_files("0/d") == {"keep.txt": b"keep.txt"}
 
 
 def test_upload_is_atomic_when_the_client_disconnects(server):
@@ -178,6 +178,6 @@ def test_upload_is_atomic_when_the_client_disconnects(server):
     # The server is still healthy and the half upload left no temporary file behind.
     assert server.healthy()
     deadline = time.time() + 5
-    while time.time() < deadline and any(p.is_file() for p in server.artifact_root.rglob("*")):
+    while time.time() < deadline and server.artifact_files():
         time.sleep(0.1)
-    assert [p for p in server.artifact_root.rglob("*") if p.is_file()] == []
+    assert server.artifact_files() == {}

@@ -4,11 +4,14 @@ The demo team (people, projects in every stage, a 48-run sweep with long names, 
 handoff, a gate result), MLflow client runs with an artifact and a registered version, a user with a
 token, a stored dataset and a deployment are written to a SQLite server. After the migration a server on
 PostgreSQL (same data folder, for the files) answers every read exactly as the SQLite one did, the old
-token still works, and new writes get new ids.
+token still works, and new writes get new ids. `ensemble migrate-files` then moves the files into a
+bucket (moto's S3), and a server on PostgreSQL and the bucket with an empty data folder answers the
+same and serves the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +22,7 @@ import requests
 from mlflow import MlflowClient
 
 import _postgres
+import _s3
 from _server import Server, ensemble_binary
 
 PASSWORD = "correct horse battery staple"
@@ -148,8 +152,39 @@ def test_sqlite_with_demo_data_to_postgresql_every_entity_equal(tmp_path):
         # The artifact is still served from the data folder.
         got = requests.get(pg.url + f"/get-artifact?path=notes.txt&run_id={r.info.run_id}", headers=h)
         assert got.status_code == 200 and got.text == "hello"
+        settled = snapshot(pg.url, token)
     finally:
         pg.stop()
+
+    # Then the files, into a bucket: a server on PostgreSQL and the bucket, with an empty data folder
+    # of its own, answers every read as the first did and serves the same bytes.
+    bucket = f"s3://{_s3.new_bucket()}/ensemble"
+    copied = run("migrate-files", "--from", str(data), "--to", bucket, "--json")
+    assert copied.returncode == 0, copied.stderr
+    report = json.loads(copied.stdout)["report"]
+    stored_files = [p for p in (data / "artifacts").rglob("*") if p.is_file()]
+    assert report["verified"] is True and report["artifacts"] == len(stored_files) and report["blobs"] >= 1
+    assert report["alreadyThere"] == 0
+    refused = run("migrate-files", "--from", str(data), "--to", bucket)
+    assert refused.returncode != 0 and "--resume" in refused.stderr
+    resumed = run("migrate-files", "--from", str(data), "--to", bucket, "--resume", "--quiet")
+    assert resumed.returncode == 0 and "every object read back and verified" in resumed.stdout
+    s3 = Server(tmp_path / "fresh", tmp_path / "s3.log", extra_args=["--auth", "required", "--database", target, "--artifacts", bucket]).start()
+    try:
+        h = {"Authorization": f"Bearer {token}"}
+        after = snapshot(s3.url, token)
+        for key in settled:
+            assert after[key] == settled[key], f"{key} differs after moving the files"
+        got = requests.get(s3.url + f"/get-artifact?path=notes.txt&run_id={r.info.run_id}", headers=h)
+        assert got.status_code == 200 and got.text == "hello"
+        for path in stored_files:
+            rel = path.relative_to(data / "artifacts")
+            assert requests.get(s3.proxy(str(rel)), headers=h).content == path.read_bytes()
+        sha = hashlib.sha256(b"x,y\n1,2\n").hexdigest()
+        assert requests.get(f"{s3.url}/api/v1/blobs/{sha}", headers=h).content == b"x,y\n1,2\n"
+        assert not (tmp_path / "fresh" / "artifacts").exists() or not any((tmp_path / "fresh" / "artifacts").rglob("*.*"))
+    finally:
+        s3.stop()
 
 
 def test_bad_sources_and_targets_are_clear_errors(tmp_path):

@@ -1,13 +1,15 @@
-"""Two Ensemble servers on one PostgreSQL database and one data folder, behind nginx (Debian's).
+"""Two Ensemble servers on one PostgreSQL database and one S3 bucket (moto), each with its own data
+folder, behind nginx (Debian's).
 
 What a team gets from `docs/DEPLOYMENT.md`'s load-balanced setup: the MLflow client works through the
-balancer; 32 concurrent writers spread over both servers lose no acknowledged point; killing one
+balancer, and a file uploaded through one server downloads from the other; 32 concurrent writers spread over both servers lose no acknowledged point; killing one
 server with SIGKILL in the middle of the load loses nothing that was acknowledged; a browser session
 and a search page token made on one server work on the other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,6 +26,7 @@ import requests
 from mlflow import MlflowClient
 
 import _postgres
+import _s3
 from _server import Server, ensemble_binary, free_port
 
 PASSWORD = "correct horse battery staple"
@@ -113,13 +116,15 @@ def admin(database: str, data: Path, *args: str, stdin: str | None = None) -> st
 
 @pytest.fixture
 def cluster(tmp_path, monkeypatch):
-    """Two servers (auth required) on one new database and one data folder, and nginx before them."""
+    """Two servers (auth required) on one new database and one bucket, each with a data folder of its
+    own (nothing is shared through a disk), and nginx before them."""
     database = _postgres.new_database()
+    bucket = f"s3://{_s3.new_bucket()}/cluster"
     data = tmp_path / "data"
     admin(database, data, "create-user", "ana", "--email", "ana@example.com", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
     token = json.loads(admin(database, data, "create-token", "ana", "--name", "cluster", "--json"))["token"]
-    args = ["--database", database, "--auth", "required"]
-    servers = [Server(data, tmp_path / f"server{i}.log", extra_args=args).start() for i in range(2)]
+    args = ["--database", database, "--artifacts", bucket, "--auth", "required"]
+    servers = [Server(tmp_path / f"data{i}", tmp_path / f"server{i}.log", extra_args=args).start() for i in range(2)]
     nginx = Nginx(tmp_path / "nginx", [s.port for s in servers])
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", nginx.url)
@@ -153,6 +158,19 @@ def test_the_mlflow_client_through_the_balancer(cluster, tmp_path):
     assert [m.step for m in history] == list(range(100))
     back = Path(client.download_artifacts(rid, "model/weights.bin", str(tmp_path / "back")))
     assert back.read_bytes() == payload.read_bytes()
+    # The file is in the bucket, and each server serves it, whichever one received it.
+    headers = auth(cluster["token"])
+    for server in cluster["servers"]:
+        r = requests.get(server.proxy(f"{experiment}/{rid}/artifacts/model/weights.bin"), headers=headers, timeout=60)
+        assert r.status_code == 200 and r.content == payload.read_bytes()
+        assert not list((server.data_dir / "artifacts").rglob("*.bin"))
+    assert cluster["servers"][0].artifact_files(f"{experiment}/{rid}/artifacts") == {"model/weights.bin": payload.read_bytes()}
+    # So does a stored dataset's content: uploaded through one server, read through the other.
+    blob = os.urandom(6 * 1024 * 1024 + 1)
+    sha = hashlib.sha256(blob).hexdigest()
+    a, b = cluster["servers"]
+    assert requests.put(f"{a.url}/api/v1/blobs/{sha}", data=blob, headers=headers, timeout=60).status_code == 201
+    assert requests.get(f"{b.url}/api/v1/blobs/{sha}", headers=headers, timeout=60).content == blob
     client.create_registered_model("churn")
     v = client.create_model_version("churn", f"runs:/{rid}/model", run_id=rid)
     client.set_registered_model_alias("churn", "champion", v.version)

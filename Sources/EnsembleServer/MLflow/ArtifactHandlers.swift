@@ -9,8 +9,13 @@ import NIOCore
 /// download and upload helpers. Every path goes through ``ArtifactPath`` before it touches the disk.
 struct ArtifactHandlers: Sendable {
     let store: any TrackingStore
-    let artifacts: LocalArtifactStore
+    let artifacts: any ArtifactStorage
     let maxUploadBytes: Int64
+    /// Browser downloads (`get-artifact`, the web UI) redirect to a presigned URL when the storage
+    /// has one.
+    var presignedDownloads = false
+    /// How long a presigned download URL stays valid.
+    static let presignedSeconds = 900
 
     /// Where the artifact proxy is mounted.
     static let proxyPrefixes = ["/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"]
@@ -59,19 +64,19 @@ struct ArtifactHandlers: Sendable {
                 // GET .../artifacts?path=dir lists a folder.
                 let query = try RequestFields.parseQuery(request.uri.query)
                 let dir = try ArtifactPath(query.first { $0.0 == "path" }?.1 ?? "")
-                return try listProxy(dir)
+                return try await listProxy(dir)
             }
-            return try download(path)
+            return try await download(path)
         case .delete:
-            try artifacts.delete(path)
+            try await artifacts.delete(path)
             return JSONResponse.emptyObject
         default:
             throw EnsembleError(.endpointNotFound, "The artifact proxy answers GET, PUT and DELETE.")
         }
     }
 
-    func listProxy(_ dir: ArtifactPath) throws -> Response {
-        guard let entries = try artifacts.list(dir) else { return JSONResponse.emptyObject }
+    func listProxy(_ dir: ArtifactPath) async throws -> Response {
+        guard let entries = try await artifacts.list(dir) else { return JSONResponse.emptyObject }
         return JSONResponse.list("files", entries) { $0.fileInfo($1, under: nil) }
     }
 
@@ -80,51 +85,61 @@ struct ArtifactHandlers: Sendable {
         if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > maxUploadBytes {
             throw EnsembleError.invalid("The artifact is larger than this server's limit of \(maxUploadBytes) bytes.")
         }
-        let upload = try artifacts.beginUpload(path)
-        do {
-            for try await buffer in request.body {
-                try buffer.withUnsafeReadableBytes { try upload.append($0) }
-                if upload.bytesWritten > maxUploadBytes {
-                    throw EnsembleError.invalid("The artifact is larger than this server's limit of \(maxUploadBytes) bytes.")
-                }
-            }
-            if requireData, upload.bytesWritten == 0 { throw Self.noData }
-            try upload.commit()
-        } catch {
-            upload.abort()
-            throw error
-        }
+        let upload = try await artifacts.startUpload(path)
+        try await Self.receive(request, into: upload, limit: maxUploadBytes, what: "artifact", requireData: requireData)
         return JSONResponse.emptyObject
     }
 
-    func download(_ path: ArtifactPath) throws -> Response {
-        let reader = try artifacts.openForReading(path)
-        let size = reader.size
-        reader.close()
+    /// Streams a request body into an upload and commits it (answering whether it is new); any
+    /// failure, the size limit or an empty body with `requireData` aborts it, so nothing half-written
+    /// is ever published.
+    @discardableResult
+    static func receive(_ request: Request, into upload: any StorageUpload, limit: Int64, what: String, requireData: Bool = false) async throws -> Bool {
+        do {
+            for try await buffer in request.body {
+                try await upload.append(buffer)
+                if upload.bytesWritten > limit {
+                    throw EnsembleError.invalid("The \(what) is larger than this server's limit of \(limit) bytes.")
+                }
+            }
+            if requireData, upload.bytesWritten == 0 { throw Self.noData }
+            return try await upload.commit()
+        } catch {
+            await upload.abort()
+            throw error
+        }
+    }
+
+    /// A file of the store as a download, streamed through this server; with `redirect` (browser
+    /// downloads, presigned downloads on), a redirect to the storage's own URL when it has one.
+    func download(_ path: ArtifactPath, redirect: Bool = false) async throws -> Response {
+        if redirect, presignedDownloads, let response = try await presignedRedirect(path) { return response }
+        let file = try await artifacts.read(path)
         let headers: HTTPFields = [
             .contentType: MimeTypes.guess(path.name),
             .contentDisposition: "attachment; filename=\"\(path.name.replacingOccurrences(of: "\"", with: ""))\"",
             .init("X-Content-Type-Options")!: "nosniff",
         ]
-        let store = artifacts
-        return Self.fileResponse(headers: headers, size: size) { try store.openForReading(path) }
+        return Self.fileResponse(headers: headers, file: file)
     }
 
-    /// A response that streams a file in chunks. `open` runs inside the body writer, so the file handle
-    /// never crosses tasks.
-    static func fileResponse(headers: HTTPFields, size: Int64, open: @escaping @Sendable () throws -> ArtifactReader) -> Response {
+    /// A 302 to a presigned URL for an existing file, or nil when the storage has none.
+    func presignedRedirect(_ path: ArtifactPath) async throws -> Response? {
+        guard let url = try await artifacts.downloadURL(path, expires: Self.presignedSeconds) else { return nil }
+        // Only existing files get a URL: a missing one is this server's 404, not the bucket's.
+        let file = try await artifacts.read(path)
+        file.close()
+        return Response(status: .found, headers: [.location: url, .cacheControl: "private, max-age=\(Self.presignedSeconds / 2)"])
+    }
+
+    /// A response that streams a stored file in chunks as they are read.
+    static func fileResponse(headers: HTTPFields, file: StoredFile) -> Response {
         var headers = headers
-        headers[.contentLength] = String(size)
+        headers[.contentLength] = String(file.size)
         return Response(
             status: .ok, headers: headers,
-            body: ResponseBody(contentLength: Int(size)) { writer in
-                let reader = try open()
-                defer { reader.close() }
-                while true {
-                    let chunk = try reader.read()
-                    if chunk.isEmpty { break }
-                    try await writer.write(ByteBuffer(bytes: chunk))
-                }
+            body: ResponseBody(contentLength: Int(file.size)) { writer in
+                try await file.forEachChunk { try await writer.write($0) }
                 try await writer.finish(nil)
             }
         )
@@ -137,7 +152,7 @@ struct ArtifactHandlers: Sendable {
         let run = try await store.run(id: try f.runID())
         let sub = try ArtifactPath(try f.string("path") ?? "")
         let root = try runRoot(run)
-        let entries = try artifacts.list(root.appending(sub)) ?? []
+        let entries = try await artifacts.list(root.appending(sub)) ?? []
         var w = JSONWriter()
         w.beginObject()
         w.member("root_uri", run.info.artifactURI)
@@ -154,7 +169,7 @@ struct ArtifactHandlers: Sendable {
         let f = RequestFields(query: try RequestFields.parseQuery(request.uri.query))
         let run = try await store.run(id: try f.runID())
         let path = try ArtifactPath(try f.requiredString("path"))
-        return try download(try runRoot(run).appending(path))
+        return try await download(try runRoot(run).appending(path), redirect: true)
     }
 
     /// `POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path=` with the raw file as the body.

@@ -115,7 +115,7 @@ struct LoggedModelHandlers: Sendable {
         let f = try await request.fields(context)
         let model = try await models.loggedModel(id: try Self.modelID(context), allowDeleted: false)
         let sub = try ArtifactPath(try f.string("artifact_directory_path") ?? "")
-        let entries = try files.artifacts.list(try root(model).appending(sub)) ?? []
+        let entries = try await files.artifacts.list(try root(model).appending(sub)) ?? []
         var w = JSONWriter()
         w.beginObject()
         w.member("root_uri", model.artifactURI)
@@ -132,7 +132,7 @@ struct LoggedModelHandlers: Sendable {
         let f = try await request.fields(context)
         let model = try await models.loggedModel(id: try Self.modelID(context), allowDeleted: false)
         let path = try ArtifactPath(try f.requiredString("artifact_file_path"))
-        return try files.download(try root(model).appending(path))
+        return try await files.download(try root(model).appending(path))
     }
 }
 

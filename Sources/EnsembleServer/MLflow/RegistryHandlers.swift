@@ -227,7 +227,7 @@ struct RegistryHandlers: Sendable {
         guard let root = ArtifactHandlers.proxyPath(ofURI: version.storageLocation) else {
             throw EnsembleError.invalid("The files of this version are stored at '\(version.storageLocation)', outside this server's artifact store.")
         }
-        return try files.download(try ArtifactPath(root).appending(path))
+        return try await files.download(try ArtifactPath(root).appending(path))
     }
 
     // MARK: Source validation

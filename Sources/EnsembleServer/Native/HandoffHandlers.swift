@@ -7,7 +7,7 @@ import Hummingbird
 /// Recomputes a handoff's claims from its stored predictions with EnsembleEval, and checks the
 /// handoff against its project's checklist.
 struct HandoffReviewer: Sendable {
-    let content: ContentStore
+    let content: any BlobStorage
 
     /// Every claim of every set, against Ensemble's own computation.
     func recompute(_ handoff: Handoff) async -> [ClaimCheck] {
@@ -26,30 +26,34 @@ struct HandoffReviewer: Sendable {
             return all(.error, "set '\(set.name)' has task '\(set.task)'; tasks are \(EvalTask.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let file = set.predictions else { return all(.error, "set '\(set.name)' has no predictions file") }
-        let path: String
-        do {
-            guard let p = try content.localPath(of: file.sha256) else { return all(.error, "the predictions file \(file.name) was never uploaded") }
-            path = p
-        } catch {
-            return all(.error, "\(error)")
-        }
         let computable = set.claims.map(\.metric).filter { task.metrics.contains($0) }
-        var options = EvalOptions(file: path, task: task)
-        options.format = TableReader.Format.guess(file.name)
-        options.metrics = computable
-        options.labelColumn = set.labelColumn
-        options.predictionColumn = set.predictionColumn
-        options.scoreColumn = set.scoreColumn
-        options.posLabel = set.posLabel
-        options.average = set.average
         let report: EvalReport
         do {
-            let o = options
-            report = try await Task.detached { try Evaluation.run(o) }.value
+            // A bucket's content is copied to a scratch file for the evaluator, and removed after.
+            let evaluated: Result<EvalReport, EvalFailure>? = try await content.withLocalFile(file.sha256) { path in
+                var options = EvalOptions(file: path, task: task)
+                options.format = TableReader.Format.guess(file.name)
+                options.metrics = computable
+                options.labelColumn = set.labelColumn
+                options.predictionColumn = set.predictionColumn
+                options.scoreColumn = set.scoreColumn
+                options.posLabel = set.posLabel
+                options.average = set.average
+                let o = options
+                do {
+                    return .success(try await Task.detached { try Evaluation.run(o) }.value)
+                } catch {
+                    // Name the file the sender knows, not the blob's path on the server.
+                    return .failure(EvalFailure(message: "\(error)".replacingOccurrences(of: path, with: file.name)))
+                }
+            }
+            guard let evaluated else { return all(.error, "the predictions file \(file.name) was never uploaded") }
+            switch evaluated {
+            case .success(let r): report = r
+            case .failure(let failure): return all(.error, "\(file.name) could not be evaluated: \(failure.message)")
+            }
         } catch {
-            // Name the file the sender knows, not the blob's path on the server.
-            let message = "\(error)".replacingOccurrences(of: path, with: file.name)
-            return all(.error, "\(file.name) could not be evaluated: \(message)")
+            return all(.error, "\(error)")
         }
         return set.claims.map { claim in
             guard task.metrics.contains(claim.metric) else {
@@ -75,6 +79,11 @@ struct HandoffReviewer: Sendable {
         let claims = await recompute(handoff)
         return HandoffChecks(at: at, missing: missing, claims: claims, targets: HandoffChecks.targets(project: technical, handoff: handoff, claims: claims))
     }
+}
+
+/// Why a predictions file could not be evaluated, in the sender's terms.
+struct EvalFailure: Error {
+    var message: String
 }
 
 /// `/api/v1/handoffs`: a model handed from its builder to the person who runs it, and
@@ -285,7 +294,7 @@ struct HandoffHandlers: Sendable {
                 }
             }
             if let file = s.predictions {
-                guard let size = try reviewer.content.size(of: file.sha256) else {
+                guard let size = try await reviewer.content.size(of: file.sha256) else {
                     throw EnsembleError.invalid("sets.\(s.name).predictions: \(file.name) (\(file.sha256.prefix(12))…) is not uploaded; PUT it to /api/v1/blobs/{sha256} first.")
                 }
                 guard size == file.size else { throw EnsembleError.invalid("sets.\(s.name).predictions: \(file.name) is \(size) bytes on the server, not \(file.size).") }

@@ -12,7 +12,7 @@ import NIOCore
 /// reverse: read the manifest, download each blob, check its hash.
 struct StoredDatasetHandlers: Sendable {
     let store: any StoredDatasetStore
-    let content: ContentStore
+    let content: any BlobStorage
     let maxBlobBytes: Int64
 
     // MARK: Blobs
@@ -27,7 +27,7 @@ struct StoredDatasetHandlers: Sendable {
         var seen = Set<String>()
         var missing: [String] = []
         for sha in asked where seen.insert(sha).inserted {
-            if try content.size(of: sha) == nil { missing.append(sha) }
+            if try await content.size(of: sha) == nil { missing.append(sha) }
         }
         return JSONResponse.list("missing", missing, bytesPerItem: 70) { w, sha in w.string(sha) }
     }
@@ -41,14 +41,11 @@ struct StoredDatasetHandlers: Sendable {
         switch request.method {
         case .put: return try await put(sha, request)
         case .get, .head:
-            let reader = try content.openForReading(sha)
-            let size = reader.size
-            reader.close()
             if request.method == .head {
+                guard let size = try await content.size(of: sha) else { throw EnsembleError.notFound("No stored content with SHA-256 \(sha).") }
                 return Response(status: .ok, headers: [.contentLength: String(size), .contentType: "application/octet-stream"])
             }
-            let content = self.content
-            return ArtifactHandlers.fileResponse(headers: [.contentType: "application/octet-stream"], size: size) { try content.openForReading(sha) }
+            return ArtifactHandlers.fileResponse(headers: [.contentType: "application/octet-stream"], file: try await content.read(sha))
         default:
             throw EnsembleError(.endpointNotFound, "Blobs answer GET, HEAD and PUT.")
         }
@@ -58,24 +55,12 @@ struct StoredDatasetHandlers: Sendable {
         if let length = request.headers[.contentLength].flatMap({ Int64($0) }), length > maxBlobBytes {
             throw EnsembleError.invalid("The file is larger than this server's limit of \(maxBlobBytes) bytes.")
         }
-        if let size = try content.size(of: sha) {
+        if let size = try await content.size(of: sha) {
             // Already stored: drain nothing more than we must and answer at once.
             return Self.blobAnswer(sha, size: size, created: false)
         }
-        let upload = try content.beginWrite(sha)
-        let created: Bool
-        do {
-            for try await buffer in request.body {
-                try buffer.withUnsafeReadableBytes { try upload.append($0) }
-                if upload.bytesWritten > maxBlobBytes {
-                    throw EnsembleError.invalid("The file is larger than this server's limit of \(maxBlobBytes) bytes.")
-                }
-            }
-            created = try upload.commit()
-        } catch {
-            upload.abort()
-            throw error
-        }
+        let upload = try await content.startWrite(sha)
+        let created = try await ArtifactHandlers.receive(request, into: upload, limit: maxBlobBytes, what: "file")
         return Self.blobAnswer(sha, size: upload.bytesWritten, created: created)
     }
 
@@ -106,7 +91,7 @@ struct StoredDatasetHandlers: Sendable {
         // Every content must be stored, with the size the manifest claims, before the version exists.
         var absent: [String] = []
         for file in sorted {
-            guard let size = try content.size(of: file.sha256) else {
+            guard let size = try await content.size(of: file.sha256) else {
                 absent.append(file.path)
                 continue
             }

@@ -79,7 +79,7 @@ extension WebHandlers {
         // The artifact folder being browsed (`?dir=`), checked like every artifact path.
         let dir = try ArtifactPath(Self.param(q, "dir") ?? "")
         var artifacts: [RunView.Artifact] = []
-        if let root = try? files.runRoot(run), let entries = try? files.artifacts.list(root.appending(dir)) {
+        if let root = try? files.runRoot(run), let entries = try? await files.artifacts.list(root.appending(dir)) {
             artifacts = entries.map { e in
                 let path = dir.isRoot ? e.name : "\(dir)/\(e.name)"
                 return RunView.Artifact(path: e.name, urlPath: Self.urlComponent(path), runID: run.info.runID, isDir: e.isDirectory, size: e.size ?? 0)
@@ -120,7 +120,7 @@ extension WebHandlers {
         let raw = Self.param(Self.query(r), "path") ?? ""
         let path = try ArtifactPath(raw)
         guard !path.isRoot else { throw EnsembleError.invalid("Choose a file to preview.") }
-        let reader = try files.artifacts.openForReading(try files.runRoot(run).appending(path))
+        let reader = try await files.artifacts.read(try files.runRoot(run).appending(path))
         defer { reader.close() }
         let ext = path.name.split(separator: ".").last.map { $0.lowercased() } ?? ""
         let download = "/get-artifact?run_id=\(run.info.runID)&path=\(Self.urlComponent(path.description))"
@@ -128,7 +128,7 @@ extension WebHandlers {
         if ["png", "jpg", "jpeg", "gif", "webp", "svg", "bmp"].contains(ext) {
             view.image = download
         } else if reader.size <= Self.previewLimit {
-            let bytes = try reader.readAll()
+            let bytes = try await reader.readAll()
             if let text = String(validating: bytes, as: UTF8.self) {
                 if ext == "json", let value = try? JSONParser.parse(bytes) {
                     view.text = Self.prettyJSON(value)

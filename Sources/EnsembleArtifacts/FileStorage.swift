@@ -1,0 +1,102 @@
+import AsyncHTTPClient
+import EnsembleCore
+import NIOCore
+
+/// Where artifact files live: the data folder (``LocalArtifactStore``) or an S3-compatible bucket
+/// (``S3ArtifactStore``). The server only talks to this protocol, so every handler works the same on
+/// both. Every path is an ``ArtifactPath``; nothing outside the store's root is reachable.
+public protocol ArtifactStorage: Sendable {
+    /// A folder path or `s3://bucket/prefix`, for logs and messages to the operator.
+    var location: String { get }
+    /// Writes, reads back and removes a probe: the storage is there and writable (readiness).
+    func checkWritable() async throws
+    /// The entries directly inside a folder, sorted by name; nil when there is no such folder.
+    func list(_ path: ArtifactPath) async throws -> [ArtifactFileInfo]?
+    /// Opens a file; RESOURCE_DOES_NOT_EXIST when there is none.
+    func read(_ path: ArtifactPath) async throws -> StoredFile
+    /// Starts writing a file; nothing is visible under its name until the upload commits.
+    func startUpload(_ path: ArtifactPath) async throws -> any StorageUpload
+    /// Deletes a file, or a folder with everything in it; deleting something missing is not an error.
+    func delete(_ path: ArtifactPath) async throws
+    /// A URL a browser can download the file from without going through this server (a presigned
+    /// URL valid for `expires` seconds), or nil when the storage has no such thing.
+    func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> String?
+}
+
+/// Where stored datasets' contents live, named by their SHA-256: the data folder (``ContentStore``)
+/// or a bucket (``S3BlobStore``). A write is published only when its bytes hash to its name.
+public protocol BlobStorage: Sendable {
+    func checkWritable() async throws
+    /// The stored content's size, or nil when it is not stored.
+    func size(of sha256: String) async throws -> Int64?
+    func read(_ sha256: String) async throws -> StoredFile
+    /// Starts writing the content announced as `sha256`; `commit()` checks the hash and answers
+    /// whether the content is new.
+    func startWrite(_ sha256: String) async throws -> any StorageUpload
+    /// Runs `body` with a local file holding the content (evaluators read files), or answers nil
+    /// when it is not stored. A bucket's content is copied to a scratch file removed afterwards.
+    func withLocalFile<T: Sendable>(_ sha256: String, _ body: (String) async throws -> T) async throws -> T?
+}
+
+/// A file being written, fed by one request's body in order. ``commit()`` publishes it (for a
+/// content-addressed write, only when the hash matches) and answers whether it is new; ``abort()``
+/// throws it away.
+public protocol StorageUpload: AnyObject, Sendable {
+    var bytesWritten: Int64 { get }
+    func append(_ bytes: ByteBuffer) async throws
+    @discardableResult func commit() async throws -> Bool
+    func abort() async
+}
+
+/// A stored file opened for reading: its size and its bytes, read once, chunk by chunk.
+public struct StoredFile: Sendable {
+    public let size: Int64
+    let source: Source
+
+    enum Source: Sendable {
+        case file(ArtifactReader)
+        case object(HTTPClientResponse.Body)
+    }
+
+    init(size: Int64, source: Source) {
+        self.size = size
+        self.source = source
+    }
+
+    /// Calls `body` with each chunk, in order, until the end of the file.
+    public func forEachChunk(_ body: (ByteBuffer) async throws -> Void) async throws {
+        switch source {
+        case .file(let reader):
+            defer { reader.close() }
+            while true {
+                let chunk = try reader.read()
+                if chunk.isEmpty { return }
+                try await body(ByteBuffer(bytes: chunk))
+            }
+        case .object(let stream):
+            for try await chunk in stream { try await body(chunk) }
+        }
+    }
+
+    /// The whole file (callers check `size` first: previews, small documents).
+    public func readAll() async throws -> [UInt8] {
+        var all: [UInt8] = []
+        all.reserveCapacity(Int(clamping: min(size, 64 << 20)))
+        try await forEachChunk { all.append(contentsOf: $0.readableBytesView) }
+        return all
+    }
+
+    /// Lets go of the file without reading it (a local file handle is closed; an object's body is
+    /// dropped, which ends its request).
+    public func close() {
+        if case .file(let reader) = source { reader.close() }
+    }
+}
+
+/// Turns what a bucket or the network throws into the caller's error: our own errors pass through;
+/// anything else (S3 refused, connection lost) is a 503 naming the storage, so a client retries and
+/// an operator knows where to look.
+func storageFailure(_ error: any Error) -> any Error {
+    if error is EnsembleError || error is CancellationError { return error }
+    return EnsembleError(.temporarilyUnavailable, "The file storage failed (\(error)). Try again; if it persists, the server's operator should check the bucket and its credentials.")
+}

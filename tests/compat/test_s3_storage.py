@@ -1,0 +1,289 @@
+"""Artifacts and stored datasets' contents in an S3-compatible bucket (`ensemble serve --artifacts
+s3://…`), against moto's S3 server.
+
+The MLflow client's files and the CLI's dataset blobs land under the configured prefix and come back
+byte for byte; a 200 MB upload streams through the server in parts without being held in memory;
+hostile paths never reach an object outside the artifact prefix; a blob that does not hash to its
+name is never published; browsers can be sent to presigned URLs; a bucket outage is a 503 and a
+failed readiness check, not a crash; a server refuses to start on a bucket it cannot write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import threading
+import time
+
+import mlflow
+import pytest
+import requests
+from mlflow import MlflowClient
+
+import _s3
+from _server import Server, ensemble_binary, free_port, raw_request
+from test_path_safety import PROXY, TRAVERSALS, quote_all
+
+SENTINEL = b"sentinel: must never change\n"
+
+
+def serve(tmp_path, name: str, location: str, *extra: str) -> Server:
+    return Server(tmp_path / f"{name}-data", tmp_path / f"{name}.log", extra_args=["--artifacts", location, *extra]).start()
+
+
+@pytest.fixture(scope="module")
+def bucket():
+    _s3.endpoint()
+    return _s3.new_bucket()
+
+
+@pytest.fixture(scope="module")
+def bucket_server(bucket, tmp_path_factory):
+    srv = serve(tmp_path_factory.mktemp("s3"), "server", f"s3://{bucket}/team")
+    yield srv
+    assert srv.stop() in (0, None, -15, 143)
+
+
+def vm_hwm_kib(pid: int) -> int:
+    """The process's peak resident memory so far (Linux VmHWM)."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM")
+
+
+def test_mlflow_client_files_land_under_the_prefix_and_come_back(bucket, bucket_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", bucket_server.url)
+    mlflow.set_tracking_uri(bucket_server.url)
+    src = tmp_path / "src"
+    (src / "model" / "layer.0").mkdir(parents=True)
+    files = {
+        "model/layer.0/weights.bin": os.urandom(2_000_003),
+        "model/MLmodel": b"flavors:\n  python_function: {}\n",
+        "plots/ü ber + loss (1).png": os.urandom(40_000),
+        "empty.txt": b"",
+    }
+    for rel, data in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(src))
+    rid, exp = run.info.run_id, run.info.experiment_id
+    client = MlflowClient(bucket_server.url)
+    assert [(f.path, f.is_dir) for f in client.list_artifacts(rid)] == [("empty.txt", False), ("model", True), ("plots", True)]
+    out = tmp_path / "out"
+    client.download_artifacts(rid, "", str(out))
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == files
+    # In the bucket: exactly these objects, under PREFIX/artifacts/<experiment>/<run>/artifacts/.
+    assert bucket_server.artifact_files(f"{exp}/{rid}") == {f"artifacts/{rel}": data for rel, data in files.items()}
+    assert sorted(k for k in _s3.listing(bucket) if f"/{rid}/" in k) == sorted(f"team/artifacts/{exp}/{rid}/artifacts/{rel}" for rel in files)
+    # Nothing went to the data folder.
+    assert not (bucket_server.data_dir / "artifacts").exists() or not any((bucket_server.data_dir / "artifacts").rglob("*.bin"))
+    # The run page lists the bucket's files.
+    page = requests.get(f"{bucket_server.url}/runs/{rid}?dir=model", timeout=30).text
+    assert "layer.0" in page and "MLmodel" in page
+
+
+def test_a_200_mb_upload_streams_through_in_parts(bucket, bucket_server):
+    """Sent as a stream and read back as a stream: the server's peak memory grows by far less than
+    the file, and the object in the bucket is a multipart upload of 8 MiB parts."""
+    size = 200 * 1024 * 1024
+    chunk = 1024 * 1024
+    seed = hashlib.sha256(b"seed").digest()
+    sent = hashlib.sha256()
+
+    def body():
+        block = bytearray()
+        for i in range(size // chunk):
+            block = (seed * (chunk // len(seed)))[: chunk - 8] + i.to_bytes(8, "big")
+            sent.update(block)
+            yield bytes(block)
+
+    pid = bucket_server.process.pid
+    before = vm_hwm_kib(pid)
+    r = requests.put(bucket_server.proxy("0/big/artifacts/model.bin"), data=body(), timeout=600)
+    assert r.status_code == 200, r.text
+    got = hashlib.sha256()
+    n = 0
+    with requests.get(bucket_server.proxy("0/big/artifacts/model.bin"), stream=True, timeout=600) as down:
+        assert down.status_code == 200 and down.headers["Content-Length"] == str(size)
+        for piece in down.iter_content(1 << 20):
+            got.update(piece)
+            n += len(piece)
+    assert n == size and got.hexdigest() == sent.hexdigest()
+    grew_mib = (vm_hwm_kib(pid) - before) / 1024
+    assert grew_mib < 100, f"peak memory grew by {grew_mib:.0f} MiB for a 200 MiB file"
+    head = _s3.client().head_object(Bucket=bucket, Key="team/artifacts/0/big/artifacts/model.bin")
+    assert head["ContentLength"] == size
+    assert head["ETag"].strip('"').endswith("-25")  # 200 MiB in 8 MiB parts
+    assert _s3.open_uploads(f"s3://{bucket}") == []
+
+
+def test_a_cut_off_upload_leaves_no_object_and_no_open_multipart_upload(bucket, bucket_server):
+    import socket
+
+    s = socket.create_connection(("127.0.0.1", bucket_server.port))
+    s.sendall(b"PUT " + PROXY.encode() + b"/0/cut/artifacts/part.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 40000000\r\n\r\n")
+    for _ in range(20):  # 20 MiB: two parts go up before the client vanishes
+        s.sendall(os.urandom(1024 * 1024))
+    s.close()
+    deadline = time.time() + 20
+    while time.time() < deadline and _s3.open_uploads(f"s3://{bucket}"):
+        time.sleep(0.2)
+    assert _s3.open_uploads(f"s3://{bucket}") == []
+    assert requests.get(bucket_server.proxy("0/cut/artifacts/part.bin"), timeout=30).status_code == 404
+    assert not [k for k in _s3.listing(bucket) if "/cut/" in k]
+    assert bucket_server.healthy()
+
+
+def test_dataset_blobs_are_content_addressed_and_verified(bucket, bucket_server):
+    small = b"x,y\n1,2\n" * 1000
+    large = os.urandom(11 * 1024 * 1024)
+    for data in (small, large):
+        sha = hashlib.sha256(data).hexdigest()
+        r = requests.put(f"{bucket_server.url}/api/v1/blobs/{sha}", data=data, timeout=120)
+        assert r.status_code == 201 and r.json() == {"sha256": sha, "size": len(data), "created": True}
+        again = requests.put(f"{bucket_server.url}/api/v1/blobs/{sha}", data=data, timeout=120)
+        assert again.status_code == 200 and again.json()["created"] is False
+        key = f"team/blobs/sha256/{sha[:2]}/{sha[2:4]}/{sha}"
+        assert _s3.read(bucket, key) == data
+        head = requests.head(f"{bucket_server.url}/api/v1/blobs/{sha}", timeout=30)
+        assert head.status_code == 200 and head.headers["Content-Length"] == str(len(data))
+        assert requests.get(f"{bucket_server.url}/api/v1/blobs/{sha}", timeout=120).content == data
+        # Lying about the content: refused, small or multipart, and nothing is published.
+        wrong = hashlib.sha256(data + b"!").hexdigest()
+        bad = requests.put(f"{bucket_server.url}/api/v1/blobs/{wrong}", data=data, timeout=120)
+        assert bad.status_code == 400 and "does not match its SHA-256" in bad.json()["message"]
+        assert not [k for k in _s3.listing(bucket) if wrong in k]
+    assert _s3.open_uploads(f"s3://{bucket}") == []
+    missing = requests.post(f"{bucket_server.url}/api/v1/blobs/missing", json={"sha256": [hashlib.sha256(small).hexdigest(), "0" * 64]}, timeout=30)
+    assert missing.json() == {"missing": ["0" * 64]}
+    # A version can name only stored contents; the artifact proxy cannot reach the blobs at all.
+    version = requests.post(f"{bucket_server.url}/api/v1/datasets/iris/versions",
+                            json={"files": [{"path": "train.csv", "size": len(small), "sha256": hashlib.sha256(small).hexdigest()}]}, timeout=30)
+    assert version.status_code == 201, version.text
+    status, _, _ = raw_request(bucket_server, "GET", PROXY + "/../blobs/sha256")
+    assert status == 400
+
+
+@pytest.fixture(scope="module")
+def arena(bucket, bucket_server):
+    """Sentinel objects beside the artifact prefix, above it, among the blobs, and a victim inside it."""
+    s3 = _s3.client()
+    for key in ["sentinel.txt", "team/sentinel.txt", "team/blobs/sentinel.txt", "team/artifacts/0/victim/keep.txt", "other/artifacts/x.txt"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=SENTINEL)
+    return bucket
+
+
+@pytest.mark.parametrize("template", TRAVERSALS)
+@pytest.mark.parametrize("method", ["PUT", "GET", "DELETE"])
+def test_hostile_paths_reach_nothing_in_the_bucket(bucket_server, arena, method, template):
+    before = _s3.listing(arena)
+    path = PROXY + "/" + template.replace("{absq}", quote_all("team")).replace("{abs}", "team")
+    status, _, body = raw_request(bucket_server, method, path, body=b"overwritten!" if method == "PUT" else None)
+    assert status == 400, (status, body[:300])
+    assert json.loads(body)["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert SENTINEL not in body
+    assert _s3.listing(arena) == before
+    assert bucket_server.healthy()
+
+
+def test_presigned_downloads_send_the_browser_to_the_bucket(bucket, tmp_path):
+    srv = serve(tmp_path, "presigned", f"s3://{bucket}/presigned", "--presigned-downloads")
+    try:
+        rid = MlflowClient(srv.url).create_run("0").info.run_id
+        data = os.urandom(300_000)
+        assert requests.put(srv.proxy(f"0/{rid}/artifacts/plot.png"), data=data, timeout=60).status_code == 200
+        r = requests.get(f"{srv.url}/get-artifact", params={"run_id": rid, "path": "plot.png"}, allow_redirects=False, timeout=30)
+        assert r.status_code == 302
+        location = r.headers["Location"]
+        assert location.startswith(_s3.endpoint()) and "X-Amz-Signature=" in location and "X-Amz-Expires=900" in location
+        assert requests.get(location, timeout=30).content == data  # no credentials needed
+        # A missing file is this server's 404, never a URL to nothing.
+        missing = requests.get(f"{srv.url}/get-artifact", params={"run_id": rid, "path": "nope.png"}, allow_redirects=False, timeout=30)
+        assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        # The MLflow client's path, the proxy, still streams through the server.
+        proxied = requests.get(srv.proxy(f"0/{rid}/artifacts/plot.png"), allow_redirects=False, timeout=30)
+        assert proxied.status_code == 200 and proxied.content == data
+        # The web page's image preview points at the redirecting download.
+        page = requests.get(f"{srv.url}/runs/{rid}/artifact", params={"path": "plot.png"}, timeout=30).text
+        assert f"/get-artifact?run_id={rid}" in page
+    finally:
+        srv.stop()
+
+
+def start_moto(port: int) -> subprocess.Popen:
+    binary = os.environ.get("MOTO_SERVER", os.path.join(os.path.dirname(os.sys.executable), "moto_server"))
+    p = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}", timeout=1)
+            return p
+        except requests.RequestException:
+            time.sleep(0.1)
+    p.kill()
+    raise AssertionError("moto did not start")
+
+
+def test_a_bucket_outage_is_a_503_and_not_ready_then_recovers(tmp_path, monkeypatch):
+    _s3.endpoint()  # the suite's credentials
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = start_moto(port)
+    try:
+        import boto3
+
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3.create_bucket(Bucket="outage")
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        srv = serve(tmp_path, "outage", "s3://outage/x")
+        try:
+            assert requests.get(srv.url + "/ready", timeout=30).json()["status"] == "ready"
+            assert requests.put(srv.proxy("0/r/artifacts/a.txt"), data=b"a", timeout=30).status_code == 200
+            moto.terminate()
+            moto.wait(timeout=10)
+            ready = requests.get(srv.url + "/ready", timeout=60)
+            assert ready.status_code == 503
+            assert ready.json()["checks"] == {"database": "ok", "artifacts": "failing (the server log says why)", "blobs": "failing (the server log says why)"}
+            for method, body in [("GET", None), ("PUT", b"b")]:
+                r = requests.request(method, srv.proxy("0/r/artifacts/a.txt"), data=body, timeout=60)
+                assert r.status_code == 503, (method, r.status_code, r.text)
+                assert r.json()["error_code"] == "TEMPORARILY_UNAVAILABLE" and "Try again" in r.json()["message"]
+            # The rest of the server goes on.
+            assert srv.healthy()
+            assert MlflowClient(srv.url).create_experiment("still tracking")
+            moto = start_moto(port)
+            s3.create_bucket(Bucket="outage")
+            assert requests.get(srv.url + "/ready", timeout=30).status_code == 200
+            assert requests.put(srv.proxy("0/r/artifacts/c.txt"), data=b"c", timeout=30).status_code == 200
+        finally:
+            srv.stop()
+    finally:
+        moto.kill()
+
+
+@pytest.mark.parametrize(
+    "location, env, message",
+    [
+        ("s3://no-such-bucket-anywhere/p", {}, "Cannot write to s3://no-such-bucket-anywhere/p"),
+        ("s3://Bad_Bucket/p", {}, "is not a bucket name"),
+        ("s3://fine-bucket/p", {"AWS_ACCESS_KEY_ID": ""}, "needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        ("/tmp/somewhere", {}, "takes an S3 location"),
+    ],
+)
+def test_a_server_refuses_to_start_on_storage_it_cannot_use(tmp_path, location, env, message):
+    _s3.endpoint()
+    full_env = dict(os.environ, **env)
+    done = subprocess.run([ensemble_binary(), "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--artifacts", location],
+                          capture_output=True, text=True, timeout=60, env=full_env)
+    assert done.returncode != 0
+    assert message in done.stderr + done.stdout, done.stderr
+
+
+def test_presigned_downloads_need_a_bucket(tmp_path):
+    done = subprocess.run([ensemble_binary(), "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--presigned-downloads"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "needs --artifacts s3://" in done.stderr

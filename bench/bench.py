@@ -8,6 +8,7 @@ contacted. See bench/README.md for what is measured and how to read it.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import requests
@@ -500,6 +502,96 @@ def bench_search(target, rec, args, n, create_budget_s, label):
     return made
 
 
+# --- (e) one large artifact through the server's proxy ------------------------------------------------
+
+def group_rss_kib(pgid: int) -> int:
+    """Resident memory of every process in the server's process group (MLflow runs several)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:  # field 5, pgrp, counted after the command name
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+class PeakRSS:
+    """Samples the group's resident memory every 50 ms while a transfer runs."""
+
+    def __init__(self, pgid):
+        self.pgid, self.peak, self.stop = pgid, group_rss_kib(pgid), threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.is_set():
+            self.peak = max(self.peak, group_rss_kib(self.pgid))
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.base = group_rss_kib(self.pgid)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def bench_artifact(target, rec, args):
+    """PUT one `--artifact-mb` file through the artifact proxy as a stream (what the MLflow client does
+    for `log_artifact`), then GET it back as a stream, checking every byte by SHA-256. Figures: MB/s
+    each way, and the server's resident memory at rest and at its peak during the upload."""
+    f = rec.figures
+    size = args.artifact_mb * 1024 * 1024
+    chunk = 1024 * 1024
+    block = hashlib.sha256(b"artifact").digest() * (chunk // 32)
+    url = f"{target.url}/api/2.0/mlflow-artifacts/artifacts/0/bench/artifacts/model-{uuid.uuid4().hex[:6]}.bin"
+    sent = hashlib.sha256()
+
+    def body():
+        for i in range(size // chunk):
+            piece = block[:-8] + i.to_bytes(8, "big")
+            sent.update(piece)
+            yield piece
+
+    with PeakRSS(target.proc.pid) as up:
+        t = time.perf_counter()
+        r = requests.put(url, data=body(), timeout=3600)
+        up_s = time.perf_counter() - t
+    if r.status_code // 100 != 2:
+        rec.problem(f"artifact upload of {args.artifact_mb} MB answered {r.status_code}: {r.text[:300]}")
+        return
+    got = hashlib.sha256()
+    n = 0
+    with PeakRSS(target.proc.pid) as down:
+        t = time.perf_counter()
+        with requests.get(url, stream=True, timeout=3600) as d:
+            for piece in d.iter_content(chunk):
+                got.update(piece)
+                n += len(piece)
+        down_s = time.perf_counter() - t
+    f["artifact_mb"] = args.artifact_mb
+    f["artifact_upload_mb_s"] = round(args.artifact_mb / up_s, 1)
+    f["artifact_download_mb_s"] = round(args.artifact_mb / down_s, 1)
+    f["artifact_rss_rest_mb"] = round(up.base / 1024)
+    f["artifact_upload_peak_rss_mb"] = round(up.peak / 1024)
+    f["artifact_download_peak_rss_mb"] = round(down.peak / 1024)
+    say(f"  artifact {args.artifact_mb} MB   upload {f['artifact_upload_mb_s']} MB/s, download {f['artifact_download_mb_s']} MB/s; "
+        f"server memory {f['artifact_rss_rest_mb']} MB at rest, peak {f['artifact_upload_peak_rss_mb']} MB uploading, "
+        f"{f['artifact_download_peak_rss_mb']} MB downloading")
+    if n != size or got.hexdigest() != sent.hexdigest():
+        rec.problem(f"artifact: {n} bytes came back of {size}, or other bytes (SHA-256 mismatch)")
+
+
 # --- driver -----------------------------------------------------------------------------------------
 
 def phase(rec, target, name, fn, *a):
@@ -522,7 +614,8 @@ def run_suite(target, rec, args, search_runs, load_budget, create_budget):
         for name, fn, extra in (("log_metric", bench_log_metric, (args,)),
                                 ("log_batch", bench_log_batch, (args,)),
                                 ("history", bench_history, (args, load_budget)),
-                                ("search", bench_search, (args, search_runs, create_budget, "main"))):
+                                ("search", bench_search, (args, search_runs, create_budget, "main")),
+                                ("artifact", bench_artifact, (args,))):
             if not phase(rec, target, name, fn, *extra):
                 break
         if not target.alive():
@@ -552,6 +645,11 @@ ROWS = [
     ("search_{L}_metric_filter_ms", "search {sr} runs, metrics.acc > 0.5", "ms", False),
     ("search_{L}_param_metric_order_ms", "search {sr} runs, param+metric, order", "ms", False),
     ("search_{L}_page_all_ms", "search {sr} runs, all, pages of 1000", "ms", False),
+    ("artifact_upload_mb_s", "artifact {am} MB upload (proxy, streamed)", "MB/s", True),
+    ("artifact_download_mb_s", "artifact {am} MB download", "MB/s", True),
+    ("artifact_rss_rest_mb", "  server memory at rest", "MB", False),
+    ("artifact_upload_peak_rss_mb", "  server memory, peak while uploading", "MB", False),
+    ("artifact_download_peak_rss_mb", "  server memory, peak while downloading", "MB", False),
 ]
 
 
@@ -581,7 +679,8 @@ def print_table(title, cols, label_for_search, ratio_header="Ensemble/MLflow"):
         first = cols[0]
         hp = first[1].get("history_points", "?")
         sr = first[1].get(f"search_{first[2]}_runs", "?")
-        line = f"  {label.format(hp=f'{hp // 1000}k' if isinstance(hp, int) else hp, sr=f'{sr:,}' if isinstance(sr, int) else sr):<{width}} {unit:<9}"
+        am = first[1].get("artifact_mb", "?")
+        line = f"  {label.format(hp=f'{hp // 1000}k' if isinstance(hp, int) else hp, sr=f'{sr:,}' if isinstance(sr, int) else sr, am=am):<{width}} {unit:<9}"
         line += "".join(f"{fmt(v, unit):>15}" for v in vals)
         if len(cols) == 2 and all(isinstance(v, (int, float)) and v > 0 for v in vals):
             e, m = vals
@@ -666,6 +765,9 @@ def main():
     p.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite",
                    help="postgres: Ensemble and MLflow each on their own database of one PostgreSQL started for the run "
                         "(durable settings), and Ensemble on SQLite too, for the PostgreSQL/SQLite ratios")
+    p.add_argument("--storage", choices=("folder", "s3"), default="folder",
+                   help="s3: every server keeps its artifacts in a bucket of one moto S3 server started for the run")
+    p.add_argument("--artifact-mb", type=int, default=512, help="size of the file sent through each server's artifact proxy (default 512)")
     p.add_argument("--out", default=str(HERE / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     args = p.parse_args()
 
@@ -683,7 +785,14 @@ def main():
     }
     recs = {}
     pg = None
+    s3 = None
     try:
+        if args.storage == "s3":
+            from s3 import S3
+
+            s3 = S3()
+            report["s3"] = {"server": "moto (in memory)", "endpoint": s3.endpoint}
+            say(f"S3: moto on {s3.endpoint}; each server gets its own bucket")
         if args.backend == "postgres":
             from pg import Postgres
 
@@ -694,9 +803,12 @@ def main():
         def database_args():
             return ["--database", pg.new_database("ensemble")] if pg else []
 
+        def artifact_args(label):
+            return ["--artifacts", s3.new_bucket(label)] if s3 else []
+
         def ens_cmd(sub):
             return lambda port, d: [args.ensemble_bin, "serve", "--host", LOOPBACK, "--port", str(port),
-                                    "--data", str(d / "data"), "--log-level", "warning", *database_args()]
+                                    "--data", str(d / "data"), "--log-level", "warning", *database_args(), *artifact_args("ensemble")]
 
         ens = Target("ensemble", ens_cmd("main"), tmp / "ensemble", piddir)
         rec_e = recs["ensemble"] = Recorder("ensemble")
@@ -705,7 +817,7 @@ def main():
         if pg:
             rec_s = recs["ensemble-sqlite"] = Recorder("ensemble-sqlite")
             sqlite = Target("ensemble-sqlite", lambda port, d: [args.ensemble_bin, "serve", "--host", LOOPBACK, "--port", str(port),
-                                                                 "--data", str(d / "data"), "--log-level", "warning"],
+                                                                 "--data", str(d / "data"), "--log-level", "warning", *artifact_args("sqlite")],
                             tmp / "ensemble-sqlite", piddir)
             run_suite(sqlite, rec_s, args, args.runs, load_budget=1e9, create_budget=1e9)
         else:
@@ -716,7 +828,7 @@ def main():
             mlflow_store = (lambda d: pg.new_database("mlflow")) if pg else (lambda d: f"sqlite:///{d / 'mlflow.db'}")
             mlf = Target("mlflow", lambda port, d: [args.mlflow, "server", "--host", LOOPBACK, "--port", str(port),
                                                      "--backend-store-uri", mlflow_store(d),
-                                                     "--artifacts-destination", str(d / "artifacts")],
+                                                     "--artifacts-destination", s3.new_bucket("mlflow") if s3 else str(d / "artifacts")],
                          tmp / "mlflow", piddir)
             rec_m = recs["mlflow"] = Recorder("mlflow")
             try:
@@ -778,6 +890,8 @@ def main():
         say(f"\nresults written to {os.path.relpath(args.out)}   (elapsed {report['elapsed_s']:.0f} s)")
         if pg:
             pg.stop()
+        if s3:
+            s3.stop()
         if own_tmp:
             shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if any(r.problems for r in recs.values()) else 0)

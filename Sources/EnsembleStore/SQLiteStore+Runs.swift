@@ -81,7 +81,13 @@ extension SQLiteStore {
         }
     }
 
+    /// A batch of metrics alone (log-metric, most log-batch calls) joins the writes in flight
+    /// (``metricWrites``); one with params or tags is its own transaction.
     public func logBatch(runID: String, metrics: [Metric], params: [KeyValue], tags: [KeyValue]) async throws {
+        if params.isEmpty, tags.isEmpty {
+            guard !metrics.isEmpty else { _ = try await pool.read { db in try Self.activeRunKey(db, runID) }; return }
+            return try await metricWrites.submit((runID, metrics))
+        }
         try await pool.write { db in
             let key = try Self.activeRunKey(db, runID)
             if !params.isEmpty {
@@ -108,53 +114,82 @@ extension SQLiteStore {
                     }
                 }
             }
-            if !metrics.isEmpty {
-                let insert = try db.cachedStatement(
-                    sql: "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                )
-                var latest: [String: Metric] = [:]
-                let raw = RawStatement(insert, db)
-                for m in metrics {
-                    let nan = m.value.isNaN
-                    raw.bind(1, key)
-                    raw.bind(2, m.key)
-                    raw.bind(3, m.step)
-                    raw.bind(4, m.timestamp)
-                    raw.bind(5, nan ? 0.0 : m.value)
-                    raw.bind(6, Int64(nan ? 1 : 0))
-                    raw.bind(7, m.modelID)
-                    raw.bind(8, m.datasetName)
-                    raw.bind(9, m.datasetDigest)
-                    try raw.run()
-                    if let current = latest[m.key], !Self.isLater(m, than: current) { continue }
-                    latest[m.key] = m
+            if !metrics.isEmpty { try Self.insertMetrics(db, run: key, metrics) }
+        }
+    }
+
+    /// Stores metric points of one run (by row id): the points, the latest values moved forward, and
+    /// the links of points logged for a model.
+    static func insertMetrics(_ db: Database, run key: Int64, _ metrics: [Metric]) throws {
+        let insert = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO metrics (run_id, key, step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        var latest: [String: Metric] = [:]
+        let raw = RawStatement(insert, db)
+        for m in metrics {
+            let nan = m.value.isNaN
+            raw.bind(1, key)
+            raw.bind(2, m.key)
+            raw.bind(3, m.step)
+            raw.bind(4, m.timestamp)
+            raw.bind(5, nan ? 0.0 : m.value)
+            raw.bind(6, Int64(nan ? 1 : 0))
+            raw.bind(7, m.modelID)
+            raw.bind(8, m.datasetName)
+            raw.bind(9, m.datasetDigest)
+            try raw.run()
+            if let current = latest[m.key], !Self.isLater(m, than: current) { continue }
+            latest[m.key] = m
+        }
+        let upsert = try db.cachedStatement(
+            sql: """
+                INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp,
+                    value = excluded.value, is_nan = excluded.is_nan
+                WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
+                """
+        )
+        for m in latest.values {
+            let nan = m.value.isNaN
+            try upsert.execute(arguments: [key, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0])
+        }
+        let forModels = metrics.filter { $0.modelID != nil }
+        if !forModels.isEmpty {
+            let link = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            for m in forModels {
+                let nan = m.value.isNaN
+                try link.execute(arguments: [m.modelID, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0, key, m.datasetName, m.datasetDigest])
+            }
+        }
+    }
+
+    /// Group commit for metric writes (the writing half; ``GroupCommitQueue`` gathers them): every
+    /// request of the group in one transaction, each in a savepoint of its own, so a request for a
+    /// missing or deleted run fails alone and the rest commit together.
+    static func writeMetricGroup(_ group: [(runID: String, metrics: [Metric])], pool: DatabasePool) async -> [Result<Void, any Error>] {
+        do {
+            return try await pool.write { db in
+                if group.count == 1 {
+                    try insertMetrics(db, run: try activeRunKey(db, group[0].runID), group[0].metrics)
+                    return [.success(())]
                 }
-                let upsert = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO latest_metrics (run_id, key, step, timestamp, value, is_nan) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, timestamp = excluded.timestamp,
-                            value = excluded.value, is_nan = excluded.is_nan
-                        WHERE (excluded.step, excluded.timestamp, excluded.value) > (latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)
-                        """
-                )
-                for m in latest.values {
-                    let nan = m.value.isNaN
-                    try upsert.execute(arguments: [key, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0])
-                }
-                let forModels = metrics.filter { $0.modelID != nil }
-                if !forModels.isEmpty {
-                    let link = try db.cachedStatement(
-                        sql: """
-                            INSERT OR IGNORE INTO logged_model_metrics (model_id, key, step, timestamp, value, is_nan, run_id, dataset_name, dataset_digest)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """
-                    )
-                    for m in forModels {
-                        let nan = m.value.isNaN
-                        try link.execute(arguments: [m.modelID, m.key, m.step, m.timestamp, nan ? 0.0 : m.value, nan ? 1 : 0, key, m.datasetName, m.datasetDigest])
+                return group.map { request in
+                    Result {
+                        try db.inSavepoint {
+                            try insertMetrics(db, run: try activeRunKey(db, request.runID), request.metrics)
+                            return .commit
+                        }
                     }
                 }
             }
+        } catch {
+            // The transaction itself failed (or the lone request did): nothing of the group is stored.
+            return group.map { _ in .failure(error) }
         }
     }
 

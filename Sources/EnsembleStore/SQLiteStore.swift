@@ -16,6 +16,10 @@ public final class SQLiteStore: TrackingStore {
     let pool: DatabasePool
     /// Prefix of generated experiment artifact locations, e.g. `mlflow-artifacts:/`.
     let artifactRootURI: String
+    /// Concurrent metric-only writes, committed together in one transaction (one writer: SQLite has
+    /// one). Measured with `scripts/bench` on the 2-core bench machine; the figures are in
+    /// docs/PERFORMANCE.md ("Group commit").
+    let metricWrites: GroupCommitQueue<(runID: String, metrics: [Metric])>
 
     /// Opens (creating if needed) the database at `path` and migrates it to the current schema.
     /// - Parameters:
@@ -33,7 +37,9 @@ public final class SQLiteStore: TrackingStore {
             try db.execute(sql: "PRAGMA cache_size = -65536")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
-        self.pool = try DatabasePool(path: path, configuration: config)
+        let pool = try DatabasePool(path: path, configuration: config)
+        self.pool = pool
+        self.metricWrites = GroupCommitQueue(maxWriters: 1, maxGroup: 256) { group in await Self.writeMetricGroup(group, pool: pool) }
         self.artifactRootURI = artifactRootURI.hasSuffix("/") ? artifactRootURI : artifactRootURI + "/"
         try Self.migrator(artifactRootURI: self.artifactRootURI).migrate(pool)
     }

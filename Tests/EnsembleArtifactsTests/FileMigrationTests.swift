@@ -19,7 +19,7 @@ struct FileMigrationTests {
             "0/r1/artifacts/plots/ü loss.png": pattern(5000, seed: 3), "1/models/m-1/artifacts/empty.txt": [],
         ]
         for (path, bytes) in files { try artifacts.write(try ArtifactPath(path), bytes: bytes) }
-        FileManager.default.createFile(atPath: folder + "/artifacts/0/r1/artifacts/" + LocalArtifactStore.tempPrefix + "half", contents: Data([1, 2]))
+        #expect(FileManager.default.createFile(atPath: folder + "/artifacts/0/r1/artifacts/" + LocalArtifactStore.tempPrefix + "half", contents: Data([1, 2])))
         try FileManager.default.createSymbolicLink(atPath: folder + "/artifacts/0/r1/artifacts/link", withDestinationPath: "/etc/passwd")
         let content = try ContentStore(root: folder + "/blobs")
         var blobs: [String: [UInt8]] = [:]

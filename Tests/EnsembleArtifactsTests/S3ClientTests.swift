@@ -62,14 +62,18 @@ enum MotoServer {
         }
         let socket = try? FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/null"))
         let port = Int.random(in: 20_000...60_000)
+        // A shell watches this test process and stops moto when it is gone: the test runner may exit
+        // without running atexit handlers, and moto must not outlive it.
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = [
+            "-c", "\"$0\" -H 127.0.0.1 -p \"$1\" & m=$!; while kill -0 \"$2\" 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill -9 $m 2>/dev/null",
+            binary, String(port), String(getpid()),
+        ]
         p.standardOutput = socket
         p.standardError = socket
         try p.run()
         process = p
-        atexit { MotoServer.process?.terminate() }
         let url = "http://127.0.0.1:\(port)"
         for _ in 0..<300 {
             if listening(port) { return url }

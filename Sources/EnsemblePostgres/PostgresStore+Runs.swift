@@ -224,32 +224,10 @@ extension PostgresStore: TrackingStore {
         guard !ids.isEmpty else { return [] }
         var runs: [Int64: Run] = [:]
         runs.reserveCapacity(ids.count)
-        for (id, uuid, experiment, name, user, status, start, end, uri, stage) in try await db.rows(
-            """
-            SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage
-            FROM runs WHERE id = ANY(\(ids)::bigint[])
-            """, (Int64, String, Int64, String, String, String, Int64, Int64?, String, String).self, logger: logger)
-        {
-            let info = RunInfo(
-                runID: uuid, runName: name, experimentID: String(experiment), userID: user, status: RunStatus(rawValue: status) ?? .running,
-                startTime: start, endTime: end, artifactURI: uri, lifecycleStage: LifecycleStage(rawValue: stage) ?? .active)
-            runs[id] = Run(info: info)
-        }
+        for try await (id, info) in try await db.execute(RunRowsStatement(ids: ids), logger: logger) { runs[id] = Run(info: info) }
         if infoOnly { return ids.compactMap { runs[$0] } }
-        // kind, run, text a, text b, text c, text d, text e, text f, number i, number j, value, flag
-        typealias Part = (Int64, Int64, String?, String?, String?, String?, String?, String?, Int64?, Int64?, Double?, Bool?)
-        let parts = try await db.rows(
-            """
-            SELECT 0::bigint, run_id, key, value, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::float8, NULL::bool
-                FROM params WHERE run_id = ANY(\(ids)::bigint[])
-            UNION ALL SELECT 1, run_id, key, value, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM tags WHERE run_id = ANY(\(ids)::bigint[])
-            UNION ALL SELECT 2, run_id, key, NULL, NULL, NULL, NULL, NULL, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id = ANY(\(ids)::bigint[])
-            UNION ALL SELECT 3, run_id, key, value, NULL, NULL, NULL, NULL, dataset_id, NULL, NULL, NULL FROM input_tags WHERE run_id = ANY(\(ids)::bigint[])
-            UNION ALL SELECT 4, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, i.dataset_id, i.position, NULL, NULL
-                FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = ANY(\(ids)::bigint[])
-            UNION ALL SELECT 5, run_id, model_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM run_model_inputs WHERE run_id = ANY(\(ids)::bigint[])
-            UNION ALL SELECT 6, run_id, model_id, NULL, NULL, NULL, NULL, NULL, step, NULL, NULL, NULL FROM run_model_outputs WHERE run_id = ANY(\(ids)::bigint[])
-            """, Part.self, logger: logger)
+        var parts: [RunPartsStatement.Row] = []
+        for try await part in try await db.execute(RunPartsStatement(ids: ids), logger: logger) { parts.append(part) }
         var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
         var inputs: [(run: Int64, dataset: Int64, position: Int64, value: Dataset)] = []
         var params: [Int64: [KeyValue]] = [:], tags: [Int64: [KeyValue]] = [:], metrics: [Int64: [Metric]] = [:]
@@ -281,5 +259,69 @@ extension PostgresStore: TrackingStore {
             runs[input.run]?.datasetInputs.append(DatasetInput(dataset: input.value, tags: tags))
         }
         return ids.compactMap { runs[$0] }
+    }
+}
+
+/// The runs of a page, by row id (prepared once per connection: every page of runs reads them).
+struct RunRowsStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage
+        FROM runs WHERE id = ANY($1::bigint[])
+        """
+    typealias Row = (Int64, RunInfo)
+    var ids: [Int64]
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(ids)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        var c = Cells(row)
+        let id = try c.int()
+        let (uuid, experiment, name, user, status) = (try c.text(), try c.int(), try c.text(), try c.text(), try c.text())
+        let (start, end, uri, stage) = (try c.int(), try c.optionalInt(), try c.text(), try c.text())
+        return (
+            id,
+            RunInfo(
+                runID: uuid, runName: name, experimentID: String(experiment), userID: user, status: RunStatus(rawValue: status) ?? .running,
+                startTime: start, endTime: end, artifactURI: uri, lifecycleStage: LifecycleStage(rawValue: stage) ?? .active)
+        )
+    }
+}
+
+/// Everything attached to a page of runs as one result set, a kind per row (0 params, 1 tags,
+/// 2 latest metrics, 3 input tags, 4 dataset inputs, 5 model inputs, 6 model outputs). Prepared: its
+/// parsing and planning (seven unions) cost 0.75 ms a page when sent as text, more than half of
+/// reading it.
+struct RunPartsStatement: PostgresPreparedStatement {
+    static let sql = """
+        SELECT 0::bigint, run_id, key, value, NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint, NULL::bigint, NULL::float8, NULL::bool
+            FROM params WHERE run_id = ANY($1::bigint[])
+        UNION ALL SELECT 1, run_id, key, value, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM tags WHERE run_id = ANY($1::bigint[])
+        UNION ALL SELECT 2, run_id, key, NULL, NULL, NULL, NULL, NULL, step, timestamp, value, is_nan FROM latest_metrics WHERE run_id = ANY($1::bigint[])
+        UNION ALL SELECT 3, run_id, key, value, NULL, NULL, NULL, NULL, dataset_id, NULL, NULL, NULL FROM input_tags WHERE run_id = ANY($1::bigint[])
+        UNION ALL SELECT 4, i.run_id, d.name, d.digest, d.source_type, d.source, d.schema, d.profile, i.dataset_id, i.position, NULL, NULL
+            FROM run_dataset_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.run_id = ANY($1::bigint[])
+        UNION ALL SELECT 5, run_id, model_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM run_model_inputs WHERE run_id = ANY($1::bigint[])
+        UNION ALL SELECT 6, run_id, model_id, NULL, NULL, NULL, NULL, NULL, step, NULL, NULL, NULL FROM run_model_outputs WHERE run_id = ANY($1::bigint[])
+        """
+    /// kind, run, text a, text b, text c, text d, text e, text f, number i, number j, value, flag
+    typealias Row = (Int64, Int64, String?, String?, String?, String?, String?, String?, Int64?, Int64?, Double?, Bool?)
+    var ids: [Int64]
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(ids)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        var c = Cells(row)
+        return (
+            try c.int(), try c.int(), try c.optionalText(), try c.optionalText(), try c.optionalText(), try c.optionalText(), try c.optionalText(),
+            try c.optionalText(), try c.optionalInt(), try c.optionalInt(), try c.optionalDouble(), try c.optionalBool()
+        )
     }
 }

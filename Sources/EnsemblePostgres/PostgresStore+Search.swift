@@ -151,23 +151,19 @@ extension PostgresStore {
             guard let run = try await db.value("SELECT id FROM runs WHERE run_uuid = \(runID)", Int64.self, logger: logger) else {
                 throw EnsembleError.runNotFound(runID)
             }
-            typealias Point = (Int64, Int64, Double, Bool, String?, String?, String?)
-            let rows: [Point]
+            let columns = "SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics"
+            let query: PostgresQuery
             if let limit {
-                rows = try await db.rows(
-                    """
-                    SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics
-                    WHERE run_id = \(run) AND key = \(key) ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(limit + 1)) OFFSET \(Int64(offset))
-                    """, Point.self, logger: logger)
+                query = "\(unescaped: columns) WHERE run_id = \(run) AND key = \(key) ORDER BY step, timestamp, value, is_nan LIMIT \(Int64(limit + 1)) OFFSET \(Int64(offset))"
             } else {
-                rows = try await db.rows(
-                    """
-                    SELECT step, timestamp, value, is_nan, model_id, dataset_name, dataset_digest FROM metrics
-                    WHERE run_id = \(run) AND key = \(key) ORDER BY step, timestamp, value, is_nan
-                    """, Point.self, logger: logger)
+                query = "\(unescaped: columns) WHERE run_id = \(run) AND key = \(key) ORDER BY step, timestamp, value, is_nan"
             }
-            let points = rows.map { r in
-                Metric(key: key, value: r.3 ? .nan : r.2, timestamp: r.1, step: r.0, modelID: r.4, datasetName: r.5, datasetDigest: r.6)
+            var points: [Metric] = []
+            try await db.eachRow(query, logger: logger) { c in
+                let (step, timestamp, value, nan) = (try c.int(), try c.int(), try c.double(), try c.bool())
+                points.append(
+                    Metric(key: key, value: nan ? .nan : value, timestamp: timestamp, step: step, modelID: try c.optionalText(), datasetName: try c.optionalText(),
+                           datasetDigest: try c.optionalText()))
             }
             guard let limit else { return Page(items: points, nextPageToken: nil) }
             return PageToken.page(points, offset: offset, limit: limit)
@@ -189,12 +185,13 @@ extension PostgresStore {
             let chosen = MetricSampling.sampleSteps(runSteps: runSteps, start: startStep, end: endStep, maxResults: maxResults)
             var result: [Metric] = []
             for (runID, run) in runs {
-                for (step, timestamp, value, nan) in try await db.rows(
+                try await db.eachRow(
                     """
                     SELECT step, timestamp, value, is_nan FROM metrics WHERE run_id = \(run) AND key = \(key) AND step = ANY(\(chosen)::bigint[])
                     ORDER BY step, timestamp, value
-                    """, (Int64, Int64, Double, Bool).self, logger: logger)
-                {
+                    """, logger: logger
+                ) { c in
+                    let (step, timestamp, value, nan) = (try c.int(), try c.int(), try c.double(), try c.bool())
                     result.append(Metric(key: key, value: nan ? .nan : value, timestamp: timestamp, step: step, runID: runID))
                 }
             }

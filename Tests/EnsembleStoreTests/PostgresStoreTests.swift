@@ -26,6 +26,32 @@ struct PostgresStoreTests {
         for store in stores { await store.close() }
     }
 
+    @Test("tables that changed a lot since their last analysis are analyzed, so a fresh sweep is searched with real statistics")
+    func statistics() async throws {
+        let store = try await TestPostgres.store()
+        defer { Task { await store.close() } }
+        func analyzed(_ table: String) async throws -> Bool {
+            try await store.client.withConnection { db in
+                try await db.value("SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = \(table)", Bool.self, logger: store.logger) ?? false
+            }
+        }
+        try await store.refreshStatistics()
+        #expect(try await analyzed("params") == false, "nothing changed yet, nothing analyzed")
+        for i in 0..<60 {
+            let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r\(i)", startTime: Int64(i), tags: [])).info.runID
+            try await store.logBatch(runID: run, metrics: [], params: (0..<30).map { KeyValue(key: "p\($0)", value: "\($0)") }, tags: [])
+        }
+        // The counters PostgreSQL keeps are sent by each backend when it goes idle; give them a moment.
+        var done = false
+        for _ in 0..<50 where !done {
+            try await store.refreshStatistics()
+            done = try await analyzed("params")
+            if !done { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(done, "1,800 new params rows: the table was analyzed")
+        #expect(try await analyzed("runs") == false, "60 new runs are not enough to analyze runs")
+    }
+
     @Test("a URL that is not PostgreSQL's, or a server that is not there, is a clear error")
     func badURLs() async throws {
         for (url, words) in [

@@ -272,20 +272,27 @@ extension PostgresStore: TrackingStore {
     }
 }
 
+/// A statement over a page of runs, bound to their row ids (`$1`).
+protocol RunPageStatement: PostgresPreparedStatement {
+    var ids: [Int64] { get }
+}
+
+extension RunPageStatement {
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 1)
+        b.append(ids)
+        return b
+    }
+}
+
 /// The runs of a page, by row id (prepared once per connection: every page of runs reads them).
-struct RunRowsStatement: PostgresPreparedStatement {
+struct RunRowsStatement: RunPageStatement {
     static let sql = """
         SELECT id, run_uuid, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, lifecycle_stage
         FROM runs WHERE id = ANY($1::bigint[])
         """
     typealias Row = (Int64, RunInfo)
     var ids: [Int64]
-
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(ids)
-        return b
-    }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         var c = Cells(row)
@@ -307,7 +314,7 @@ struct RunRowsStatement: PostgresPreparedStatement {
 /// 0.75 ms a page when sent as text, more than half of reading it. Arrays: a page of 100 runs with
 /// ten values each is 300 rows instead of 1,000, and PostgresNIO's per-row and per-cell work was
 /// most of the time left.
-struct RunPartsStatement: PostgresPreparedStatement {
+struct RunPartsStatement: RunPageStatement {
     static let sql = """
         SELECT 0::bigint, run_id, array_agg(key), array_agg(value), NULL::text[], NULL::text[], NULL::text[], NULL::text[],
                 NULL::bigint[], NULL::bigint[], NULL::float8[], NULL::bool[]
@@ -339,12 +346,6 @@ struct RunPartsStatement: PostgresPreparedStatement {
 
     typealias Row = Part
     var ids: [Int64]
-
-    func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 1)
-        b.append(ids)
-        return b
-    }
 
     func decodeRow(_ row: PostgresRow) throws -> Part {
         var c = Cells(row)

@@ -49,6 +49,25 @@ extension PostgresStore: ExpiringValueStore {
         }
     }
 
+    public func updateValue(key: String, now: Int64, expiresAt: Int64?, _ transform: @escaping @Sendable ([UInt8]?) -> [UInt8]) async throws -> [UInt8] {
+        try await transaction { [logger] db in
+            // Make sure the row exists (an expired placeholder if it did not), then lock it: servers
+            // updating the key at once take turns.
+            try await db.query(
+                "INSERT INTO expiring_values (key, value, expires_at) VALUES (\(key), \(ByteBuffer()), \(now)) ON CONFLICT (key) DO NOTHING", logger: logger)
+            var current: [UInt8]?
+            for try await (bytes, expires) in try await db.query("SELECT value, expires_at FROM expiring_values WHERE key = \(key) FOR UPDATE", logger: logger)
+                .decode((ByteBuffer, Int64?).self)
+            {
+                if expires.map({ $0 > now }) ?? true { current = Array(bytes.readableBytesView) }
+            }
+            let next = transform(current)
+            try await db.query(
+                "UPDATE expiring_values SET value = \(ByteBuffer(bytes: next)), expires_at = \(expiresAt) WHERE key = \(key)", logger: logger)
+            return next
+        }
+    }
+
     public func removeExpiredValues(now: Int64) async throws -> Int {
         try await transaction { [logger] db in
             var removed = 0

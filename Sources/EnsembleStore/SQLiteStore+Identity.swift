@@ -231,6 +231,22 @@ extension SQLiteStore: ExpiringValueStore {
         try await pool.write { db in try db.execute(sql: "DELETE FROM expiring_values WHERE key = ?", arguments: [key]) }
     }
 
+    public func updateValue(key: String, now: Int64, expiresAt: Int64?, _ transform: @escaping @Sendable ([UInt8]?) -> [UInt8]) async throws -> [UInt8] {
+        // One write transaction: SQLite's single writer makes the read and the write one step.
+        try await pool.write { db in
+            var current: [UInt8]?
+            if let row = try Row.fetchOne(db, sql: "SELECT value, expires_at FROM expiring_values WHERE key = ?", arguments: [key]) {
+                let expires: Int64? = row[1]
+                if expires.map({ $0 > now }) ?? true { current = [UInt8](row[0] as Data) }
+            }
+            let next = transform(current)
+            try db.execute(
+                sql: "INSERT INTO expiring_values (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                arguments: [key, Data(next), expiresAt])
+            return next
+        }
+    }
+
     public func removeExpiredValues(now: Int64) async throws -> Int {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM expiring_values WHERE expires_at <= ?", arguments: [now])

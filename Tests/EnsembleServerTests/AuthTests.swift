@@ -311,22 +311,32 @@ struct AuthTests {
     }
 
     @Test("failed sign-ins are throttled per account and per address, and the right password works after the cool-down")
-    func throttle() {
-        let t = SignInThrottle()
+    func throttle() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-throttle-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let store = try SQLiteStore(path: dir.appendingPathComponent("db.sqlite").path)
+        // Two servers on one database: failures counted through either throttle both.
+        let t = SignInThrottle(values: store), other = SignInThrottle(values: store)
         let start: Int64 = 1_000_000
         for i in 0..<5 {
-            #expect(t.wait(user: "ana", client: "10.0.0.1", now: start + Int64(i)) == nil)
-            t.failed(user: "ana", client: "10.0.0.1", now: start + Int64(i))
+            #expect(await t.wait(user: "ana", client: "10.0.0.1", now: start + Int64(i)) == nil)
+            await (i.isMultiple(of: 2) ? t : other).failed(user: "ana", client: "10.0.0.1", now: start + Int64(i))
         }
-        #expect(t.wait(user: "ana", client: "10.0.0.2", now: start + 5) == 1)  // the account is throttled from anywhere
-        #expect(t.wait(user: "bo", client: "10.0.0.1", now: start + 5) == 1)  // and the address for any account
-        #expect(t.wait(user: "bo", client: "10.0.0.9", now: start + 5) == nil)
-        for i in 5..<20 { t.failed(user: "ana", client: "10.0.0.1", now: start + Int64(i)) }
-        let wait = try! #require(t.wait(user: "ana", client: "10.0.0.1", now: start + 20))
+        #expect(await t.wait(user: "ana", client: "10.0.0.2", now: start + 5) == 1)  // the account is throttled from anywhere
+        #expect(await other.wait(user: "ana", client: "10.0.0.2", now: start + 5) == 1)  // through every server
+        #expect(await t.wait(user: "bo", client: "10.0.0.1", now: start + 5) == 1)  // and the address for any account
+        #expect(await t.wait(user: "bo", client: "10.0.0.9", now: start + 5) == nil)
+        for i in 5..<20 { await t.failed(user: "ana", client: "10.0.0.1", now: start + Int64(i)) }
+        let wait = try #require(await other.wait(user: "ana", client: "10.0.0.1", now: start + 20))
         #expect(wait >= 256 && wait <= 300)  // 2^15 s, capped at five minutes
-        #expect(t.wait(user: "ana", client: "10.0.0.1", now: start + 20 + 300_000) == nil)
-        t.succeeded(user: "ana", client: "10.0.0.1")
-        #expect(t.wait(user: "ana", client: "10.0.0.3", now: start + 21) == nil)
+        #expect(await t.wait(user: "ana", client: "10.0.0.1", now: start + 20 + 300_000) == nil)
+        await other.succeeded(user: "ana", client: "10.0.0.1")
+        #expect(await t.wait(user: "ana", client: "10.0.0.3", now: start + 21) == nil)
+        // Concurrent failures on both servers are all counted (the update is atomic).
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<40 { group.addTask { await (i.isMultiple(of: 2) ? t : other).failed(user: "cy", client: nil, now: start + 100) } }
+        }
+        #expect(SignInThrottle.decode(try await store.value(key: SignInThrottle.prefix + "user:cy", now: start + 100)?.value)?.failures == 40)
     }
 
     @Test("datasets: the first version's author manages the dataset; a READ grant stops another member adding versions")

@@ -51,4 +51,22 @@ struct ExpiringValueStoreTests {
         }
         #expect(wins == 1)
     }
+
+    @Test("updates are atomic: 60 concurrent increments of one counter all count; an expired value starts again", arguments: ExpiringBackend.all)
+    func updates(backend: ExpiringBackend) async throws {
+        let store = try await backend.make()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        @Sendable func increment(_ current: [UInt8]?) -> [UInt8] {
+            let n = current.flatMap { String(validating: $0, as: UTF8.self) }.flatMap { Int($0) } ?? 0
+            return Array(String(n + 1).utf8)
+        }
+        await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<60 { group.addTask { _ = try await store.updateValue(key: "counter", now: now, expiresAt: now + 60_000, increment) } }
+        }
+        #expect(try await store.value(key: "counter", now: now)?.value == Array("60".utf8))
+        #expect(try await store.value(key: "counter", now: now)?.expiresAt == now + 60_000)
+        // Past its expiry the old count is not seen: the update starts from nothing.
+        #expect(try await store.updateValue(key: "counter", now: now + 60_000, expiresAt: nil, increment) == Array("1".utf8))
+        #expect(try await store.updateValue(key: "fresh", now: now, expiresAt: nil, increment) == Array("1".utf8))
+    }
 }

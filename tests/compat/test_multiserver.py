@@ -2,7 +2,8 @@
 folder, behind nginx (Debian's).
 
 What a team gets from `docs/DEPLOYMENT.md`'s load-balanced setup: the MLflow client works through the
-balancer, and a file uploaded through one server downloads from the other; 32 concurrent writers spread over both servers lose no acknowledged point; killing one
+balancer, and a file uploaded through one server downloads from the other; failed sign-ins through one
+server throttle the others; 32 concurrent writers spread over both servers lose no acknowledged point; killing one
 server with SIGKILL in the middle of the load loses nothing that was acknowledged; a browser session
 and a search page token made on one server work on the other.
 """
@@ -301,3 +302,18 @@ def test_a_session_and_a_page_token_made_on_one_server_work_on_the_other(cluster
     names = lambda page: [r["info"]["run_name"] for r in page["runs"]]  # noqa: E731
     assert names(first) == ["r6", "r5", "r4"]
     assert names(second_b) == names(second_a) == ["r3", "r2", "r1"]
+
+
+def test_failed_sign_ins_through_one_server_throttle_the_others(cluster):
+    """The throttle's counters are in the database: a guesser gains nothing by spreading attempts
+    over the servers behind the balancer."""
+    a, b = cluster["servers"]
+    url = "/api/2.0/mlflow/experiments/search?max_results=1"
+    for i in range(5):
+        wrong = requests.get(a.url + url, auth=("ana", f"guess {i}"), timeout=30)
+        assert wrong.status_code == 401 and "Wrong user name or password" in wrong.text
+    # The right password on the other server now waits its turn.
+    right = requests.get(b.url + url, auth=("ana", PASSWORD), timeout=30)
+    assert right.status_code == 401 and "Too many failed sign-ins" in right.text, right.text[:300]
+    # Tokens are not passwords: they keep working everywhere.
+    assert requests.get(b.url + url, headers=auth(cluster["token"]), timeout=30).status_code == 200

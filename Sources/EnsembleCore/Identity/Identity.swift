@@ -312,6 +312,10 @@ public protocol ExpiringValueStore: Sendable {
     /// The value and its expiry, if present and not expired at `now`.
     func value(key: String, now: Int64) async throws -> (value: [UInt8], expiresAt: Int64?)?
     func removeValue(key: String) async throws
+    /// Replaces a value with `transform(current)` atomically, even when several servers update the
+    /// same key at once (`current` is nil when the key is missing or expired at `now`); answers the
+    /// new value. Counters shared by every server (sign-in throttling) are made with it.
+    func updateValue(key: String, now: Int64, expiresAt: Int64?, _ transform: @escaping @Sendable ([UInt8]?) -> [UInt8]) async throws -> [UInt8]
     /// Removes what expired before `now`; returns how many.
     func removeExpiredValues(now: Int64) async throws -> Int
 }

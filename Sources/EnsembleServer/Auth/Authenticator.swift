@@ -22,7 +22,7 @@ final class Authenticator: Sendable {
     let store: any IdentityStore
     /// bcrypt verification; tests count calls through it.
     let verify: @Sendable (_ password: String, _ hash: String) async -> Bool
-    let throttle = SignInThrottle()
+    let throttle: SignInThrottle
     let cacheLifetime: Int64 = 5 * 60 * 1000
     private let cacheKey = SymmetricKey(size: .bits256)
     private let cache = NIOLockedValueBox([Data: CachedCheck]())
@@ -64,8 +64,9 @@ final class Authenticator: Sendable {
         var counts = true
     }
 
-    init(store: any IdentityStore, verify: (@Sendable (String, String) async -> Bool)? = nil) {
+    init(store: any IdentityStore & ExpiringValueStore, verify: (@Sendable (String, String) async -> Bool)? = nil) {
         self.store = store
+        self.throttle = SignInThrottle(values: store)
         self.verify = verify ?? { password, hash in
             // Off the event loops and the cooperative pool: bcrypt blocks its thread for ~250 ms.
             (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash) }) ?? false
@@ -112,24 +113,26 @@ final class Authenticator: Sendable {
             guard user.name == name else { throw Failure(message: "That API token belongs to another user.") }
             return (user, token)
         }
-        if let wait = throttle.wait(user: name, client: client, now: now) {
-            throw Failure(message: "Too many failed sign-ins for '\(name)' or from this address; try again in \(wait) s.", counts: false)
-        }
+        // A password this server already checked is let through without asking the throttle: a guesser
+        // cannot lock out someone already signed in (and Basic auth costs no database read per request).
         let key = Data(HMAC<SHA256>.authenticationCode(for: Data((name + "\u{0}" + password).utf8), using: cacheKey))
         if let hit = cache.withLockedValue({ $0[key] }), hit.expires > now, let user = try await freshUser(name, now: now),
             user.passwordChangedAt == hit.passwordChangedAt, !user.disabled
         {
             return (user, nil)
         }
+        if let wait = await throttle.wait(user: name, client: client, now: now) {
+            throw Failure(message: "Too many failed sign-ins for '\(name)' or from this address; try again in \(wait) s.", counts: false)
+        }
         let hash = try await store.passwordHash(user: name)
         // An unknown user costs a bcrypt check too, so timing does not tell which names exist.
         let matches = await verify(password, hash ?? Self.decoyHash)
         guard matches, hash != nil, let user = try await store.user(named: name) else {
-            throttle.failed(user: name, client: client, now: now)
+            await throttle.failed(user: name, client: client, now: now)
             throw Failure(message: "Wrong user name or password.")
         }
         guard !user.disabled else { throw Failure(message: "The account '\(user.name)' is disabled; ask an admin.") }
-        throttle.succeeded(user: name, client: client)
+        await throttle.succeeded(user: name, client: client)
         cache.withLockedValue { entries in
             if entries.count >= Self.maxCacheEntries { entries = entries.filter { $0.value.expires > now } }
             if entries.count >= Self.maxCacheEntries { entries.removeAll() }
@@ -145,45 +148,52 @@ final class Authenticator: Sendable {
 /// Slows down password guessing: after 5 failures for an account or from an address within 15 minutes,
 /// each further attempt waits 2^(failures − 5) seconds (at most 5 minutes) from the last failure.
 final class SignInThrottle: Sendable {
-    struct Entry {
-        var failures: Int
-        var last: Int64
-    }
-    private let entries = NIOLockedValueBox([String: Entry]())
+    /// Where the counters live: the database every server shares, so N servers behind a balancer
+    /// throttle as one (a guesser gets no more attempts by spreading them).
+    let values: any ExpiringValueStore
     static let free = 5
     static let window: Int64 = 15 * 60 * 1000
+    static let prefix = "signin-throttle:"
 
-    private func keys(user: String, client: String?) -> [String] { ["user:" + user] + (client.map { ["addr:" + $0] } ?? []) }
+    init(values: any ExpiringValueStore) {
+        self.values = values
+    }
 
-    /// Seconds to wait before the next attempt, or nil when one may try now.
-    func wait(user: String, client: String?, now: Int64) -> Int? {
-        entries.withLockedValue { entries in
-            var longest: Int64 = 0
-            for key in keys(user: user, client: client) {
-                guard let e = entries[key], now - e.last < Self.window, e.failures >= Self.free else { continue }
-                let delay = Int64(1) << Int64(min(e.failures - Self.free, 8)) * 1000
-                longest = max(longest, e.last + min(delay, 300_000) - now)
+    private func keys(user: String, client: String?) -> [String] {
+        [Self.prefix + "user:" + user] + (client.map { [Self.prefix + "addr:" + $0] } ?? [])
+    }
+
+    /// A counter's failures and the time of the last one, as stored ("failures last").
+    static func decode(_ bytes: [UInt8]?) -> (failures: Int, last: Int64)? {
+        guard let bytes, let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        let parts = text.split(separator: " ")
+        guard parts.count == 2, let failures = Int(parts[0]), let last = Int64(parts[1]) else { return nil }
+        return (failures, last)
+    }
+
+    /// Seconds to wait before the next attempt, or nil when one may try now. A database that cannot
+    /// be read does not throttle: the sign-in itself fails on it anyway.
+    func wait(user: String, client: String?, now: Int64) async -> Int? {
+        var longest: Int64 = 0
+        for key in keys(user: user, client: client) {
+            guard let e = Self.decode(try? await values.value(key: key, now: now)?.value), now - e.last < Self.window, e.failures >= Self.free else { continue }
+            let delay = Int64(1) << Int64(min(e.failures - Self.free, 8)) * 1000
+            longest = max(longest, e.last + min(delay, 300_000) - now)
+        }
+        return longest > 0 ? Int((longest + 999) / 1000) : nil
+    }
+
+    func failed(user: String, client: String?, now: Int64) async {
+        for key in keys(user: user, client: client) {
+            _ = try? await values.updateValue(key: key, now: now, expiresAt: now + Self.window) { current in
+                var failures = 0
+                if let e = Self.decode(current), now - e.last < Self.window { failures = e.failures }
+                return Array("\(failures + 1) \(now)".utf8)
             }
-            return longest > 0 ? Int((longest + 999) / 1000) : nil
         }
     }
 
-    func failed(user: String, client: String?, now: Int64) {
-        entries.withLockedValue { entries in
-            if entries.count > 100_000 { entries = entries.filter { now - $0.value.last < Self.window } }
-            for key in keys(user: user, client: client) {
-                var e = entries[key] ?? Entry(failures: 0, last: now)
-                if now - e.last >= Self.window { e.failures = 0 }
-                e.failures += 1
-                e.last = now
-                entries[key] = e
-            }
-        }
-    }
-
-    func succeeded(user: String, client: String?) {
-        entries.withLockedValue { entries in
-            entries["user:" + user] = nil
-        }
+    func succeeded(user: String, client: String?) async {
+        try? await values.removeValue(key: Self.prefix + "user:" + user)
     }
 }

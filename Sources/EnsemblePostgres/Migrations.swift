@@ -469,6 +469,14 @@ extension PostgresStore {
                 "CREATE INDEX drift_windows_by_deployment ON drift_windows (deployment, id)",
             ]
         ),
+        (
+            // Metric points are written only by the group statement, which joins every point to an
+            // active run, and runs are never deleted from the table (deleting is a lifecycle stage),
+            // so the foreign key only cost a trigger per point: log-batch of 1,000 points went from
+            // 102,000 to 139,000 points/s without it (durable PostgreSQL, bench machine, same binary).
+            "2026-12-03-metrics-without-run-trigger",
+            ["ALTER TABLE metrics DROP CONSTRAINT IF EXISTS metrics_run_id_fkey"]
+        ),
     ]
 
     /// Applies the migrations not yet applied. An advisory lock (held to the end of each transaction)

@@ -18,6 +18,11 @@ struct PostgresStoreTests {
         var applied: [String] = []
         for try await (id) in try await stores[0].client.query("SELECT id FROM ensemble_migrations ORDER BY id").decode(String.self) { applied.append(id) }
         #expect(applied == PostgresStore.migrations.map(\.id).sorted(), "each migration applied once")
+        var triggers: [Int64] = []
+        for try await (n) in try await stores[0].client.query("SELECT count(*) FROM pg_constraint WHERE conname = 'metrics_run_id_fkey'").decode(Int64.self) {
+            triggers.append(n)
+        }
+        #expect(triggers == [0], "metric points carry no per-row foreign-key trigger")
         for (i, store) in stores.enumerated() {
             _ = try await store.addDatasetVersion(
                 name: "d", files: [DatasetFile(path: "f", size: 1, sha256: String(repeating: "\(i)", count: 64))], description: nil, createdBy: nil)

@@ -19,7 +19,8 @@ public protocol ArtifactStorage: Sendable {
     /// Deletes a file, or a folder with everything in it; deleting something missing is not an error.
     func delete(_ path: ArtifactPath) async throws
     /// A URL a browser can download the file from without going through this server (a presigned
-    /// URL valid for `expires` seconds), or nil when the storage has no such thing.
+    /// URL valid for `expires` seconds), or nil when the storage has no such thing. Throws
+    /// not-found for a missing file.
     func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> String?
 }
 

@@ -83,8 +83,14 @@ public struct S3ArtifactStore: ArtifactStorage {
         }
     }
 
-    public func downloadURL(_ path: ArtifactPath, expires: Int) -> String? {
-        path.isRoot ? nil : client.presignedGET(key(path), expires: expires)
+    /// A presigned URL for an existing file (a HEAD request checks it: a missing file is this
+    /// server's not-found, never a URL to nothing).
+    public func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> String? {
+        guard !path.isRoot else { return nil }
+        let size: Int64?
+        do { size = try await client.head(key(path)) } catch { throw storageFailure(error) }
+        guard size != nil else { throw EnsembleError.notFound("No such artifact: '\(path)'") }
+        return client.presignedGET(key(path), expires: expires)
     }
 }
 

@@ -143,6 +143,9 @@ struct StorageContractTests {
             return
         }
         #expect(backend == .bucket)
+        await #expect { _ = try await store.downloadURL(try ArtifactPath("r/missing.json"), expires: 60) } throws: {
+            ($0 as? EnsembleError)?.code == .resourceDoesNotExist
+        }
         let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
         #expect(response.status == .ok)
         #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "{\"auc\": 0.9}")

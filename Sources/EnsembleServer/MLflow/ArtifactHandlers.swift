@@ -126,9 +126,6 @@ struct ArtifactHandlers: Sendable {
     /// A 302 to a presigned URL for an existing file, or nil when the storage has none.
     func presignedRedirect(_ path: ArtifactPath) async throws -> Response? {
         guard let url = try await artifacts.downloadURL(path, expires: Self.presignedSeconds) else { return nil }
-        // Only existing files get a URL: a missing one is this server's 404, not the bucket's.
-        let file = try await artifacts.read(path)
-        file.close()
         return Response(status: .found, headers: [.location: url, .cacheControl: "private, max-age=\(Self.presignedSeconds / 2)"])
     }
 

@@ -616,6 +616,8 @@ def run_suite(target, rec, args, search_runs, load_budget, create_budget):
                                 ("history", bench_history, (args, load_budget)),
                                 ("search", bench_search, (args, search_runs, create_budget, "main")),
                                 ("artifact", bench_artifact, (args,))):
+            if args.only and name not in args.only:
+                continue
             if not phase(rec, target, name, fn, *extra):
                 break
         if not target.alive():
@@ -768,6 +770,8 @@ def main():
     p.add_argument("--storage", choices=("folder", "s3"), default="folder",
                    help="s3: every server keeps its artifacts in a bucket of one moto S3 server started for the run")
     p.add_argument("--artifact-mb", type=int, default=512, help="size of the file sent through each server's artifact proxy (default 512)")
+    p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
+                   help="comma-separated phases to run (log_metric, log_batch, history, search, artifact, auth); default all")
     p.add_argument("--out", default=str(HERE / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     args = p.parse_args()
 
@@ -820,7 +824,7 @@ def main():
                                                                  "--data", str(d / "data"), "--log-level", "warning", *artifact_args("sqlite")],
                             tmp / "ensemble-sqlite", piddir)
             run_suite(sqlite, rec_s, args, args.runs, load_budget=1e9, create_budget=1e9)
-        else:
+        elif not args.only or "auth" in args.only:
             say(f"\n== ensemble: authentication cost (log-metric; auth off vs token vs Basic, alternating, {LOOPBACK}) ==")
             bench_auth(args, tmp, piddir, rec_e)
 

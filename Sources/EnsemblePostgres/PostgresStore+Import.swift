@@ -19,12 +19,16 @@ extension PostgresStore {
         public let type: TableColumnType
     }
 
-    /// The tables of this database (the migration bookkeeping left out).
+    /// The tables of this database as the SQLite store has them: the migration bookkeeping left out,
+    /// and metric points as the `metrics` view (a row per point) over the chunks they are stored in.
     public func tables() async throws -> Set<String> {
         try await read { [logger] db in
             Set(
                 try await db.column(
-                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_name <> 'ensemble_migrations'",
+                    """
+                    SELECT table_name::text FROM information_schema.tables
+                    WHERE table_schema = current_schema() AND table_name NOT IN ('ensemble_migrations', 'metric_chunks')
+                    """,
                     String.self, logger: logger))
         }
     }
@@ -51,9 +55,11 @@ extension PostgresStore {
         }
     }
 
-    /// The primary key's columns, in key order.
+    /// The primary key's columns, in key order (for `metrics`, the SQLite table's: points are unique
+    /// by these there, and the view here has no key of its own).
     public func primaryKey(table: String) async throws -> [String] {
-        try await read { [logger] db in
+        if table == "metrics" { return ["run_id", "key", "step", "timestamp", "value", "is_nan"] }
+        return try await read { [logger] db in
             try await db.column(
                 """
                 SELECT a.attname::text FROM pg_index i
@@ -81,7 +87,8 @@ extension PostgresStore {
     public func clearForImport() async throws {
         try await transaction { [logger] db in
             for table in Self.importOrder.reversed() {
-                try await db.run(PostgresQuery(unsafeSQL: "DELETE FROM \"\(table)\""), logger: logger)
+                let stored = table == "metrics" ? "metric_chunks" : table
+                try await db.run(PostgresQuery(unsafeSQL: "DELETE FROM \"\(stored)\""), logger: logger)
             }
         }
     }
@@ -90,6 +97,7 @@ extension PostgresStore {
     /// with a null flag per value.
     public func insert(table: String, columns: [ImportColumn], rows: [[TableValue]]) async throws {
         guard !rows.isEmpty else { return }
+        if table == "metrics" { return try await insertMetrics(columns: columns, rows: rows) }
         var q = SQLBuilder()
         var selects: [String] = []
         var sources: [String] = []
@@ -115,6 +123,36 @@ extension PostgresStore {
                 + "FROM unnest(\(sources.joined(separator: ", "))) AS u(\(aliases))")
         let query = q.query
         try await transaction { [logger] db in try await db.run(query, logger: logger) }
+    }
+
+    /// Metric points go in as chunks, as the server writes them (points of one run, key and context
+    /// arrive together: the SQLite rows are read in key order).
+    private func insertMetrics(columns: [ImportColumn], rows: [[TableValue]]) async throws {
+        let names = columns.map(\.name)
+        func index(_ name: String) throws -> Int {
+            guard let i = names.firstIndex(of: name) else { throw EnsembleError(.internalError, "The metrics view has no column \(name).") }
+            return i
+        }
+        let (run, key, step, timestamp, value, nan) = (try index("run_id"), try index("key"), try index("step"), try index("timestamp"), try index("value"), try index("is_nan"))
+        let (model, dataset, digest) = (try index("model_id"), try index("dataset_name"), try index("dataset_digest"))
+        func text(_ v: TableValue) -> String? { if case .text(let t) = v { t } else { nil } }
+        func int(_ v: TableValue) -> Int64 { if case .int(let i) = v { i } else { 0 } }
+        var byRun: [Int64: [Metric]] = [:]
+        var order: [Int64] = []
+        for row in rows {
+            let id = int(row[run])
+            let isNaN = if case .bool(let b) = row[nan] { b } else { false }
+            let v = if case .double(let d) = row[value] { d } else { 0.0 }
+            let m = Metric(key: text(row[key]) ?? "", value: isNaN ? .nan : v, timestamp: int(row[timestamp]), step: int(row[step]),
+                           modelID: text(row[model]), datasetName: text(row[dataset]), datasetDigest: text(row[digest]))
+            if byRun[id] == nil { order.append(id) }
+            byRun[id, default: []].append(m)
+        }
+        var chunks = MetricChunks()
+        for id in order { chunks.add(run: String(id), byRun[id]!) }
+        let sealed = chunks.sealed()
+        let statement = MetricChunkImport(chunks: sealed)
+        try await transaction { [logger] db in for try await _ in try await db.execute(statement, logger: logger) {} }
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
@@ -168,4 +206,27 @@ extension PostgresStore {
             return sum
         }
     }
+}
+
+/// Chunks of imported points, their runs given by row id (as text in the chunk's context).
+struct MetricChunkImport: PostgresPreparedStatement {
+    static let sql = """
+        INSERT INTO metric_chunks (run_id, key, first_step, last_step, points, steps, timestamps, vals, model_id, dataset_name, dataset_digest)
+        SELECT u.run, u.k, ($11::int8[])[u.lo], ($11::int8[])[u.hi], u.hi - u.lo + 1, ($11::int8[])[u.lo:u.hi], ($12::int8[])[u.lo:u.hi], ($13::float8[])[u.lo:u.hi],
+            CASE WHEN u.hm THEN u.m END, CASE WHEN u.hd THEN u.d END, CASE WHEN u.hg THEN u.g END
+        FROM unnest($1::int8[], $2::text[], $3::int4[], $4::int4[], $5::text[], $6::bool[], $7::text[], $8::bool[], $9::text[], $10::bool[])
+            AS u(run, k, lo, hi, m, hm, d, hd, g, hg)
+        """
+    typealias Row = Int64
+
+    var chunks: [MetricChunks.Chunk]
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 13)
+        b.append(chunks.map { Int64($0.context.run) ?? 0 })
+        MetricChunks.bind(chunks, into: &b)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int64 { try row.decode(Int64.self) }
 }

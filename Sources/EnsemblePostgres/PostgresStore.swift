@@ -86,7 +86,7 @@ public final class PostgresStore: Sendable {
     }
 
     /// Tables whose statistics decide the search plans.
-    static let plannedTables = ["runs", "params", "tags", "latest_metrics", "metrics", "experiments", "experiment_tags", "logged_models", "model_versions"]
+    static let plannedTables = ["runs", "params", "tags", "latest_metrics", "metric_chunks", "experiments", "experiment_tags", "logged_models", "model_versions"]
 
     /// Analyzes the tables that changed a lot since their last analysis (more than 1,000 rows and
     /// a fifth of the table). Autovacuum does the same, but only after a minute and with a tenth of

@@ -31,6 +31,43 @@ struct PostgresStoreTests {
         for store in stores { await store.close() }
     }
 
+    @Test("the chunk migration moves every point of a row-per-point table into chunks: histories, NaN, contexts and the metrics view are unchanged")
+    func chunkMigration() async throws {
+        let url = try await TestPostgres.database()
+        let store = try await PostgresStore.open(url: url, settings: TestPostgres.settings)
+        defer { Task { await store.close() } }
+        let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
+        let runRow = try await store.client.query("SELECT id FROM runs WHERE run_uuid = \(run)").decode(Int64.self).first { _ in true }!
+        // Back to the table as it was before the migration, with 2,500 points of one key (three
+        // chunks), a NaN, an infinity and points logged with a dataset.
+        for sql: PostgresQuery in [
+            "DROP VIEW metrics", "DROP TABLE metric_chunks", "DELETE FROM ensemble_migrations WHERE id = '2026-12-03-metric-chunks'",
+            """
+            CREATE TABLE metrics (run_id BIGINT NOT NULL, key TEXT COLLATE "C" NOT NULL, step BIGINT NOT NULL, timestamp BIGINT NOT NULL,
+                value DOUBLE PRECISION NOT NULL, is_nan BOOLEAN NOT NULL, model_id TEXT COLLATE "C", dataset_name TEXT COLLATE "C",
+                dataset_digest TEXT COLLATE "C", PRIMARY KEY (run_id, key, step, timestamp, value, is_nan))
+            """,
+            "INSERT INTO metrics SELECT \(runRow), 'loss', 2500 - g, 7, g / 4.0, false, NULL, NULL, NULL FROM generate_series(1, 2500) g",
+            "INSERT INTO metrics VALUES (\(runRow), 'loss', 3, 7, 0, true, NULL, NULL, NULL), (\(runRow), 'acc', 1, 2, 'Infinity', false, NULL, 'val', 'abc')",
+        ] {
+            try await store.client.query(sql)
+        }
+        try await store.migrate()
+        let loss = try await store.metricHistory(runID: run, key: "loss", limit: nil, offset: 0).items
+        #expect(loss.count == 2501)
+        var steps: [Int64] = Array(0...2499)
+        steps.insert(3, at: 3)
+        #expect(loss.map(\.step) == steps)
+        #expect(loss.filter { $0.step == 3 }.map { $0.value.isNaN } == [true, false], "NaN sorts as the 0 it was stored as")
+        let acc = try await store.metricHistory(runID: run, key: "acc", limit: nil, offset: 0).items
+        #expect(acc.map(\.value) == [.infinity] && acc.first?.datasetName == "val" && acc.first?.datasetDigest == "abc")
+        let chunks = try await store.client.query("SELECT count(*) FROM metric_chunks").decode(Int64.self).first { _ in true }
+        #expect(chunks == 4, "2,501 points of loss in three chunks, one for acc")
+        let viewed = try await store.client.query("SELECT count(*), count(*) FILTER (WHERE is_nan AND value = 0) FROM metrics").decode((Int64, Int64).self)
+            .first { _ in true }
+        #expect(viewed?.0 == 2502 && viewed?.1 == 1, "the metrics view has a row per point, NaN as 0 with its flag")
+    }
+
     @Test("tables that changed a lot since their last analysis are analyzed, so a fresh sweep is searched with real statistics")
     func statistics() async throws {
         let store = try await TestPostgres.store()
@@ -88,6 +125,33 @@ struct PostgresRefusedValueTests {
         // Nothing of the refused batch was kept, and the run still takes good values.
         try await store.logBatch(runID: run, metrics: [], params: [KeyValue(key: "p", value: "ab")], tags: [])
         #expect(try await store.run(id: run).params == [KeyValue(key: "p", value: "ab")])
+    }
+}
+
+@Suite("PostgreSQL store: metric chunks")
+struct MetricChunkPlanTests {
+    typealias Chunk = MetricChunkPlan.Chunk
+
+    @Test("chunks whose steps overlap form one segment; a segment of one chunk counts exactly, of several at least its largest")
+    func segments() {
+        let plan = MetricChunkPlan(chunks: [
+            Chunk(firstStep: 0, lastStep: 99, points: 100), Chunk(firstStep: 100, lastStep: 199, points: 100),
+            Chunk(firstStep: 150, lastStep: 170, points: 21), Chunk(firstStep: 199, lastStep: 250, points: 30),
+            Chunk(firstStep: 300, lastStep: 300, points: 1),
+        ])
+        #expect(plan.segments == [
+            .init(steps: 0...99, chunks: 1, atLeast: 100), .init(steps: 100...250, chunks: 3, atLeast: 100), .init(steps: 300...300, chunks: 1, atLeast: 1),
+        ])
+        // A page inside the first segment reads it alone.
+        #expect(plan.pageRead(offset: 10, count: 20)! == (0...99, 10))
+        // A page past the first segment skips it by its count; the repeats of the second are unknown,
+        // so a page reaching past its surely-there points reads the third too.
+        #expect(plan.pageRead(offset: 100, count: 50)! == (100...250, 0))
+        #expect(plan.pageRead(offset: 150, count: 60)! == (100...300, 50))
+        // Nothing is skipped past a segment of several chunks: its count is not known.
+        #expect(plan.pageRead(offset: 1000, count: 5)! == (100...300, 900))
+        #expect(MetricChunkPlan(chunks: [Chunk(firstStep: 0, lastStep: 9, points: 10)]).pageRead(offset: 10, count: 5) == nil)
+        #expect(MetricChunkPlan(chunks: []).pageRead(offset: 0, count: 5) == nil)
     }
 }
 

@@ -219,6 +219,90 @@ struct TrackingStoreContractTests {
         #expect(steps == (0..<1000).map(Int64.init))
     }
 
+    @Test("history at a real shape: points logged in many requests, out of order, retried, with NaN, infinities and model contexts, come back sorted and once each",
+          arguments: StoreBackend.all)
+    func historyRandomised(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        let id = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
+        let model = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: "m", modelType: nil, sourceRunID: id, params: [], tags: [])).modelID
+        var rng = SplitMix(seed: 42)
+        let key = "train/loss.per_token.ema"
+        let special: [Double] = [.nan, .infinity, -.infinity, 0, -0.5]
+        var points: [Metric] = []
+        for i in 0..<2500 {
+            let step = Int64(rng.next() % 800)
+            let value = i % 97 == 0 ? special[Int(rng.next() % 5)] : Double(rng.next() % 1000) / 8
+            points.append(Metric(key: key, value: value, timestamp: 1_700_000_000_000 + Int64(rng.next() % 50), step: step,
+                                 modelID: i % 11 == 0 ? model : nil))
+            if i % 50 == 49 { points.append(points[i / 2]) }  // the same point again, in another request
+        }
+        // Requests of 1 to 1000 points in a shuffled order; a tenth of them sent twice (a client's retry).
+        var requests: [[Metric]] = []
+        var at = 0
+        while at < points.count {
+            let n = [1, 7, 300, 1000][Int(rng.next() % 4)]
+            requests.append(Array(points[at..<min(points.count, at + n)]))
+            at += n
+        }
+        requests += requests.enumerated().filter { $0.offset % 10 == 3 }.map(\.element)
+        requests.shuffle(using: &rng)
+        for r in requests { try await store.logBatch(runID: id, metrics: r, params: [], tags: []) }
+
+        // Expected: sorted by step, timestamp and value (NaN as 0, after a real 0), identical points once.
+        func before(_ a: Metric, _ b: Metric) -> Bool {
+            let (x, y) = (a.value.isNaN ? 0 : a.value, b.value.isNaN ? 0 : b.value)
+            return (a.step, a.timestamp, x, a.value.isNaN ? 1 : 0) < (b.step, b.timestamp, y, b.value.isNaN ? 1 : 0)
+        }
+        struct Point: Hashable { let step: Int64, timestamp: Int64, value: String }
+        func point(_ m: Metric) -> Point { Point(step: m.step, timestamp: m.timestamp, value: m.value.isNaN ? "nan" : "\(m.value)") }
+        var seen = Set<Point>()
+        let expected = points.sorted(by: before).filter { seen.insert(point($0)).inserted }
+        #expect(expected.count < points.count, "the case has identical points")
+
+        let history = try await store.metricHistory(runID: id, key: key, limit: nil, offset: 0).items
+        #expect(history.map(point) == expected.map(point))
+        #expect(history.allSatisfy { $0.key == key })
+        // Paged in pages of 333, the same sequence.
+        var paged: [Metric] = []
+        var offset = 0
+        while true {
+            let page = try await store.metricHistory(runID: id, key: key, limit: 333, offset: offset)
+            paged += page.items
+            guard let token = page.nextPageToken else { break }
+            offset = try PageToken.decode(token)
+        }
+        #expect(paged.map(point) == expected.map(point))
+        // The latest value is the largest point, and points logged with the model carry it.
+        #expect(try await store.run(id: id).metrics.first.map(point) == expected.last.map(point))
+        #expect(history.contains { $0.modelID == model })
+        // A series logged in order, in requests of 1 to 1000 points, one of them retried later: pages
+        // of 97 walk it exactly (PostgreSQL skips the chunks before a page by their counts).
+        let gpu = "system/gpu_0_utilization_percentage"
+        var series: [[Metric]] = []
+        var step: Int64 = 0
+        for _ in 0..<40 {
+            let n = [1, 13, 250, 1000][Int(rng.next() % 4)]
+            series.append((0..<n).map { i in Metric(key: gpu, value: Double((step + Int64(i)) % 101), timestamp: 5, step: step + Int64(i)) })
+            step += Int64(n)
+        }
+        series.insert(series[17], at: 30)
+        for r in series { try await store.logBatch(runID: id, metrics: r, params: [], tags: []) }
+        var walked: [Metric] = []
+        offset = 0
+        while true {
+            let page = try await store.metricHistory(runID: id, key: gpu, limit: 97, offset: offset)
+            walked += page.items
+            guard let token = page.nextPageToken else { break }
+            offset = try PageToken.decode(token)
+        }
+        #expect(walked.map(\.step) == Array(0..<step))
+        #expect(try await store.metricHistory(runID: id, key: gpu, limit: 10, offset: Int(step)).items.isEmpty)
+
+        // Bulk interval over the same points: each chosen step's points, in order.
+        let sampled = try await store.metricHistoryBulkInterval(runIDs: [id], key: key, startStep: 100, endStep: 200, maxResults: 1000)
+        #expect(sampled.map(point) == expected.filter { (100...200).contains($0.step) }.map(point))
+    }
+
     @Test("bulk interval history samples steps per run, keeping the ends", arguments: StoreBackend.all)
     func bulkInterval(backend: StoreBackend) async throws {
         let store = try await backend.make()
@@ -406,5 +490,18 @@ struct TrackingStoreContractTests {
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.run(id: id).info.runName == "keep")
         #expect(try await reopened.experiment(id: "0").name == "Default")
+    }
+}
+
+/// A small seeded generator, so a randomised case is the same on every run.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -90,6 +90,9 @@ final class MetricGroupCommit: Sendable {
 /// in history order, without identical points, and at most ``MetricChunks/capacity`` points long.
 struct MetricChunks {
     static let capacity = 1000
+    /// A history with this many chunks of under 100 points is compacted
+    /// (``PostgresStore/compactMetricChunks(limit:)``).
+    static let compactAt = 64
 
     struct Context: Hashable {
         var run: String

@@ -505,6 +505,8 @@ extension PostgresStore {
                 )
                 """,
                 "CREATE INDEX metric_chunks_by_run_key ON metric_chunks (run_id, key, first_step)",
+                // The small chunks that single-point logging leaves, for their compaction.
+                "CREATE INDEX metric_chunks_small ON metric_chunks (run_id, key) WHERE points < 100",
                 // lz4 where the server was built with it (Debian's and the managed services' are);
                 // otherwise PostgreSQL's default compression.
                 """

@@ -47,6 +47,51 @@ extension PostgresStore {
         }
     }
 
+    /// Merges the small chunks of histories that have many of them into full ones, up to `limit`
+    /// histories per call; returns how many it compacted. One server at a time (an advisory lock).
+    ///
+    /// Why: a point logged alone (`log-metric`) is stored in a chunk of its own, or shared with the
+    /// writes committed with it, and reading a history of 117,000 such points took 470 ms against
+    /// 107 ms for 100,000 points logged in batches (bench machine). Each history is rewritten by
+    /// one statement, so a reader sees it before or after, never half; points written meanwhile
+    /// are new chunks, untouched.
+    @discardableResult
+    func compactMetricChunks(limit: Int = 20) async throws -> Int {
+        try await client.withConnection { [logger] db in
+            guard try await db.value("SELECT pg_try_advisory_lock(7341003)", Bool.self, logger: logger) == true else { return 0 }
+            do {
+                let histories = try await db.rows(
+                    """
+                    SELECT run_id, key FROM metric_chunks WHERE points < 100 GROUP BY run_id, key
+                    HAVING count(*) >= \(Int64(MetricChunks.compactAt)) LIMIT \(Int64(limit))
+                    """, (Int64, String).self, logger: logger)
+                for (run, key) in histories {
+                    try await db.run(
+                        """
+                        WITH small AS (DELETE FROM metric_chunks WHERE run_id = \(run) AND key = \(key) AND points < 100 RETURNING *),
+                        p AS (
+                            SELECT DISTINCT s.model_id, s.dataset_name, s.dataset_digest, u.step, u.t, u.v
+                            FROM small s, unnest(s.steps, s.timestamps, s.vals) AS u(step, t, v)),
+                        o AS (
+                            SELECT p.*, CASE WHEN v = 'NaN' THEN 0 ELSE v END AS ordered, v = 'NaN' AS nan,
+                                (row_number() OVER (PARTITION BY model_id, dataset_name, dataset_digest
+                                                    ORDER BY step, t, CASE WHEN v = 'NaN' THEN 0 ELSE v END, v = 'NaN') - 1) / 1000 AS chunk
+                            FROM p)
+                        INSERT INTO metric_chunks (run_id, key, first_step, last_step, points, steps, timestamps, vals, model_id, dataset_name, dataset_digest)
+                        SELECT \(run), \(key), min(step), max(step), count(*), array_agg(step ORDER BY step, t, ordered, nan),
+                            array_agg(t ORDER BY step, t, ordered, nan), array_agg(v ORDER BY step, t, ordered, nan), model_id, dataset_name, dataset_digest
+                        FROM o GROUP BY model_id, dataset_name, dataset_digest, chunk
+                        """, logger: logger)
+                }
+                _ = try await db.value("SELECT pg_advisory_unlock(7341003)", Bool.self, logger: logger)
+                return histories.count
+            } catch {
+                _ = try? await db.value("SELECT pg_advisory_unlock(7341003)", Bool.self, logger: logger)
+                throw error
+            }
+        }
+    }
+
     static func runRow(_ runID: String, _ db: PostgresConnection, logger: Logger) async throws -> Int64 {
         guard let run = try await db.value("SELECT id FROM runs WHERE run_uuid = \(runID)", Int64.self, logger: logger) else {
             throw EnsembleError.runNotFound(runID)
@@ -67,7 +112,7 @@ extension PostgresStore {
         var points: [Metric] = []
         var sorted = true
         try await db.eachRow(query, logger: logger) { c in
-            let (steps, timestamps, values) = (try c.next([Int64].self), try c.next([Int64].self), try c.next([Double].self))
+            let (steps, timestamps, values) = (try c.ints(), try c.ints(), try c.doubles())
             let (model, dataset, digest) = (try c.optionalText(), try c.optionalText(), try c.optionalText())
             guard steps.count == timestamps.count, steps.count == values.count else {
                 throw EnsembleError(.internalError, "A stored chunk of metric '\(key)' has arrays of different lengths.")

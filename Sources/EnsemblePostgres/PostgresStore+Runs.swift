@@ -350,9 +350,8 @@ struct RunPartsStatement: RunPageStatement {
     func decodeRow(_ row: PostgresRow) throws -> Part {
         var c = Cells(row)
         let (kind, run) = (try c.int(), try c.int())
-        func texts() throws -> [String] { try c.next([String]?.self) ?? [] }
-        let (a, b, cc, d, e, f) = (try texts(), try texts(), try texts(), try texts(), try texts(), try texts())
-        let (i, j) = (try c.next([Int64]?.self) ?? [], try c.next([Int64]?.self) ?? [])
-        return Part(kind: kind, run: run, a: a, b: b, c: cc, d: d, e: e, f: f, i: i, j: j, v: try c.next([Double]?.self) ?? [], flags: try c.next([Bool]?.self) ?? [])
+        let (a, b, cc, d, e, f) = (try c.texts(), try c.texts(), try c.texts(), try c.texts(), try c.texts(), try c.texts())
+        let (i, j) = (try c.ints(), try c.ints())
+        return Part(kind: kind, run: run, a: a, b: b, c: cc, d: d, e: e, f: f, i: i, j: j, v: try c.doubles(), flags: try c.bools())
     }
 }

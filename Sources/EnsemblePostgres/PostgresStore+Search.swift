@@ -52,9 +52,13 @@ extension PostgresStore {
     /// The WHERE conditions of a run search: its experiments, view type and filter.
     static func runConditions(_ search: RunSearch, _ q: inout SQLBuilder) throws -> [String] {
         let keys = try search.experimentIDs.map(Self.experimentKey)
+        let stages = search.viewType.stages.map(\.rawValue)
+        // One experiment and one stage (the usual search) as equalities: the planner then reads
+        // runs_by_experiment in order and stops at the page, where `= ANY` made it sort every run of
+        // the experiment (no-filter search of 2,000 runs: 1.07 ms to 0.14 ms in PostgreSQL).
         var wheres = [
-            "r.experiment_id = ANY(\(q.bind(keys))::bigint[])",
-            "r.lifecycle_stage = ANY(\(q.bind(search.viewType.stages.map(\.rawValue)))::text[])",
+            keys.count == 1 ? "r.experiment_id = \(q.bind(keys[0]))" : "r.experiment_id = ANY(\(q.bind(keys))::bigint[])",
+            stages.count == 1 ? "r.lifecycle_stage = \(q.bind(stages[0]))" : "r.lifecycle_stage = ANY(\(q.bind(stages))::text[])",
         ]
         for clause in search.filter { wheres.append(try runPredicate(clause, &q)) }
         return wheres

@@ -29,7 +29,8 @@ public final class PostgresStore: Sendable {
     /// Concurrent metric-only writes, committed together (``MetricGroupCommit``).
     let metricWrites = MetricGroupCommit()
     private let runner: Task<Void, Never>
-    /// Keeps the planner's statistics fresh (``refreshStatistics()``), started by ``open(url:settings:logger:)``.
+    /// Keeps the planner's statistics fresh (``refreshStatistics()``) and merges small metric chunks
+    /// (``compactMetricChunks(limit:)``); started by ``open(url:settings:logger:)``.
     private let maintenance = Mutex<Task<Void, Never>?>(nil)
 
     public struct Settings: Sendable {
@@ -37,7 +38,8 @@ public final class PostgresStore: Sendable {
         public var statementTimeoutSeconds = 30
         /// How long opening waits for the first connection and the migrations.
         public var connectTimeoutSeconds = 10
-        /// How often the store looks for tables whose statistics are stale (0: never).
+        /// How often the store looks for tables whose statistics are stale and for metric histories
+        /// to compact (0: never).
         public var statisticsCheckSeconds = 10
         public init() {}
     }
@@ -78,6 +80,7 @@ public final class PostgresStore: Sendable {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(every))
                         try? await store?.refreshStatistics()
+                        _ = try? await store?.compactMetricChunks()
                     }
                 }
             }

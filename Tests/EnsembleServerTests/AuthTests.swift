@@ -461,6 +461,10 @@ struct AuthTests {
                 body: ByteBuffer(string: #"{"name": "audited"}"#))
             #expect(created.status == .ok, "\(String(buffer: created.body))")
             _ = try await client.execute(uri: "/api/2.0/mlflow/experiments/search?max_results=1", method: .get, headers: fixture.bearer("mia"))
+            let searched = try await client.execute(
+                uri: "/api/2.0/mlflow/runs/search", method: .post, headers: fixture.bearer("mia").merging([.contentType: "application/json"]),
+                body: ByteBuffer(string: #"{"experiment_ids": ["0"]}"#))
+            #expect(searched.status == .ok)
             _ = try await client.execute(uri: "/api/v1/roles/x", method: .delete, headers: fixture.bearer("vic"))
             _ = try await client.execute(uri: "/api/v1/me", method: .get, headers: [.authorization: "Bearer ens_wrong"])
             await fixture.audit.flush()
@@ -468,6 +472,7 @@ struct AuthTests {
             let writes = events.filter { $0.action == "POST /api/2.0/mlflow/experiments/create" }
             #expect(writes.count == 1 && writes.first?.actor == "mia" && writes.first?.status == 200)
             #expect(!events.contains { $0.action.hasPrefix("GET ") })  // reads are not audited
+            #expect(!events.contains { $0.action.hasSuffix("/runs/search") }, "nor searches sent as POST")
             #expect(events.contains { $0.action == "DELETE /api/v1/roles/x" && $0.actor == "vic" && $0.status == 403 })
             #expect(events.contains { $0.action == "auth.failed" && $0.actor == nil && $0.status == 401 })
             #expect(events.contains { $0.action == "token.first_used" && $0.actor == "mia" })

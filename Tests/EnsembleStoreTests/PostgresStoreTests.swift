@@ -132,6 +132,84 @@ struct PostgresRefusedValueTests {
 struct MetricChunkPlanTests {
     typealias Chunk = MetricChunkPlan.Chunk
 
+    @Test("compaction merges a history's many small chunks into full ones: the history reads the same, repeats once, and writes meanwhile are kept")
+    func compaction() async throws {
+        let store = try await TestPostgres.store()
+        defer { Task { await store.close() } }
+        let run = try await store.createRun(NewRun(experimentID: "0", userID: "u", runName: "r", startTime: 1, tags: [])).info.runID
+        let model = try await store.createLoggedModel(NewLoggedModel(experimentID: "0", name: "m", modelType: nil, sourceRunID: run, params: [], tags: [])).modelID
+        // 1,300 points logged one request at a time (a chunk each), in a shuffled order, some twice,
+        // a NaN, and every tenth with the model: two logging contexts.
+        var points: [Metric] = []
+        for i in 0..<1300 {
+            let value: Double = i == 77 ? .nan : Double(i % 17)
+            points.append(Metric(key: "loss", value: value, timestamp: 9, step: Int64(i / 2), modelID: i % 10 == 0 ? model : nil))
+        }
+        points += points[100..<130]
+        var rng = SplitMix(seed: 7)
+        points.shuffle(using: &rng)
+        for p in points { try await store.logBatch(runID: run, metrics: [p], params: [], tags: []) }
+        func chunkCount(belowStep: Int64 = .max) async throws -> Int64? {
+            try await store.client.query("SELECT count(*) FROM metric_chunks WHERE key = 'loss' AND first_step < \(belowStep)").decode(Int64.self).first { _ in true }
+        }
+        let before = try await store.metricHistory(runID: run, key: "loss", limit: nil, offset: 0).items
+        #expect(before.count == 1300)
+        #expect(try await chunkCount() == 1330)
+        // Writes racing the compaction are new chunks, left alone and read with the rest.
+        async let racing: Void = {
+            for i in 0..<50 { try await store.logBatch(runID: run, metrics: [Metric(key: "loss", value: 1, timestamp: 9, step: Int64(1000 + i))], params: [], tags: []) }
+        }()
+        #expect(try await store.compactMetricChunks() == 1)
+        try await racing
+        _ = try await store.compactMetricChunks()
+        let after = try await store.metricHistory(runID: run, key: "loss", limit: nil, offset: 0).items
+        struct P: Equatable { let step: Int64, timestamp: Int64, value: String, model: String? }
+        let shape = { (m: Metric) in P(step: m.step, timestamp: m.timestamp, value: "\(m.value)", model: m.modelID) }
+        #expect(after.filter { $0.step < 1000 }.map(shape) == before.map(shape))
+        #expect(after.filter { $0.step >= 1000 }.map(\.step) == (1000..<1050).map(Int64.init))
+        // Two contexts: 1,170 points in two chunks, 130 in one; the 50 raced points stay as they
+        // came (too few small chunks to compact).
+        #expect(try await chunkCount(belowStep: 1000) == 3)
+        #expect(try await store.compactMetricChunks() == 0, "nothing left to compact")
+        var paged: [Metric] = []
+        var offset = 0
+        while true {
+            let page = try await store.metricHistory(runID: run, key: "loss", limit: 128, offset: offset)
+            paged += page.items
+            guard let token = page.nextPageToken else { break }
+            offset = try PageToken.decode(token)
+        }
+        #expect(paged.map(shape) == after.map(shape))
+    }
+
+    @Test("arrays are read from PostgreSQL's binary format: unicode and empty texts, empty and NULL arrays, extreme integers, NaN and infinities")
+    func arrays() async throws {
+        let store = try await TestPostgres.store()
+        defer { Task { await store.close() } }
+        let row = try await store.read { [logger = store.logger] db in
+            var out: ([String], [String], [String], [Int64], [Double], [Bool])?
+            try await db.eachRow(
+                """
+                SELECT ARRAY['', 'ü∂ 日本', 'a b']::text[], '{}'::text[], NULL::text[], ARRAY[1, -9223372036854775808, 9223372036854775807]::int8[],
+                    ARRAY['NaN', '-Infinity', '1.5', '-0']::float8[], ARRAY[true, false]
+                """, logger: logger
+            ) { c in out = (try c.texts(), try c.texts(), try c.texts(), try c.ints(), try c.doubles(), try c.bools()) }
+            return out
+        }
+        let r = try #require(row)
+        #expect(r.0 == ["", "ü∂ 日本", "a b"] && r.1.isEmpty && r.2.isEmpty)
+        #expect(r.3 == [1, .min, .max])
+        #expect(r.4.count == 4 && r.4[0].isNaN && r.4[1] == -.infinity && r.4[2] == 1.5 && r.4[3].sign == .minus)
+        #expect(r.5 == [true, false])
+        // A NULL element, or a type other than asked, is the database's malformed answer, not a crash.
+        await #expect(throws: EnsembleError.self) {
+            try await store.read { [logger = store.logger] db in try await db.eachRow("SELECT ARRAY['a', NULL]::text[]", logger: logger) { c in _ = try c.texts() } }
+        }
+        await #expect(throws: EnsembleError.self) {
+            try await store.read { [logger = store.logger] db in try await db.eachRow("SELECT ARRAY[1]::int4[]", logger: logger) { c in _ = try c.ints() } }
+        }
+    }
+
     @Test("chunks whose steps overlap form one segment; a segment of one chunk counts exactly, of several at least its largest")
     func segments() {
         let plan = MetricChunkPlan(chunks: [

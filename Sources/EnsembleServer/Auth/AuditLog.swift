@@ -63,15 +63,30 @@ final class AuditWriter: Service, Sendable {
     }
 }
 
-/// Records every request that may change something (any method but GET, HEAD and OPTIONS), with its
-/// outcome, the acting principal, the request id and the client's address.
+/// Records every request that may change something (any method but GET, HEAD and OPTIONS, apart
+/// from MLflow's searches sent as POST), with its outcome, the acting principal, the request id and
+/// the client's address.
 struct AuditMiddleware: RouterMiddleware {
     typealias Context = EnsembleRequestContext
     let writer: AuditWriter
 
+    /// MLflow's read-only endpoints that clients call with POST (a search's filter is a body).
+    static let readsSentAsPost: Set<Substring> = [
+        "runs/search", "experiments/search", "experiments/search-datasets", "logged-models/search", "registered-models/search",
+        "registered-models/get-latest-versions", "model-versions/search",
+    ]
+
+    static func changesNothing(_ method: HTTPRequest.Method, path: String) -> Bool {
+        if method == .get || method == .head || method == .options { return true }
+        guard method == .post else { return false }
+        for prefix in ["/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/"] where path.hasPrefix(prefix) {
+            return readsSentAsPost.contains(path.dropFirst(prefix.count))
+        }
+        return false
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let method = request.method
-        guard method != .get, method != .head, method != .options else { return try await next(request, context) }
+        guard !Self.changesNothing(request.method, path: request.uri.path) else { return try await next(request, context) }
         do {
             let response = try await next(request, context)
             record(request, context, status: Int(response.status.code))

@@ -151,13 +151,7 @@ struct MetricChunks {
     func sealed() -> [Chunk] {
         var out: [Chunk] = []
         for c in order {
-            var list = points[c]!
-            if !list.isStrictlyIncreasing(by: MetricOrder.precedes) {
-                list.sort(by: MetricOrder.precedes)
-                var unique: [Metric] = []
-                for m in list where unique.last.map({ !MetricOrder.same($0, m) }) ?? true { unique.append(m) }
-                list = unique
-            }
+            let list = MetricOrder.sortedUnique(points[c]!)
             var start = 0
             while start < list.count {
                 let end = min(start + Self.capacity, list.count)
@@ -178,6 +172,15 @@ enum MetricOrder {
         let (av, bv) = (a.value.isNaN ? 0 : a.value, b.value.isNaN ? 0 : b.value)
         if av != bv { return av < bv }
         return !a.value.isNaN && b.value.isNaN
+    }
+
+    /// The points in history order, identical ones once (returned as they are when already so).
+    static func sortedUnique(_ points: [Metric]) -> [Metric] {
+        if points.isStrictlyIncreasing(by: precedes) { return points }
+        var unique: [Metric] = []
+        unique.reserveCapacity(points.count)
+        for m in points.sorted(by: precedes) where unique.last.map({ !same($0, m) }) ?? true { unique.append(m) }
+        return unique
     }
 
     /// The same point (MLflow keeps one of identical points).

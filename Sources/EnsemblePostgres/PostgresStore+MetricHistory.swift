@@ -110,7 +110,6 @@ extension PostgresStore {
                 "\(unescaped: columns) WHERE run_id = \(run) AND key = \(key) ORDER BY first_step"
             }
         var points: [Metric] = []
-        var sorted = true
         try await db.eachRow(query, logger: logger) { c in
             let (steps, timestamps, values) = (try c.ints(), try c.ints(), try c.doubles())
             let (model, dataset, digest) = (try c.optionalText(), try c.optionalText(), try c.optionalText())
@@ -118,18 +117,12 @@ extension PostgresStore {
                 throw EnsembleError(.internalError, "A stored chunk of metric '\(key)' has arrays of different lengths.")
             }
             for i in steps.indices {
-                let m = Metric(key: key, value: values[i], timestamp: timestamps[i], step: steps[i], modelID: model, datasetName: dataset, datasetDigest: digest)
-                if sorted, let last = points.last, !MetricOrder.precedes(last, m) { sorted = false }
-                points.append(m)
+                points.append(
+                    Metric(key: key, value: values[i], timestamp: timestamps[i], step: steps[i], modelID: model, datasetName: dataset, datasetDigest: digest))
             }
         }
         // Chunks whose steps do not overlap arrive in order, each sorted and without repeats.
-        if sorted { return points }
-        points.sort(by: MetricOrder.precedes)
-        var unique: [Metric] = []
-        unique.reserveCapacity(points.count)
-        for m in points where unique.last.map({ !MetricOrder.same($0, m) }) ?? true { unique.append(m) }
-        return unique
+        return MetricOrder.sortedUnique(points)
     }
 }
 

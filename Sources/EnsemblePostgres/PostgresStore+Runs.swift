@@ -224,10 +224,20 @@ extension PostgresStore: TrackingStore {
         guard !ids.isEmpty else { return [] }
         var runs: [Int64: Run] = [:]
         runs.reserveCapacity(ids.count)
-        for try await (id, info) in try await db.execute(RunRowsStatement(ids: ids), logger: logger) { runs[id] = Run(info: info) }
-        if infoOnly { return ids.compactMap { runs[$0] } }
+        if infoOnly {
+            for try await (id, info) in try await db.execute(RunRowsStatement(ids: ids), logger: logger) { runs[id] = Run(info: info) }
+            return ids.compactMap { runs[$0] }
+        }
+        // The runs and what is attached to them come in one statement (one round trip).
         var parts: [RunPartsStatement.Row] = []
-        for try await part in try await db.execute(RunPartsStatement(ids: ids), logger: logger) { parts.append(part) }
+        for try await part in try await db.execute(RunPartsStatement(ids: ids), logger: logger) {
+            if part.kind == 7 {
+                guard let info = part.info else { throw EnsembleError(.internalError, "The database sent a malformed run row.") }
+                runs[part.run] = Run(info: info)
+            } else {
+                parts.append(part)
+            }
+        }
         var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
         var inputs: [(run: Int64, dataset: Int64, position: Int64, value: Dataset)] = []
         var params: [Int64: [KeyValue]] = [:], tags: [Int64: [KeyValue]] = [:], metrics: [Int64: [Metric]] = [:]
@@ -308,16 +318,21 @@ struct RunRowsStatement: RunPageStatement {
     }
 }
 
-/// Everything attached to a page of runs as one result set: a row per run and kind (0 params, 1 tags,
-/// 2 latest metrics, 3 input tags, 5 model inputs, 6 model outputs) with the values in parallel
-/// arrays, and a row per dataset input (4). Prepared: its parsing and planning (seven unions) cost
+/// A page of runs and everything attached to them as one result set: a row per run (7), a row per
+/// run and kind (0 params, 1 tags, 2 latest metrics, 3 input tags, 5 model inputs, 6 model outputs)
+/// with the values in parallel arrays, and a row per dataset input (4). One statement, not two:
+/// a round trip fewer per page, which counts when the database is on another machine (on loopback,
+/// alternating with the two-statement binary, the difference was within 2%). Prepared: its parsing and planning (seven unions) cost
 /// 0.75 ms a page when sent as text, more than half of reading it. Arrays: a page of 100 runs with
 /// ten values each is 300 rows instead of 1,000, and PostgresNIO's per-row and per-cell work was
 /// most of the time left.
 struct RunPartsStatement: RunPageStatement {
     static let sql = """
-        SELECT 0::bigint, run_id, array_agg(key), array_agg(value), NULL::text[], NULL::text[], NULL::text[], NULL::text[],
-                NULL::bigint[], NULL::bigint[], NULL::float8[], NULL::bool[]
+        SELECT 7::bigint, id, ARRAY[run_uuid, name, user_id, status, artifact_uri, lifecycle_stage], NULL::text[], NULL::text[], NULL::text[],
+                NULL::text[], NULL::text[], ARRAY[experiment_id, start_time, coalesce(end_time, 0)], NULL::bigint[], NULL::float8[],
+                ARRAY[end_time IS NOT NULL]
+            FROM runs WHERE id = ANY($1::bigint[])
+        UNION ALL SELECT 0, run_id, array_agg(key), array_agg(value), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM params WHERE run_id = ANY($1::bigint[]) GROUP BY run_id
         UNION ALL SELECT 1, run_id, array_agg(key), array_agg(value), NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM tags WHERE run_id = ANY($1::bigint[]) GROUP BY run_id
@@ -342,6 +357,14 @@ struct RunPartsStatement: RunPageStatement {
         var i: [Int64], j: [Int64]
         var v: [Double]
         var flags: [Bool]
+
+        /// The run itself (kind 7): its texts in `a`, its numbers in `i`, whether it has ended in `flags`.
+        var info: RunInfo? {
+            guard kind == 7, a.count == 6, i.count == 3, flags.count == 1 else { return nil }
+            return RunInfo(
+                runID: a[0], runName: a[1], experimentID: String(i[0]), userID: a[2], status: RunStatus(rawValue: a[3]) ?? .running,
+                startTime: i[1], endTime: flags[0] ? i[2] : nil, artifactURI: a[4], lifecycleStage: LifecycleStage(rawValue: a[5]) ?? .active)
+        }
     }
 
     typealias Row = Part

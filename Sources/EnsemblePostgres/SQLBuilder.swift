@@ -149,29 +149,30 @@ struct Cells {
     // tags, as arrays) that was 12% of the server's time; this is a loop over the bytes.
 
     mutating func texts() throws -> [String] {
-        try array(oids: [25, 1043]) { buffer, length in buffer.readString(length: length) }
+        try array(oid: 25, or: 1043) { buffer, length in buffer.readString(length: length) }
     }
 
     mutating func ints() throws -> [Int64] {
-        try array(oids: [20]) { buffer, length in length == 8 ? buffer.readInteger(as: Int64.self) : nil }
+        try array(oid: 20) { buffer, length in length == 8 ? buffer.readInteger(as: Int64.self) : nil }
     }
 
     mutating func doubles() throws -> [Double] {
-        try array(oids: [701]) { buffer, length in length == 8 ? buffer.readInteger(as: UInt64.self).map(Double.init(bitPattern:)) : nil }
+        try array(oid: 701) { buffer, length in length == 8 ? buffer.readInteger(as: UInt64.self).map(Double.init(bitPattern:)) : nil }
     }
 
     mutating func bools() throws -> [Bool] {
-        try array(oids: [16]) { buffer, length in length == 1 ? buffer.readInteger(as: UInt8.self).map { $0 != 0 } : nil }
+        try array(oid: 16) { buffer, length in length == 1 ? buffer.readInteger(as: UInt8.self).map { $0 != 0 } : nil }
     }
 
-    private mutating func array<T>(oids: Set<UInt32>, _ element: (inout ByteBuffer, Int) -> T?) throws -> [T] {
+    /// - Parameters: oid, other: the element types accepted (text also as varchar).
+    private mutating func array<T>(oid: UInt32, or other: UInt32 = 0, _ element: (inout ByteBuffer, Int) -> T?) throws -> [T] {
         guard let cell = iterator.next() else { throw EnsembleError(.internalError, "a row had fewer columns than read") }
         guard var buffer = cell.bytes else { return [] }
         func malformed() -> EnsembleError { EnsembleError(.internalError, "The database sent a malformed array in column \(cell.columnName).") }
         // PostgresNIO asks for every result column in binary.
         guard cell.format == .binary else { throw malformed() }
         guard let dimensions = buffer.readInteger(as: Int32.self), buffer.readInteger(as: Int32.self) != nil,
-            let oid = buffer.readInteger(as: UInt32.self), oids.contains(oid)
+            let type = buffer.readInteger(as: UInt32.self), type == oid || type == other
         else { throw malformed() }
         if dimensions == 0 { return [] }
         guard dimensions == 1, let count = buffer.readInteger(as: Int32.self), count >= 0, buffer.readInteger(as: Int32.self) != nil else { throw malformed() }

@@ -186,11 +186,13 @@ public final class S3Upload: StorageUpload, @unchecked Sendable {
         bytesWritten += Int64(bytes.readableBytes)
         if expectedSHA256 != nil { bytes.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
         pending.writeBuffer(&bytes)
+        guard pending.readableBytes >= partSize else { return }
         while pending.readableBytes >= partSize {
-            let part = pending.readSlice(length: partSize)!
-            try await send(part)
-            pending.discardReadBytes()
+            try await send(pending.readSlice(length: partSize)!)
         }
+        // Only once the parts sent are released: a slice still alive would make this a copy of the
+        // whole buffer (in debug builds a local can live to the end of its scope).
+        pending.discardReadBytes()
     }
 
     private func send(_ part: ByteBuffer) async throws {

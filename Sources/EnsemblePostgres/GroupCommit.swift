@@ -93,6 +93,8 @@ struct MetricChunks {
     /// A history with this many chunks of under 100 points is compacted
     /// (``PostgresStore/compactMetricChunks(limit:)``).
     static let compactAt = 64
+    /// Small chunks merged by one compaction statement at most.
+    static let compactBatch = 20_000
 
     struct Context: Hashable {
         var run: String

@@ -48,7 +48,9 @@ extension PostgresStore {
     }
 
     /// Merges the small chunks of histories that have many of them into full ones, up to `limit`
-    /// histories per call; returns how many it compacted. One server at a time (an advisory lock).
+    /// histories per call and `batch` chunks per history (the rest on the next
+    /// call, so a huge backlog never runs into the statement timeout); returns how many histories it
+    /// compacted. One server at a time (an advisory lock).
     ///
     /// Why: a point logged alone (`log-metric`) is stored in a chunk of its own, or shared with the
     /// writes committed with it, and reading a history of 117,000 such points took 470 ms against
@@ -56,7 +58,7 @@ extension PostgresStore {
     /// one statement, so a reader sees it before or after, never half; points written meanwhile
     /// are new chunks, untouched.
     @discardableResult
-    func compactMetricChunks(limit: Int = 20) async throws -> Int {
+    func compactMetricChunks(limit: Int = 20, batch: Int = MetricChunks.compactBatch) async throws -> Int {
         try await client.withConnection { [logger] db in
             guard try await db.value("SELECT pg_try_advisory_lock(7341003)", Bool.self, logger: logger) == true else { return 0 }
             do {
@@ -68,7 +70,11 @@ extension PostgresStore {
                 for (run, key) in histories {
                     try await db.run(
                         """
-                        WITH small AS (DELETE FROM metric_chunks WHERE run_id = \(run) AND key = \(key) AND points < 100 RETURNING *),
+                        WITH small AS (
+                            DELETE FROM metric_chunks WHERE ctid IN (
+                                SELECT ctid FROM metric_chunks WHERE run_id = \(run) AND key = \(key) AND points < 100
+                                LIMIT \(Int64(batch)))
+                            RETURNING *),
                         p AS (
                             SELECT DISTINCT s.model_id, s.dataset_name, s.dataset_digest, u.step, u.t, u.v
                             FROM small s, unnest(s.steps, s.timestamps, s.vals) AS u(step, t, v)),

@@ -186,7 +186,6 @@ public final class S3Upload: StorageUpload, @unchecked Sendable {
         bytesWritten += Int64(bytes.readableBytes)
         if expectedSHA256 != nil { bytes.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) } }
         pending.writeBuffer(&bytes)
-        guard pending.readableBytes >= partSize else { return }
         while pending.readableBytes >= partSize {
             try await send(pending.readSlice(length: partSize)!)
         }

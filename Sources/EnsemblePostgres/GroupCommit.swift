@@ -90,8 +90,11 @@ final class MetricGroupCommit: Sendable {
 /// in history order, without identical points, and at most ``MetricChunks/capacity`` points long.
 struct MetricChunks {
     static let capacity = 1000
-    /// A history with this many chunks of under 100 points is compacted
-    /// (``PostgresStore/compactMetricChunks(limit:)``).
+    /// Chunks of fewer points are small: left by single-point logging, and merged by
+    /// ``PostgresStore/compactMetricChunks(limit:batch:)``. (The partial index
+    /// `metric_chunks_small` has the same bound.)
+    static let small = 100
+    /// A history with this many small chunks is compacted.
     static let compactAt = 64
     /// Small chunks merged by one compaction statement at most.
     static let compactBatch = 20_000
@@ -113,11 +116,13 @@ struct MetricChunks {
     private var points: [Context: [Metric]] = [:]
 
     mutating func add(run: String, _ metrics: [Metric]) {
-        for m in metrics {
-            let c = Context(run: run, key: m.key, modelID: m.modelID, datasetName: m.datasetName, datasetDigest: m.datasetDigest)
-            if points[c] == nil { order.append(c) }
-            points[c, default: []].append(m)
-        }
+        for m in metrics { add(run: run, m) }
+    }
+
+    mutating func add(run: String, _ m: Metric) {
+        let c = Context(run: run, key: m.key, modelID: m.modelID, datasetName: m.datasetName, datasetDigest: m.datasetDigest)
+        if points[c] == nil { order.append(c) }
+        points[c, default: []].append(m)
     }
 
     /// Appends a chunk's key, the 1-based bounds of its points, its context (optional texts as a value

@@ -137,19 +137,15 @@ extension PostgresStore {
         let (model, dataset, digest) = (try index("model_id"), try index("dataset_name"), try index("dataset_digest"))
         func text(_ v: TableValue) -> String? { if case .text(let t) = v { t } else { nil } }
         func int(_ v: TableValue) -> Int64 { if case .int(let i) = v { i } else { 0 } }
-        var byRun: [Int64: [Metric]] = [:]
-        var order: [Int64] = []
+        var chunks = MetricChunks()
         for row in rows {
-            let id = int(row[run])
             let isNaN = if case .bool(let b) = row[nan] { b } else { false }
             let v = if case .double(let d) = row[value] { d } else { 0.0 }
-            let m = Metric(key: text(row[key]) ?? "", value: isNaN ? .nan : v, timestamp: int(row[timestamp]), step: int(row[step]),
-                           modelID: text(row[model]), datasetName: text(row[dataset]), datasetDigest: text(row[digest]))
-            if byRun[id] == nil { order.append(id) }
-            byRun[id, default: []].append(m)
+            chunks.add(
+                run: String(int(row[run])),
+                Metric(key: text(row[key]) ?? "", value: isNaN ? .nan : v, timestamp: int(row[timestamp]), step: int(row[step]),
+                       modelID: text(row[model]), datasetName: text(row[dataset]), datasetDigest: text(row[digest])))
         }
-        var chunks = MetricChunks()
-        for id in order { chunks.add(run: String(id), byRun[id]!) }
         let sealed = chunks.sealed()
         let statement = MetricChunkImport(chunks: sealed)
         try await transaction { [logger] db in for try await _ in try await db.execute(statement, logger: logger) {} }

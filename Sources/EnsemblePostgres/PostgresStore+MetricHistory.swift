@@ -10,7 +10,7 @@ extension PostgresStore {
     public func metricHistory(runID: String, key: String, limit: Int?, offset: Int) async throws -> Page<Metric> {
         try await read { [logger] db in
             let run = try await Self.runRow(runID, db, logger: logger)
-            guard let limit else { return Page(items: try await Self.points(run: run, key: key, steps: nil, db, logger: logger), nextPageToken: nil) }
+            guard let limit else { return Page(items: try await Self.points(run: run, key: key, db, logger: logger), nextPageToken: nil) }
             let chunks = try await db.rows(
                 "SELECT first_step, last_step, points FROM metric_chunks WHERE run_id = \(run) AND key = \(key) ORDER BY first_step, last_step",
                 (Int64, Int64, Int32).self, logger: logger
@@ -26,20 +26,26 @@ extension PostgresStore {
 
     public func metricHistoryBulkInterval(runIDs: [String], key: String, startStep: Int64?, endStep: Int64?, maxResults: Int) async throws -> [Metric] {
         try await read { [logger] db in
-            // Steps are chosen over all runs together (as MLflow does), then taken run by run.
-            var histories: [(id: String, points: [Metric])] = []
+            // Steps are chosen over all runs together (as MLflow does), from the steps alone; then
+            // each run's chunks that can hold a chosen step are read, one run at a time, so only one
+            // history's points are in memory at once.
+            var runs: [(id: String, row: Int64)] = []
             var runSteps: [[Int64]] = []
             for runID in runIDs {
-                let points = try await Self.points(run: try await Self.runRow(runID, db, logger: logger), key: key, steps: nil, db, logger: logger)
-                histories.append((runID, points))
+                let run = try await Self.runRow(runID, db, logger: logger)
                 var steps: [Int64] = []
-                for m in points where steps.last != m.step { steps.append(m.step) }
+                try await db.eachRow("SELECT steps FROM metric_chunks WHERE run_id = \(run) AND key = \(key)", logger: logger) { c in
+                    steps += try c.ints()
+                }
+                runs.append((runID, run))
                 runSteps.append(steps)
             }
-            let chosen = Set(MetricSampling.sampleSteps(runSteps: runSteps, start: startStep, end: endStep, maxResults: maxResults))
+            let chosen = MetricSampling.sampleSteps(runSteps: runSteps, start: startStep, end: endStep, maxResults: maxResults)
+            guard let first = chosen.first, let last = chosen.last else { return [] }
+            let wanted = Set(chosen)
             var result: [Metric] = []
-            for (runID, points) in histories {
-                for m in points where chosen.contains(m.step) {
+            for (runID, run) in runs {
+                for m in try await Self.points(run: run, key: key, overlapping: first...last, db, logger: logger) where wanted.contains(m.step) {
                     result.append(Metric(key: key, value: m.value, timestamp: m.timestamp, step: m.step, runID: runID))
                 }
             }
@@ -47,7 +53,8 @@ extension PostgresStore {
         }
     }
 
-    /// Merges the small chunks of histories that have many of them into full ones, up to `limit`
+    /// Merges the small chunks (under ``MetricChunks/small`` points) of histories that have many of
+    /// them into full ones, up to `limit`
     /// histories per call and `batch` chunks per history (the rest on the next
     /// call, so a huge backlog never runs into the statement timeout); returns how many histories it
     /// compacted. One server at a time (an advisory lock).
@@ -59,43 +66,36 @@ extension PostgresStore {
     /// are new chunks, untouched.
     @discardableResult
     func compactMetricChunks(limit: Int = 20, batch: Int = MetricChunks.compactBatch) async throws -> Int {
-        try await client.withConnection { [logger] db in
-            guard try await db.value("SELECT pg_try_advisory_lock(7341003)", Bool.self, logger: logger) == true else { return 0 }
-            do {
-                let histories = try await db.rows(
+        try await whileHolding(lock: 7341003) { [logger] db in
+            let small = "points < \(MetricChunks.small)"
+            let histories = try await db.rows(
+                """
+                SELECT run_id, key FROM metric_chunks WHERE \(unescaped: small) GROUP BY run_id, key
+                HAVING count(*) >= \(Int64(MetricChunks.compactAt)) LIMIT \(Int64(limit))
+                """, (Int64, String).self, logger: logger)
+            for (run, key) in histories {
+                try await db.run(
                     """
-                    SELECT run_id, key FROM metric_chunks WHERE points < 100 GROUP BY run_id, key
-                    HAVING count(*) >= \(Int64(MetricChunks.compactAt)) LIMIT \(Int64(limit))
-                    """, (Int64, String).self, logger: logger)
-                for (run, key) in histories {
-                    try await db.run(
-                        """
-                        WITH small AS (
-                            DELETE FROM metric_chunks WHERE ctid IN (
-                                SELECT ctid FROM metric_chunks WHERE run_id = \(run) AND key = \(key) AND points < 100
-                                LIMIT \(Int64(batch)))
-                            RETURNING *),
-                        p AS (
-                            SELECT DISTINCT s.model_id, s.dataset_name, s.dataset_digest, u.step, u.t, u.v
-                            FROM small s, unnest(s.steps, s.timestamps, s.vals) AS u(step, t, v)),
-                        o AS (
-                            SELECT p.*, CASE WHEN v = 'NaN' THEN 0 ELSE v END AS ordered, v = 'NaN' AS nan,
-                                (row_number() OVER (PARTITION BY model_id, dataset_name, dataset_digest
-                                                    ORDER BY step, t, CASE WHEN v = 'NaN' THEN 0 ELSE v END, v = 'NaN') - 1) / 1000 AS chunk
-                            FROM p)
-                        INSERT INTO metric_chunks (run_id, key, first_step, last_step, points, steps, timestamps, vals, model_id, dataset_name, dataset_digest)
-                        SELECT \(run), \(key), min(step), max(step), count(*), array_agg(step ORDER BY step, t, ordered, nan),
-                            array_agg(t ORDER BY step, t, ordered, nan), array_agg(v ORDER BY step, t, ordered, nan), model_id, dataset_name, dataset_digest
-                        FROM o GROUP BY model_id, dataset_name, dataset_digest, chunk
-                        """, logger: logger)
-                }
-                _ = try await db.value("SELECT pg_advisory_unlock(7341003)", Bool.self, logger: logger)
-                return histories.count
-            } catch {
-                _ = try? await db.value("SELECT pg_advisory_unlock(7341003)", Bool.self, logger: logger)
-                throw error
+                    WITH small AS (
+                        DELETE FROM metric_chunks WHERE ctid IN (
+                            SELECT ctid FROM metric_chunks WHERE run_id = \(run) AND key = \(key) AND \(unescaped: small) LIMIT \(Int64(batch)))
+                        RETURNING *),
+                    p AS (
+                        SELECT DISTINCT s.model_id, s.dataset_name, s.dataset_digest, u.step, u.t, u.v
+                        FROM small s, unnest(s.steps, s.timestamps, s.vals) AS u(step, t, v)),
+                    o AS (
+                        SELECT p.*, CASE WHEN v = 'NaN' THEN 0 ELSE v END AS ordered, v = 'NaN' AS nan,
+                            (row_number() OVER (PARTITION BY model_id, dataset_name, dataset_digest
+                                                ORDER BY step, t, CASE WHEN v = 'NaN' THEN 0 ELSE v END, v = 'NaN') - 1) / 1000 AS chunk
+                        FROM p)
+                    INSERT INTO metric_chunks (run_id, key, first_step, last_step, points, steps, timestamps, vals, model_id, dataset_name, dataset_digest)
+                    SELECT \(run), \(key), min(step), max(step), count(*), array_agg(step ORDER BY step, t, ordered, nan),
+                        array_agg(t ORDER BY step, t, ordered, nan), array_agg(v ORDER BY step, t, ordered, nan), model_id, dataset_name, dataset_digest
+                    FROM o GROUP BY model_id, dataset_name, dataset_digest, chunk
+                    """, logger: logger)
             }
-        }
+            return histories.count
+        } ?? 0
     }
 
     static func runRow(_ runID: String, _ db: PostgresConnection, logger: Logger) async throws -> Int64 {
@@ -105,13 +105,17 @@ extension PostgresStore {
         return run
     }
 
-    /// The points of the chunks that start within `steps` (all when nil), in history order, identical
-    /// points once.
-    static func points(run: Int64, key: String, steps: ClosedRange<Int64>?, _ db: PostgresConnection, logger: Logger) async throws -> [Metric] {
+    /// The points of the chunks that start within `steps`, or whose steps overlap `overlapping`, or
+    /// all, in history order, identical points once.
+    static func points(
+        run: Int64, key: String, steps: ClosedRange<Int64>? = nil, overlapping: ClosedRange<Int64>? = nil, _ db: PostgresConnection, logger: Logger
+    ) async throws -> [Metric] {
         let columns = "SELECT steps, timestamps, vals, model_id, dataset_name, dataset_digest FROM metric_chunks"
         let query: PostgresQuery =
             if let steps {
                 "\(unescaped: columns) WHERE run_id = \(run) AND key = \(key) AND first_step BETWEEN \(steps.lowerBound) AND \(steps.upperBound) ORDER BY first_step"
+            } else if let range = overlapping {
+                "\(unescaped: columns) WHERE run_id = \(run) AND key = \(key) AND first_step <= \(range.upperBound) AND last_step >= \(range.lowerBound) ORDER BY first_step"
             } else {
                 "\(unescaped: columns) WHERE run_id = \(run) AND key = \(key) ORDER BY first_step"
             }

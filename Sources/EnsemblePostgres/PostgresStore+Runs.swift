@@ -320,12 +320,14 @@ struct RunRowsStatement: RunPageStatement {
 
 /// A page of runs and everything attached to them as one result set: a row per run (7), a row per
 /// run and kind (0 params, 1 tags, 2 latest metrics, 3 input tags, 5 model inputs, 6 model outputs)
-/// with the values in parallel arrays, and a row per dataset input (4). One statement, not two:
-/// a round trip fewer per page, which counts when the database is on another machine (on loopback,
-/// alternating with the two-statement binary, the difference was within 2%). Prepared: its parsing and planning (seven unions) cost
-/// 0.75 ms a page when sent as text, more than half of reading it. Arrays: a page of 100 runs with
-/// ten values each is 300 rows instead of 1,000, and PostgresNIO's per-row and per-cell work was
-/// most of the time left.
+/// with the values in parallel arrays, and a row per dataset input (4).
+///
+/// - One statement, not two: a round trip fewer per page, which counts when the database is on
+///   another machine (on loopback, alternating with the two-statement binary, within 2%).
+/// - Prepared: parsing and planning its unions cost 0.75 ms a page when sent as text, more than
+///   half of reading it.
+/// - Arrays: a page of 100 runs with ten values each is 400 rows instead of 1,100, and PostgresNIO's
+///   per-row and per-cell work was most of the time left.
 struct RunPartsStatement: RunPageStatement {
     static let sql = """
         SELECT 7::bigint, id, ARRAY[run_uuid, name, user_id, status, artifact_uri, lifecycle_stage], NULL::text[], NULL::text[], NULL::text[],

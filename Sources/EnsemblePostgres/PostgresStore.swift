@@ -97,24 +97,35 @@ public final class PostgresStore: Sendable {
     /// still believing the tables empty, and a search with a param and a metric filter took 116 ms
     /// instead of 11 ms. One server at a time does it (an advisory lock); the others skip.
     func refreshStatistics() async throws {
+        _ = try await whileHolding(lock: 7341002) { [logger] db in
+            let stale = try await db.column(
+                """
+                SELECT relname::text FROM pg_stat_user_tables
+                WHERE relname = ANY(\(Self.plannedTables)::text[]) AND n_mod_since_analyze > 1000
+                    AND n_mod_since_analyze > 0.2 * GREATEST(n_live_tup - n_mod_since_analyze, 0)
+                """, String.self, logger: logger)
+            // Names from the fixed list above, never from a request.
+            for table in stale where Self.plannedTables.contains(table) {
+                try await db.run(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
+            }
+        }
+    }
+
+    /// Runs `body` on one connection while this server holds the session advisory lock `key`, then
+    /// releases it; nil without running it when another server holds the lock (background work that
+    /// one server at a time does for all).
+    func whileHolding<T: Sendable>(lock key: Int64, _ body: @Sendable (PostgresConnection) async throws -> T) async throws -> T? {
         try await client.withConnection { [logger] db in
-            guard try await db.value("SELECT pg_try_advisory_lock(7341002)", Bool.self, logger: logger) == true else { return }
+            guard try await db.value("SELECT pg_try_advisory_lock(\(key))", Bool.self, logger: logger) == true else { return nil }
+            let result: T
             do {
-                let stale = try await db.column(
-                    """
-                    SELECT relname::text FROM pg_stat_user_tables
-                    WHERE relname = ANY(\(Self.plannedTables)::text[]) AND n_mod_since_analyze > 1000
-                        AND n_mod_since_analyze > 0.2 * GREATEST(n_live_tup - n_mod_since_analyze, 0)
-                    """, String.self, logger: logger)
-                // Names from the fixed list above, never from a request.
-                for table in stale where Self.plannedTables.contains(table) {
-                    try await db.run(PostgresQuery(unsafeSQL: "ANALYZE \(table)"), logger: logger)
-                }
+                result = try await body(db)
             } catch {
-                _ = try? await db.value("SELECT pg_advisory_unlock(7341002)", Bool.self, logger: logger)
+                _ = try? await db.value("SELECT pg_advisory_unlock(\(key))", Bool.self, logger: logger)
                 throw error
             }
-            _ = try await db.value("SELECT pg_advisory_unlock(7341002)", Bool.self, logger: logger)
+            _ = try await db.value("SELECT pg_advisory_unlock(\(key))", Bool.self, logger: logger)
+            return result
         }
     }
 

@@ -338,6 +338,62 @@ struct TrackingStoreContractTests {
         #expect(summaries == [DatasetSummary(experimentID: "0", name: "d", digest: "abc", context: "training")])
     }
 
+    @Test("a page of runs gives each run its own params, tags, metrics, inputs and outputs", arguments: StoreBackend.all)
+    func pageOfRunsKeepsEachRunsParts(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        struct Expected {
+            var id = "", params: [KeyValue] = [], tags: [KeyValue] = [], metrics: [Metric] = []
+            var inputs: [DatasetInput] = [], modelInputs: [String] = [], outputs: [ModelOutput] = []
+        }
+        var expected: [Expected] = []
+        // Twelve runs of different shapes: some with nothing attached, some with many values, a dataset
+        // with a schema and no profile and one with both, unicode and long dotted keys.
+        for i in 0..<12 {
+            let id = try await store.createRun(
+                NewRun(experimentID: "0", userID: "user-\(i)", runName: "run.\(i)", startTime: Int64(1_000 + i), tags: [])
+            ).info.runID
+            var e = Expected(id: id)
+            if i % 3 != 0 {
+                e.params = (0..<(i * 7)).map { KeyValue(key: "optimizer.adamw.group_\(i).param_\($0)", value: "v\(i)-\($0)-é") }
+                e.tags = [KeyValue(key: "team", value: "vision-\(i)"), KeyValue(key: "τ.\(i)", value: "")]
+                e.metrics = (0..<(i + 1)).map { Metric(key: "train/loss.\($0)", value: $0 == 2 ? .nan : Double(i) + Double($0) / 8, timestamp: Int64(i), step: Int64($0)) }
+                try await store.logBatch(runID: id, metrics: e.metrics, params: e.params, tags: e.tags)
+            }
+            if i % 4 == 1 {
+                let a = Dataset(name: "corpus-\(i)", digest: "d\(i)", sourceType: "s3", source: "{\"uri\": \"s3://b/\(i)\"}", schema: "{\"f\": \(i)}", profile: nil)
+                let b = Dataset(name: "eval-\(i)", digest: "e\(i)", sourceType: "http", source: "{}", schema: "{}", profile: "{\"rows\": \(i)}")
+                e.inputs = [
+                    DatasetInput(dataset: a, tags: [KeyValue(key: "mlflow.data.context", value: "train")]),
+                    DatasetInput(dataset: b, tags: [KeyValue(key: "mlflow.data.context", value: "eval"), KeyValue(key: "split", value: "\(i)")]),
+                ]
+                e.modelInputs = ["m-in-\(i)"]
+                try await store.logInputs(runID: id, datasets: e.inputs, modelIDs: e.modelInputs)
+                e.outputs = [ModelOutput(modelID: "m-out-\(i)", step: Int64(i))]
+                try await store.logOutputs(runID: id, models: e.outputs)
+            }
+            expected.append(e)
+        }
+        let page = try await store.searchRuns(RunSearch(experimentIDs: ["0"], maxResults: 100)).items
+        #expect(page.map(\.info.runID) == expected.reversed().map(\.id))
+        let byKey = { (x: KeyValue, y: KeyValue) in x.key.utf8.lexicographicallyPrecedes(y.key.utf8) }
+        for run in page {
+            let e = try #require(expected.first { $0.id == run.info.runID })
+            #expect(run.info.userID == "user-\(expected.firstIndex { $0.id == e.id }!)")
+            #expect(run.params == e.params.sorted(by: byKey))
+            #expect(run.tags.filter { !$0.key.hasPrefix("mlflow.") } == e.tags.sorted(by: byKey))
+            let latest = run.metrics.map { "\($0.key)=\($0.value.isNaN ? "nan" : String($0.value))@\($0.step)" }
+            let wanted = e.metrics.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map { "\($0.key)=\($0.value.isNaN ? "nan" : String($0.value))@\($0.step)" }
+            #expect(latest == wanted)
+            #expect(run.datasetInputs.map(\.dataset) == e.inputs.map(\.dataset))
+            #expect(run.datasetInputs.map { $0.tags.sorted(by: byKey) } == e.inputs.map { $0.tags.sorted(by: byKey) })
+            #expect(run.modelInputs == e.modelInputs)
+            #expect(run.modelOutputs == e.outputs)
+            // The page reads each run as reading it alone does.
+            let alone = try await store.run(id: e.id)
+            #expect(alone.params == run.params && alone.tags == run.tags && alone.datasetInputs == run.datasetInputs && alone.modelOutputs == run.modelOutputs)
+        }
+    }
+
     // MARK: Search
 
     /// Five runs with known data for the search tests.

@@ -770,7 +770,7 @@ def main():
     p.add_argument("--storage", choices=("folder", "s3"), default="folder",
                    help="s3: every server keeps its artifacts in a bucket of one moto S3 server started for the run")
     p.add_argument("--artifact-mb", type=int, default=512, help="size of the file sent through each server's artifact proxy (default 512)")
-    p.add_argument("--only", type=lambda v: set(v.split(",")), default=None,
+    p.add_argument("--only", type=lambda v: sorted(set(v.split(","))), default=None,
                    help="comma-separated phases to run (log_metric, log_batch, history, search, artifact, auth); default all")
     p.add_argument("--out", default=str(HERE / f"results-{time.strftime('%Y%m%d-%H%M%S')}.json"))
     args = p.parse_args()
@@ -890,14 +890,17 @@ def main():
                 say(f"{name}: note: {msg}")
             for msg in rec.problems:
                 say(f"{name}: PROBLEM: {msg}")
-        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-        say(f"\nresults written to {os.path.relpath(args.out)}   (elapsed {report['elapsed_s']:.0f} s)")
-        if pg:
-            pg.stop()
-        if s3:
-            s3.stop()
-        if own_tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+            say(f"\nresults written to {os.path.relpath(args.out)}   (elapsed {report['elapsed_s']:.0f} s)")
+        finally:
+            # Whatever failed above, nothing started for the run is left running.
+            if pg:
+                pg.stop()
+            if s3:
+                s3.stop()
+            if own_tmp:
+                shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(1 if any(r.problems for r in recs.values()) else 0)
 
 

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import EnsembleCore
+import Logging
 import NIOCore
 
 /// Where artifact files live: the data folder (``LocalArtifactStore``) or an S3-compatible bucket
@@ -96,8 +97,21 @@ public struct StoredFile: Sendable {
 
 /// Turns what a bucket or the network throws into the caller's error: our own errors pass through;
 /// anything else (S3 refused, connection lost) is a 503 naming the storage, so a client retries and
-/// an operator knows where to look.
+/// an operator knows where to look. The answer gives S3's status and error code only: S3's own text
+/// (which may name a key) and the network error (which names the endpoint) go to the server's log.
 func storageFailure(_ error: any Error) -> any Error {
     if error is EnsembleError || error is CancellationError { return error }
-    return EnsembleError(.temporarilyUnavailable, "The file storage failed (\(error)). Try again; if it persists, the server's operator should check the bucket and its credentials.")
+    storageLog.error("file storage failed", metadata: ["error": "\(error)"])
+    let what: String
+    if let s3 = error as? S3Client.Failure {
+        what = "S3 answered \(s3.status)" + (s3.code.isEmpty ? "" : " " + s3.code.prefix(64))
+    } else {
+        what = "it could not be reached"
+    }
+    return EnsembleError(
+        .temporarilyUnavailable,
+        "The file storage failed (\(what)). Try again; if it persists, the server's operator should check the bucket and its credentials (the server log has the details).")
 }
+
+/// Created on first use, after the server has set up logging.
+private let storageLog = Logger(label: "ensemble.storage")

@@ -167,3 +167,28 @@ struct S3ClientTests {
         await #expect(throws: S3Client.Failure.self) { try await missing.put("x", bytes: ByteBuffer(string: "x")) }
     }
 }
+
+@Suite("File storage failures as answers")
+struct StorageFailureTests {
+    @Test("an S3 refusal is a 503 with S3's status and code; S3's own text, which may name a key, stays in the server's log")
+    func s3Refusal() throws {
+        let refused = S3Client.Failure(status: 403, code: "AccessDenied", message: "Access denied to team/artifacts/7/secret-model.bin")
+        let e = try #require(storageFailure(refused) as? EnsembleError)
+        #expect(e.code == .temporarilyUnavailable)
+        #expect(e.message.contains("S3 answered 403 AccessDenied"))
+        #expect(!e.message.contains("secret-model"))
+    }
+
+    @Test("a network failure does not name the endpoint; our own errors and cancellation pass through as they are")
+    func networkAndOwnErrors() throws {
+        struct Unreachable: Error, CustomStringConvertible {
+            var description: String { "connection refused by minio.internal:9000" }
+        }
+        let e = try #require(storageFailure(Unreachable()) as? EnsembleError)
+        #expect(e.code == .temporarilyUnavailable && e.message.contains("could not be reached"))
+        #expect(!e.message.contains("minio.internal") && !e.message.contains("9000"))
+        let own = try #require(storageFailure(EnsembleError.notFound("No such artifact: 'a.txt'")) as? EnsembleError)
+        #expect(own.code == .resourceDoesNotExist && own.message == "No such artifact: 'a.txt'")
+        #expect(storageFailure(CancellationError()) is CancellationError)
+    }
+}

@@ -54,10 +54,9 @@ extension PostgresStore {
     }
 
     /// Merges the small chunks (under ``MetricChunks/small`` points) of histories that have many of
-    /// them into full ones, up to `limit`
-    /// histories per call and `batch` chunks per history (the rest on the next
-    /// call, so a huge backlog never runs into the statement timeout); returns how many histories it
-    /// compacted. One server at a time (an advisory lock).
+    /// them into full ones, up to `limit` histories per call and `batch` chunks per history (the rest
+    /// on the next call, so a huge backlog never runs into the statement timeout); returns how many
+    /// histories it compacted. One server at a time (an advisory lock).
     ///
     /// Why: a point logged alone (`log-metric`) is stored in a chunk of its own, or shared with the
     /// writes committed with it, and reading a history of 117,000 such points took 470 ms against

@@ -30,7 +30,7 @@ public final class PostgresStore: Sendable {
     let metricWrites = MetricGroupCommit()
     private let runner: Task<Void, Never>
     /// Keeps the planner's statistics fresh (``refreshStatistics()``) and merges small metric chunks
-    /// (``compactMetricChunks(limit:)``); started by ``open(url:settings:logger:)``.
+    /// (``compactMetricChunks(limit:batch:)``); started by ``open(url:settings:logger:)``.
     private let maintenance = Mutex<Task<Void, Never>?>(nil)
 
     public struct Settings: Sendable {

@@ -177,7 +177,8 @@ struct Cells {
         if dimensions == 0 { return [] }
         guard dimensions == 1, let count = buffer.readInteger(as: Int32.self), count >= 0, buffer.readInteger(as: Int32.self) != nil else { throw malformed() }
         var out: [T] = []
-        out.reserveCapacity(Int(count))
+        // Every element takes at least its 4-byte length: a count the bytes cannot hold reserves no more.
+        out.reserveCapacity(min(Int(count), buffer.readableBytes / 4))
         for _ in 0..<count {
             guard let length = buffer.readInteger(as: Int32.self), length >= 0, Int(length) <= buffer.readableBytes,
                 let value = element(&buffer, Int(length))

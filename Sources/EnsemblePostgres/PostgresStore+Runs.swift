@@ -229,11 +229,21 @@ extension PostgresStore: TrackingStore {
             return ids.compactMap { runs[$0] }
         }
         // The runs and what is attached to them come in one statement (one round trip), a row per kind.
+        var parts: [RunPartsStatement.Part] = []
+        for try await p in try await db.execute(RunPartsStatement(ids: ids), logger: logger) { parts.append(p) }
+        return assembleRuns(parts, ids: ids)
+    }
+
+    /// The runs of `ids`, in that order, from the rows of ``RunPartsStatement`` (rows of other kinds
+    /// are ignored).
+    static func assembleRuns(_ parts: [RunPartsStatement.Part], ids: [Int64]) -> [Run] {
+        var runs: [Int64: Run] = [:]
+        runs.reserveCapacity(ids.count)
         var inputTags: [Int64: [Int64: [KeyValue]]] = [:]
         var inputs: [(run: Int64, dataset: Int64, position: Int64, value: Dataset)] = []
         var params: [Int64: [KeyValue]] = [:], tags: [Int64: [KeyValue]] = [:], metrics: [Int64: [Metric]] = [:]
         var modelInputs: [Int64: [String]] = [:], modelOutputs: [Int64: [ModelOutput]] = [:]
-        for try await p in try await db.execute(RunPartsStatement(ids: ids), logger: logger) {
+        for p in parts {
             // The arrays of a row are parallel; `count` keeps a malformed row from reading past the shortest.
             switch p.kind {
             case 7:
@@ -267,8 +277,10 @@ extension PostgresStore: TrackingStore {
                 }
             case 5:
                 for x in 0..<p.count(p.a) { modelInputs[p.runs[x], default: []].append(p.a[x]) }
-            default:
+            case 6:
                 for x in 0..<p.count(p.a, p.i) { modelOutputs[p.runs[x], default: []].append(ModelOutput(modelID: p.a[x], step: p.i[x])) }
+            default:
+                continue
             }
         }
         // The orders the SQLite store gives: keys, models and tag keys by byte order; inputs by position.
@@ -362,6 +374,11 @@ struct RunPartsStatement: RunPageStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Part {
         var c = Cells(row)
+        return try Self.part(&c)
+    }
+
+    /// A row of `ensemble_run_page`'s shape (also the search's own row of the page's ids).
+    static func part(_ c: inout Cells) throws -> Part {
         let (kind, runs) = (try c.int(), try c.ints())
         let (a, b, cc, d, e, f) = (try c.texts(), try c.texts(), try c.texts(), try c.texts(), try c.texts(), try c.texts())
         let (i, j, k) = (try c.ints(), try c.ints(), try c.ints())

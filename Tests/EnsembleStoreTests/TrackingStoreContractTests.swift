@@ -507,6 +507,16 @@ struct TrackingStoreContractTests {
         }
         #expect(seen.count == 11)
         #expect(Set(seen).count == 11)
+        // A page exactly as long as what is left says no page follows; past the end, and a filter that
+        // matches nothing, give no runs and no token.
+        let whole = try await store.searchRuns(RunSearch(experimentIDs: ["0"], maxResults: 11))
+        #expect(whole.items.map(\.info.runID) == seen && whole.nextPageToken == nil)
+        let last = try await store.searchRuns(RunSearch(experimentIDs: ["0"], maxResults: 1, offset: 10))
+        #expect(last.items.map(\.info.runID) == [seen[10]] && last.nextPageToken == nil)
+        let past = try await store.searchRuns(RunSearch(experimentIDs: ["0"], maxResults: 5, offset: 40))
+        #expect(past.items.isEmpty && past.nextPageToken == nil)
+        let none = try await store.searchRuns(RunSearch(experimentIDs: ["0"], filter: try SearchFilterParser.parse("params.model = 'absent'", for: .runs)))
+        #expect(none.items.isEmpty && none.nextPageToken == nil)
     }
 
     @Test("many concurrent writers to one run: no errors, nothing lost", arguments: StoreBackend.all)

@@ -23,6 +23,49 @@ public protocol ArtifactStorage: Sendable {
     /// URL valid for `expires` seconds), or nil when the storage has no such thing. Throws
     /// not-found for a missing file.
     func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> String?
+    /// Begins a multipart upload of `parts` parts that the client sends straight to the storage, each
+    /// part to its presigned URL (valid for `expires` seconds); nil when the storage has no such thing.
+    func startDirectUpload(_ path: ArtifactPath, parts: Int, expires: Int) async throws -> DirectUpload?
+    /// Publishes a direct upload from its parts' numbers and ETags and answers the file's size. Parts
+    /// that were not uploaded, or whose ETag differs, are a 400; so is a file over `limit` bytes,
+    /// whose upload is then aborted: nothing is published.
+    @discardableResult func completeDirectUpload(_ path: ArtifactPath, uploadID: String, parts: [DirectUpload.Part], limit: Int64) async throws -> Int64
+    /// Throws a direct upload's parts away; an upload that is already gone is not an error.
+    func abortDirectUpload(_ path: ArtifactPath, uploadID: String) async throws
+}
+
+/// A multipart upload whose parts go from the client straight to the storage.
+public struct DirectUpload: Sendable, Equatable {
+    public struct Part: Sendable, Equatable {
+        public var number: Int
+        public var etag: String
+        public init(number: Int, etag: String) { (self.number, self.etag) = (number, etag) }
+    }
+    public var uploadID: String
+    /// Each part's number (from 1) and the URL to PUT its bytes to.
+    public var urls: [(number: Int, url: String)]
+
+    public init(uploadID: String, urls: [(number: Int, url: String)]) { (self.uploadID, self.urls) = (uploadID, urls) }
+
+    public static func == (a: DirectUpload, b: DirectUpload) -> Bool {
+        a.uploadID == b.uploadID && a.urls.elementsEqual(b.urls) { $0.number == $1.number && $0.url == $1.url }
+    }
+
+    /// S3's limits: parts are numbered 1 to 10,000.
+    public static let maxParts = 10_000
+}
+
+extension ArtifactStorage {
+    /// Storage without direct uploads (the data folder): every upload streams through the server.
+    public func startDirectUpload(_ path: ArtifactPath, parts: Int, expires: Int) async throws -> DirectUpload? { nil }
+
+    @discardableResult public func completeDirectUpload(_ path: ArtifactPath, uploadID: String, parts: [DirectUpload.Part], limit: Int64) async throws -> Int64 {
+        throw EnsembleError(.notImplemented, "This storage takes no direct uploads.")
+    }
+
+    public func abortDirectUpload(_ path: ArtifactPath, uploadID: String) async throws {
+        throw EnsembleError(.notImplemented, "This storage takes no direct uploads.")
+    }
 }
 
 /// Where stored datasets' contents live, named by their SHA-256: the data folder (``ContentStore``)

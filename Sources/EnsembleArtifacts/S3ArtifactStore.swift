@@ -92,6 +92,69 @@ public struct S3ArtifactStore: ArtifactStorage {
         guard size != nil else { throw EnsembleError.notFound("No such artifact: '\(path)'") }
         return client.presignedGET(key(path), expires: expires)
     }
+
+    // MARK: Direct uploads
+
+    /// Begins the multipart upload and presigns a PUT for each of its parts. The parts are the
+    /// client's to cut (S3 wants at least 5 MiB each, except the last, and checks that on completion).
+    public func startDirectUpload(_ path: ArtifactPath, parts: Int, expires: Int) async throws -> DirectUpload? {
+        guard !path.isRoot else { throw EnsembleError.invalid("An artifact upload needs a file name.") }
+        guard (1...DirectUpload.maxParts).contains(parts) else {
+            throw EnsembleError.invalid("A direct upload has 1 to \(DirectUpload.maxParts) parts, not \(parts).")
+        }
+        let key = key(path)
+        let id: String
+        do { id = try await client.createMultipartUpload(key) } catch { throw storageFailure(error) }
+        return DirectUpload(
+            uploadID: id, urls: (1...parts).map { ($0, client.presignedUploadPart(key, uploadID: id, number: $0, expires: expires)) })
+    }
+
+    @discardableResult public func completeDirectUpload(_ path: ArtifactPath, uploadID: String, parts: [DirectUpload.Part], limit: Int64) async throws -> Int64 {
+        guard !path.isRoot else { throw EnsembleError.invalid("An artifact upload needs a file name.") }
+        let key = key(path)
+        do {
+            // What the bucket holds, checked before anything is published: every part named was
+            // uploaded with that ETag, and together they fit the server's limit.
+            let uploaded = try await client.listParts(key, uploadID: uploadID)
+            let held = Dictionary(uploaded.map { ($0.number, $0) }, uniquingKeysWith: { $1 })
+            var size: Int64 = 0
+            for part in parts {
+                guard let got = held[part.number] else {
+                    throw EnsembleError.invalid("Part \(part.number) of upload '\(uploadID)' was never uploaded; upload it, or abort the upload.")
+                }
+                guard Self.sameETag(got.etag, part.etag) else {
+                    throw EnsembleError.invalid("Part \(part.number)'s ETag is not the one its upload answered; send the ETag header of its PUT.")
+                }
+                size += got.size
+            }
+            if size > limit {
+                try await client.abortMultipartUpload(key, uploadID: uploadID)
+                throw EnsembleError.invalid("The artifact is larger than this server's limit of \(limit) bytes; the upload was aborted.")
+            }
+            try await client.completeMultipartUpload(key, uploadID: uploadID, parts: parts.map { ($0.number, $0.etag) })
+            return size
+        } catch let failure as S3Client.Failure where Self.clientMistakes.contains(failure.code) {
+            throw EnsembleError.invalid(
+                "The bucket refused upload '\(uploadID)' of '\(path)' (\(failure.code)): it must be an upload mpu/create began for this file, "
+                    + "with every part uploaded, listed once with the ETag its upload answered, and all but the last at least 5 MiB.")
+        } catch {
+            throw storageFailure(error)
+        }
+    }
+
+    /// ETags compare without their quotes (clients keep or drop them).
+    static func sameETag(_ a: String, _ b: String) -> Bool {
+        let unquote = { (s: String) in s.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        return unquote(a) == unquote(b)
+    }
+
+    public func abortDirectUpload(_ path: ArtifactPath, uploadID: String) async throws {
+        guard !path.isRoot else { throw EnsembleError.invalid("An artifact upload needs a file name.") }
+        do { try await client.abortMultipartUpload(key(path), uploadID: uploadID) } catch { throw storageFailure(error) }
+    }
+
+    /// S3's answers to a completion that name the client's mistake, not the storage's.
+    static let clientMistakes: Set<String> = ["InvalidPart", "InvalidPartOrder", "NoSuchUpload", "EntityTooSmall", "MalformedXML", "InvalidArgument"]
 }
 
 /// Stored datasets' contents in a bucket, at `PREFIX/sha256/ab/cd/<sha256>` (the data folder's

@@ -258,6 +258,29 @@ public final class S3Client: Sendable {
         }
     }
 
+    /// The parts uploaded so far to a multipart upload: number, size and ETag, by number (every page).
+    public func listParts(_ key: String, uploadID: String) async throws -> [(number: Int, size: Int64, etag: String)] {
+        var parts: [(number: Int, size: Int64, etag: String)] = []
+        var marker: String?
+        repeat {
+            var query = [("uploadId", uploadID), ("max-parts", "1000")]
+            if let marker { query.append(("part-number-marker", marker)) }
+            let response = try await send(.GET, key: key, query: query)
+            try await Self.check(response)
+            let text = try await Self.text(response)
+            for block in XMLText.blocks("Part", in: text) {
+                guard let number = XMLText.first("PartNumber", in: block).flatMap({ Int($0) }),
+                    let size = XMLText.first("Size", in: block).flatMap({ Int64($0) })
+                else { continue }
+                parts.append((number, size, XMLText.first("ETag", in: block) ?? ""))
+            }
+            let more = XMLText.first("IsTruncated", in: text) == "true"
+            let next = XMLText.first("NextPartNumberMarker", in: text)
+            marker = more && next != nil && next != marker ? next : nil
+        } while marker != nil
+        return parts
+    }
+
     public func abortMultipartUpload(_ key: String, uploadID: String) async throws {
         let response = try await send(.DELETE, key: key, query: [("uploadId", uploadID)])
         try await Self.check(response, allowing: [404])
@@ -275,6 +298,13 @@ public final class S3Client: Sendable {
     /// A URL that downloads the object without credentials until it expires.
     public func presignedGET(_ key: String, expires seconds: Int = 900) -> String {
         signer.presignedURL(base: base, host: host, path: urlPath(key), expires: seconds)
+    }
+
+    /// A URL that uploads one part (1-based number) of a multipart upload without credentials until
+    /// it expires: a PUT of the part's bytes, answered with the part's ETag.
+    public func presignedUploadPart(_ key: String, uploadID: String, number: Int, expires seconds: Int) -> String {
+        signer.presignedURL(
+            method: "PUT", base: base, host: host, path: urlPath(key), query: [("partNumber", String(number)), ("uploadId", uploadID)], expires: seconds)
     }
 }
 

@@ -109,10 +109,13 @@ public struct S3Signer: Sendable {
     }
 
     /// A URL anyone can GET (or PUT, with `method`) until it expires, signed in its query string.
-    /// `base` is `scheme://host[:port]`; `path` is not yet percent-encoded.
-    public func presignedURL(method: String = "GET", base: String, host: String, path: String, expires: Int, date: Date = Date()) -> String {
+    /// `base` is `scheme://host[:port]`; `path` is not yet percent-encoded; `query` holds parameters
+    /// signed with the rest (an upload part's `partNumber` and `uploadId`).
+    public func presignedURL(
+        method: String = "GET", base: String, host: String, path: String, query extra: [(String, String)] = [], expires: Int, date: Date = Date()
+    ) -> String {
         let (time, day) = Self.stamps(date)
-        var query = [
+        var query = extra + [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(accessKey)/\(day)/\(region)/\(service)/aws4_request"),
             ("X-Amz-Date", time), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", "host"),
         ]

@@ -27,6 +27,11 @@ public struct ServerConfiguration: Sendable {
     /// With a bucket: the web UI's downloads and image previews redirect the browser to a presigned
     /// URL (15 minutes) instead of passing the bytes through this server.
     public var presignedDownloads: Bool = false
+    /// With a bucket: the MLflow client's direct multipart uploads (`mpu/create`, `mpu/complete`,
+    /// `mpu/abort`; `MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true` on the client) send large files' parts
+    /// straight to the bucket with presigned URLs. Off: the client falls back to uploading through
+    /// this server.
+    public var presignedUploads: Bool = false
     /// Where the `AWS_*` settings are read from.
     public var environment: [String: String] = ProcessInfo.processInfo.environment
     /// Cap for JSON request bodies on ordinary routes.
@@ -165,13 +170,17 @@ struct BodyLimits: Sendable {
 /// The server's information document at `/api/3.0/mlflow/server-info` (what the MLflow client asks
 /// before it chooses an upload strategy), `/health` and `/version`.
 struct ServerInfoHandlers: Sendable {
+    /// Whether the client may send large files straight to the bucket (`--presigned-uploads`): the
+    /// MLflow client then uses mpu/create for files from `MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE` up.
+    var multipartUploads = false
+
     func serverInfo(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         var w = JSONWriter()
         w.beginObject()
         w.member("store_type", "SqlStore")
         w.member("workspaces_enabled", false)
         w.member("trace_archival_enabled", false)
-        w.member("multipart_uploads_enabled", false)
+        w.member("multipart_uploads_enabled", multipartUploads)
         w.member("multipart_downloads_enabled", false)
         w.member("artifact_serving_enabled", true)
         w.member("presigned_upload_run_id_supported", false)
@@ -240,7 +249,8 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     let limits = BodyLimits(json: configuration.maxJSONBodyBytes, large: configuration.maxLargeJSONBodyBytes)
     let references = DeploymentReferenceResolver(tracking: services.store, models: services.store, registry: services.store, stored: services.store)
     let files = ArtifactHandlers(
-        store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes, presignedDownloads: configuration.presignedDownloads)
+        store: services.store, artifacts: services.artifacts, maxUploadBytes: configuration.maxArtifactBytes, presignedDownloads: configuration.presignedDownloads,
+        presignedUploads: configuration.presignedUploads)
     var lineageBuilder = LineageBuilder(tracking: services.store, models: services.store, registry: services.store, datasets: services.store)
     lineageBuilder.stored = services.store
     let handoffActions = HandoffHandlers(
@@ -302,7 +312,10 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     for prefix in ArtifactHandlers.proxyPrefixes {
         router.addRoutes(files.proxyRoutes, atPath: RouterPath(prefix))
     }
-    let info = ServerInfoHandlers()
+    for prefix in ArtifactHandlers.multipartPrefixes {
+        router.addRoutes(files.multipartRoutes, atPath: RouterPath(prefix))
+    }
+    let info = ServerInfoHandlers(multipartUploads: configuration.presignedUploads && configuration.artifactsURL != nil)
     router.get("/api/3.0/mlflow/server-info", .open, use: info.serverInfo)
     router.get("/ajax-api/3.0/mlflow/server-info", .open, use: info.serverInfo)
     router.get("/health", .open, use: info.health)

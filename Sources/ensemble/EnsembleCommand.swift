@@ -72,6 +72,9 @@ extension EnsembleCommand {
         @Flag(help: "With --artifacts s3://…: the web UI's downloads and image previews send the browser straight to the bucket with a 15-minute presigned URL; the browser must be able to reach the bucket's endpoint. (env: ENSEMBLE_PRESIGNED_DOWNLOADS=1)")
         var presignedDownloads = false
 
+        @Flag(help: "With --artifacts s3://…: the MLflow client's multipart uploads (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true) send large files' parts straight to the bucket with 4-hour presigned URLs; clients must be able to reach the bucket's endpoint. Off, they upload through Ensemble. (env: ENSEMBLE_PRESIGNED_UPLOADS=1)")
+        var presignedUploads = false
+
         @Option(help: "Log level. (env: ENSEMBLE_LOG_LEVEL; default: info)")
         var logLevel: LogLevelOption?
 
@@ -120,6 +123,10 @@ extension EnsembleCommand {
             config.presignedDownloads = presignedDownloads || ["1", "true", "yes"].contains(environment["ENSEMBLE_PRESIGNED_DOWNLOADS"]?.lowercased() ?? "")
             if config.presignedDownloads, config.artifactsURL == nil {
                 throw ValidationError("--presigned-downloads needs --artifacts s3://…: files in the data folder are only served by Ensemble itself.")
+            }
+            config.presignedUploads = presignedUploads || ["1", "true", "yes"].contains(environment["ENSEMBLE_PRESIGNED_UPLOADS"]?.lowercased() ?? "")
+            if config.presignedUploads, config.artifactsURL == nil {
+                throw ValidationError("--presigned-uploads needs --artifacts s3://…: files in the data folder are only written by Ensemble itself.")
             }
             config.environment = environment
             if let data = dataDirectory ?? environment["ENSEMBLE_DATA"] {

@@ -151,6 +151,62 @@ struct StorageContractTests {
         #expect(String(buffer: try await response.body.collect(upTo: 1024)) == "{\"auc\": 0.9}")
     }
 
+    @Test(
+        "direct uploads: a bucket presigns each part and publishes only an upload whose parts are all there and within the limit; a folder has none",
+        arguments: FileBackend.allCases)
+    func directUploads(_ backend: FileBackend) async throws {
+        let store = try await backend.artifacts()
+        let path = try ArtifactPath("0/run/artifacts/model/big.bin")
+        let invalid = { (e: any Error) in (e as? EnsembleError)?.code == .invalidParameterValue }
+        guard let upload = try await store.startDirectUpload(path, parts: 2, expires: 600) else {
+            #expect(backend == .folder)
+            await #expect { try await store.completeDirectUpload(path, uploadID: "u", parts: [.init(number: 1, etag: "e")], limit: 1 << 30) } throws: {
+                ($0 as? EnsembleError)?.code == .notImplemented
+            }
+            return
+        }
+        #expect(backend == .bucket)
+        #expect(upload.urls.map(\.number) == [1, 2])
+        await #expect { _ = try await store.startDirectUpload(path, parts: 0, expires: 600) } throws: { invalid($0) }
+        await #expect { _ = try await store.startDirectUpload(path, parts: DirectUpload.maxParts + 1, expires: 600) } throws: { invalid($0) }
+        // The client PUTs each part to its URL, without credentials.
+        let bytes = [pattern(5 * 1024 * 1024), pattern(1000, seed: 3)]
+        var parts: [DirectUpload.Part] = []
+        for ((number, url), piece) in zip(upload.urls, bytes) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .PUT
+            request.body = .bytes(ByteBuffer(bytes: piece))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+            #expect(response.status == .ok)
+            parts.append(.init(number: number, etag: try #require(response.headers.first(name: "etag"))))
+        }
+        let complete = { (parts: [DirectUpload.Part], limit: Int64) in
+            try await store.completeDirectUpload(path, uploadID: upload.uploadID, parts: parts, limit: limit)
+        }
+        // Nothing is published before the completion.
+        await #expect { _ = try await store.read(path) } throws: { ($0 as? EnsembleError)?.code == .resourceDoesNotExist }
+        await #expect { try await complete(parts + [.init(number: 3, etag: "\"abc\"")], 1 << 30) } throws: { invalid($0) }
+        await #expect { try await complete([parts[0], .init(number: 2, etag: "\"0123\"")], 1 << 30) } throws: { invalid($0) }
+        #expect(try await complete(parts, 1 << 30) == Int64(5 * 1024 * 1024 + 1000))
+        #expect(try await store.read(path).readAll() == bytes[0] + bytes[1])
+        // Over the limit: refused, the upload aborted, nothing published.
+        let small = try ArtifactPath("0/run/artifacts/model/small.bin")
+        let second = try #require(try await store.startDirectUpload(small, parts: 1, expires: 600))
+        var request = HTTPClientRequest(url: second.urls[0].url)
+        request.method = .PUT
+        request.body = .bytes(ByteBuffer(bytes: pattern(100)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let etag = try #require(response.headers.first(name: "etag"))
+        await #expect {
+            try await store.completeDirectUpload(small, uploadID: second.uploadID, parts: [.init(number: 1, etag: etag)], limit: 99)
+        } throws: { ($0 as? EnsembleError)?.message.contains("limit of 99 bytes") == true }
+        await #expect { _ = try await store.read(small) } throws: { ($0 as? EnsembleError)?.code == .resourceDoesNotExist }
+        // An upload that does not exist is the client's mistake, not the storage's.
+        await #expect { try await store.completeDirectUpload(small, uploadID: "no-such-upload", parts: [.init(number: 1, etag: etag)], limit: 1 << 30) } throws: { invalid($0) }
+        try await store.abortDirectUpload(small, uploadID: "no-such-upload")
+        if let s3 = store as? S3ArtifactStore { #expect(try await s3.client.openUploads() == []) }
+    }
+
     @Test("blobs: stored once under their SHA-256, read back, copied to a local file that is removed after", arguments: FileBackend.allCases)
     func blobs(_ backend: FileBackend) async throws {
         let (store, _) = try await backend.blobs()

@@ -142,6 +142,17 @@ def test_a_viewer_reads_but_cannot_write(auth_server, as_user):
     assert r.status_code == 403
 
 
+def test_direct_multipart_uploads_need_the_right_to_write_like_any_upload(auth_server):
+    url = auth_server.url + "/api/2.0/mlflow-artifacts/mpu/create/0/r/artifacts"
+    body = {"path": "model.bin", "num_parts": 2}
+    assert requests.post(url, json=body, timeout=10).status_code == 401
+    viewer = requests.post(url, json=body, headers={"Authorization": f"Bearer {auth_server.tokens['vic']}"}, timeout=10)
+    assert viewer.status_code == 403, viewer.text
+    # A member gets past the check; this server has no direct uploads, so the client is told to fall back.
+    member = requests.post(url, json=body, headers={"Authorization": f"Bearer {auth_server.tokens['mia']}"}, timeout=10)
+    assert member.status_code == 501 and member.json()["message"].startswith("Multipart upload is not supported"), member.text
+
+
 def test_tokens_self_service_and_revocation(auth_server):
     h = {"Authorization": f"Bearer {auth_server.tokens['mia']}"}
     me = requests.get(auth_server.url + "/api/v1/me", headers=h, timeout=10).json()

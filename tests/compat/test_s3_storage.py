@@ -289,3 +289,184 @@ def test_presigned_downloads_need_a_bucket(tmp_path):
     done = subprocess.run([ensemble_binary(), "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--presigned-downloads"],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "needs --artifacts s3://" in done.stderr
+
+
+# --- The MLflow client's direct multipart uploads (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD) -------------
+
+PART = 5 * 1024 * 1024  # S3's smallest part; the client cuts the file in parts of this size
+
+
+@pytest.fixture
+def direct_uploads(monkeypatch):
+    """The mlflow client set to send files of 5 MiB or more in 5 MiB parts by mpu/create, when the
+    server's /server-info says it takes them (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD left unset)."""
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", raising=False)
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", str(PART))
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(PART))
+
+
+@pytest.fixture(scope="module")
+def direct_bucket():
+    _s3.endpoint()
+    return _s3.new_bucket()
+
+
+@pytest.fixture(scope="module")
+def direct_server(direct_bucket, tmp_path_factory):
+    srv = serve(tmp_path_factory.mktemp("s3direct"), "direct", f"s3://{direct_bucket}/team", "--presigned-uploads")
+    yield srv
+    assert srv.stop() in (0, None, -15, 143)
+
+
+def log_big_file(server, tmp_path, size: int) -> tuple[str, str, bytes]:
+    """Logs one file of `size` bytes with the mlflow client; answers (experiment id, run id, bytes)."""
+    mlflow.set_tracking_uri(server.url)
+    data = os.urandom(size)
+    local = tmp_path / "weights.safetensors"
+    local.write_bytes(data)
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(local), "model")
+    return run.info.experiment_id, run.info.run_id, data
+
+
+def test_the_mlflow_clients_multipart_upload_goes_straight_to_the_bucket(direct_bucket, direct_server, tmp_path, monkeypatch, direct_uploads):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", direct_server.url)
+    assert requests.get(direct_server.url + "/api/3.0/mlflow/server-info", timeout=10).json()["multipart_uploads_enabled"] is True
+    size = 4 * PART + 12345  # five parts cut by the client; the server's own streaming would cut three of 8 MiB
+    exp, rid, data = log_big_file(direct_server, tmp_path, size)
+    key = f"team/artifacts/{exp}/{rid}/artifacts/model/weights.safetensors"
+    head = _s3.client().head_object(Bucket=direct_bucket, Key=key)
+    assert head["ContentLength"] == size
+    assert head["ETag"].strip('"').endswith("-5"), "the client's 5 MiB parts, not the server's 8 MiB ones"
+    assert _s3.client().get_object(Bucket=direct_bucket, Key=key)["Body"].read() == data
+    assert _s3.open_uploads(f"s3://{direct_bucket}") == []
+    # And it reads back through the server like any other artifact.
+    out = MlflowClient(direct_server.url).download_artifacts(rid, "model/weights.safetensors", str(tmp_path / "out"))
+    assert open(out, "rb").read() == data
+
+
+@pytest.mark.parametrize("where", ["bucket without --presigned-uploads", "data folder"])
+def test_without_direct_uploads_the_client_falls_back_to_the_server(where, bucket, bucket_server, tmp_path, monkeypatch, direct_uploads):
+    server = bucket_server if where.startswith("bucket") else Server(tmp_path / "d", tmp_path / "folder.log").start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
+        assert requests.get(server.url + "/api/3.0/mlflow/server-info", timeout=10).json()["multipart_uploads_enabled"] is False
+        # Forced on in the client, it asks anyway, is told no, and uploads through the server.
+        monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+        size = 2 * PART + 7
+        r = requests.post(server.url + "/api/2.0/mlflow-artifacts/mpu/create/0/x/artifacts", json={"path": "/tmp/a.bin", "num_parts": 3}, timeout=30)
+        assert r.status_code == 501
+        assert r.json()["error_code"] == "NOT_IMPLEMENTED"
+        assert r.json()["message"].startswith("Multipart upload is not supported for the current artifact repository")
+        exp, rid, data = log_big_file(server, tmp_path, size)
+        got = requests.get(server.proxy(f"{exp}/{rid}/artifacts/model/weights.safetensors"), timeout=60)
+        assert got.status_code == 200 and got.content == data
+    finally:
+        if server is not bucket_server:
+            server.stop()
+
+
+def test_direct_upload_urls_are_signed_as_botocore_signs_them(direct_bucket, direct_server):
+    """The part URLs' signatures match botocore's for the same request and moment."""
+    import datetime
+    from unittest import mock
+
+    import boto3
+    from botocore.config import Config
+    from urllib.parse import parse_qs, urlsplit
+
+    r = requests.post(direct_server.url + "/api/2.0/mlflow-artifacts/mpu/create/0/sig/artifacts/ü ber",
+                      json={"path": "C:\\Users\\me\\model (1).bin", "num_parts": 2}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [c["part_number"] for c in body["credentials"]] == [1, 2] and all(c["headers"] == {} for c in body["credentials"])
+    key = "team/artifacts/0/sig/artifacts/ü ber/model (1).bin"
+    assert _s3.open_uploads(f"s3://{direct_bucket}") == [key]
+    s3 = boto3.client("s3", endpoint_url=_s3.endpoint(), region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing",
+                      config=Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+    for credential in body["credentials"]:
+        ours = parse_qs(urlsplit(credential["url"]).query)
+        moment = datetime.datetime.strptime(ours["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ")
+        with mock.patch("botocore.auth.get_current_datetime", return_value=moment):
+            theirs_url = s3.generate_presigned_url(
+                "upload_part", Params={"Bucket": direct_bucket, "Key": key, "UploadId": body["upload_id"], "PartNumber": credential["part_number"]},
+                ExpiresIn=int(ours["X-Amz-Expires"][0]))
+        theirs = parse_qs(urlsplit(theirs_url).query)
+        assert urlsplit(credential["url"]).path == urlsplit(theirs_url).path
+        assert ours["X-Amz-Signature"] == theirs["X-Amz-Signature"], (credential["url"], theirs_url)
+        assert ours["X-Amz-Expires"] == ["14400"]
+    done = requests.post(direct_server.url + "/api/2.0/mlflow-artifacts/mpu/abort/0/sig/artifacts/ü ber",
+                         json={"path": "model (1).bin", "upload_id": body["upload_id"]}, timeout=30)
+    assert done.status_code == 200 and done.json() == {}
+    assert _s3.open_uploads(f"s3://{direct_bucket}") == []
+
+
+MPU = "/api/2.0/mlflow-artifacts/mpu"
+
+
+@pytest.mark.parametrize(
+    "action, folder, body, words",
+    [
+        ("create", "0/r/artifacts", {"path": "a.bin", "num_parts": 0}, "between 1 and 10000"),
+        ("create", "0/r/artifacts", {"path": "a.bin", "num_parts": 10001}, "between 1 and 10000"),
+        ("create", "0/r/artifacts", {"path": "a.bin", "num_parts": "many"}, "an integer"),
+        ("create", "0/r/artifacts", {"num_parts": 2}, "path"),
+        ("create", "0/r/artifacts", {"path": "somewhere/", "num_parts": 2}, "must name a file"),
+        ("create", "0/r/artifacts", {"path": "../..", "num_parts": 2}, "Invalid path"),
+        ("create", "0/r/%2E%2E/%2E%2E/escape", {"path": "a.bin", "num_parts": 2}, "Invalid path"),
+        ("complete", "0/r/artifacts", {"path": "a.bin", "parts": [{"part_number": 1, "etag": "x"}]}, "upload_id"),
+        ("complete", "0/r/artifacts", {"path": "a.bin", "upload_id": "u", "parts": []}, "lists 1 to 10000"),
+        ("complete", "0/r/artifacts", {"path": "a.bin", "upload_id": "u", "parts": [{"part_number": 1, "etag": "a"}, {"part_number": 1, "etag": "b"}]},
+         "listed twice"),
+        ("complete", "0/r/artifacts", {"path": "a.bin", "upload_id": "u", "parts": [{"part_number": 0, "etag": "a"}]}, "between 1 and 10000"),
+        ("complete", "0/r/artifacts", {"path": "a.bin", "upload_id": "u", "parts": [{"part_number": 1, "etag": ""}]}, "parts[0].etag"),
+        ("complete", "0/r/artifacts", {"path": "a.bin", "upload_id": "no-such-upload", "parts": [{"part_number": 1, "etag": "\"abc\""}]},
+         "refused upload"),
+        ("abort", "0/r/artifacts", {"path": "a.bin", "upload_id": "\u0001"}, "upload_id"),
+    ],
+)
+def test_bad_direct_upload_requests_are_400s_naming_the_problem(direct_bucket, direct_server, action, folder, body, words):
+    before = _s3.listing(direct_bucket)
+    r = requests.post(f"{direct_server.url}{MPU}/{action}/{folder}", json=body, timeout=30)
+    assert r.status_code == 400, r.text
+    assert words in r.json()["message"], r.json()["message"]
+    assert _s3.listing(direct_bucket) == before
+    assert direct_server.healthy()
+
+
+def test_a_completion_with_a_wrong_etag_publishes_nothing(direct_bucket, direct_server):
+    create = requests.post(f"{direct_server.url}{MPU}/create/0/w/artifacts", json={"path": "w.bin", "num_parts": 1}, timeout=30).json()
+    put = requests.put(create["credentials"][0]["url"], data=b"weights", timeout=30)
+    assert put.status_code == 200 and put.headers["ETag"]
+    wrong = requests.post(f"{direct_server.url}{MPU}/complete/0/w/artifacts",
+                          json={"path": "w.bin", "upload_id": create["upload_id"], "parts": [{"part_number": 1, "etag": '"0123456789abcdef"'}]}, timeout=30)
+    assert wrong.status_code == 400 and "ETag is not the one its upload answered" in wrong.json()["message"], wrong.text
+    assert requests.get(direct_server.proxy("0/w/artifacts/w.bin"), timeout=30).status_code == 404
+    right = requests.post(f"{direct_server.url}{MPU}/complete/0/w/artifacts",
+                          json={"path": "w.bin", "upload_id": create["upload_id"], "parts": [{"part_number": 1, "etag": put.headers["ETag"]}]}, timeout=30)
+    assert right.status_code == 200, right.text
+    assert requests.get(direct_server.proxy("0/w/artifacts/w.bin"), timeout=30).content == b"weights"
+
+
+def test_presigned_uploads_need_a_bucket(tmp_path):
+    done = subprocess.run([ensemble_binary(), "serve", "--port", str(free_port()), "--data", str(tmp_path / "d"), "--presigned-uploads"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "--presigned-uploads needs --artifacts s3://" in done.stderr
+
+
+def test_an_upload_begun_on_one_server_completes_on_another(direct_bucket, direct_server, tmp_path):
+    """Nothing about a direct upload lives in the server that began it."""
+    other = serve(tmp_path, "other", f"s3://{direct_bucket}/team", "--presigned-uploads")
+    try:
+        create = requests.post(f"{direct_server.url}{MPU}/create/0/two/artifacts", json={"path": "m.bin", "num_parts": 2}, timeout=30).json()
+        pieces = [os.urandom(PART), b"tail"]
+        parts = []
+        for credential, piece in zip(create["credentials"], pieces):
+            put = requests.put(credential["url"], data=piece, timeout=60)
+            assert put.status_code == 200
+            parts.append({"part_number": credential["part_number"], "etag": put.headers["ETag"], "url": credential["url"]})
+        done = requests.post(f"{other.url}{MPU}/complete/0/two/artifacts", json={"path": "m.bin", "upload_id": create["upload_id"], "parts": parts}, timeout=30)
+        assert done.status_code == 200, done.text
+        assert requests.get(direct_server.proxy("0/two/artifacts/m.bin"), timeout=60).content == pieces[0] + pieces[1]
+    finally:
+        other.stop()

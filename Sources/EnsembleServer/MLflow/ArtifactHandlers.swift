@@ -16,9 +16,16 @@ struct ArtifactHandlers: Sendable {
     var presignedDownloads = false
     /// How long a presigned download URL stays valid.
     static let presignedSeconds = 900
+    /// The MLflow client's direct multipart uploads (`MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD`): with a
+    /// bucket, large files go from the client straight to it, part by part, to presigned URLs.
+    var presignedUploads = false
+    /// How long a direct upload's part URLs stay valid: long enough for a large file on a slow link.
+    static let directUploadSeconds = 4 * 3600
 
     /// Where the artifact proxy is mounted.
     static let proxyPrefixes = ["/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"]
+    /// Where the direct multipart uploads are mounted.
+    static let multipartPrefixes = ["/api/2.0/mlflow-artifacts/mpu", "/ajax-api/2.0/mlflow-artifacts/mpu"]
 
     /// The path inside the artifact store that an `mlflow-artifacts:` or proxy `http(s)` URI names, or
     /// `nil` when the URI points somewhere this server does not serve.
@@ -188,6 +195,105 @@ struct ArtifactHandlers: Sendable {
     }
 
     static let noData = EnsembleError.invalid("Request must specify data.")
+
+    // MARK: Direct multipart uploads (mpu/create, mpu/complete, mpu/abort)
+
+    /// What the MLflow client looks for at the start of the answer to fall back to an upload through
+    /// this server.
+    static let multipartUnsupported = "Multipart upload is not supported for the current artifact repository"
+
+    /// `POST …/mpu/create/<folder>` `{path, num_parts}`: begins a multipart upload of the file named
+    /// by `path`'s last component into `<folder>` and answers each part's presigned URL.
+    func createMultipart(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
+        let (path, f) = try await multipartTarget(request, context)
+        let parts = try f.int64("num_parts", in: 1...Int64(DirectUpload.maxParts)) ?? 1
+        guard presignedUploads, let upload = try await artifacts.startDirectUpload(path, parts: Int(parts), expires: Self.directUploadSeconds) else {
+            throw Self.noDirectUploads
+        }
+        var w = JSONWriter(capacity: 256 + upload.urls.count * 512)
+        w.beginObject()
+        w.member("upload_id", upload.uploadID)
+        w.key("credentials")
+        w.beginArray()
+        for (number, url) in upload.urls {
+            w.beginObject()
+            w.member("url", url)
+            w.member("part_number", Int64(number))
+            w.key("headers")
+            w.beginObject()
+            w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
+
+    /// `POST …/mpu/complete/<folder>` `{path, upload_id, parts: [{part_number, etag}]}`: publishes the
+    /// file. Parts not uploaded or a file over the server's upload limit are a 400, and nothing is
+    /// published.
+    func completeMultipart(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
+        let (path, f) = try await multipartTarget(request, context)
+        let id = try Self.uploadID(f)
+        let items = try f.objects("parts")
+        guard (1...DirectUpload.maxParts).contains(items.count) else {
+            throw EnsembleError.invalid("'parts' lists 1 to \(DirectUpload.maxParts) uploaded parts, each {part_number, etag}; it has \(items.count).")
+        }
+        var parts: [DirectUpload.Part] = []
+        parts.reserveCapacity(items.count)
+        for item in items {
+            guard let number = try item.int64("part_number", in: 1...Int64(DirectUpload.maxParts)) else { throw EnsembleError.missing("parts[].part_number") }
+            let etag = try item.requiredString("etag")
+            guard !etag.isEmpty, etag.utf8.count <= 1024, !etag.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                throw EnsembleError.invalid("Part \(number) has no usable 'etag': send the ETag header its upload answered.")
+            }
+            parts.append(DirectUpload.Part(number: Int(number), etag: etag))
+        }
+        parts.sort { $0.number < $1.number }
+        if let twice = zip(parts, parts.dropFirst()).first(where: { $0.0.number == $0.1.number }) {
+            throw EnsembleError.invalid("Part \(twice.0.number) is listed twice in 'parts'.")
+        }
+        guard presignedUploads else { throw Self.noDirectUploads }
+        try await artifacts.completeDirectUpload(path, uploadID: id, parts: parts, limit: maxUploadBytes)
+        return JSONResponse.emptyObject
+    }
+
+    /// `POST …/mpu/abort/<folder>` `{path, upload_id}`: throws the uploaded parts away.
+    func abortMultipart(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
+        let (path, f) = try await multipartTarget(request, context)
+        let id = try Self.uploadID(f)
+        guard presignedUploads else { throw Self.noDirectUploads }
+        try await artifacts.abortDirectUpload(path, uploadID: id)
+        return JSONResponse.emptyObject
+    }
+
+    /// The file a direct-upload request names: the folder in the URL and the last component of the
+    /// body's `path` (the client's local file, `/` or `\\` separated), checked like any artifact path.
+    func multipartTarget(_ request: Request, _ context: EnsembleRequestContext) async throws -> (ArtifactPath, RequestFields) {
+        let folder = try ArtifactPath(try context.catchAllPath(of: request))
+        let f = try await request.fields(context)
+        let local = try f.requiredString("path")
+        guard let name = local.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init), !local.hasSuffix("/"), !local.hasSuffix("\\")
+        else {
+            throw EnsembleError.invalid("'path' must name a file (the local file being uploaded); '\(local.prefix(200))' does not.")
+        }
+        let path = folder.appending(try ArtifactPath(name))
+        guard !path.isRoot else { throw ArtifactPath.invalid }
+        return (path, f)
+    }
+
+    static func uploadID(_ f: RequestFields) throws -> String {
+        let id = try f.requiredString("upload_id")
+        guard !id.isEmpty, id.utf8.count <= 1024, !id.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            throw EnsembleError.invalid("'upload_id' must be the id mpu/create answered.")
+        }
+        return id
+    }
+
+    static let noDirectUploads = EnsembleError(
+        .notImplemented,
+        multipartUnsupported + ": this server takes uploads itself, streamed to its storage. Direct uploads need a bucket and "
+            + "`ensemble serve --artifacts s3://… --presigned-uploads`.")
 }
 
 extension JSONWriter {
@@ -225,6 +331,15 @@ extension ArtifactHandlers {
         r.get("artifacts/list", .read, use: listRunArtifacts)
         r.post("upload-artifact", .edit, scope: .runInQuery, use: uploadArtifact)
         r.get("get-artifact", .read, use: getArtifact)
+        return r
+    }
+
+    /// Direct multipart uploads: `POST <prefix>/{create,complete,abort}/<folder>`.
+    var multipartRoutes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.post("create/**", .edit, scope: .artifactPath, use: createMultipart)
+        r.post("complete/**", .edit, scope: .artifactPath, use: completeMultipart)
+        r.post("abort/**", .edit, scope: .artifactPath, use: abortMultipart)
         return r
     }
 

@@ -412,6 +412,7 @@ MPU = "/api/2.0/mlflow-artifacts/mpu"
         ("create", "0/r/artifacts", {"path": "a.bin", "num_parts": "many"}, "an integer"),
         ("create", "0/r/artifacts", {"num_parts": 2}, "path"),
         ("create", "0/r/artifacts", {"path": "somewhere/", "num_parts": 2}, "must name a file"),
+        ("create", "0/r/artifacts", {"path": "/home/me/.", "num_parts": 2}, "must name a file"),
         ("create", "0/r/artifacts", {"path": "../..", "num_parts": 2}, "Invalid path"),
         ("create", "0/r/%2E%2E/%2E%2E/escape", {"path": "a.bin", "num_parts": 2}, "Invalid path"),
         ("complete", "0/r/artifacts", {"path": "a.bin", "parts": [{"part_number": 1, "etag": "x"}]}, "upload_id"),

@@ -268,18 +268,18 @@ struct ArtifactHandlers: Sendable {
     }
 
     /// The file a direct-upload request names: the folder in the URL and the last component of the
-    /// body's `path` (the client's local file, `/` or `\\` separated), checked like any artifact path.
+    /// body's `path` (the client's local file, `/` or `\` separated), checked like any artifact path.
     func multipartTarget(_ request: Request, _ context: EnsembleRequestContext) async throws -> (ArtifactPath, RequestFields) {
         let folder = try ArtifactPath(try context.catchAllPath(of: request))
         let f = try await request.fields(context)
         let local = try f.requiredString("path")
-        guard let name = local.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init), !local.hasSuffix("/"), !local.hasSuffix("\\")
-        else {
-            throw EnsembleError.invalid("'path' must name a file (the local file being uploaded); '\(local.prefix(200))' does not.")
+        let notAFile = EnsembleError.invalid("'path' must name a file (the local file being uploaded); '\(local.prefix(200))' does not.")
+        guard !local.hasSuffix("/"), !local.hasSuffix("\\"), let name = local.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last else {
+            throw notAFile
         }
-        let path = folder.appending(try ArtifactPath(name))
-        guard !path.isRoot else { throw ArtifactPath.invalid }
-        return (path, f)
+        let file = try ArtifactPath(String(name))
+        guard !file.isRoot else { throw notAFile }
+        return (folder.appending(file), f)
     }
 
     static func uploadID(_ f: RequestFields) throws -> String {

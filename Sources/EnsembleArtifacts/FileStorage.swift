@@ -19,10 +19,10 @@ public protocol ArtifactStorage: Sendable {
     func startUpload(_ path: ArtifactPath) async throws -> any StorageUpload
     /// Deletes a file, or a folder with everything in it; deleting something missing is not an error.
     func delete(_ path: ArtifactPath) async throws
-    /// A URL a browser can download the file from without going through this server (a presigned
-    /// URL valid for `expires` seconds), or nil when the storage has no such thing. Throws
-    /// not-found for a missing file.
-    func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> String?
+    /// A URL a browser or a client can download the file from without going through this server (a
+    /// presigned URL valid for `expires` seconds, which takes `Range` requests) and the file's size,
+    /// or nil when the storage has no such thing. Throws not-found for a missing file.
+    func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> (url: String, size: Int64)?
     /// Begins a multipart upload of `parts` parts that the client sends straight to the storage, each
     /// part to its presigned URL (valid for `expires` seconds); nil when the storage has no such thing.
     func startDirectUpload(_ path: ArtifactPath, parts: Int, expires: Int) async throws -> DirectUpload?

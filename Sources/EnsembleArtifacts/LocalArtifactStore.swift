@@ -113,7 +113,7 @@ public struct LocalArtifactStore: ArtifactStorage {
     public func startUpload(_ path: ArtifactPath) throws(EnsembleError) -> any StorageUpload { try beginUpload(path) }
 
     /// Files in a folder are served by this server only.
-    public func downloadURL(_ path: ArtifactPath, expires: Int) -> String? { nil }
+    public func downloadURL(_ path: ArtifactPath, expires: Int) -> (url: String, size: Int64)? { nil }
 
     /// Whether a regular file exists at the path.
     public func fileExists(_ path: ArtifactPath) -> Bool {

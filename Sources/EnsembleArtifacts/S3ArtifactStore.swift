@@ -85,12 +85,12 @@ public struct S3ArtifactStore: ArtifactStorage {
 
     /// A presigned URL for an existing file (a HEAD request checks it: a missing file is this
     /// server's not-found, never a URL to nothing).
-    public func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> String? {
+    public func downloadURL(_ path: ArtifactPath, expires: Int) async throws -> (url: String, size: Int64)? {
         guard !path.isRoot else { return nil }
         let size: Int64?
         do { size = try await client.head(key(path)) } catch { throw storageFailure(error) }
-        guard size != nil else { throw EnsembleError.notFound("No such artifact: '\(path)'") }
-        return client.presignedGET(key(path), expires: expires)
+        guard let size else { throw EnsembleError.notFound("No such artifact: '\(path)'") }
+        return (client.presignedGET(key(path), expires: expires), size)
     }
 
     // MARK: Direct uploads

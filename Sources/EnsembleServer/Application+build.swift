@@ -25,7 +25,8 @@ public struct ServerConfiguration: Sendable {
     /// settings from `environment`. nil: the data folder's `artifacts/` and `blobs/`.
     public var artifactsURL: String? = nil
     /// With a bucket: the web UI's downloads and image previews redirect the browser to a presigned
-    /// URL (15 minutes) instead of passing the bytes through this server.
+    /// URL (15 minutes) instead of passing the bytes through this server, and the MLflow client is
+    /// told (`/server-info`) to download files straight from the bucket, in parallel ranges.
     public var presignedDownloads: Bool = false
     /// With a bucket: the MLflow client's direct multipart uploads (`mpu/create`, `mpu/complete`,
     /// `mpu/abort`; `MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true` on the client) send large files' parts
@@ -173,6 +174,9 @@ struct ServerInfoHandlers: Sendable {
     /// Whether the client may send large files straight to the bucket (`--presigned-uploads`): the
     /// MLflow client then uses mpu/create for files from `MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE` up.
     var multipartUploads = false
+    /// Whether the client may download straight from the bucket (`--presigned-downloads`): the MLflow
+    /// client then asks `presigned/<path>` for every file and reads it in parallel ranges.
+    var multipartDownloads = false
 
     func serverInfo(_ request: Request, context: EnsembleRequestContext) async throws -> Response {
         var w = JSONWriter()
@@ -181,7 +185,7 @@ struct ServerInfoHandlers: Sendable {
         w.member("workspaces_enabled", false)
         w.member("trace_archival_enabled", false)
         w.member("multipart_uploads_enabled", multipartUploads)
-        w.member("multipart_downloads_enabled", false)
+        w.member("multipart_downloads_enabled", multipartDownloads)
         w.member("artifact_serving_enabled", true)
         w.member("presigned_upload_run_id_supported", false)
         w.member("presigned_upload_model_id_supported", false)
@@ -315,7 +319,12 @@ func buildRouter(configuration: ServerConfiguration, services: EnsembleServices,
     for prefix in ArtifactHandlers.multipartPrefixes {
         router.addRoutes(files.multipartRoutes, atPath: RouterPath(prefix))
     }
-    let info = ServerInfoHandlers(multipartUploads: configuration.presignedUploads && configuration.artifactsURL != nil)
+    for prefix in ArtifactHandlers.presignedPrefixes {
+        router.addRoutes(files.presignedRoutes, atPath: RouterPath(prefix))
+    }
+    let info = ServerInfoHandlers(
+        multipartUploads: configuration.presignedUploads && configuration.artifactsURL != nil,
+        multipartDownloads: configuration.presignedDownloads && configuration.artifactsURL != nil)
     router.get("/api/3.0/mlflow/server-info", .open, use: info.serverInfo)
     router.get("/ajax-api/3.0/mlflow/server-info", .open, use: info.serverInfo)
     router.get("/health", .open, use: info.health)

@@ -69,7 +69,7 @@ extension EnsembleCommand {
         @Option(help: "Keep artifacts and stored datasets' contents in this S3-compatible bucket, s3://BUCKET[/PREFIX], instead of the data folder; several servers may share it. Credentials and endpoint come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION and AWS_ENDPOINT_URL (MinIO, Ceph…). (env: ENSEMBLE_ARTIFACTS; default: DATA/artifacts and DATA/blobs)")
         var artifacts: String?
 
-        @Flag(help: "With --artifacts s3://…: the web UI's downloads and image previews send the browser straight to the bucket with a 15-minute presigned URL; the browser must be able to reach the bucket's endpoint. (env: ENSEMBLE_PRESIGNED_DOWNLOADS=1)")
+        @Flag(help: "With --artifacts s3://…: the web UI's downloads and image previews send the browser straight to the bucket with a 15-minute presigned URL, and the MLflow client downloads files from the bucket in parallel ranges (1-hour URLs); browsers and clients must be able to reach the bucket's endpoint. (env: ENSEMBLE_PRESIGNED_DOWNLOADS=1)")
         var presignedDownloads = false
 
         @Flag(help: "With --artifacts s3://…: the MLflow client's multipart uploads (MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true) send large files' parts straight to the bucket with 4-hour presigned URLs; clients must be able to reach the bucket's endpoint. Off, they upload through Ensemble. (env: ENSEMBLE_PRESIGNED_UPLOADS=1)")

@@ -138,11 +138,12 @@ struct StorageContractTests {
         let u = try await store.startUpload(path)
         try await u.append(ByteBuffer(string: "{\"auc\": 0.9}"))
         try await u.commit()
-        guard let url = try await store.downloadURL(path, expires: 60) else {
+        guard let (url, size) = try await store.downloadURL(path, expires: 60) else {
             #expect(backend == .folder)
             return
         }
         #expect(backend == .bucket)
+        #expect(size == 12)
         await #expect { _ = try await store.downloadURL(try ArtifactPath("r/missing.json"), expires: 60) } throws: {
             ($0 as? EnsembleError)?.code == .resourceDoesNotExist
         }

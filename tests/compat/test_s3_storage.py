@@ -214,6 +214,57 @@ def test_presigned_downloads_send_the_browser_to_the_bucket(bucket, tmp_path):
         srv.stop()
 
 
+def test_with_presigned_downloads_the_mlflow_client_reads_from_the_bucket_in_ranges(bucket, bucket_server, tmp_path, monkeypatch):
+    from mlflow.store.artifact.http_artifact_repo import HttpArtifactRepository
+
+    ranged = []
+    original = HttpArtifactRepository._multipart_download
+
+    def spy(self, presigned_response, remote_file_path, local_path, file_size, chunk_size):
+        ranged.append((presigned_response.url, remote_file_path, file_size, chunk_size))
+        return original(self, presigned_response, remote_file_path, local_path, file_size, chunk_size)
+
+    monkeypatch.setattr(HttpArtifactRepository, "_multipart_download", spy)
+    monkeypatch.delenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", raising=False)
+    monkeypatch.setenv("MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE", str(PART))
+    srv = serve(tmp_path, "presigned-client", f"s3://{bucket}/presigned-client", "--presigned-downloads")
+    try:
+        assert requests.get(srv.url + "/api/3.0/mlflow/server-info", timeout=10).json()["multipart_downloads_enabled"] is True
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", srv.url)
+        mlflow.set_tracking_uri(srv.url)
+        data = os.urandom(2 * PART + 333)
+        (tmp_path / "w.bin").write_bytes(data)
+        with mlflow.start_run() as run:
+            mlflow.log_artifact(str(tmp_path / "w.bin"), "model")
+        rid = run.info.run_id
+        out = MlflowClient(srv.url).download_artifacts(rid, "model/w.bin", str(tmp_path / "out"))
+        assert open(out, "rb").read() == data
+        assert len(ranged) == 1 and ranged[0][0].startswith(_s3.endpoint()) and ranged[0][2] == len(data), ranged
+        # The answer itself, and a range of the URL read without credentials.
+        got = requests.get(f"{srv.url}/api/2.0/mlflow-artifacts/presigned/0/{rid}/artifacts/model/w.bin", timeout=30).json()
+        assert got["file_size"] == len(data) and got["headers"] == {} and "X-Amz-Expires=3600" in got["url"]
+        part = requests.get(got["url"], headers={"Range": "bytes=100-199"}, timeout=30)
+        assert part.status_code == 206 and part.content == data[100:200]
+        missing = requests.get(f"{srv.url}/api/2.0/mlflow-artifacts/presigned/0/{rid}/artifacts/nope.bin", timeout=30)
+        assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        hostile = requests.get(f"{srv.url}/api/2.0/mlflow-artifacts/presigned/0/%2E%2E/%2E%2E/blobs/x", timeout=30)
+        assert hostile.status_code == 400
+    finally:
+        srv.stop()
+    # Without the flag: the server says no, and a client that forces it downloads through the server.
+    ranged.clear()
+    assert requests.get(bucket_server.url + "/api/3.0/mlflow/server-info", timeout=10).json()["multipart_downloads_enabled"] is False
+    r = requests.get(f"{bucket_server.url}/api/2.0/mlflow-artifacts/presigned/0/x/artifacts/a.bin", timeout=30)
+    assert r.status_code == 501 and r.json()["error_code"] == "NOT_IMPLEMENTED"
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "true")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", bucket_server.url)
+    mlflow.set_tracking_uri(bucket_server.url)
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "w.bin"), "model")
+    out = MlflowClient(bucket_server.url).download_artifacts(run.info.run_id, "model/w.bin", str(tmp_path / "out2"))
+    assert open(out, "rb").read() == data and ranged == []
+
+
 def start_moto(port: int) -> subprocess.Popen:
     binary = os.environ.get("MOTO_SERVER", os.path.join(os.path.dirname(os.sys.executable), "moto_server"))
     p = subprocess.Popen([binary, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

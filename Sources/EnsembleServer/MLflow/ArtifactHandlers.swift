@@ -26,6 +26,11 @@ struct ArtifactHandlers: Sendable {
     static let proxyPrefixes = ["/api/2.0/mlflow-artifacts/artifacts", "/ajax-api/2.0/mlflow-artifacts/artifacts"]
     /// Where the direct multipart uploads are mounted.
     static let multipartPrefixes = ["/api/2.0/mlflow-artifacts/mpu", "/ajax-api/2.0/mlflow-artifacts/mpu"]
+    /// Where the MLflow client asks for a file's presigned URL (its multipart downloads).
+    static let presignedPrefixes = ["/api/2.0/mlflow-artifacts/presigned", "/ajax-api/2.0/mlflow-artifacts/presigned"]
+    /// How long a client's presigned download URL stays valid: it reads large files in parallel
+    /// ranges, and asks for a new URL when one fails.
+    static let clientPresignedSeconds = 3600
 
     /// The path inside the artifact store that an `mlflow-artifacts:` or proxy `http(s)` URI names, or
     /// `nil` when the URI points somewhere this server does not serve.
@@ -132,7 +137,7 @@ struct ArtifactHandlers: Sendable {
 
     /// A 302 to a presigned URL for an existing file, or nil when the storage has none.
     func presignedRedirect(_ path: ArtifactPath) async throws -> Response? {
-        guard let url = try await artifacts.downloadURL(path, expires: Self.presignedSeconds) else { return nil }
+        guard let (url, _) = try await artifacts.downloadURL(path, expires: Self.presignedSeconds) else { return nil }
         return Response(status: .found, headers: [.location: url, .cacheControl: "private, max-age=\(Self.presignedSeconds / 2)"])
     }
 
@@ -195,6 +200,32 @@ struct ArtifactHandlers: Sendable {
     }
 
     static let noData = EnsembleError.invalid("Request must specify data.")
+
+    // MARK: Presigned downloads for the MLflow client
+
+    /// `GET …/presigned/<path>`: `{url, headers, file_size}`, where the MLflow client downloads the
+    /// file straight from the bucket in parallel ranges (`multipart_downloads_enabled` in
+    /// `/server-info`, with `--presigned-downloads`); otherwise a 501, on which a client that forced
+    /// it (`MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD=true`) downloads through the proxy.
+    func presignedDownload(_ request: Request, _ context: EnsembleRequestContext) async throws -> Response {
+        let path = try ArtifactPath(try context.catchAllPath(of: request))
+        guard !path.isRoot else { throw EnsembleError.invalid("'' is a folder; list it instead of downloading it.") }
+        guard presignedDownloads, let (url, size) = try await artifacts.downloadURL(path, expires: Self.clientPresignedSeconds) else {
+            throw EnsembleError(
+                .notImplemented,
+                "Presigned downloads are off on this server: files come through it. With a bucket, `ensemble serve --presigned-downloads` "
+                    + "sends clients straight to it.")
+        }
+        var w = JSONWriter(capacity: url.utf8.count + 64)
+        w.beginObject()
+        w.member("url", url)
+        w.key("headers")
+        w.beginObject()
+        w.endObject()
+        w.member("file_size", size)
+        w.endObject()
+        return JSONResponse.ok(w)
+    }
 
     // MARK: Direct multipart uploads (mpu/create, mpu/complete, mpu/abort)
 
@@ -331,6 +362,13 @@ extension ArtifactHandlers {
         r.get("artifacts/list", .read, use: listRunArtifacts)
         r.post("upload-artifact", .edit, scope: .runInQuery, use: uploadArtifact)
         r.get("get-artifact", .read, use: getArtifact)
+        return r
+    }
+
+    /// The MLflow client's presigned downloads: `GET <prefix>/<path>`.
+    var presignedRoutes: RouteCollection<EnsembleRequestContext> {
+        let r = RouteCollection(context: EnsembleRequestContext.self)
+        r.get("**", .read, use: presignedDownload)
         return r
     }
 

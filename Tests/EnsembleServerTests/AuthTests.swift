@@ -24,16 +24,19 @@ struct AuthFixture: Sendable {
     let bcryptChecks: NIOLockedValueBox<Int>
     static let password = "correct horse battery"
 
-    static func make() async throws -> (AuthFixture, some ApplicationProtocol) {
+    /// `clock`: the authenticator's time (the real one unless a test holds it still).
+    static func make(clock: @escaping @Sendable () -> Int64 = Authenticator.now) async throws -> (AuthFixture, some ApplicationProtocol) {
         var config = ServerConfiguration()
         config.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ensemble-auth-\(UUID().uuidString)").path
         config.auth = .required
         var services = try EnsembleServices(configuration: config)
         let checks = NIOLockedValueBox(0)
-        services.authenticator = Authenticator(store: services.store) { password, hash in
-            checks.withLockedValue { $0 += 1 }
-            return Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash)
-        }
+        services.authenticator = Authenticator(
+            store: services.store,
+            verify: { password, hash in
+                checks.withLockedValue { $0 += 1 }
+                return Bcrypt.verify(PasswordPolicy.prepared(password), hash: hash)
+            }, clock: clock)
         var tokens: [String: String] = [:]
         for (name, role) in [("root", InstanceRole.admin), ("mia", .member), ("max", .member), ("vic", .viewer)] {
             _ = try await services.store.createUser(
@@ -429,7 +432,10 @@ struct AuthTests {
 
     @Test("twenty wrong passwords over HTTP are slowed down, and say so, while tokens keep working")
     func throttledOverHTTP() async throws {
-        let (fixture, app) = try await AuthFixture.make()
+        // Time stands still during the burst: on a loaded machine twenty requests can take longer than
+        // the waits they earn, and the right password then arrives after the cool-down.
+        let start = Authenticator.now()
+        let (fixture, app) = try await AuthFixture.make(clock: { start })
         try await app.test(.router) { client in
             let path = "/api/2.0/mlflow/experiments/search?max_results=1"
             var messages: [String] = []
@@ -440,11 +446,10 @@ struct AuthTests {
             }
             #expect(messages.prefix(5).allSatisfy { $0.contains("Wrong user name or password") })
             #expect(messages[5].contains("Too many failed sign-ins"))
-            // The waits double (1 s, 2 s, …), so in a burst most attempts never reach bcrypt; on a slow
-            // machine one wait may run out during the burst and let one more guess through.
+            // Five free guesses reach bcrypt; the fifteen after them wait (1 s, then doubling) and never do.
             let throttled = messages.filter { $0.contains("Too many failed sign-ins") }.count
-            #expect(throttled >= 12)
-            #expect(fixture.bcryptChecks.withLockedValue { $0 } <= 7)
+            #expect(throttled == 15)
+            #expect(fixture.bcryptChecks.withLockedValue { $0 } == 5)
             // During the cool-down even the right password waits; a token is not a password guess.
             let right = try await client.execute(uri: path, method: .get, headers: AuthFixture.basic("max", AuthFixture.password))
             #expect(String(buffer: right.body).contains("Too many failed sign-ins"))

@@ -64,8 +64,16 @@ final class Authenticator: Sendable {
         var counts = true
     }
 
-    init(store: any IdentityStore & ExpiringValueStore, verify: (@Sendable (String, String) async -> Bool)? = nil) {
+    /// Milliseconds since 1970; tests give a clock of their own, so that a throttle's wait does not
+    /// run out while a loaded machine is still sending the burst.
+    let clock: @Sendable () -> Int64
+
+    init(
+        store: any IdentityStore & ExpiringValueStore, verify: (@Sendable (String, String) async -> Bool)? = nil,
+        clock: @escaping @Sendable () -> Int64 = Authenticator.now
+    ) {
         self.store = store
+        self.clock = clock
         self.throttle = SignInThrottle(values: store)
         self.verify = verify ?? { password, hash in
             // Off the event loops and the cooperative pool: bcrypt blocks its thread for ~250 ms.
@@ -76,7 +84,8 @@ final class Authenticator: Sendable {
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// The user an API token belongs to, if the token is active and its user enabled.
-    func user(token: String, now: Int64 = now()) async throws -> (User, APIToken) {
+    func user(token: String, now: Int64? = nil) async throws -> (User, APIToken) {
+        let now = now ?? clock()
         guard TokenFormat.looksLikeToken(token) else {
             throw Failure(message: "The API token is not valid. Create a new one with `ensemble admin create-token` or on your account page.")
         }
@@ -107,7 +116,8 @@ final class Authenticator: Sendable {
     }
 
     /// The user a name and password identify. A password that is an API token of that user also works.
-    func user(name: String, password: String, client: String?, now: Int64 = now()) async throws -> (User, APIToken?) {
+    func user(name: String, password: String, client: String?, now: Int64? = nil) async throws -> (User, APIToken?) {
+        let now = now ?? clock()
         if TokenFormat.looksLikeToken(password) {
             let (user, token) = try await self.user(token: password, now: now)
             guard user.name == name else { throw Failure(message: "That API token belongs to another user.") }

@@ -118,7 +118,14 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             var (ensembleError, status) = Self.classify(error, request: request, context: context)
             if status.code >= 500 {
-                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                // Our 501 is an answer, not a failure: a capability this server is not set up for
+                // (MLflow's direct transfers without a bucket), which the client asks about and then
+                // does without.
+                if status == .notImplemented, error is EnsembleError {
+                    context.logger.debug("capability not enabled", metadata: ["path": "\(request.uri.path)", "error": "\(ensembleError)"])
+                } else {
+                    context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(String(reflecting: error))"])
+                }
                 if !(error is EnsembleError) {
                     ensembleError = EnsembleError(.internalError, "Internal error; see the server log for request \(context.id).")
                 }

@@ -230,7 +230,8 @@ struct ArtifactHandlers: Sendable {
     // MARK: Direct multipart uploads (mpu/create, mpu/complete, mpu/abort)
 
     /// What the MLflow client looks for at the start of the answer to fall back to an upload through
-    /// this server.
+    /// this server. The answer is MLflow's 501 NOT_IMPLEMENTED (its client falls back from a forced
+    /// multipart download only on a 501 or a 404): not an error in the request, and not logged as one.
     static let multipartUnsupported = "Multipart upload is not supported for the current artifact repository"
 
     /// `POST …/mpu/create/<folder>` `{path, num_parts}`: begins a multipart upload of the file named

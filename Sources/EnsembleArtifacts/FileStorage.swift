@@ -35,7 +35,7 @@ public protocol ArtifactStorage: Sendable {
 }
 
 /// A multipart upload whose parts go from the client straight to the storage.
-public struct DirectUpload: Sendable, Equatable {
+public struct DirectUpload: Sendable {
     public struct Part: Sendable, Equatable {
         public var number: Int
         public var etag: String
@@ -46,10 +46,6 @@ public struct DirectUpload: Sendable, Equatable {
     public var urls: [(number: Int, url: String)]
 
     public init(uploadID: String, urls: [(number: Int, url: String)]) { (self.uploadID, self.urls) = (uploadID, urls) }
-
-    public static func == (a: DirectUpload, b: DirectUpload) -> Bool {
-        a.uploadID == b.uploadID && a.urls.elementsEqual(b.urls) { $0.number == $1.number && $0.url == $1.url }
-    }
 
     /// S3's limits: parts are numbered 1 to 10,000.
     public static let maxParts = 10_000

@@ -105,8 +105,8 @@ public struct S3ArtifactStore: ArtifactStorage {
         let key = key(path)
         let id: String
         do { id = try await client.createMultipartUpload(key) } catch { throw storageFailure(error) }
-        return DirectUpload(
-            uploadID: id, urls: (1...parts).map { ($0, client.presignedUploadPart(key, uploadID: id, number: $0, expires: expires)) })
+        let urls = client.presignedUploadParts(key, uploadID: id, numbers: 1...parts, expires: expires)
+        return DirectUpload(uploadID: id, urls: Array(zip(1...parts, urls)))
     }
 
     @discardableResult public func completeDirectUpload(_ path: ArtifactPath, uploadID: String, parts: [DirectUpload.Part], limit: Int64) async throws -> Int64 {

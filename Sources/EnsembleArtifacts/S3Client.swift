@@ -300,11 +300,12 @@ public final class S3Client: Sendable {
         signer.presignedURL(base: base, host: host, path: urlPath(key), expires: seconds)
     }
 
-    /// A URL that uploads one part (1-based number) of a multipart upload without credentials until
-    /// it expires: a PUT of the part's bytes, answered with the part's ETag.
-    public func presignedUploadPart(_ key: String, uploadID: String, number: Int, expires seconds: Int) -> String {
-        signer.presignedURL(
-            method: "PUT", base: base, host: host, path: urlPath(key), query: [("partNumber", String(number)), ("uploadId", uploadID)], expires: seconds)
+    /// URLs that upload parts (1-based numbers) of a multipart upload without credentials until they
+    /// expire: a PUT of a part's bytes, answered with the part's ETag.
+    public func presignedUploadParts(_ key: String, uploadID: String, numbers: ClosedRange<Int>, expires seconds: Int) -> [String] {
+        signer.presignedURLs(
+            method: "PUT", base: base, host: host, path: urlPath(key), queries: numbers.map { [("partNumber", String($0)), ("uploadId", uploadID)] },
+            expires: seconds)
     }
 }
 

@@ -77,9 +77,11 @@ public struct S3Signer: Sendable {
 
     /// The signature of a request whose canonical parts are given. `headers` must include `host`
     /// (and every `x-amz-*` header sent); names are lower-cased here.
-    func signature(method: String, path: String, query: [(String, String)], headers: [(String, String)], payloadHash: String, time: String, day: String)
-        -> (signature: String, signedHeaders: String)
-    {
+    /// `key`: the day's signing key when the caller signs many requests of one moment (``presignedURLs``).
+    func signature(
+        method: String, path: String, query: [(String, String)], headers: [(String, String)], payloadHash: String, time: String, day: String,
+        key: SymmetricKey? = nil
+    ) -> (signature: String, signedHeaders: String) {
         let canonicalHeaders = headers.map { ($0.0.lowercased(), $0.1.trimmingCharacters(in: .whitespaces)) }.sorted { $0.0 < $1.0 }
         let signedHeaders = canonicalHeaders.map(\.0).joined(separator: ";")
         let canonicalRequest = [
@@ -88,7 +90,7 @@ public struct S3Signer: Sendable {
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", time, scope, Self.sha256Hex(Data(canonicalRequest.utf8))].joined(separator: "\n")
-        let signature = HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: signingKey(day: day))
+        let signature = HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key ?? signingKey(day: day))
         return (Self.hex(signature), signedHeaders)
     }
 
@@ -114,14 +116,28 @@ public struct S3Signer: Sendable {
     public func presignedURL(
         method: String = "GET", base: String, host: String, path: String, query extra: [(String, String)] = [], expires: Int, date: Date = Date()
     ) -> String {
+        presignedURLs(method: method, base: base, host: host, path: path, queries: [extra], expires: expires, date: date)[0]
+    }
+
+    /// One presigned URL per extra query (the parts of one multipart upload), all of one moment: the
+    /// day's signing key (four HMACs) is derived once, not per URL. `mpu/create` of 10,000 parts, timed
+    /// with curl against a release build: 0.44–0.59 s with a key per URL, 0.27–0.41 s with one key.
+    public func presignedURLs(
+        method: String = "GET", base: String, host: String, path: String, queries: [[(String, String)]], expires: Int, date: Date = Date()
+    ) -> [String] {
         let (time, day) = Self.stamps(date)
-        var query = extra + [
+        let key = signingKey(day: day)
+        var fixed = [
             ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"), ("X-Amz-Credential", "\(accessKey)/\(day)/\(region)/\(service)/aws4_request"),
             ("X-Amz-Date", time), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", "host"),
         ]
-        if let sessionToken { query.append(("X-Amz-Security-Token", sessionToken)) }
-        let (signature, _) = self.signature(
-            method: method, path: path, query: query, headers: [("host", host)], payloadHash: Self.unsignedPayload, time: time, day: day)
-        return base + Self.encode(path, keepSlash: true) + "?" + Self.canonicalQuery(query) + "&X-Amz-Signature=" + signature
+        if let sessionToken { fixed.append(("X-Amz-Security-Token", sessionToken)) }
+        let prefix = base + Self.encode(path, keepSlash: true) + "?"
+        return queries.map { extra in
+            let query = extra + fixed
+            let (signature, _) = self.signature(
+                method: method, path: path, query: query, headers: [("host", host)], payloadHash: Self.unsignedPayload, time: time, day: day, key: key)
+            return prefix + Self.canonicalQuery(query) + "&X-Amz-Signature=" + signature
+        }
     }
 }

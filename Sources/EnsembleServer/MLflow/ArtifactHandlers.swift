@@ -276,7 +276,7 @@ struct ArtifactHandlers: Sendable {
         for item in items {
             guard let number = try item.int64("part_number", in: 1...Int64(DirectUpload.maxParts)) else { throw EnsembleError.missing("parts[].part_number") }
             let etag = try item.requiredString("etag")
-            guard !etag.isEmpty, etag.utf8.count <= 1024, !etag.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            guard Self.isPlainToken(etag) else {
                 throw EnsembleError.invalid("Part \(number) has no usable 'etag': send the ETag header its upload answered.")
             }
             parts.append(DirectUpload.Part(number: Int(number), etag: etag))
@@ -316,10 +316,14 @@ struct ArtifactHandlers: Sendable {
 
     static func uploadID(_ f: RequestFields) throws -> String {
         let id = try f.requiredString("upload_id")
-        guard !id.isEmpty, id.utf8.count <= 1024, !id.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-            throw EnsembleError.invalid("'upload_id' must be the id mpu/create answered.")
-        }
+        guard isPlainToken(id) else { throw EnsembleError.invalid("'upload_id' must be the id mpu/create answered.") }
         return id
+    }
+
+    /// An id the bucket made (an upload id, an ETag), as a client sends it back: 1 to 1,024 bytes, no
+    /// control characters.
+    static func isPlainToken(_ s: String) -> Bool {
+        !s.isEmpty && s.utf8.count <= 1024 && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
 
     static let noDirectUploads = EnsembleError(

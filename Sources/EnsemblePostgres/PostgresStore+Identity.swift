@@ -157,9 +157,14 @@ extension PostgresStore: IdentityStore {
         }
     }
 
-    public func markTokenUsed(id: Int64, at: Int64) async throws {
+    @discardableResult
+    public func markTokenUsed(id: Int64, at: Int64) async throws -> Bool {
         try await transaction { [logger] db in
-            try await db.run("UPDATE api_tokens SET last_used_at = \(at) WHERE id = \(id)", logger: logger)
+            // A concurrent first use waits on the row and then finds it used: one first use, even
+            // across servers.
+            let first = try await db.run("UPDATE api_tokens SET last_used_at = \(at) WHERE id = \(id) AND last_used_at IS NULL", logger: logger) > 0
+            if !first { try await db.run("UPDATE api_tokens SET last_used_at = \(at) WHERE id = \(id)", logger: logger) }
+            return first
         }
     }
 

@@ -103,9 +103,12 @@ extension SQLiteStore: IdentityStore {
         }
     }
 
-    public func markTokenUsed(id: Int64, at: Int64) async throws {
-        _ = try await pool.write { db in
-            try APITokenRecord.filter(key: id).updateAll(db, Tokens.lastUsedAt.set(to: at))
+    @discardableResult
+    public func markTokenUsed(id: Int64, at: Int64) async throws -> Bool {
+        try await pool.write { db in
+            let first = try APITokenRecord.filter(key: id).filter(Tokens.lastUsedAt == nil).updateAll(db, Tokens.lastUsedAt.set(to: at)) > 0
+            if !first { try APITokenRecord.filter(key: id).updateAll(db, Tokens.lastUsedAt.set(to: at)) }
+            return first
         }
     }
 

@@ -229,7 +229,10 @@ public protocol IdentityStore: Sendable {
     func tokens(user name: String) async throws -> [APIToken]
     /// Revokes a token of this user; revoking twice is fine.
     func revokeToken(id: Int64, user name: String) async throws
-    func markTokenUsed(id: Int64, at: Int64) async throws
+    /// Records a use of the token. Answers true only for its first use ever, on any server: the
+    /// `token.first_used` audit event is written once per token.
+    @discardableResult
+    func markTokenUsed(id: Int64, at: Int64) async throws -> Bool
 
     /// Appends events in one transaction (the audit writer batches them).
     func appendAudit(_ events: [AuditEvent]) async throws

@@ -83,7 +83,7 @@ final class Authenticator: Sendable {
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// The user an API token belongs to, if the token is active and its user enabled.
+    /// The user an API token belongs to, if the token is active and its user enabled, and the token.
     func user(token: String, now: Int64? = nil) async throws -> (User, APIToken) {
         let now = now ?? clock()
         guard TokenFormat.looksLikeToken(token) else {
@@ -111,8 +111,13 @@ final class Authenticator: Sendable {
             uses[record.id] = now
             return true
         }
-        if due { try? await store.markTokenUsed(id: record.id, at: now) }
-        return (user, record)
+        // The token comes back as it stood before this request: `lastUsedAt` is nil on its first use
+        // ever and only then, as the store decides across servers. (A cached copy keeps the nil it was
+        // read with for up to `freshness`, which once wrote a `token.first_used` event per request.)
+        var seen = record
+        let first = due ? ((try? await store.markTokenUsed(id: record.id, at: now)) ?? false) : false
+        seen.lastUsedAt = first ? nil : (record.lastUsedAt ?? now)
+        return (user, seen)
     }
 
     /// The user a name and password identify. A password that is an API token of that user also works.

@@ -35,6 +35,20 @@ WRITERS = 32
 T0 = 1_700_000_000_000
 
 
+def documented_site(upstream_ports: list[int], port: int) -> str:
+    """The nginx site of docs/DEPLOYMENT.md as it is written there, on this test's ports: the test
+    runs what the document tells a team to run, and the two cannot drift apart."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "DEPLOYMENT.md").read_text()
+    site = re.search(r"```nginx\n(.*?)```", doc, re.S).group(1)
+    documented = re.findall(r"server 127\.0\.0\.1:(\d+)", site)
+    assert len(documented) == len(upstream_ports), f"DEPLOYMENT.md's upstream names {documented}"
+    ports = iter(upstream_ports)
+    site = re.sub(r"server 127\.0\.0\.1:\d+", lambda _: f"server 127.0.0.1:{next(ports)}", site)
+    site, listens = re.subn(r"listen 80;", f"listen 127.0.0.1:{port};", site)
+    assert listens == 1, "DEPLOYMENT.md's site listens on port 80 once"
+    return site
+
+
 class Nginx:
     """nginx in the foreground with its own prefix folder, round-robin over the given ports."""
 
@@ -42,7 +56,6 @@ class Nginx:
         self.folder = folder
         self.port = free_port()
         folder.mkdir(parents=True, exist_ok=True)
-        servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=3s;" for p in upstream_ports)
         user = "user root;" if os.geteuid() == 0 else ""
         (folder / "nginx.conf").write_text(f"""
 {user}
@@ -57,24 +70,7 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-    client_max_body_size 0;
-    upstream ensemble {{
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{self.port};
-        location / {{
-            proxy_pass http://ensemble;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_request_buffering off;
-            proxy_buffering off;
-            proxy_read_timeout 120s;
-        }}
-    }}
+{documented_site(upstream_ports, self.port)}
 }}
 """)
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"

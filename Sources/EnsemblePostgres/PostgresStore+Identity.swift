@@ -185,6 +185,17 @@ extension PostgresStore: IdentityStore {
         }
     }
 
+    public func pruneAudit(before: Int64, limit: Int) async throws -> Int {
+        try await transaction { [logger] db in
+            // Servers pruning at the same moment take different rows instead of waiting on each other.
+            try await db.run(
+                """
+                DELETE FROM audit_log WHERE id IN (
+                    SELECT id FROM audit_log WHERE at < \(before) ORDER BY at LIMIT \(Int64(max(0, limit))) FOR UPDATE SKIP LOCKED)
+                """, logger: logger)
+        }
+    }
+
     public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
         var q = SQLBuilder()
         var conditions = ["true"]

@@ -58,6 +58,8 @@ public struct ServerConfiguration: Sendable {
     public var secureCookies: Bool = false
     /// Aliases that mean production: setting or deleting them needs MANAGE on the model.
     public var protectedAliases: Set<String> = ["champion", "production"]
+    /// Audit entries older than this many days are deleted (hourly); 0 keeps them for ever.
+    public var auditRetentionDays: Int = 365
 
     public init() {}
 
@@ -357,7 +359,8 @@ public func buildApplication(configuration: ServerConfiguration, logger: Logger)
 }
 
 func buildApplication(configuration: ServerConfiguration, services: EnsembleServices, logger: Logger) -> some ApplicationProtocol {
-    let audit = AuditWriter(store: services.store, logger: logger)
+    let retention = configuration.auditRetentionDays > 0 ? Duration.seconds(Int64(configuration.auditRetentionDays) * 86_400) : nil
+    let audit = AuditWriter(store: services.store, logger: logger, retention: retention)
     let router = buildRouter(configuration: configuration, services: services, audit: audit)
     return Application(
         router: router,

@@ -123,6 +123,14 @@ extension SQLiteStore: IdentityStore {
         }
     }
 
+    public func pruneAudit(before: Int64, limit: Int) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(
+                sql: "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? ORDER BY at LIMIT ?)", arguments: [before, max(0, limit)])
+            return db.changesCount
+        }
+    }
+
     public func audit(_ query: AuditQuery) async throws -> [AuditEvent] {
         typealias Audit = AuditRecord.Columns
         return try await pool.read { db in

@@ -93,6 +93,9 @@ extension EnsembleCommand {
         @Flag(help: "Mark the session cookie Secure (when browsers reach Ensemble over HTTPS, through a TLS proxy). (env: ENSEMBLE_SECURE_COOKIES=1)")
         var secureCookies = false
 
+        @Option(help: "Delete audit log entries older than this many days (checked hourly); 0 keeps them for ever. (env: ENSEMBLE_AUDIT_RETENTION_DAYS; default: 365)")
+        var auditRetentionDays: Int?
+
         @Option(name: .customLong("protected-alias"), help: "An alias that means production; setting or deleting it needs MANAGE (repeatable). (default: champion, production)")
         var protectedAliases: [String] = []
 
@@ -160,6 +163,15 @@ extension EnsembleCommand {
             }
             config.secureCookies = secureCookies || ["1", "true", "yes"].contains(environment["ENSEMBLE_SECURE_COOKIES"]?.lowercased() ?? "")
             if !protectedAliases.isEmpty { config.protectedAliases = Set(protectedAliases.map { $0.lowercased() }) }
+            if let days = auditRetentionDays {
+                config.auditRetentionDays = days
+            } else if let raw = environment["ENSEMBLE_AUDIT_RETENTION_DAYS"], !raw.isEmpty {
+                guard let days = Int(raw) else { throw ValidationError("ENSEMBLE_AUDIT_RETENTION_DAYS must be a whole number of days (0 keeps entries for ever), got '\(raw)'.") }
+                config.auditRetentionDays = days
+            }
+            guard (0...36_500).contains(config.auditRetentionDays) else {
+                throw ValidationError("--audit-retention-days must be between 0 (keep for ever) and 36500, got \(config.auditRetentionDays).")
+            }
             return config
         }
 

@@ -43,7 +43,7 @@ struct AuthFixture: Sendable {
                 User(name: name, email: "\(name)@example.com", role: role), passwordHash: Bcrypt.hash(password, cost: 4))
             tokens[name] = try await AccountAdmin.createToken(user: name, label: "test", expiresIn: nil, store: services.store).0
         }
-        let audit = AuditWriter(store: services.store, logger: Logger(label: "test"))
+        let audit = AuditWriter(store: services.store, logger: Logger(label: "test"), retention: .seconds(86_400), clock: clock)
         let router = buildRouter(configuration: config, services: services, audit: audit)
         let routes = router.routes.map { route -> (HTTPRequest.Method, String) in
             let path = "/" + route.path.components.map { c -> String in
@@ -483,6 +483,57 @@ struct AuthTests {
             // Three requests with a token never used before: one first use (the cached copy said "unused" for all three).
             #expect(events.filter { $0.action == "token.first_used" && $0.actor == "mia" }.count == 1)
             #expect(events.allSatisfy { !$0.detail.contains(fixture.tokens["mia"]!) })
+        }
+    }
+
+    @Test("tracking writes are summarised per minute, actor and action; refused ones and other writes keep an entry each")
+    func auditSummaries() async throws {
+        let minute: Int64 = 1_900_000_000_000 / 60_000 * 60_000
+        let now = NIOLockedValueBox<Int64>(minute + 5_000)
+        let (fixture, app) = try await AuthFixture.make(clock: { now.withLockedValue { $0 } })
+        try await app.test(.router) { client in
+            func call(_ user: String, _ path: String, _ json: String) async throws -> TestResponse {
+                try await client.execute(
+                    uri: path, method: .post, headers: fixture.bearer(user).merging([.contentType: "application/json"]), body: ByteBuffer(string: json))
+            }
+            let made = try await call("mia", "/api/2.0/mlflow/experiments/create", #"{"name": "summaries"}"#)
+            let experiment = try #require(String(buffer: made.body).split(separator: "\"").dropFirst(3).first.map(String.init))
+            let created = try await call("mia", "/api/2.0/mlflow/runs/create", #"{"experiment_id": "\#(experiment)"}"#)
+            guard case .string(let run)? = try json(created)["run"]?["info"]?["run_id"] else { Issue.record("no run id"); return }
+            func logMetric(_ user: String, _ step: Int) async throws -> HTTPResponse.Status {
+                try await call(user, "/api/2.0/mlflow/runs/log-metric", #"{"run_id": "\#(run)", "key": "train/loss", "value": 0.5, "timestamp": 1, "step": \#(step)}"#).status
+            }
+            for step in 0..<40 { #expect(try await logMetric("mia", step) == .ok) }
+            for step in 40..<43 { #expect(try await logMetric("max", step) == .ok) }
+            #expect(try await logMetric("vic", 99) == .forbidden)  // a viewer: refused, and recorded on its own
+            #expect(try await call("mia", "/api/2.0/mlflow/runs/log-batch", #"{"run_id": "\#(run)", "params": [{"key": "lr", "value": "0.1"}]}"#).status == .ok)
+            now.withLockedValue { $0 += 60_000 }  // the next minute
+            for step in 43..<48 { #expect(try await logMetric("mia", step) == .ok) }
+            await fixture.audit.flush()
+
+            let logged = try await fixture.store.audit(AuditQuery(actionPrefix: "POST /api/2.0/mlflow/runs/log-metric", limit: 100))
+            let mia = logged.filter { $0.actor == "mia" }.sorted { $0.at < $1.at }
+            #expect(mia.map(\.detail) == ["first of 40 such requests in this minute", "first of 5 such requests in this minute"])
+            #expect(mia.map(\.at) == [minute + 5_000, minute + 65_000] && mia.allSatisfy { $0.status == 200 && $0.requestID != nil })
+            #expect(logged.filter { $0.actor == "max" }.map(\.detail) == ["first of 3 such requests in this minute"])
+            let refused = logged.filter { $0.actor == "vic" }
+            #expect(refused.count == 1 && refused.first?.status == 403 && refused.first?.detail == "")
+            // One request in its minute: an ordinary entry, no count.
+            let batches = try await fixture.store.audit(AuditQuery(actionPrefix: "POST /api/2.0/mlflow/runs/log-batch", limit: 100))
+            #expect(batches.count == 1 && batches.first?.detail == "")
+            #expect(try await fixture.store.audit(AuditQuery(actionPrefix: "POST /api/2.0/mlflow/runs/create", limit: 100)).count == 1)
+
+            // Retention (a day here): what is older goes, what is newer stays.
+            let day: Int64 = 86_400_000
+            try await fixture.store.appendAudit([
+                AuditEvent(at: minute - 3 * day, actor: "root", action: "test.old", target: "a"),
+                AuditEvent(at: minute + 5_000 - day - 1, actor: "root", action: "test.old", target: "b"),
+                AuditEvent(at: minute + 5_000 - day + 1, actor: "root", action: "test.recent", target: "c"),
+            ])
+            now.withLockedValue { $0 = minute + 5_000 }
+            #expect(await fixture.audit.prune() >= 2)
+            #expect(try await fixture.store.audit(AuditQuery(actionPrefix: "test.", limit: 100)).map(\.target) == ["c"])
+            #expect(try await fixture.store.audit(AuditQuery(actionPrefix: "POST /api/2.0/mlflow/runs/log-metric", limit: 100)).count == 4)
         }
     }
 

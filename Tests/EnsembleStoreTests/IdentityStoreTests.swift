@@ -88,6 +88,20 @@ struct IdentityStoreTests {
         #expect(try await store.audit(AuditQuery(since: 1010, until: 1020, limit: 100)).count == 10)
     }
 
+    @Test("audit retention: the oldest events before a time are deleted, a bounded number at a time", arguments: StoreBackend.all)
+    func pruneAudit(backend: StoreBackend) async throws {
+        let store = try await backend.make()
+        // Appended out of time order (servers flush their buffers independently).
+        let times: [Int64] = [5_000, 1_000, 4_000, 2_000, 9_000, 3_000, 8_000]
+        try await store.appendAudit(times.map { AuditEvent(at: $0, actor: "ana", action: "token.created", target: "t\($0)") })
+        #expect(try await store.pruneAudit(before: 4_500, limit: 2) == 2)
+        #expect(Set(try await store.audit(AuditQuery(limit: 100)).map(\.at)) == [3_000, 4_000, 5_000, 8_000, 9_000], "the two oldest went first")
+        #expect(try await store.pruneAudit(before: 4_500, limit: 100) == 2)
+        #expect(try await store.pruneAudit(before: 4_500, limit: 100) == 0)
+        #expect(try await store.pruneAudit(before: 100_000, limit: 0) == 0)
+        #expect(Set(try await store.audit(AuditQuery(limit: 100)).map(\.at)) == [5_000, 8_000, 9_000])
+    }
+
     @Test("grants: set, replaced, listed per resource and per user, renamed, removed, gone with their user", arguments: StoreBackend.all)
     func grants(backend: StoreBackend) async throws {
         let store = try await backend.make()

@@ -236,6 +236,9 @@ public protocol IdentityStore: Sendable {
 
     /// Appends events in one transaction (the audit writer batches them).
     func appendAudit(_ events: [AuditEvent]) async throws
+    /// Deletes up to `limit` of the oldest events from before `before` (milliseconds since the epoch)
+    /// and answers how many it deleted: the audit log's retention, in bounded transactions.
+    func pruneAudit(before: Int64, limit: Int) async throws -> Int
     /// Newest first.
     func audit(_ query: AuditQuery) async throws -> [AuditEvent]
 }

@@ -528,7 +528,7 @@ enum WebTemplates {
 <form class="inline" method="get" action="/admin/audit"><label>User <input type="text" name="actor" value="{{actor}}"></label>
 <label>Action starts with <input type="text" name="action" value="{{action}}" placeholder="token."></label><button>Filter</button></form>
 <div class="scroll"><table><thead><tr><th>When (UTC)</th><th>Who</th><th>Action</th><th>Target</th><th class="num">Status</th><th>From</th><th>Detail</th></tr></thead><tbody>
-{{#events}}<tr{{#failed}} class="differs"{{/failed}}><td class="small">{{when}}</td><td><bdi>{{actor}}</bdi></td><td class="small"><code>{{action}}</code></td><td class="small"><bdi>{{target}}</bdi></td><td class="num">{{status}}</td><td class="small">{{client}}</td><td class="small">{{detail}}</td></tr>{{/events}}
+{{#events}}<tr{{#failed}} class="differs"{{/failed}}><td class="small">{{when}}</td><td><bdi>{{actor}}</bdi></td><td class="small"><code>{{action}}</code></td><td class="small"><bdi>{{target}}</bdi></td><td class="num">{{status}}</td><td class="small nowrap">{{client}}</td><td class="small">{{detail}}</td></tr>{{/events}}
 </tbody></table></div>{{^events}}<p class="muted">Nothing recorded.</p>{{/events}}
 {{> footer}}
 """#

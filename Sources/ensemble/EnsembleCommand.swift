@@ -144,7 +144,12 @@ extension EnsembleCommand {
                 }
                 config.logLevel = level
             }
-            if let seconds = requestHeadTimeout ?? environment["ENSEMBLE_REQUEST_HEAD_TIMEOUT"].flatMap({ Int($0) }) {
+            var headTimeout = requestHeadTimeout
+            if headTimeout == nil, let raw = environment["ENSEMBLE_REQUEST_HEAD_TIMEOUT"], !raw.isEmpty {
+                guard let seconds = Int(raw) else { throw ValidationError("ENSEMBLE_REQUEST_HEAD_TIMEOUT must be a whole number of seconds, got '\(raw)'.") }
+                headTimeout = seconds
+            }
+            if let seconds = headTimeout {
                 guard (1...3600).contains(seconds) else { throw ValidationError("--request-head-timeout must be between 1 and 3600 seconds, got \(seconds).") }
                 config.requestHeadTimeoutSeconds = Int64(seconds)
             }

@@ -568,6 +568,28 @@ def _closed_within(s: socket.socket, seconds: float) -> bool:
         return False
 
 
+@pytest.mark.parametrize("args, env, says", [
+    (["--audit-retention-days=-1"], {}, "between 0 (keep for ever) and 36500, got -1"),
+    (["--audit-retention-days", "40000"], {}, "between 0 (keep for ever) and 36500, got 40000"),
+    ([], {"ENSEMBLE_AUDIT_RETENTION_DAYS": "a year"}, "ENSEMBLE_AUDIT_RETENTION_DAYS must be a whole number of days"),
+    ([], {"ENSEMBLE_REQUEST_HEAD_TIMEOUT": "15s"}, "ENSEMBLE_REQUEST_HEAD_TIMEOUT must be a whole number of seconds, got '15s'"),
+    (["--request-head-timeout", "0"], {}, "between 1 and 3600 seconds"),
+    ([], {"ENSEMBLE_PORT": "http"}, "ENSEMBLE_PORT must be a port number"),
+])
+def test_serve_refuses_a_setting_it_cannot_read_and_says_which(tmp_path, args, env, says):
+    """A typo in a setting stops the server with the setting's name, instead of being ignored."""
+    import os
+    import subprocess
+
+    from _server import ensemble_binary, free_port
+
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ENSEMBLE_")}
+    port = [] if "ENSEMBLE_PORT" in env else ["--port", str(free_port())]
+    done = subprocess.run([ensemble_binary(), "serve", "--data", str(tmp_path / "d"), *port, *args],
+                          capture_output=True, text=True, timeout=60, env={**environment, **env})
+    assert done.returncode != 0 and says in done.stderr, done.stderr
+
+
 def test_partial_request_heads_are_cut_off(tmp_path):
     """A client that never finishes its request head (slowloris) loses the connection after the head
     timeout, however slowly it keeps trickling bytes; a client that finishes is served."""

@@ -99,6 +99,16 @@ extension EnsembleCommand {
         @Option(name: .customLong("protected-alias"), help: "An alias that means production; setting or deleting it needs MANAGE (repeatable). (default: champion, production)")
         var protectedAliases: [String] = []
 
+        /// An on/off setting from the environment: 1, true, yes or on; 0, false, no, off or empty. Anything
+        /// else stops the server with the setting's name rather than silently meaning off.
+        static func switchOn(_ name: String, _ environment: [String: String]) throws -> Bool {
+            switch environment[name]?.lowercased() {
+            case nil, "", "0", "false", "no", "off": return false
+            case "1", "true", "yes", "on": return true
+            case let other?: throw ValidationError("\(name) must be 1 or 0 (true/false, yes/no, on/off), got '\(other)'.")
+            }
+        }
+
         func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
             var config = ServerConfiguration()
             if let host = host ?? environment["ENSEMBLE_HOST"] { config.host = host }
@@ -123,11 +133,11 @@ extension EnsembleCommand {
                 }
                 config.artifactsURL = url
             }
-            config.presignedDownloads = presignedDownloads || ["1", "true", "yes"].contains(environment["ENSEMBLE_PRESIGNED_DOWNLOADS"]?.lowercased() ?? "")
+            config.presignedDownloads = try Self.switchOn("ENSEMBLE_PRESIGNED_DOWNLOADS", environment) || presignedDownloads
             if config.presignedDownloads, config.artifactsURL == nil {
                 throw ValidationError("--presigned-downloads needs --artifacts s3://…: files in the data folder are only served by Ensemble itself.")
             }
-            config.presignedUploads = presignedUploads || ["1", "true", "yes"].contains(environment["ENSEMBLE_PRESIGNED_UPLOADS"]?.lowercased() ?? "")
+            config.presignedUploads = try Self.switchOn("ENSEMBLE_PRESIGNED_UPLOADS", environment) || presignedUploads
             if config.presignedUploads, config.artifactsURL == nil {
                 throw ValidationError("--presigned-uploads needs --artifacts s3://…: files in the data folder are only written by Ensemble itself.")
             }
@@ -153,7 +163,7 @@ extension EnsembleCommand {
                 guard (1...3600).contains(seconds) else { throw ValidationError("--request-head-timeout must be between 1 and 3600 seconds, got \(seconds).") }
                 config.requestHeadTimeoutSeconds = Int64(seconds)
             }
-            config.accessLog = accessLog || ["1", "true", "yes"].contains(environment["ENSEMBLE_ACCESS_LOG"]?.lowercased() ?? "")
+            config.accessLog = try Self.switchOn("ENSEMBLE_ACCESS_LOG", environment) || accessLog
             if let auth {
                 config.auth = AuthMode(rawValue: auth.rawValue)
             } else if let raw = environment["ENSEMBLE_AUTH"], !raw.isEmpty {
@@ -166,7 +176,7 @@ extension EnsembleCommand {
                 }
                 config.memberDefaultPermission = p
             }
-            config.secureCookies = secureCookies || ["1", "true", "yes"].contains(environment["ENSEMBLE_SECURE_COOKIES"]?.lowercased() ?? "")
+            config.secureCookies = try Self.switchOn("ENSEMBLE_SECURE_COOKIES", environment) || secureCookies
             if !protectedAliases.isEmpty { config.protectedAliases = Set(protectedAliases.map { $0.lowercased() }) }
             if let days = auditRetentionDays {
                 config.auditRetentionDays = days

@@ -575,6 +575,7 @@ def _closed_within(s: socket.socket, seconds: float) -> bool:
     ([], {"ENSEMBLE_REQUEST_HEAD_TIMEOUT": "15s"}, "ENSEMBLE_REQUEST_HEAD_TIMEOUT must be a whole number of seconds, got '15s'"),
     (["--request-head-timeout", "0"], {}, "between 1 and 3600 seconds"),
     ([], {"ENSEMBLE_PORT": "http"}, "ENSEMBLE_PORT must be a port number"),
+    ([], {"ENSEMBLE_ACCESS_LOG": "verbose"}, "ENSEMBLE_ACCESS_LOG must be 1 or 0 (true/false, yes/no, on/off), got 'verbose'"),
 ])
 def test_serve_refuses_a_setting_it_cannot_read_and_says_which(tmp_path, args, env, says):
     """A typo in a setting stops the server with the setting's name, instead of being ignored."""

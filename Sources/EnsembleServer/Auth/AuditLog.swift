@@ -32,6 +32,9 @@ final class AuditWriter: Service, Sendable {
     static let summaryMinute: Int64 = 60_000
     static let pruneEvery: Int64 = 60 * 60 * 1000
     static let pruneBatch = 10_000
+    /// Summaries open at once at most; past it a tracking write is an entry of its own (many
+    /// distinct users or addresses in one minute cannot grow the server's memory without bound).
+    static let maxSummaries = 10_000
 
     private struct SummaryKey: Hashable {
         var minute: Int64
@@ -64,13 +67,16 @@ final class AuditWriter: Service, Sendable {
     /// A successful tracking write: counted into its minute's entry.
     func summarise(_ event: AuditEvent) {
         let key = SummaryKey(minute: event.at / Self.summaryMinute, actor: event.actor, action: event.action, client: event.client, detail: event.detail)
-        summaries.withLockedValue { all in
+        let counted = summaries.withLockedValue { all -> Bool in
             if all[key] != nil {
                 all[key]!.count += 1
             } else {
+                guard all.count < Self.maxSummaries else { return false }
                 all[key] = Summary(first: event, count: 1)
             }
+            return true
         }
+        if !counted { record(event) }
     }
 
     /// A security event (failed sign-in, token created or first used, user changed).

@@ -109,17 +109,27 @@ extension EnsembleCommand {
             }
         }
 
+        /// A whole-number setting: the option if given, else the environment variable, else nil; a value
+        /// that is not a number or is out of `range` stops the server, naming both spellings.
+        static func whole(
+            _ option: Int?, _ flag: String, _ name: String, _ environment: [String: String], in range: ClosedRange<Int>, unit: String
+        ) throws -> Int? {
+            var value = option
+            if value == nil, let raw = environment[name], !raw.isEmpty {
+                guard let n = Int(raw) else { throw ValidationError("\(name) must be a whole number (\(unit)), got '\(raw)'.") }
+                value = n
+            }
+            if let value, !range.contains(value) {
+                throw ValidationError("\(flag) (\(name)) must be between \(range.lowerBound) and \(range.upperBound) (\(unit)), got \(value).")
+            }
+            return value
+        }
+
         func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ServerConfiguration {
             var config = ServerConfiguration()
             if let host = host ?? environment["ENSEMBLE_HOST"] { config.host = host }
-            if let port {
-                config.port = port
-            } else if let raw = environment["ENSEMBLE_PORT"] {
-                guard let p = Int(raw) else { throw ValidationError("ENSEMBLE_PORT must be a port number, got '\(raw)'.") }
+            if let p = try Self.whole(port, "--port", "ENSEMBLE_PORT", environment, in: 0...65535, unit: "a port number; 0 picks a free one") {
                 config.port = p
-            }
-            guard (0...65535).contains(config.port) else {
-                throw ValidationError("The port must be between 0 and 65535, got \(config.port).")
             }
             if let url = database ?? environment["ENSEMBLE_DATABASE"], !url.isEmpty { config.databaseURL = url }
             if let url = artifacts ?? environment["ENSEMBLE_ARTIFACTS"], !url.isEmpty {
@@ -154,13 +164,7 @@ extension EnsembleCommand {
                 }
                 config.logLevel = level
             }
-            var headTimeout = requestHeadTimeout
-            if headTimeout == nil, let raw = environment["ENSEMBLE_REQUEST_HEAD_TIMEOUT"], !raw.isEmpty {
-                guard let seconds = Int(raw) else { throw ValidationError("ENSEMBLE_REQUEST_HEAD_TIMEOUT must be a whole number of seconds, got '\(raw)'.") }
-                headTimeout = seconds
-            }
-            if let seconds = headTimeout {
-                guard (1...3600).contains(seconds) else { throw ValidationError("--request-head-timeout must be between 1 and 3600 seconds, got \(seconds).") }
+            if let seconds = try Self.whole(requestHeadTimeout, "--request-head-timeout", "ENSEMBLE_REQUEST_HEAD_TIMEOUT", environment, in: 1...3600, unit: "seconds") {
                 config.requestHeadTimeoutSeconds = Int64(seconds)
             }
             config.accessLog = try Self.switchOn("ENSEMBLE_ACCESS_LOG", environment) || accessLog
@@ -178,14 +182,10 @@ extension EnsembleCommand {
             }
             config.secureCookies = try Self.switchOn("ENSEMBLE_SECURE_COOKIES", environment) || secureCookies
             if !protectedAliases.isEmpty { config.protectedAliases = Set(protectedAliases.map { $0.lowercased() }) }
-            if let days = auditRetentionDays {
+            if let days = try Self.whole(
+                auditRetentionDays, "--audit-retention-days", "ENSEMBLE_AUDIT_RETENTION_DAYS", environment, in: 0...36_500, unit: "days; 0 keeps entries for ever")
+            {
                 config.auditRetentionDays = days
-            } else if let raw = environment["ENSEMBLE_AUDIT_RETENTION_DAYS"], !raw.isEmpty {
-                guard let days = Int(raw) else { throw ValidationError("ENSEMBLE_AUDIT_RETENTION_DAYS must be a whole number of days (0 keeps entries for ever), got '\(raw)'.") }
-                config.auditRetentionDays = days
-            }
-            guard (0...36_500).contains(config.auditRetentionDays) else {
-                throw ValidationError("--audit-retention-days must be between 0 (keep for ever) and 36500, got \(config.auditRetentionDays).")
             }
             return config
         }

@@ -569,12 +569,13 @@ def _closed_within(s: socket.socket, seconds: float) -> bool:
 
 
 @pytest.mark.parametrize("args, env, says", [
-    (["--audit-retention-days=-1"], {}, "between 0 (keep for ever) and 36500, got -1"),
-    (["--audit-retention-days", "40000"], {}, "between 0 (keep for ever) and 36500, got 40000"),
-    ([], {"ENSEMBLE_AUDIT_RETENTION_DAYS": "a year"}, "ENSEMBLE_AUDIT_RETENTION_DAYS must be a whole number of days"),
-    ([], {"ENSEMBLE_REQUEST_HEAD_TIMEOUT": "15s"}, "ENSEMBLE_REQUEST_HEAD_TIMEOUT must be a whole number of seconds, got '15s'"),
-    (["--request-head-timeout", "0"], {}, "between 1 and 3600 seconds"),
-    ([], {"ENSEMBLE_PORT": "http"}, "ENSEMBLE_PORT must be a port number"),
+    (["--audit-retention-days=-1"], {}, "--audit-retention-days (ENSEMBLE_AUDIT_RETENTION_DAYS) must be between 0 and 36500 (days; 0 keeps entries for ever), got -1"),
+    (["--audit-retention-days", "40000"], {}, "--audit-retention-days (ENSEMBLE_AUDIT_RETENTION_DAYS) must be between 0 and 36500 (days; 0 keeps entries for ever), got 40000"),
+    ([], {"ENSEMBLE_AUDIT_RETENTION_DAYS": "a year"}, "ENSEMBLE_AUDIT_RETENTION_DAYS must be a whole number (days; 0 keeps entries for ever), got 'a year'"),
+    ([], {"ENSEMBLE_REQUEST_HEAD_TIMEOUT": "15s"}, "ENSEMBLE_REQUEST_HEAD_TIMEOUT must be a whole number (seconds), got '15s'"),
+    (["--request-head-timeout", "0"], {}, "--request-head-timeout (ENSEMBLE_REQUEST_HEAD_TIMEOUT) must be between 1 and 3600 (seconds), got 0"),
+    ([], {"ENSEMBLE_PORT": "http"}, "ENSEMBLE_PORT must be a whole number (a port number; 0 picks a free one), got 'http'"),
+    (["--port=70000"], {}, "--port (ENSEMBLE_PORT) must be between 0 and 65535 (a port number; 0 picks a free one), got 70000"),
     ([], {"ENSEMBLE_ACCESS_LOG": "verbose"}, "ENSEMBLE_ACCESS_LOG must be 1 or 0 (true/false, yes/no, on/off), got 'verbose'"),
 ])
 def test_serve_refuses_a_setting_it_cannot_read_and_says_which(tmp_path, args, env, says):
@@ -585,7 +586,7 @@ def test_serve_refuses_a_setting_it_cannot_read_and_says_which(tmp_path, args, e
     from _server import ensemble_binary, free_port
 
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ENSEMBLE_")}
-    port = [] if "ENSEMBLE_PORT" in env else ["--port", str(free_port())]
+    port = [] if "ENSEMBLE_PORT" in env or any(a.startswith("--port") for a in args) else ["--port", str(free_port())]
     done = subprocess.run([ensemble_binary(), "serve", "--data", str(tmp_path / "d"), *port, *args],
                           capture_output=True, text=True, timeout=60, env={**environment, **env})
     assert done.returncode != 0 and says in done.stderr, done.stderr

@@ -18,13 +18,13 @@ struct AuthenticationMiddleware: AuthenticatorMiddleware {
     func authenticate(request: Request, context: Context) async throws -> Principal? {
         do {
             if let bearer = request.headers.bearer {
-                let (user, token) = try await authenticator.user(token: bearer.token.trimmingCharacters(in: .whitespaces))
-                if token.lastUsedAt == nil { audit.security(context, actor: user.name, action: "token.first_used", target: "token \(token.id)", detail: token.hint) }
+                let (user, token, first) = try await authenticator.user(token: bearer.token.trimmingCharacters(in: .whitespaces))
+                if first { audit.security(context, actor: user.name, action: "token.first_used", target: "token \(token.id)", detail: token.hint) }
                 return Principal(name: user.name, isVerified: true, role: user.role, method: "token", tokenID: token.id)
             }
             if let basic = request.headers.basic {
-                let (user, token) = try await authenticator.user(name: basic.username, password: basic.password, client: context.clientAddress)
-                if let token, token.lastUsedAt == nil {
+                let (user, token, first) = try await authenticator.user(name: basic.username, password: basic.password, client: context.clientAddress)
+                if let token, first {
                     audit.security(context, actor: user.name, action: "token.first_used", target: "token \(token.id)", detail: token.hint)
                 }
                 return Principal(name: user.name, isVerified: true, role: user.role, method: token == nil ? "password" : "token", tokenID: token?.id)

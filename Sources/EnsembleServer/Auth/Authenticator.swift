@@ -83,8 +83,9 @@ final class Authenticator: Sendable {
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
-    /// The user an API token belongs to, if the token is active and its user enabled, and the token.
-    func user(token: String, now: Int64? = nil) async throws -> (User, APIToken) {
+    /// The user an API token belongs to, if the token is active and its user enabled; the token; and
+    /// whether this is the token's first use ever (as the store decides, across servers).
+    func user(token: String, now: Int64? = nil) async throws -> (user: User, token: APIToken, firstUse: Bool) {
         let now = now ?? clock()
         guard TokenFormat.looksLikeToken(token) else {
             throw Failure(message: "The API token is not valid. Create a new one with `ensemble admin create-token` or on your account page.")
@@ -111,22 +112,19 @@ final class Authenticator: Sendable {
             uses[record.id] = now
             return true
         }
-        // The token comes back as it stood before this request: `lastUsedAt` is nil on its first use
-        // ever and only then, as the store decides across servers. (A cached copy keeps the nil it was
-        // read with for up to `freshness`, which once wrote a `token.first_used` event per request.)
-        var seen = record
+        // Not the record's `lastUsedAt`: a cached copy keeps the nil it was read with for up to
+        // `freshness`, which once wrote a `token.first_used` event per request.
         let first = due ? ((try? await store.markTokenUsed(id: record.id, at: now)) ?? false) : false
-        seen.lastUsedAt = first ? nil : (record.lastUsedAt ?? now)
-        return (user, seen)
+        return (user, record, first)
     }
 
     /// The user a name and password identify. A password that is an API token of that user also works.
-    func user(name: String, password: String, client: String?, now: Int64? = nil) async throws -> (User, APIToken?) {
+    func user(name: String, password: String, client: String?, now: Int64? = nil) async throws -> (user: User, token: APIToken?, firstUse: Bool) {
         let now = now ?? clock()
         if TokenFormat.looksLikeToken(password) {
-            let (user, token) = try await self.user(token: password, now: now)
+            let (user, token, first) = try await self.user(token: password, now: now)
             guard user.name == name else { throw Failure(message: "That API token belongs to another user.") }
-            return (user, token)
+            return (user, token, first)
         }
         // A password this server already checked is let through without asking the throttle: a guesser
         // cannot lock out someone already signed in (and Basic auth costs no database read per request).
@@ -134,7 +132,7 @@ final class Authenticator: Sendable {
         if let hit = cache.withLockedValue({ $0[key] }), hit.expires > now, let user = try await freshUser(name, now: now),
             user.passwordChangedAt == hit.passwordChangedAt, !user.disabled
         {
-            return (user, nil)
+            return (user, nil, false)
         }
         if let wait = await throttle.wait(user: name, client: client, now: now) {
             throw Failure(message: "Too many failed sign-ins for '\(name)' or from this address; try again in \(wait) s.", counts: false)
@@ -153,7 +151,7 @@ final class Authenticator: Sendable {
             if entries.count >= Self.maxCacheEntries { entries.removeAll() }
             entries[key] = CachedCheck(user: name, passwordChangedAt: user.passwordChangedAt, expires: now + cacheLifetime)
         }
-        return (user, nil)
+        return (user, nil, false)
     }
 
     /// A bcrypt hash of a random password, checked when the user does not exist.

@@ -38,7 +38,7 @@ struct AccountPages: Sendable {
         let next = Self.safeNext(form.next)
         do {
             guard !name.isEmpty, let password = form.password, !password.isEmpty else { throw Authenticator.Failure(message: "Give your user name and password.") }
-            let (user, _) = try await authenticator.user(name: name, password: password, client: c.clientAddress)
+            let (user, _, _) = try await authenticator.user(name: name, password: password, client: c.clientAddress)
             // A new session id on every sign-in (no fixation), with its own CSRF token.
             c.sessions.createSession(WebSession(user: user.name, csrf: TokenFormat.generate(), passwordChangedAt: user.passwordChangedAt), expiresIn: Self.sessionLifetime)
             audit.security(c, actor: user.name, action: "auth.signed_in", target: "user \(user.name)")

@@ -16,7 +16,7 @@ import PostgresNIO
 /// cannot fail the others.
 final class MetricGroupCommit: Sendable {
     typealias Request = (runID: String, metrics: [Metric], store: PostgresStore)
-    private let queue: GroupCommitQueue<Request>
+    let queue: GroupCommitQueue<Request>
 
     /// - Parameters:
     ///   - maxWriters: groups written at the same time (each on its own connection). One, as on
@@ -26,8 +26,10 @@ final class MetricGroupCommit: Sendable {
     ///     three, alternating: 8 connections 3,300-4,800 against 2,400-3,400 req/s, 32 connections
     ///     7,800-10,900 against 5,900-8,200; one connection the same.
     ///   - maxGroup: requests per group at most.
-    init(maxWriters: Int = 1, maxGroup: Int = 512) {
-        queue = GroupCommitQueue(maxWriters: maxWriters, maxGroup: maxGroup) { group in await Self.write(group) }
+    ///   - executor: where the writer tasks run: the event loop of the store's connections
+    ///     (``EventLoopTaskExecutor``).
+    init(maxWriters: Int = 1, maxGroup: Int = 512, executor: (any TaskExecutor)? = nil) {
+        queue = GroupCommitQueue(maxWriters: maxWriters, maxGroup: maxGroup, executor: executor) { group in await Self.write(group) }
     }
 
     /// Writes the points; returns once they are committed.

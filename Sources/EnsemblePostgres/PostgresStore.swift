@@ -27,7 +27,7 @@ public final class PostgresStore: Sendable {
     /// Prefix of generated experiment artifact locations (the Default experiment's is set by migration).
     let artifactRootURI = "mlflow-artifacts:/"
     /// Concurrent metric-only writes, committed together (``MetricGroupCommit``).
-    let metricWrites = MetricGroupCommit()
+    let metricWrites: MetricGroupCommit
     private let runner: Task<Void, Never>
     /// Keeps the planner's statistics fresh (``refreshStatistics()``) and merges small metric chunks
     /// (``compactMetricChunks(limit:batch:)``); started by ``open(url:settings:logger:)``.
@@ -48,8 +48,10 @@ public final class PostgresStore: Sendable {
         public init() {}
     }
 
-    init(client: PostgresClient, logger: Logger) {
+    /// - Parameter loop: the event loop of the client's connections; the metric group writer runs on it.
+    init(client: PostgresClient, loop: any EventLoop, logger: Logger) {
         self.client = client
+        metricWrites = MetricGroupCommit(executor: EventLoopTaskExecutor(loop))
         self.logger = logger
         runner = Task { await client.run() }
     }
@@ -61,7 +63,12 @@ public final class PostgresStore: Sendable {
         var configuration = try configuration(url: url)
         configuration.options.maximumConnections = settings.maximumConnections
         configuration.options.additionalStartupParameters = [("statement_timeout", "\(settings.statementTimeoutSeconds)s"), ("application_name", "ensemble")]
-        let store = PostgresStore(client: PostgresClient(configuration: configuration, backgroundLogger: logger), logger: logger)
+        // Every connection on one event loop, where the metric group writer runs too (see
+        // ``EventLoopTaskExecutor``). Decoding rows and building answers happen in the request tasks,
+        // not on the loop, so the loop's thread only moves bytes.
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: loop, backgroundLogger: logger)
+        let store = PostgresStore(client: client, loop: loop, logger: logger)
         do {
             // The pool retries a server it cannot reach for ever; opening gives up after the timeout.
             try await withThrowingTaskGroup(of: Void.self) { group in

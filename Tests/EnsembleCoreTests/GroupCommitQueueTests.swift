@@ -1,3 +1,4 @@
+import Dispatch
 import EnsembleCore
 import Synchronization
 import Testing
@@ -37,6 +38,36 @@ struct GroupCommitQueueTests {
         #expect(written.allSatisfy { $0 <= 50 }, "no group over the limit")
         #expect(written.count < 400 / 4, "requests waiting during a commit share the next one (\(written.count) groups)")
         #expect(active.withLock { $0.most } == 1, "one writer at a time")
+    }
+
+    /// Runs jobs on a serial dispatch queue, which its jobs can recognise.
+    final class QueueExecutor: TaskExecutor {
+        static let key = DispatchSpecificKey<Bool>()
+        let queue = DispatchQueue(label: "test.executor")
+        init() { queue.setSpecific(key: Self.key, value: true) }
+        static var isCurrent: Bool { DispatchQueue.getSpecific(key: key) ?? false }
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            let executor = asUnownedTaskExecutor()
+            queue.async { job.runSynchronously(on: executor) }
+        }
+    }
+
+    @Test("the queue's own writers run on the executor it is given; a caller writing its own group writes where it runs")
+    func executor() async throws {
+        let placed = Mutex<[Bool]>([])
+        let queue = GroupCommitQueue<Int>(maxWriters: 1, maxGroup: 50, executor: QueueExecutor()) { group in
+            try? await Task.sleep(for: .milliseconds(5))
+            placed.withLock { $0.append(QueueExecutor.isCurrent) }
+            return group.map { _ in .success(()) }
+        }
+        try await queue.submit(0)
+        #expect(placed.withLock { $0 } == [false], "a lone caller writes its own group, off the executor")
+        await withTaskGroup(of: Void.self) { tasks in
+            for i in 0..<200 { tasks.addTask { try? await queue.submit(i) } }
+        }
+        let groups = placed.withLock { $0 }
+        #expect(groups.contains(true), "groups written by the queue's writer ran on its executor: \(groups)")
     }
 
     @Test("a lone request is written at once, alone, by its own caller")

@@ -94,6 +94,28 @@ struct PostgresStoreTests {
         #expect(try await analyzed("runs") == false, "60 new runs are not enough to analyze runs")
     }
 
+    @Test("the metric group writer runs on the event loop of the store's connections, before and after it waits")
+    func writerOnConnectionLoop() async throws {
+        let url = try await TestPostgres.database()
+        let store = try await PostgresStore.open(url: url, settings: TestPostgres.settings)
+        defer { Task { await store.close() } }
+        let executor = try #require(store.metricWrites.queue.executor as? EventLoopTaskExecutor)
+        let loops = try await withThrowingTaskGroup(of: (any EventLoop).self) { group in
+            for _ in 0..<4 { group.addTask { try await store.client.withConnection { $0.eventLoop } } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(loops.allSatisfy { $0 === executor.loop }, "every pooled connection is on the writer's loop")
+        let onLoop = try await Task(executorPreference: executor) { () -> [Bool] in
+            let before = executor.loop.inEventLoop
+            try await Task.sleep(for: .milliseconds(2))
+            let after = executor.loop.inEventLoop
+            for try await _ in try await store.client.query("SELECT 1") {}
+            return [before, after, executor.loop.inEventLoop]
+        }.value
+        #expect(onLoop == [true, true, true])
+        #expect(!executor.loop.inEventLoop, "the test itself runs elsewhere, so the check can fail")
+    }
+
     @Test("a URL that is not PostgreSQL's, or a server that is not there, is a clear error")
     func badURLs() async throws {
         for (url, words) in [

@@ -24,8 +24,18 @@ public final class GroupCommitQueue<Request: Sendable>: Sendable {
     public let maxWriters: Int
     public let maxGroup: Int
     private let write: @Sendable ([Request]) async -> [Result<Void, any Error>]
+    /// Where the queue's own writer tasks run (nil: Swift's global executor). A caller that writes
+    /// its own group writes from where it runs.
+    public let executor: (any TaskExecutor)?
 
-    public init(maxWriters: Int, maxGroup: Int, write: @escaping @Sendable ([Request]) async -> [Result<Void, any Error>]) {
+    /// - Parameter executor: where the writer tasks the queue starts run; a store whose connections
+    ///   live on one thread passes that thread's executor, so a group is sent and its answer read
+    ///   without a hop between threads.
+    public init(
+        maxWriters: Int, maxGroup: Int, executor: (any TaskExecutor)? = nil,
+        write: @escaping @Sendable ([Request]) async -> [Result<Void, any Error>]
+    ) {
+        self.executor = executor
         self.maxWriters = max(1, maxWriters)
         self.maxGroup = max(1, maxGroup)
         self.write = write
@@ -47,7 +57,7 @@ public final class GroupCommitQueue<Request: Sendable>: Sendable {
                     s.writers += 1
                     return true
                 }
-                if start { Task { await self.drain() } }
+                if start { Task(executorPreference: executor) { await self.drain() } }
             }
             return
         }
@@ -59,7 +69,7 @@ public final class GroupCommitQueue<Request: Sendable>: Sendable {
             if s.queue.isEmpty { s.writers -= 1 }
             return !s.queue.isEmpty
         }
-        if more { Task { await self.drain() } }
+        if more { Task(executorPreference: executor) { await self.drain() } }
         guard let own = outcomes.first else { throw GroupCommitError.noOutcome }
         try own.get()
     }

@@ -9,7 +9,8 @@ import NIOCore
 /// the connection's event loop and back. With the pool's connections on one loop and the writer on
 /// it, a group of log-metric requests at 8 connections took 0.57–0.76 ms instead of 0.82–0.94 ms
 /// (timed inside the server, three rounds, same binary switched by a setting), and wrk's
-/// log-metric at 8 connections went from 4,069–4,575 to 4,585–5,227 req/s (docs/PERFORMANCE.md).
+/// log-metric at 8 connections went from 4,501–4,826 to 5,114–6,018 req/s (four rounds,
+/// alternating binaries on fresh databases; docs/PERFORMANCE.md).
 final class EventLoopTaskExecutor: TaskExecutor {
     let loop: any EventLoop
 

@@ -18,6 +18,7 @@ struct HummingbirdRunner<App: ApplicationProtocol & Sendable>: ApplicationRunner
 
 /// Opens the store and artifact folder and builds the server.
 public func makeServer(configuration: ServerConfiguration, logger: Logger) async throws -> any ApplicationRunner {
+    LargeAllocations.returnToSystemWhenFreed()
     let services = try await EnsembleServices.open(configuration: configuration, logger: logger)
     return HummingbirdRunner(app: buildApplication(configuration: configuration, services: services, logger: logger), store: services.store)
 }

@@ -114,10 +114,13 @@ def test_a_200_mb_upload_streams_through_in_parts(bucket, bucket_server):
             got.update(piece)
             n += len(piece)
     assert n == size and got.hexdigest() == sent.hexdigest()
-    # Each direction on its own, so a failure says which one held too much (alone on this machine:
-    # 17-44 MiB in all, the upload's 8 MiB parts and the download's buffers).
+    # Each direction on its own, so a failure says which one held too much. The upload holds the
+    # 8 MiB part being filled and the one being sent: 17.2-17.8 MiB on this machine, the download
+    # 0-7 MiB more (ten runs, four with both cores busy). Before the server fixed glibc's mmap
+    # threshold (LargeAllocations.swift) freed parts stayed in the allocator's arenas: 17-50 MiB by
+    # timing, and now and then past the old bound of 100 MiB.
     up_mib, down_mib = (after_upload - before) / 1024, (vm_hwm_kib(pid) - after_upload) / 1024
-    assert up_mib + down_mib < 100, f"peak memory grew by {up_mib:.0f} MiB uploading and {down_mib:.0f} MiB more downloading a 200 MiB file"
+    assert up_mib + down_mib < 40, f"peak memory grew by {up_mib:.0f} MiB uploading and {down_mib:.0f} MiB more downloading a 200 MiB file"
     head = _s3.client().head_object(Bucket=bucket, Key="team/artifacts/0/big/artifacts/model.bin")
     assert head["ContentLength"] == size
     assert head["ETag"].strip('"').endswith("-25")  # 200 MiB in 8 MiB parts

@@ -115,8 +115,8 @@ def test_a_200_mb_upload_streams_through_in_parts(bucket, bucket_server):
             n += len(piece)
     assert n == size and got.hexdigest() == sent.hexdigest()
     # Each direction on its own, so a failure says which one held too much. The upload holds the
-    # 8 MiB part being filled and the one being sent: 17.2-17.8 MiB on this machine, the download
-    # 0-7 MiB more (ten runs, four with both cores busy). Before the server fixed glibc's mmap
+    # 8 MiB part being filled and the one being sent: 18.8-19.3 MiB on this machine, the download
+    # 0-3 MiB more (six runs, three with both cores busy). Before the server fixed glibc's mmap
     # threshold (LargeAllocations.swift) freed parts stayed in the allocator's arenas: 17-50 MiB by
     # timing, and now and then past the old bound of 100 MiB.
     up_mib, down_mib = (after_upload - before) / 1024, (vm_hwm_kib(pid) - after_upload) / 1024

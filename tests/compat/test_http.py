@@ -2,13 +2,15 @@
 
 import json
 import math
+import os
 import socket
+import subprocess
 import threading
 import time
 
 import pytest
 import requests
-from _server import raw_request
+from _server import ensemble_binary, free_port, raw_request
 
 
 def test_health_version_server_info(shared_server):
@@ -580,11 +582,6 @@ def _closed_within(s: socket.socket, seconds: float) -> bool:
 ])
 def test_serve_refuses_a_setting_it_cannot_read_and_says_which(tmp_path, args, env, says):
     """A typo in a setting stops the server with the setting's name, instead of being ignored."""
-    import os
-    import subprocess
-
-    from _server import ensemble_binary, free_port
-
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ENSEMBLE_")}
     port = [] if "ENSEMBLE_PORT" in env or any(a.startswith("--port") for a in args) else ["--port", str(free_port())]
     done = subprocess.run([ensemble_binary(), "serve", "--data", str(tmp_path / "d"), *port, *args],

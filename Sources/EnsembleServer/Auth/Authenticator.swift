@@ -112,8 +112,9 @@ final class Authenticator: Sendable {
             uses[record.id] = now
             return true
         }
-        // Not the record's `lastUsedAt`: a cached copy keeps the nil it was read with for up to
-        // `freshness`, which once wrote a `token.first_used` event per request.
+        // The first use is the store's answer, not the record's `lastUsedAt`: a cached copy keeps the
+        // nil it was read with for up to `freshness`, which once wrote a `token.first_used` event per
+        // request.
         let first = due ? ((try? await store.markTokenUsed(id: record.id, at: now)) ?? false) : false
         return (user, record, first)
     }

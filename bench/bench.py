@@ -195,12 +195,21 @@ class RawClient:
         self.conn = http.client.HTTPConnection(LOOPBACK, target.port, timeout=300)
 
     def post(self, path, body: bytes):
-        self.conn.request("POST", f"/api/2.0/mlflow/{path}", body, {"Content-Type": "application/json"})
-        r = self.conn.getresponse()
+        try:
+            r = self._send(path, body)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed the idle connection (a keep-alive timeout) while the other client
+            # was timed: a new connection, once.
+            self.conn.close()
+            r = self._send(path, body)
         data = r.read()
         if r.status != 200:
             raise RuntimeError(f"{path} answered {r.status}: {data[:300]!r}")
         return data
+
+    def _send(self, path, body):
+        self.conn.request("POST", f"/api/2.0/mlflow/{path}", body, {"Content-Type": "application/json"})
+        return self.conn.getresponse()
 
 
 # --- (a) single log-metric, (e) acknowledged vs stored -------------------------------------------

@@ -191,7 +191,6 @@ class RawClient:
     on the 2-core bench machine, for both servers alike; the search rows show that figure too."""
 
     def __init__(self, target):
-        self.target = target
         self.conn = http.client.HTTPConnection(LOOPBACK, target.port, timeout=300)
 
     def post(self, path, body: bytes):
